@@ -1,0 +1,1 @@
+"""ranked passages -> cited Answer: extractive composer and abstention."""

@@ -1,0 +1,1 @@
+"""Curated question set with gold evidence, and the scripts that score retrieval and answers."""

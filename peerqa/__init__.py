@@ -1,0 +1,1 @@
+"""peerqa: cited, verbatim answers over peer-support evidence."""

@@ -1,0 +1,1 @@
+"""index -> ranked passages: hybrid dense + BM25 retrieval with API.md filters."""

@@ -1,0 +1,1 @@
+"""HTTP: the FastAPI app, chat page and OpenAI-compatible endpoint."""
