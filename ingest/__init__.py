@@ -1,1 +1,4 @@
-"""source -> passages -> index: parsers for the bundled paper and user documents, and the Chroma ingest."""
+"""source -> passages -> index.
+
+Parsers for the bundled paper and user documents, and the Chroma ingest.
+"""

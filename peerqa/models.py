@@ -82,6 +82,7 @@ class DocumentInfo(BaseModel):
     pages: int | None = None
     passages: int = 0
     by_kind: dict[str, int] = Field(default_factory=dict)
+    references_resolved: int = Field(default=0, description="In-text citations resolved")
 
 
 class ParsedDocument(BaseModel):
@@ -124,3 +125,21 @@ class Answer(BaseModel):
     reason: str | None = None
     citations: list[Citation] = Field(default_factory=list)
     session_id: str | None = None
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=2000)
+    top_k: int = Field(default=5, ge=1, le=50)
+    filters: Filters | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[ScoredPassage]
+
+
+class PassageInContext(Passage):
+    previous_id: str | None
+    next_id: str | None

@@ -1,0 +1,123 @@
+"""The `peerqa` command: a thin layer over the same functions the HTTP routes call."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from peerqa.config import get_settings
+from peerqa.models import Filters, SearchResponse
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to add")] = None,
+    as_json: JsonFlag = False,
+    progress: Annotated[bool | None, typer.Option(help="Progress bar (default: on a TTY)")] = None,
+) -> None:
+    """Parse the bundled corpus and any PATHs (.txt .md .html .pdf) into the index."""
+    from ingest.pipeline import ingest as run_ingest
+    from ingest.sources import SourceError
+
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        report = run_ingest(paths or [], get_settings(), progress=show)
+    except SourceError as err:
+        fail(f"{err} (index unchanged)")
+    if as_json:
+        typer.echo(report.model_dump_json(include={"documents", "passages", "by_kind", "embedded"}))
+        return
+    kinds = ", ".join(f"{n} {k}" for k, n in report.by_kind.items())
+    typer.echo(f"documents: {report.documents}")
+    typer.echo(f"passages: {report.passages} ({kinds})")
+    typer.echo(f"references resolved: {report.references_resolved}")
+    typer.echo(f"embeddings computed: {report.embedded}")
+
+
+def _index():
+    from retrieval.hybrid import LiveIndex
+
+    index = LiveIndex(get_settings())
+    if not index.ready:
+        fail("the index is empty: run `peerqa ingest` first")
+    return index
+
+
+@app.command()
+def search(
+    query: str,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=50)] = 5,
+    kind: Annotated[
+        list[str] | None, typer.Option(help="paragraph, quote, table_row, reference")
+    ] = None,
+    stance: Annotated[list[str] | None, typer.Option(help="benefit, challenge, mitigation")] = None,
+    programme: Annotated[list[str] | None, typer.Option(help="A..G")] = None,
+    role: Annotated[list[str] | None, typer.Option()] = None,
+    theme: Annotated[list[str] | None, typer.Option()] = None,
+    document: Annotated[list[str] | None, typer.Option()] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ranked evidence passages for QUERY, with provenance."""
+    from pydantic import ValidationError
+
+    from retrieval.hybrid import UnknownFilterValue
+
+    try:
+        filters = Filters(
+            kind=kind, stance=stance, programme=programme, role=role, theme=theme, document=document
+        )
+        results = _index().search(query, top_k=top_k, filters=filters)
+    except ValidationError as err:
+        first = err.errors()[0]
+        fail(f"--{first['loc'][0]}: {first['msg']}")
+    except UnknownFilterValue as err:
+        fail(f"--{err.key}: unknown value {err.value!r}")
+    if as_json:
+        typer.echo(SearchResponse(query=query, results=results).model_dump_json(indent=2))
+        return
+    for rank, p in enumerate(results, 1):
+        tags = " · ".join(
+            str(t)
+            for t in (p.kind, p.stance, p.theme, p.programme and f"Programme {p.programme}", p.role)
+            if t
+        )
+        typer.echo(f"{rank}. {p.id}  [{p.section}]  {tags}  score {p.score:.4f}")
+        typer.echo(textwrap.indent(textwrap.fill(p.text, 96), "   "))
+        if p.references:
+            typer.echo(f"   cites: {', '.join(str(r.n) for r in p.references)}")
+        typer.echo()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the HTTP API (and chat page) with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,79 @@
+"""Ingest into Chroma: counts, idempotence, replacement, atomic publication, cleanup."""
+
+from __future__ import annotations
+
+from ingest.pipeline import ingest
+from peerqa.config import Settings
+from peerqa.store import Store
+from retrieval.hybrid import LiveIndex
+
+
+def test_bundled_corpus_is_indexed_with_every_kind(corpus_settings: Settings):
+    state = Store(corpus_settings).state()
+    assert state is not None
+    (paper,) = state.documents
+    assert paper.id == "joo-2022-peer-support"
+    assert paper.identifier == "PMC9508871"
+    assert paper.by_kind["quote"] == 43
+    assert paper.by_kind["reference"] == 39
+    assert paper.references_resolved > 39
+    assert [p.programme for p in state.programmes[paper.id]] == list("ABCDEFG")
+    collection = Store(corpus_settings).collection(state.collection)
+    assert collection.count() == paper.passages
+
+
+def test_second_ingest_of_unchanged_sources_computes_no_embeddings(settings: Settings):
+    first = ingest([], settings)
+    generation = Store(settings).state().generation
+    second = ingest([], settings)
+    assert first.embedded == first.passages > 0
+    assert second.embedded == 0
+    assert second.passages == first.passages
+    assert Store(settings).state().generation == generation  # nothing republished
+
+
+def test_user_documents_are_added_beside_the_corpus(settings: Settings, notes_dir):
+    base = ingest([], settings)
+    added = ingest([notes_dir], settings)
+    assert added.documents == base.documents + 2
+    assert added.embedded == added.passages - base.passages  # the paper's vectors are reused
+    ids = {d.id for d in Store(settings).state().documents}
+    assert {"buddy-scheme", "ward-memo"} <= ids
+
+
+def test_changed_source_replaces_its_passages(settings: Settings, notes_dir):
+    ingest([notes_dir], settings)
+    memo = notes_dir / "ward-memo.txt"
+    memo.write_text("Ward memo.\n\nThe pilot moved to the cardiac ward in May.\n", encoding="utf-8")
+    report = ingest([memo], settings)
+    index = LiveIndex(settings)
+    memo_texts = [p.text for p in index.passages.values() if p.document == "ward-memo"]
+    assert any("cardiac ward" in t for t in memo_texts)
+    assert not any("stroke ward" in t for t in memo_texts)
+    assert 0 < report.embedded <= len(memo_texts)  # only what changed is embedded
+    assert "buddy-scheme" in {p.document for p in index.passages.values()}
+
+
+def test_reader_keeps_its_generation_until_it_refreshes(settings: Settings, notes_dir):
+    ingest([], settings)
+    reader = LiveIndex(settings)
+    before = reader.state.collection
+    ingest([notes_dir], settings)
+    # The old generation is still queryable by a reader that has not looked at the pointer.
+    assert reader.search("peer support matching", top_k=3)
+    assert reader.refresh() is True
+    assert reader.state.collection != before
+    assert any(p.document == "ward-memo" for p in reader.passages.values())
+
+
+def test_orphan_of_a_killed_ingest_is_removed_by_the_next_ingest(settings: Settings, notes_dir):
+    ingest([], settings)
+    store = Store(settings)
+    live = store.state().collection
+    orphan = store.new_collection(store.state().generation + 1)  # as left by a SIGKILL
+    orphan.add(ids=["x"], embeddings=[[0.0] * 384], documents=["half-built"])
+    ingest([notes_dir], settings)
+    names = {c.name for c in store.client.list_collections()}
+    assert orphan.name not in names
+    assert store.state().collection in names
+    assert store.state().previous == live
