@@ -17,17 +17,20 @@ from llama_index.core.schema import TextNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from ingest.corpus import load_corpus
+from ingest.mitigations import check_mitigations
 from ingest.prose import parse_user_document
+from ingest.segment import sentence_spans
 from ingest.sources import SourceError, discover
 from peerqa.config import Settings, get_settings
 from peerqa.embedding import load_embedding
 from peerqa.models import IngestReport, ParsedDocument, Passage
-from peerqa.store import IndexState, Store, node_to_passage, passage_to_node
+from peerqa.store import FILTER_KEYS, IndexState, Store, passage_to_node, sentence_collection
 
 
 def parse_sources(paths: Sequence[Path], settings: Settings) -> list[ParsedDocument]:
     """The bundled corpus plus the user's files, all parsed; raises SourceError on bad input."""
     parsed = load_corpus(settings.corpus_dir, settings.max_passage_words)
+    check_mitigations(settings.corpus_dir, parsed)
     parsed += [parse_user_document(p, settings.max_passage_words) for p in discover(list(paths))]
     seen: dict[str, str] = {}
     for doc in parsed:
@@ -48,13 +51,42 @@ def ingest(
     return index_documents(Store(settings), parsed, progress=progress)
 
 
+# Bump when what reaches the index changes shape (not content): forces a rebuild,
+# still reusing every vector whose text is unchanged.
+INDEX_FORMAT = "2: passages + sentences"
+
+
 def fingerprint(nodes: Iterable[TextNode]) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(INDEX_FORMAT.encode())
     for node in nodes:
         digest.update(node.node_id.encode())
         digest.update(node.get_content().encode())
         digest.update(repr(sorted(node.metadata.items())).encode())
     return digest.hexdigest()
+
+
+def sentence_nodes(passage: Passage) -> list[TextNode]:
+    """One node per sentence, embedded alone: a passage then ranks by its best sentence,
+    which finds a one-sentence answer inside a long passage."""
+    filterable = {k: getattr(passage, k) or "" for k in FILTER_KEYS}
+    nodes = []
+    for k, (start, end) in enumerate(sentence_spans(passage.text)):
+        text = passage.text[start:end]
+        metadata = {
+            "passage_id": passage.id,
+            **filterable,
+            "embed_hash": hashlib.sha256(text.encode()).hexdigest()[:16],
+        }
+        nodes.append(
+            TextNode(
+                id_=f"{passage.id}~{k}",
+                text=text,
+                metadata=metadata,
+                excluded_embed_metadata_keys=list(metadata),
+                excluded_llm_metadata_keys=list(metadata),
+            )
+        )
+    return nodes
 
 
 def index_documents(
@@ -66,8 +98,7 @@ def index_documents(
     """Publish a generation holding `parsed` plus every live document not named in
     `parsed` or `remove`. Does nothing when that equals what is live."""
     state = store.state()
-    new_nodes = {d.info.id: [passage_to_node(p) for p in d.passages] for d in parsed}
-    prints = {doc_id: fingerprint(nodes) for doc_id, nodes in new_nodes.items()}
+    prints = {d.info.id: fingerprint(passage_to_node(p) for p in d.passages) for d in parsed}
     live = {d.id: d for d in state.documents} if state else {}
     unchanged = (
         state is not None
@@ -77,52 +108,60 @@ def index_documents(
     if unchanged:
         return report(state, embedded=0)
 
-    carried_ids = [i for i in live if i not in new_nodes and i not in remove]
-    reusable = _live_nodes(store, state)
-    nodes = [n for n in reusable.values() if n.metadata["document"] in carried_ids]
-    for doc_nodes in new_nodes.values():
-        for node in doc_nodes:
-            old = reusable.get(node.node_id)
-            if old is not None and old.metadata["embed_hash"] == node.metadata["embed_hash"]:
-                node.embedding = old.embedding
-            nodes.append(node)
+    carried_ids = [i for i in live if i not in prints and i not in remove]
+    carried = [p for p in _live_passages(store, state) if p.document in carried_ids]
+    passages = carried + [p for d in parsed for p in d.passages]
+    passage_nodes = [passage_to_node(p) for p in passages]
+    sentences = [n for p in passages for n in sentence_nodes(p)]
+    if state:
+        _reuse_vectors(passage_nodes, store, state.collection)
+        _reuse_vectors(sentences, store, sentence_collection(state.collection))
 
     embed_model = load_embedding()
     before = embed_model.embedded
     generation = state.generation + 1 if state else 1
     collection = store.new_collection(generation)
-    IngestionPipeline(
-        transformations=[embed_model],
-        vector_store=ChromaVectorStore(chroma_collection=collection),
-        disable_cache=True,
-    ).run(nodes=nodes, show_progress=progress)
+    for nodes, target in (
+        (passage_nodes, collection),
+        (sentences, store.new_collection(generation, collection.name)),
+    ):
+        IngestionPipeline(
+            transformations=[embed_model],
+            vector_store=ChromaVectorStore(chroma_collection=target),
+            disable_cache=True,
+        ).run(nodes=nodes, show_progress=progress)
 
     for doc in parsed:
         doc.info.references_resolved = passage_reference_links(doc.passages)
     documents = [live[i] for i in carried_ids] + [d.info for d in parsed]
-    carried = {i: (state.programmes.get(i, []), state.fingerprints[i]) for i in carried_ids}
     new_state = IndexState(
         collection=collection.name,
         generation=generation,
         previous=state.collection if state else None,
         documents=sorted(documents, key=lambda d: d.id),
-        programmes={i: p for i, (p, _) in carried.items()}
+        programmes={i: state.programmes.get(i, []) for i in carried_ids}
         | {d.info.id: d.programmes for d in parsed if d.programmes},
-        fingerprints={i: fp for i, (_, fp) in carried.items()} | prints,
+        fingerprints={i: state.fingerprints[i] for i in carried_ids} | prints,
+        sentences=len(sentences),
     )
     store.publish(new_state)
     return report(new_state, embedded=embed_model.embedded - before)
 
 
-def _live_nodes(store: Store, state: IndexState | None) -> dict[str, TextNode]:
-    if state is None:
-        return {}
-    nodes = {}
-    for rid, text, meta, vector in store.iter_records(store.collection(state.collection), True):
-        node = passage_to_node(node_to_passage(rid, text, meta))
-        node.embedding = vector
-        nodes[rid] = node
-    return nodes
+def _live_passages(store: Store, state: IndexState | None) -> list[Passage]:
+    return store.passages(store.collection(state.collection)) if state else []
+
+
+def _reuse_vectors(nodes: list[TextNode], store: Store, collection_name: str) -> None:
+    """Give each node the live vector of the same id when its embedded text is unchanged."""
+    live = {
+        rid: (meta.get("embed_hash"), vector)
+        for rid, _, meta, vector in store.iter_records(store.collection(collection_name), True)
+    }
+    for node in nodes:
+        old_hash, vector = live.get(node.node_id, (None, None))
+        if old_hash == node.metadata["embed_hash"]:
+            node.embedding = vector
 
 
 def report(state: IndexState, embedded: int) -> IngestReport:
@@ -134,6 +173,7 @@ def report(state: IndexState, embedded: int) -> IngestReport:
         passages=sum(d.passages for d in state.documents),
         by_kind=dict(sorted(by_kind.items())),
         references_resolved=sum(d.references_resolved for d in state.documents),
+        sentences=state.sentences,
         embedded=embedded,
     )
 

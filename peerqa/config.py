@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_passage_words: int = 120
+    # Chat sessions (service/sessions.py): idle seconds before a session expires, and the
+    # questions kept per session (older turns are dropped).
+    session_ttl_seconds: float = Field(default=24 * 3600, gt=0)
+    session_max_turns: int = Field(default=6, ge=1)
+    # HTTP limits: JSON request bodies, document uploads (413 above), PDF pages per upload.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_upload_pages: int = Field(default=500, ge=1)
 
     def resolved_model_path(self) -> Path:
         return self.model_path or bundled_model_path()

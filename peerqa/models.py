@@ -5,9 +5,9 @@ Field names and shapes follow ../shared/API.md; extend, never rename.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Kind = Literal["paragraph", "quote", "table_row", "reference", "list_item"]
 Stance = Literal["benefit", "challenge", "mitigation"]
@@ -115,7 +115,8 @@ class IngestReport(BaseModel):
     passages: int
     by_kind: dict[str, int]
     references_resolved: int
-    embedded: int
+    sentences: int = Field(description="Sentences in the sentence index")
+    embedded: int = Field(description="Embeddings computed by this run (passages + sentences)")
 
 
 class Answer(BaseModel):
@@ -143,3 +144,190 @@ class SearchResponse(BaseModel):
 class PassageInContext(Passage):
     previous_id: str | None
     next_id: str | None
+
+
+# --- HTTP API (../shared/API.md) -------------------------------------------------------
+
+# Blank questions are a 422 like empty ones: stripped before the length check.
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class ErrorResponse(BaseModel):
+    """Every non-validation error: a one-line reason."""
+
+    detail: str
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Question
+    top_k: int | None = Field(
+        default=None, ge=1, le=50, description="Passages retrieved (default: the composer's, 8)"
+    )
+    filters: Filters | None = None
+    session_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Continue this conversation; an unknown or expired id starts a new one",
+    )
+
+
+class AskResponse(Answer):
+    session_id: str = Field(description="Send it back with the next question to follow up")
+
+
+class StreamDelta(BaseModel):
+    """Data of an `event: delta` of /v1/ask/stream: the next piece of the answer text."""
+
+    text: str
+
+
+class ThemeSummary(BaseModel):
+    theme: str
+    stance: Stance | None = Field(description="Stance of the theme's quotes (Tables 3-4)")
+    quotes: int = Field(description="Participant quotes under this theme")
+    passages: int = Field(description="All passages tagged with this theme")
+
+
+class Mitigation(BaseModel):
+    text: str = Field(description="Verbatim span of the paper on how programmes respond")
+    passage_id: str = Field(description="The passage whose text contains `text`")
+
+
+class Challenge(BaseModel):
+    challenge: str = Field(description="A Table 4 challenge theme")
+    mitigations: list[Mitigation]
+    quotes: list[Passage] = Field(description="Table 4 quotes under this theme")
+
+
+# --- OpenAI-compatible chat completions (a subset of the OpenAI wire format) -----------
+
+
+class ContentPart(BaseModel):
+    """A part of a multi-part message; only `text` parts are read."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")  # name, tool_calls, … are accepted and ignored
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text for p in self.content if p.type == "text" and p.text)
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """The last user message is the question; earlier user messages are its history.
+    Sampling parameters are accepted for compatibility and ignored: answers are extractive."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(description="`peerqa` (see GET /v1/models)")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    n: int = Field(default=1, ge=1, le=1, description="Only one choice is produced")
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    stop: str | list[str] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    user: str | None = None
+    stream_options: dict[str, Any] | None = None
+
+    @field_validator("messages")
+    @classmethod
+    def _has_question(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        asked = [m.text().strip() for m in messages if m.role == "user"]
+        if not asked or not asked[-1]:
+            raise ValueError("the last user message must contain text: it is the question")
+        if len(asked[-1]) > 2000:
+            raise ValueError("the last user message is longer than 2000 characters")
+        return messages
+
+    def question(self) -> str:
+        return self.user_texts()[-1]
+
+    def history(self) -> list[str]:
+        return self.user_texts()[:-1]
+
+    def user_texts(self) -> list[str]:
+        return [t for m in self.messages if m.role == "user" and (t := m.text().strip())]
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class CompletionChoice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class Usage(BaseModel):
+    """Counted in words: there is no language model, hence no tokenizer."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage
+    citations: list[Citation] = Field(description="peerqa extension: the [n] passages")
+
+
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+class ChunkDelta(BaseModel):
+    role: Literal["assistant"] | None = Field(default=None, exclude_if=_is_none)
+    content: str | None = Field(default=None, exclude_if=_is_none)
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: ChunkDelta
+    finish_reason: Literal["stop"] | None = None
+
+
+class ChatCompletionChunk(BaseModel):
+    """One `data:` line of a streamed completion; the last one carries `citations`."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    citations: list[Citation] | None = Field(default=None, exclude_if=_is_none)
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]

@@ -31,6 +31,11 @@ _POINTER_ID = "active"
 _BATCH = 2000
 
 
+def sentence_collection(passages: str) -> str:
+    """Each generation's sentence index sits beside its passages and lives as long."""
+    return f"{passages}_s"
+
+
 class IndexState(BaseModel):
     """What the pointer record holds: the live collection and what is in it."""
 
@@ -43,6 +48,7 @@ class IndexState(BaseModel):
     programmes: dict[str, list[Programme]] = Field(default_factory=dict)  # by document id
     # Per-document hash of everything that reaches the index; equal hash = nothing to do.
     fingerprints: dict[str, str] = Field(default_factory=dict)
+    sentences: int = 0
     published_at: float = 0.0
 
 
@@ -124,8 +130,13 @@ class Store:
         self.collect_garbage(keep={state.collection})
 
     # -- generations -------------------------------------------------------
-    def new_collection(self, generation: int) -> chromadb.Collection:
-        name = f"{self.prefix}_g{generation}_{uuid.uuid4().hex[:8]}"
+    def new_collection(self, generation: int, passages: str | None = None) -> chromadb.Collection:
+        """A generation's passage collection, or with `passages` its sentence companion."""
+        name = (
+            sentence_collection(passages)
+            if passages
+            else f"{self.prefix}_g{generation}_{uuid.uuid4().hex[:8]}"
+        )
         return self.client.create_collection(
             name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
         )
@@ -139,6 +150,7 @@ class Store:
         state = self.state()
         if state:
             keep = keep | {state.collection} | ({state.previous} if state.previous else set())
+        keep |= {sentence_collection(name) for name in keep}
         dropped = [c for c in self._collections() if c not in keep]
         for name in dropped:
             self.client.delete_collection(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ingest.pipeline import ingest
+from ingest.segment import sentence_spans
 from peerqa.config import Settings
 from peerqa.store import Store
 from retrieval.hybrid import LiveIndex
@@ -26,7 +27,7 @@ def test_second_ingest_of_unchanged_sources_computes_no_embeddings(settings: Set
     first = ingest([], settings)
     generation = Store(settings).state().generation
     second = ingest([], settings)
-    assert first.embedded == first.passages > 0
+    assert first.embedded == first.passages + first.sentences > first.passages > 0
     assert second.embedded == 0
     assert second.passages == first.passages
     assert Store(settings).state().generation == generation  # nothing republished
@@ -36,7 +37,8 @@ def test_user_documents_are_added_beside_the_corpus(settings: Settings, notes_di
     base = ingest([], settings)
     added = ingest([notes_dir], settings)
     assert added.documents == base.documents + 2
-    assert added.embedded == added.passages - base.passages  # the paper's vectors are reused
+    # The paper's vectors are reused: only the new passages and sentences are embedded.
+    assert added.embedded == (added.passages - base.passages) + (added.sentences - base.sentences)
     ids = {d.id for d in Store(settings).state().documents}
     assert {"buddy-scheme", "ward-memo"} <= ids
 
@@ -50,7 +52,8 @@ def test_changed_source_replaces_its_passages(settings: Settings, notes_dir):
     memo_texts = [p.text for p in index.passages.values() if p.document == "ward-memo"]
     assert any("cardiac ward" in t for t in memo_texts)
     assert not any("stroke ward" in t for t in memo_texts)
-    assert 0 < report.embedded <= len(memo_texts)  # only what changed is embedded
+    memo_units = len(memo_texts) + sum(len(sentence_spans(t)) for t in memo_texts)
+    assert 0 < report.embedded <= memo_units  # only what changed is embedded
     assert "buddy-scheme" in {p.document for p in index.passages.values()}
 
 
