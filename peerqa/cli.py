@@ -44,6 +44,7 @@ def ingest(
     typer.echo(f"documents: {report.documents}")
     typer.echo(f"passages: {report.passages} ({kinds})")
     typer.echo(f"references resolved: {report.references_resolved}")
+    typer.echo(f"sentences indexed: {report.sentences}")
     typer.echo(f"embeddings computed: {report.embedded}")
 
 
@@ -99,6 +100,36 @@ def search(
         if p.references:
             typer.echo(f"   cites: {', '.join(str(r.n) for r in p.references)}")
         typer.echo()
+
+
+@app.command()
+def ask(
+    question: str,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=50)] = 8,
+    as_json: JsonFlag = False,
+) -> None:
+    """A cited answer from the evidence, or an honest abstention."""
+    from answer.compose import compose
+
+    result = compose(_index(), question, top_k=top_k)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    typer.echo(result.answer)
+    if result.abstained:
+        typer.echo(f"\n(abstained: {result.reason})")
+    for c in result.citations:
+        who = ", ".join(str(t) for t in (c.programme and f"Programme {c.programme}", c.role) if t)
+        typer.echo(f"\n{c.marker} {c.id} [{c.section}]{' ' + who if who else ''}")
+
+
+@app.command(name="eval")
+def evaluate() -> None:
+    """Score retrieval and answers on the curated set, beside llama-index defaults;
+    writes eval/reports/report.{md,json,png}."""
+    from eval.run import render_text, run_eval
+
+    typer.echo(render_text(run_eval(get_settings())))
 
 
 @app.command()

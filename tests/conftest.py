@@ -51,6 +51,19 @@ def corpus_index(corpus_settings: Settings):
     return LiveIndex(corpus_settings)
 
 
+@pytest.fixture(scope="session")
+def eval_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("eval")
+
+
+@pytest.fixture(scope="session")
+def eval_report(corpus_settings: Settings, eval_dir: Path):
+    """One full eval run (ours, answers, baselines) shared by the report and gate tests."""
+    from eval.run import run_eval
+
+    return run_eval(corpus_settings, out_dir=eval_dir)
+
+
 @pytest.fixture
 def notes_dir(tmp_path: Path) -> Path:
     """A small folder of user documents in two formats."""

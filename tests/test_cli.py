@@ -43,7 +43,7 @@ def test_ingest_json_reports_counts(ingested):
     assert set(report) == {"documents", "passages", "by_kind", "embedded"}
     assert report["documents"] == 1
     assert report["by_kind"]["quote"] == 43 and report["by_kind"]["reference"] == 39
-    assert report["embedded"] == report["passages"]
+    assert report["embedded"] > report["passages"]  # passages and their sentences
 
 
 def test_ingest_again_prints_zero_embeddings(ingested):

@@ -1,0 +1,129 @@
+"""Passages -> sentences with embeddings, cached for the life of a LiveIndex generation.
+
+A sentence is an exact span of its passage's text (offsets relative to the passage), so
+whatever the composer picks can be quoted verbatim and cited to that passage.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.segment import sentence_spans, word_count
+from peerqa.models import Passage
+from retrieval.hybrid import LiveIndex
+
+
+@dataclass(frozen=True)
+class Sentence:
+    passage_id: str
+    start: int  # offsets into passage.text
+    end: int
+    text: str
+    position: int  # index among the passage's sentences (reading order)
+
+    @property
+    def words(self) -> int:
+        return word_count(self.text)
+
+
+# A table row or a reference entry is one unit: its "sentences" would be cell or field
+# fragments ("BMJ.", "2009;338(7689):a3064.") that mean nothing alone.
+WHOLE_KINDS = frozenset({"table_row", "reference"})
+
+
+def split_passage(passage: Passage) -> list[Sentence]:
+    if passage.kind in WHOLE_KINDS:
+        return [Sentence(passage.id, 0, len(passage.text), passage.text, 0)]
+    return [
+        Sentence(passage.id, s, e, passage.text[s:e], i)
+        for i, (s, e) in enumerate(sentence_spans(passage.text))
+    ]
+
+
+@dataclass(frozen=True)
+class Split:
+    """A passage cut into sentences, with a unit vector for each."""
+
+    sentences: list[Sentence]
+    vectors: np.ndarray  # [len(sentences), dim]
+
+
+class SentenceBank:
+    """Sentence spans and unit vectors per passage id.
+
+    Passages are immutable within a generation, so entries live until the index
+    publishes a new one; then the cache is dropped whole.
+    """
+
+    def __init__(self, index: LiveIndex):
+        # Weak, so the registry below (keyed weakly by index) cannot keep the index alive.
+        self._index = weakref.proxy(index)
+        self._lock = threading.Lock()
+        self._generation: str | None = None
+        self._cache: dict[str, Split] = {}
+        self._vocabulary: frozenset[str] | None = None
+        self._fixed: dict[tuple[str, ...], np.ndarray] = {}
+
+    def split(self, passages: Sequence[Passage]) -> list[Split]:
+        """Each passage's Split, embedding all uncached sentences in a single batch."""
+        self._follow_generation()
+        todo = {p.id: split_passage(p) for p in passages if p.id not in self._cache}
+        if todo:
+            texts = [s.text for sentences in todo.values() for s in sentences]
+            vectors = np.asarray(self._index.embed_model.get_text_embedding_batch(texts))
+            offset = 0
+            with self._lock:
+                for pid, sentences in todo.items():
+                    self._cache[pid] = Split(sentences, vectors[offset : offset + len(sentences)])
+                    offset += len(sentences)
+        return [self._cache[p.id] for p in passages]
+
+    def query_vector(self, text: str) -> np.ndarray:
+        return np.asarray(self._index.embed_model.get_query_embedding(text))
+
+    def text_vectors(self, texts: tuple[str, ...]) -> np.ndarray:
+        """Unit vectors of fixed texts (exemplars), embedded once."""
+        if texts not in self._fixed:
+            vectors = self._index.embed_model.get_text_embedding_batch(list(texts))
+            self._fixed[texts] = np.asarray(vectors)
+        return self._fixed[texts]
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every lowercased word of every passage: what the corpus can talk about."""
+        self._follow_generation()
+        if self._vocabulary is None:
+            words = (w for p in self._index.passages.values() for w in words_of(p.text))
+            self._vocabulary = frozenset(words)
+        return self._vocabulary
+
+    def _follow_generation(self) -> None:
+        generation = self._index.state.collection if self._index.state else None
+        if generation != self._generation:
+            with self._lock:
+                self._cache.clear()
+                self._vocabulary = None
+                self._generation = generation
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def words_of(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+_BANKS: weakref.WeakKeyDictionary[LiveIndex, SentenceBank] = weakref.WeakKeyDictionary()
+
+
+def bank_for(index: LiveIndex) -> SentenceBank:
+    """One bank per LiveIndex, created on first use and dropped with the index."""
+    bank = _BANKS.get(index)
+    if bank is None:
+        bank = _BANKS.setdefault(index, SentenceBank(index))
+    return bank

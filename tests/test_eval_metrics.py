@@ -1,0 +1,321 @@
+"""Specifications of the eval metrics on tiny hand-made rankings, and one real eval run.
+
+Synthetic sources are runs of numbered words ("w0 w1 w2 …"), so a passage or a gold
+snippet is just a word range and its character offsets follow from that.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from eval.baselines import Chunk
+from eval.metrics import (
+    BUDGET_WORDS,
+    check_answer,
+    cited_sentences,
+    covers,
+    ndcg_at_k,
+    read_within_budget,
+    recall_at_k,
+    reciprocal_rank,
+    relevant_ids,
+    score_question,
+    summarise_answers,
+)
+from eval.questions import GoldNotFound, GoldSpan, Question, gold_spans
+from peerqa.models import Answer, Citation
+
+DOC = "doc"
+WORDS = [f"w{i}" for i in range(10_000)]
+SOURCE = " ".join(WORDS)
+STARTS = [0]
+for _word in WORDS:
+    STARTS.append(STARTS[-1] + len(_word) + 1)  # where the next word starts
+
+
+def chunk(cid: str, first: int, words: int, document: str = DOC) -> Chunk:
+    """A passage holding words [first, first + words)."""
+    start, end = STARTS[first], STARTS[first + words] - 1
+    return Chunk(id=cid, document=document, char_start=start, char_end=end, text=SOURCE[start:end])
+
+
+def gold(first: int, words: int, snippet: int = 0) -> GoldSpan:
+    c = chunk("g", first, words)
+    return GoldSpan(snippet=snippet, document=DOC, char_start=c.char_start, char_end=c.char_end)
+
+
+# -- gold location --------------------------------------------------------------
+def _question(gold_snippets: list[str]) -> Question:
+    return Question(
+        id="q999",
+        question="?",
+        category="benefits",
+        in_scope=True,
+        split="test",
+        gold=gold_snippets,
+    )
+
+
+def test_gold_spans_keep_every_occurrence_in_every_document():
+    sources = {"a": "x peer support helps. y peer support helps.", "b": "peer support helps"}
+    spans = gold_spans(_question(["peer support helps", "y peer"]), sources)
+    assert [(s.snippet, s.document, s.char_start) for s in spans] == [
+        (0, "a", 2),
+        (0, "a", 24),
+        (0, "b", 0),
+        (1, "a", 22),
+    ]
+    assert all(sources[s.document][s.char_start : s.char_end] for s in spans)
+
+
+def test_gold_spans_fail_loudly_when_the_corpus_drifts():
+    with pytest.raises(GoldNotFound, match="q999"):
+        gold_spans(_question(["not in the corpus"]), {"a": "peer support"})
+
+
+# -- relevance -----------------------------------------------------------------
+G = GoldSpan(snippet=0, document=DOC, char_start=100, char_end=140)  # 40 characters
+
+
+@pytest.mark.parametrize(
+    "document,start,end,relevant",
+    [
+        (DOC, 0, 500, True),  # contains the gold span
+        (DOC, 100, 140, True),  # exactly the gold span
+        (DOC, 0, 120, True),  # overlaps exactly half
+        (DOC, 0, 119, False),  # one character short of half
+        (DOC, 120, 300, True),  # the other half
+        (DOC, 121, 300, False),
+        (DOC, 105, 124, False),  # inside the gold span but under half of it
+        (DOC, 140, 300, False),  # adjacent, [start, end) does not overlap
+        ("other", 0, 500, False),  # same offsets, another document
+    ],
+)
+def test_relevant_when_overlapping_at_least_half_the_gold_span(document, start, end, relevant):
+    assert covers(document, start, end, G) is relevant
+
+
+# -- reading budget ----------------------------------------------------------------
+def test_the_first_passage_is_read_up_to_the_budget_only():
+    big = chunk("big", 0, 1000)
+    (read,) = read_within_budget([big, chunk("next", 1000, 10)])
+    assert SOURCE[read.char_start : read.char_end] == " ".join(f"w{i}" for i in range(600))
+    assert recall_at_k([read], [gold(100, 10)]) == 1.0
+    assert recall_at_k([read], [gold(650, 10)]) == 0.0  # past word 600: never read
+    assert recall_at_k([read], [gold(594, 10)]) == 1.0  # over half of it lies in the words read
+    assert recall_at_k([read], [gold(596, 10)]) == 0.0
+
+
+def test_a_passage_crossing_the_budget_is_cut_and_later_ones_are_not_read():
+    ranking = [chunk("a", 0, 400), chunk("b", 1000, 300), chunk("c", 2000, 10)]
+    read = read_within_budget(ranking)
+    assert [r.id for r in read] == ["a", "b"]  # "c" comes after the budget
+    assert read[1].char_end == chunk("b", 1000, 200).char_end  # 400 + 200 = 600 words
+    assert recall_at_k(read, [gold(1100, 20)]) == 1.0  # in the 200 words read of "b"
+    assert recall_at_k(read, [gold(1250, 20)]) == 0.0  # in the unread rest of "b"
+    assert recall_at_k(read, [gold(2000, 10)]) == 0.0
+    assert reciprocal_rank(read, [gold(2000, 10)]) == 0.0
+
+
+def test_passages_that_fit_are_read_whole():
+    ranking = [chunk(f"p{i}", i * 1000, 120) for i in range(6)]
+    read = read_within_budget(ranking)
+    assert len(read) == 5  # 5 × 120 = 600 words exactly; nothing is left for the sixth
+    assert [(r.char_start, r.char_end) for r in read] == [
+        (c.char_start, c.char_end) for c in ranking[:5]
+    ]
+    assert BUDGET_WORDS == 600
+
+
+# -- recall and MRR ----------------------------------------------------------------
+def test_recall_counts_distinct_gold_snippets_not_occurrences():
+    # snippet 0 occurs twice (prose and table quote), snippet 1 once
+    spans = [gold(10, 10, 0), gold(500, 10, 0), gold(900, 10, 1)]
+    both_zero = read_within_budget([chunk("a", 0, 50), chunk("b", 480, 50)])
+    assert recall_at_k(both_zero, spans) == 0.5
+    all_found = read_within_budget([chunk("a", 480, 50), chunk("b", 890, 50)])
+    assert recall_at_k(all_found, spans) == 1.0
+
+
+def test_recall_only_looks_at_the_first_five_passages():
+    ranking = [chunk(f"p{i}", i * 100, 10) for i in range(6)]
+    spans = [gold(500, 5)]  # in the sixth passage
+    row = score_question("q", "benefits", ranking, spans)
+    assert row.recall_at_5 == 0.0
+    assert row.mrr_at_10 == pytest.approx(1 / 6)
+    assert row.first_relevant_rank == 6
+
+
+def test_mrr_is_one_over_the_rank_of_the_first_relevant_passage():
+    ranking = [chunk("a", 0, 10), chunk("b", 100, 10), chunk("c", 200, 10)]
+    assert score_question("q", "x", ranking, [gold(100, 5), gold(200, 5, 1)]).mrr_at_10 == 0.5
+    assert score_question("q", "x", ranking, [gold(300, 5)]).mrr_at_10 == 0.0
+    # the relevant passage ranks eleventh: outside MRR@10
+    eleven = [chunk(f"p{i}", i * 20, 10) for i in range(11)]
+    assert score_question("q", "x", eleven, [gold(200, 5)]).mrr_at_10 == 0.0
+
+
+def test_ndcg_by_ranx_with_gold_overlap_as_qrels():
+    universe = [chunk("a", 0, 10), chunk("b", 100, 10), chunk("c", 200, 10)]
+    relevant = {
+        "q1": relevant_ids(universe, [gold(100, 5)]),
+        "q2": relevant_ids(universe, [gold(4000, 5)]),  # nothing in the index holds it
+    }
+    assert relevant == {"q1": {"b"}, "q2": set()}
+    scores = ndcg_at_k({"q1": universe, "q2": universe}, relevant)
+    assert scores["q1"] == pytest.approx(1 / math.log2(3))  # the one relevant id at rank 2
+    assert scores["q2"] == 0.0
+
+
+# -- answers -------------------------------------------------------------------------
+PASSAGE_TEXT = "Peers made them feel less alone. Mentors shared practical tips."
+
+
+def citation(marker: str, text: str = PASSAGE_TEXT, start: int = 0) -> Citation:
+    return Citation(
+        id=f"p{marker}",
+        text=text,
+        document=DOC,
+        section="Results",
+        kind="paragraph",
+        char_start=start,
+        char_end=start + len(text),
+        score=1.0,
+        marker=marker,
+    )
+
+
+SOURCES = {DOC: PASSAGE_TEXT + " Unrelated text follows here."}
+
+
+def answer(text: str, citations: list[Citation], abstained: bool = False) -> Answer:
+    return Answer(question="?", answer=text, abstained=abstained, citations=citations)
+
+
+def test_answer_text_splits_into_cited_sentences():
+    text = "Peers made them feel less alone. [1] Mentors shared practical tips. [1][2]\nNo marker."
+    assert [(s.text, s.markers) for s in cited_sentences(text)] == [
+        ("Peers made them feel less alone.", ["[1]"]),
+        ("Mentors shared practical tips.", ["[1]", "[2]"]),
+    ]
+
+
+def test_verbatim_sentences_must_be_substrings_of_a_cited_passage():
+    other = citation("[2]", "Unrelated text follows here.", len(PASSAGE_TEXT) + 1)
+    check = check_answer(
+        "q",
+        "benefits",
+        True,
+        answer(
+            "Peers made them feel less alone. [1] Peers made people feel less lonely. [1] "
+            "Mentors shared practical tips. [2]",
+            [citation("[1]"), other],
+        ),
+        [],
+        SOURCES,
+    )
+    assert (check.sentences, check.verbatim) == (3, 1)
+    # paraphrase, and a verbatim sentence cited to the wrong passage
+    assert check.not_verbatim == [
+        "Peers made people feel less lonely.",
+        "Mentors shared practical tips.",
+    ]
+    assert check.invented == 0
+
+
+def test_invented_citations_are_unresolved_unused_or_misquoted():
+    misquoted = citation("[3]", "Peers made them feel less lonely.")
+    check = check_answer(
+        "q",
+        "benefits",
+        True,
+        answer(
+            "Peers made them feel less alone. [1] Mentors shared practical tips. [4] "
+            "Peers made them feel less lonely. [3]",
+            [citation("[1]"), citation("[2]"), misquoted],
+        ),
+        [],
+        SOURCES,
+    )
+    assert check.unresolved_markers == ["[4]"]  # no citation behind it
+    assert check.unused_citations == ["[2]"]  # listed but never cited in the text
+    assert check.misquoted_citations == ["[3]"]  # not the source text at its offsets
+    assert check.invented == 3
+
+
+def test_evidence_and_abstention_rates():
+    evidence = [GoldSpan(snippet=0, document=DOC, char_start=0, char_end=32)]
+    cited = answer("Peers made them feel less alone. [1]", [citation("[1]")])
+    refused = answer("I can't answer that from the evidence.", [], abstained=True)
+    checks = [
+        check_answer("q1", "benefits", True, cited, evidence, SOURCES),
+        check_answer("q2", "benefits", True, refused, evidence, SOURCES),
+        check_answer("q3", "out_of_scope", False, refused, [], SOURCES),
+        check_answer("q4", "medical_advice", False, cited, [], SOURCES),
+    ]
+    assert [c.has_evidence for c in checks] == [True, False, False, False]
+    scores = summarise_answers(checks)
+    assert scores.evidence_rate == 0.5
+    assert scores.in_scope_wrongly_abstained == 0.5
+    assert scores.out_of_scope_abstained == 0.5
+    assert scores.verbatim_rate == 1.0
+    assert scores.invented_citations == 0
+
+
+# -- the real thing ------------------------------------------------------------------
+def test_run_eval_reports_every_metric_and_beats_the_1024_baselines(
+    eval_report, eval_dir, corpus_settings
+):
+    report = eval_report
+
+    assert [s.name for s in report.systems] == [
+        "peerqa",
+        "dense-1024",
+        "bm25-1024",
+        "dense-256",
+        "bm25-256",
+    ]
+    in_scope_categories = {
+        "benefits",
+        "challenges",
+        "mitigations",
+        "programmes",
+        "methods",
+        "literature",
+        "caregivers_mentors",
+        "followup",
+    }
+    for system in report.systems:
+        assert system.overall.n == report.in_scope == 110
+        assert set(system.by_category) == in_scope_categories
+        for scores in [system.overall, *system.by_category.values()]:
+            for value in (scores.recall_at_5, scores.mrr_at_10, scores.ndcg_at_10):
+                assert 0.0 <= value <= 1.0
+    answers = report.answers.overall
+    assert answers.n == report.questions == 132
+    assert None not in (
+        answers.evidence_rate,
+        answers.verbatim_rate,
+        answers.out_of_scope_abstained,
+        answers.in_scope_wrongly_abstained,
+    )
+    assert set(report.headline()) >= {"recall_at_5", "mrr_at_10", "ndcg_at_10"}
+    assert report.corpus["joo-2022-peer-support"].startswith("70b12584")
+
+    for baseline in report.systems[1:]:
+        if baseline.name.endswith("-1024"):
+            assert report.ours.overall.recall_at_5 > baseline.overall.recall_at_5, baseline.name
+
+    for name in ("report.md", "report.json", "report.png"):
+        assert (eval_dir / name).stat().st_size > 0
+    assert "Recall@5" in (eval_dir / "report.md").read_text(encoding="utf-8")
+    _assert_baseline_collections_dropped(corpus_settings)
+
+
+def _assert_baseline_collections_dropped(settings) -> None:
+    from peerqa.store import make_client
+
+    names = [c if isinstance(c, str) else c.name for c in make_client(settings).list_collections()]
+    assert not [n for n in names if "evalbaseline" in n]
