@@ -1,39 +1,44 @@
-"""HTTP: FastAPI app per ../shared/API.md. Model and index load once, at startup."""
+"""HTTP: the FastAPI app per ../shared/API.md. Model, index and sessions load once, at
+startup; routes live in service/routes/ by area and call the same library functions as
+the CLI."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from pathlib import Path
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from peerqa.config import Settings, get_settings
-from peerqa.models import PassageInContext, SearchRequest, SearchResponse
 from retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
+from service.errors import error_responses
+from service.routes import admin, answers, catalogue, evidence, openai, ops
+from service.sessions import SessionStore
+from service.streaming import document_streamed_models
 
-POINTER_CHECK_SECONDS = 2.0  # how stale a worker may be after another process publishes
-
-
-def live_index(request: Request) -> LiveIndex:
-    state = request.app.state
-    if time.monotonic() - state.checked_at > POINTER_CHECK_SECONDS:
-        state.checked_at = time.monotonic()
-        state.index.refresh()
-    return state.index
-
-
-Index = Annotated[LiveIndex, Depends(live_index)]
+STATIC_DIR = Path(__file__).parent / "static"
+SESSIONS_FILE = "sessions.sqlite3"
+# Multipart framing around an uploaded file; the file itself is held to max_upload_bytes.
+MULTIPART_SLACK = 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.index = LiveIndex(settings)
         app.state.checked_at = time.monotonic()
+        # In the data dir even with a Chroma server: every worker on the machine shares it.
+        app.state.sessions = SessionStore(
+            settings.data_dir / SESSIONS_FILE,
+            ttl_seconds=settings.session_ttl_seconds,
+            max_turns=settings.session_max_turns,
+        )
         yield
 
     app = FastAPI(
@@ -41,8 +46,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Cited, verbatim answers about peer support programmes.",
         lifespan=lifespan,
+        max_body_size=settings.max_request_bytes,
     )
+    app.state.settings = settings
+    _add_error_handlers(app)
+    for area in (ops, evidence, answers, openai, catalogue):
+        app.include_router(area.router)
+    app.include_router(admin.router, max_body_size=settings.max_upload_bytes + MULTIPART_SLACK)
 
+    @app.get(
+        "/",
+        tags=["chat page"],
+        response_class=FileResponse,
+        responses={200: {"content": {"text/html": {}}}, **error_responses(404)},
+    )
+    def chat_page() -> FileResponse:
+        """The chat page (service/static/index.html; its assets are under /static)."""
+        page = STATIC_DIR / "index.html"
+        if not page.is_file():
+            raise HTTPException(404, "the chat page is not installed")
+        return FileResponse(page)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    document_streamed_models(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IndexNotReady)
     async def not_ready(_: Request, err: IndexNotReady) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=503)
@@ -60,38 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Index not loaded"}})
-    def readyz(index: Index) -> dict:
-        if not index.ready:
-            raise IndexNotReady("the index is empty: run `peerqa ingest` first")
-        return {
-            "status": "ready",
-            "passages": len(index.passages),
-            "documents": len(index.state.documents),
-            "generation": index.state.generation,
-        }
-
-    @app.post("/v1/search", tags=["evidence"], response_model=SearchResponse)
-    def search(body: SearchRequest, index: Index) -> SearchResponse:
-        results = index.search(body.query, top_k=body.top_k, filters=body.filters)
-        return SearchResponse(query=body.query, results=results)
-
-    @app.get(
-        "/v1/passages/{passage_id}",
-        tags=["evidence"],
-        response_model=PassageInContext,
-        responses={404: {"description": "Unknown passage id"}},
-    )
-    def passage(passage_id: str, index: Index) -> PassageInContext:
-        index.require()
-        found = index.passages.get(passage_id)
-        if found is None:
-            raise HTTPException(404, f"no passage with id {passage_id!r}")
-        previous_id, next_id = index.neighbours(passage_id)
-        return PassageInContext(**found.model_dump(), previous_id=previous_id, next_id=next_id)
-
-    return app
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, err: Exception) -> JSONResponse:
+        # A bug, not bad input (input errors are 4xx above): the server logs the traceback;
+        # the client gets JSON like every other error, and no internals.
+        return JSONResponse({"detail": "internal server error"}, status_code=500)

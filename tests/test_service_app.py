@@ -1,4 +1,4 @@
-"""The HTTP contract of ../shared/API.md for the routes served so far."""
+"""The app: health, evidence routes, OpenAPI, the chat page, limits and error handling."""
 
 from __future__ import annotations
 
@@ -92,9 +92,85 @@ def test_unknown_passage_is_404(client):
     assert client.get("/v1/passages/nope:9999").status_code == 404
 
 
-def test_openapi_describes_the_routes(client):
-    paths = client.get("/openapi.json").json()["paths"]
-    assert {"/v1/search", "/v1/passages/{passage_id}", "/healthz", "/readyz"} <= set(paths)
+ROUTES = {
+    ("get", "/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("post", "/v1/search"),
+    ("get", "/v1/passages/{passage_id}"),
+    ("post", "/v1/ask"),
+    ("post", "/v1/ask/stream"),
+    ("post", "/v1/chat/completions"),
+    ("get", "/v1/models"),
+    ("get", "/v1/models/{model_id}"),
+    ("get", "/v1/themes"),
+    ("get", "/v1/challenges"),
+    ("get", "/v1/programmes"),
+    ("get", "/v1/documents"),
+    ("post", "/v1/documents"),
+    ("delete", "/v1/documents/{document_id}"),
+    ("post", "/v1/admin/reindex"),
+}
+
+
+def test_openapi_describes_every_route_with_models_and_errors(client):
+    spec = client.get("/openapi.json").json()
+    operations = {(m, path): op for path, ops in spec["paths"].items() for m, op in ops.items()}
+    assert set(operations) == ROUTES
+    for (method, path), op in operations.items():
+        ok = op["responses"].get("200") or op["responses"].get("201") or op["responses"]["204"]
+        if path not in ("/", "/v1/documents/{document_id}"):
+            assert ok["content"], (method, path)  # a response schema
+        if "requestBody" in op or "parameters" in op:
+            assert "422" in op["responses"], (method, path)
+    schemas = spec["components"]["schemas"]
+    for name in ("AskRequest", "AskResponse", "ChatCompletionRequest", "ChatCompletion",
+                 "ChatCompletionChunk", "StreamDelta", "ThemeSummary", "Challenge",
+                 "Programme", "DocumentInfo", "IngestReport", "ErrorResponse"):  # fmt: skip
+        assert name in schemas
+    admin = operations[("post", "/v1/documents")]
+    assert {"401", "403", "409", "413", "422"} <= set(admin["responses"])
+    assert admin["security"] == [{"HTTPBearer": []}]
+    assert "multipart/form-data" in admin["requestBody"]["content"]
+    assert "404" in operations[("get", "/v1/passages/{passage_id}")]["responses"]
+    stream = operations[("post", "/v1/ask/stream")]["responses"]["200"]["content"]
+    assert "text/event-stream" in stream
+    assert client.get("/docs").status_code == 200
+
+
+def test_chat_page_and_static_assets(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/nope.js").status_code == 404
+
+
+def test_oversized_json_body_is_413(corpus_settings: Settings):
+    with TestClient(
+        create_app(corpus_settings.model_copy(update={"max_request_bytes": 2048}))
+    ) as c:
+        r = c.post("/v1/search", json={"query": "x" * 1000, "filters": {"theme": ["y" * 2000]}})
+        assert r.status_code == 413
+        assert c.post("/v1/search", json={"query": "peer support"}).status_code == 200
+
+
+def test_malformed_json_is_4xx(client):
+    for body in (b"{not json", b"\xff\xfe", b""):
+        r = client.post("/v1/search", content=body, headers={"content-type": "application/json"})
+        assert 400 <= r.status_code < 500
+
+
+def test_unexpected_errors_are_json_500s(corpus_settings: Settings):
+    app = create_app(corpus_settings)
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/broken")
+    assert r.status_code == 500
+    assert r.json() == {"detail": "internal server error"}
 
 
 def test_empty_store_is_not_ready(settings: Settings):

@@ -1,0 +1,26 @@
+"""Error responses as OpenAPI documents them: every error body is `{"detail": ...}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peerqa.models import ErrorResponse
+
+_DESCRIPTIONS = {
+    401: "Admin key missing (`Authorization: Bearer KEY`)",
+    403: "Wrong admin key, or admin routes disabled (no PEERQA_API_KEY configured)",
+    404: "Unknown id",
+    409: "The bundled corpus cannot be changed through the API",
+    413: "Request body, upload or PDF page count over the limit",
+    503: "Index not loaded: run `peerqa ingest`",
+}
+
+
+def error_responses(*errors: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses`: each error is a status code (with its usual description) or a
+    `(code, description)` pair."""
+    docs: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        code, description = error if isinstance(error, tuple) else (error, _DESCRIPTIONS[error])
+        docs[code] = {"model": ErrorResponse, "description": description}
+    return docs

@@ -1,0 +1,79 @@
+"""Answers: a cited answer (or an honest abstention) within a chat session, whole or
+streamed as server-sent events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import TypeAdapter
+
+from answer.compose import DEFAULT_TOP_K, compose
+from peerqa.models import AskRequest, AskResponse, Citation, StreamDelta
+from retrieval.hybrid import LiveIndex
+from service.deps import Index, Sessions
+from service.errors import error_responses
+from service.sessions import SessionStore
+from service.streaming import event_stream, pieces, ref, sse, stream_doc
+
+router = APIRouter(tags=["answers"])
+
+_CITATIONS = TypeAdapter(list[Citation])
+STREAM_DOC = """`text/event-stream`, in this order:
+
+- `event: citations` — data: the JSON list of citations (as in `/v1/ask`);
+- `event: delta` (one or more) — data: `{"text": "..."}`, consecutive pieces of the answer;
+  joined they are exactly the answer;
+- `event: done` — data: the full `/v1/ask` response body.
+
+Errors (422, 503, …) are ordinary JSON responses: nothing is streamed before the answer
+is ready."""
+
+
+def answer_turn(body: AskRequest, index: LiveIndex, sessions: SessionStore) -> AskResponse:
+    """One turn: resolve the question against the session's earlier questions, answer it,
+    and record it."""
+    session = sessions.resume(body.session_id)
+    answer = compose(
+        index,
+        body.question,
+        top_k=body.top_k or DEFAULT_TOP_K,
+        filters=body.filters,
+        history=session.history,
+    )
+    sessions.record(session.id, body.question, answer.answer)
+    return AskResponse(**answer.model_dump(exclude={"session_id"}), session_id=session.id)
+
+
+@router.post("/v1/ask", responses=error_responses(413, 503))
+def ask(body: AskRequest, index: Index, sessions: Sessions) -> AskResponse:
+    """A cited answer: every evidence sentence ends with a marker `[n]` of `citations`."""
+    return answer_turn(body, index, sessions)
+
+
+@router.post(
+    "/v1/ask/stream",
+    response_class=StreamingResponse,
+    description=STREAM_DOC,
+    responses={
+        200: stream_doc(
+            "Server-sent events: citations, delta…, done",
+            {
+                "oneOf": [
+                    {"type": "array", "items": ref(Citation)},
+                    ref(StreamDelta),
+                    ref(AskResponse),
+                ]
+            },
+            events=("citations", "delta", "done"),
+        ),
+        **error_responses(413, 503),
+    },
+)
+def ask_stream(body: AskRequest, index: Index, sessions: Sessions) -> StreamingResponse:
+    reply = answer_turn(body, index, sessions)
+    events = [sse(_CITATIONS.dump_json(reply.citations).decode(), "citations")]
+    events += [
+        sse(StreamDelta(text=piece).model_dump_json(), "delta") for piece in pieces(reply.answer)
+    ]
+    events.append(sse(reply.model_dump_json(), "done"))
+    return event_stream(events)

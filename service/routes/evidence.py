@@ -1,0 +1,31 @@
+"""Evidence: ranked passages for a query, and one passage with its neighbours."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from peerqa.models import PassageInContext, SearchRequest, SearchResponse
+from service.deps import Index
+from service.errors import error_responses
+
+router = APIRouter(tags=["evidence"])
+
+
+@router.post("/v1/search", responses=error_responses(413, 503))
+def search(body: SearchRequest, index: Index) -> SearchResponse:
+    """Ranked passages (dense + BM25, fused), best first."""
+    results = index.search(body.query, top_k=body.top_k, filters=body.filters)
+    return SearchResponse(query=body.query, results=results)
+
+
+@router.get(
+    "/v1/passages/{passage_id}", responses=error_responses((404, "Unknown passage id"), 503)
+)
+def passage(passage_id: str, index: Index) -> PassageInContext:
+    """A passage with the ids of the passages before and after it in its document."""
+    index.require()
+    found = index.passages.get(passage_id)
+    if found is None:
+        raise HTTPException(404, f"no passage with id {passage_id!r}")
+    previous_id, next_id = index.neighbours(passage_id)
+    return PassageInContext(**found.model_dump(), previous_id=previous_id, next_id=next_id)

@@ -1,0 +1,186 @@
+"""OpenAI-compatible chat completions, so chat front ends and the `openai` client can use
+peerqa as model `peerqa`: the answer keeps its [n] markers and ends with its sources."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from answer.compose import compose
+from ingest.paper import ROLE_WORDS
+from peerqa.models import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChunkChoice,
+    ChunkDelta,
+    Citation,
+    CompletionChoice,
+    ModelCard,
+    ModelList,
+    Usage,
+)
+from retrieval.hybrid import IndexNotReady
+from service.deps import AppSettings, Index
+from service.errors import error_responses
+from service.streaming import event_stream, pieces, ref, stream_doc
+
+MODEL = "peerqa"
+OWNER = "peerqa"
+STARTED = int(time.time())
+EXCERPT_CHARS = 160
+STREAM_DOC = """With `"stream": true` the response is an OpenAI `chat.completion.chunk` stream
+(`text/event-stream`): `data: {chunk}` lines — the first with the assistant role, then
+content deltas (answer, then sources), then one with `finish_reason: "stop"` and
+`citations` — and finally `data: [DONE]`."""
+
+
+class OpenAIErrorRoute(APIRoute):
+    """Errors carry OpenAI's `error` object (message, type, param) beside the usual
+    `detail`: OpenAI clients and chat front ends show `error.message` to the user."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_openai_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as err:
+                errors = jsonable_encoder(err.errors())
+                fields = [".".join(str(part) for part in e["loc"][1:]) for e in errors]
+                message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))
+                return _error(422, errors, message, fields[0] or None)
+            except StarletteHTTPException as err:  # FastAPI's, and the body-size limit's
+                return _error(err.status_code, err.detail, str(err.detail), headers=err.headers)
+            except IndexNotReady as err:
+                return _error(503, str(err), str(err))
+
+        return with_openai_errors
+
+
+def _error(
+    status: int,
+    detail: Any,
+    message: str,
+    param: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    error = {"message": message, "type": kind, "param": param, "code": None}
+    return JSONResponse({"detail": detail, "error": error}, status, headers=headers)
+
+
+router = APIRouter(tags=["openai"], route_class=OpenAIErrorRoute)
+
+
+@router.get("/v1/models")
+def list_models() -> ModelList:
+    return ModelList(data=[_card()])
+
+
+@router.get("/v1/models/{model_id}", responses=error_responses((404, "Unknown model")))
+def get_model(model_id: str) -> ModelCard:
+    _check_model(model_id)
+    return _card()
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    description=STREAM_DOC,
+    responses={
+        200: stream_doc(
+            "A chat.completion, or with `stream` chat.completion.chunk events, then [DONE]",
+            ref(ChatCompletionChunk),
+        ),
+        **error_responses((404, "Unknown model"), 413, 503),
+    },
+)
+def chat_completions(
+    body: ChatCompletionRequest, index: Index, settings: AppSettings
+) -> ChatCompletion | StreamingResponse:
+    _check_model(body.model)
+    history = body.history()[-settings.session_max_turns :]
+    answer = compose(index, body.question(), history=history)
+    sources = sources_text(answer.citations)
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if body.stream:
+        return event_stream(
+            _chunks(completion_id, created, answer.answer, sources, answer.citations)
+        )
+    content = answer.answer + sources
+    prompt_words = sum(len(m.text().split()) for m in body.messages)
+    completion_words = len(content.split())
+    return ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=MODEL,
+        choices=[CompletionChoice(message=AssistantMessage(content=content))],
+        usage=Usage(
+            prompt_tokens=prompt_words,
+            completion_tokens=completion_words,
+            total_tokens=prompt_words + completion_words,
+        ),
+        citations=answer.citations,
+    )
+
+
+def sources_text(citations: Sequence[Citation]) -> str:
+    """What follows the answer: one line per citation,
+    `[1] section — Programme E, peer supporter — excerpt… (passage id)`."""
+    if not citations:
+        return ""
+    lines = []
+    for c in citations:
+        who = ", ".join(
+            part
+            for part in (c.programme and f"Programme {c.programme}", ROLE_WORDS.get(c.role or ""))
+            if part
+        )
+        excerpt = textwrap.shorten(c.text, EXCERPT_CHARS, placeholder=" …")
+        lines.append(
+            " — ".join(p for p in (f"{c.marker} {c.section}", who, excerpt) if p) + f" ({c.id})"
+        )
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def _chunks(
+    completion_id: str, created: int, answer: str, sources: str, citations: list[Citation]
+) -> list[str]:
+    def chunk(delta: ChunkDelta, finish: bool = False, cited: list[Citation] | None = None) -> str:
+        body = ChatCompletionChunk(
+            id=completion_id,
+            created=created,
+            model=MODEL,
+            choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
+            citations=cited,
+        )
+        return f"data: {body.model_dump_json()}\n\n"
+
+    texts = [*pieces(answer), *([sources] if sources else [])]
+    return [
+        chunk(ChunkDelta(role="assistant", content="")),
+        *(chunk(ChunkDelta(content=text)) for text in texts),
+        chunk(ChunkDelta(), finish=True, cited=citations),
+        "data: [DONE]\n\n",
+    ]
+
+
+def _check_model(model_id: str) -> None:
+    if model_id != MODEL:
+        raise HTTPException(404, f"unknown model {model_id!r}: this server serves {MODEL!r}")
+
+
+def _card() -> ModelCard:
+    return ModelCard(id=MODEL, created=STARTED, owned_by=OWNER)

@@ -1,0 +1,122 @@
+"""Chat sessions in SQLite, in the data dir: every worker on the machine sees the same
+conversations, and they survive restarts.
+
+One connection per call (sqlite3 connections must not cross threads) in WAL mode, so
+readers never wait for a writer. A session expires `ttl` seconds after its last turn;
+expired sessions are purged on each write. Only the last `max_turns` turns are kept.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_last_seen ON sessions (last_seen);
+CREATE TABLE IF NOT EXISTS turns (
+    session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    asked_at REAL NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+"""
+_BUSY_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    history: list[str] = field(default_factory=list)  # earlier questions, oldest first
+
+
+class SessionStore:
+    def __init__(
+        self,
+        path: Path,
+        ttl_seconds: float,
+        max_turns: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.ttl = ttl_seconds
+        self.max_turns = max_turns
+        self.clock = clock
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per database file
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(
+            sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        ) as db:
+            db.execute("PRAGMA foreign_keys=ON")
+            yield db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the lock up front (no upgrade deadlocks)."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def resume(self, session_id: str | None) -> Session:
+        """The live session with its recent questions, or a new, empty one (with a new id)
+        when `session_id` is absent, unknown or expired."""
+        if session_id:
+            with self._connect() as db:
+                live = db.execute(
+                    "SELECT 1 FROM sessions WHERE id = ? AND last_seen >= ?",
+                    (session_id, self.clock() - self.ttl),
+                ).fetchone()
+                if live:
+                    rows = db.execute(
+                        "SELECT question FROM turns WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
+                        (session_id, self.max_turns),
+                    ).fetchall()
+                    return Session(session_id, [q for (q,) in reversed(rows)])
+        return Session(uuid.uuid4().hex)
+
+    def record(self, session_id: str, question: str, answer: str) -> None:
+        """Append a turn (creating or reviving the session), keep the last `max_turns`,
+        and purge expired sessions."""
+        now = self.clock()
+        with self._write() as db:
+            db.execute("DELETE FROM sessions WHERE last_seen < ?", (now - self.ttl,))
+            db.execute(
+                "INSERT INTO sessions (id, created_at, last_seen) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",
+                (session_id, now, now),
+            )
+            (seq,) = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?", (session_id,)
+            ).fetchone()
+            db.execute(
+                "INSERT INTO turns (session_id, seq, question, answer, asked_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (session_id, seq, question, answer, now),
+            )
+            db.execute(
+                "DELETE FROM turns WHERE session_id = ? AND seq <= ?",
+                (session_id, seq - self.max_turns),
+            )
