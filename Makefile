@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install serve test ingest lint clean
+.PHONY: install serve test ingest lint clean browser
 
 install: $(STAMP)
 
@@ -24,7 +24,11 @@ ingest: install
 serve: ingest
 	$(BIN)/peerqa serve --host 127.0.0.1 --port 8000
 
-test: install
+# Debian's chromium for the browser tests (no-op when present).
+browser:
+	bash scripts/browser-deps.sh
+
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install
