@@ -60,7 +60,10 @@ class Hybrid:
     """Our retrieval: `LiveIndex.search`, top RETRIEVE_K, no filters."""
 
     name = OURS
-    description = f"peerqa hybrid (dense + BM25, RRF) over parsed passages, top {RETRIEVE_K}"
+    description = (
+        "peerqa hybrid over parsed passages: dense passages + dense sentences + BM25, "
+        f"query expansion, relative-score fusion; top {RETRIEVE_K}"
+    )
 
     def __init__(self, index: LiveIndex):
         self._index = index
@@ -188,7 +191,6 @@ def run_eval(settings: Settings, out_dir: Path = REPORTS_DIR) -> EvalReport:
         ),
         seconds=clock.laps,
     )
-    print(render_text(report))
     write_reports(report, out_dir, {q.id: q for q in questions})
     return report
 
@@ -439,4 +441,4 @@ def write_reports(report: EvalReport, out_dir: Path, questions: Mapping[str, Que
 
 
 if __name__ == "__main__":
-    run_eval(get_settings())
+    print(render_text(run_eval(get_settings())))
