@@ -66,23 +66,31 @@ class SentenceBank:
         self._index = weakref.proxy(index)
         self._lock = threading.Lock()
         self._generation: str | None = None
-        self._cache: dict[str, Split] = {}
+        self._cache: dict[tuple[str, str], Split] = {}  # (passage id, text)
         self._vocabulary: frozenset[str] | None = None
         self._fixed: dict[tuple[str, ...], np.ndarray] = {}
 
     def split(self, passages: Sequence[Passage]) -> list[Split]:
         """Each passage's Split, embedding all uncached sentences in a single batch."""
-        self._follow_generation()
-        todo = {p.id: split_passage(p) for p in passages if p.id not in self._cache}
+        generation = self._follow_generation()
+        # Another request may follow a newer generation (and clear the cache) meanwhile:
+        # answer from what this call found or made. Keyed by id and text, so passages a
+        # search found just before a publish never get the new generation's splits.
+        keys = [(p.id, p.text) for p in passages]
+        with self._lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+        todo = {k: split_passage(p) for k, p in zip(keys, passages, strict=True) if k not in found}
         if todo:
             texts = [s.text for sentences in todo.values() for s in sentences]
             vectors = np.asarray(self._index.embed_model.get_text_embedding_batch(texts))
             offset = 0
+            for key, sentences in todo.items():
+                found[key] = Split(sentences, vectors[offset : offset + len(sentences)])
+                offset += len(sentences)
             with self._lock:
-                for pid, sentences in todo.items():
-                    self._cache[pid] = Split(sentences, vectors[offset : offset + len(sentences)])
-                    offset += len(sentences)
-        return [self._cache[p.id] for p in passages]
+                if self._generation == generation:
+                    self._cache.update({k: found[k] for k in todo})
+        return [found[k] for k in keys]
 
     def query_vector(self, text: str) -> np.ndarray:
         return np.asarray(self._index.embed_model.get_query_embedding(text))
@@ -102,13 +110,14 @@ class SentenceBank:
             self._vocabulary = frozenset(words)
         return self._vocabulary
 
-    def _follow_generation(self) -> None:
+    def _follow_generation(self) -> str | None:
         generation = self._index.state.collection if self._index.state else None
-        if generation != self._generation:
-            with self._lock:
+        with self._lock:
+            if generation != self._generation:
                 self._cache.clear()
                 self._vocabulary = None
                 self._generation = generation
+        return generation
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -3,18 +3,21 @@
 Parsing happens before the store is touched, so bad input leaves the index as it was.
 Embeddings are reused by (passage id, hash of the embedded text) from the live index,
 so re-ingesting unchanged sources computes 0 embeddings.
+
+llama-index, the model and torch are imported only once something must be written: a
+no-op re-ingest parses, fingerprints and reads the pointer (chromadb) and nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-from llama_index.core.ingestion import IngestionPipeline
-from llama_index.core.schema import TextNode
-from llama_index.vector_stores.chroma import ChromaVectorStore
+import numpy as np
 
 from ingest.corpus import load_corpus
 from ingest.mitigations import check_mitigations
@@ -22,9 +25,24 @@ from ingest.prose import parse_user_document
 from ingest.segment import sentence_spans
 from ingest.sources import SourceError, discover
 from peerqa.config import Settings, get_settings
-from peerqa.embedding import load_embedding
 from peerqa.models import IngestReport, ParsedDocument, Passage
-from peerqa.store import FILTER_KEYS, IndexState, Store, passage_to_node, sentence_collection
+from peerqa.store import (
+    FILTER_KEYS,
+    IndexState,
+    Store,
+    passage_metadata,
+    passage_to_node,
+    sentence_collection,
+)
+
+if TYPE_CHECKING:
+    import chromadb
+    from llama_index.core.schema import TextNode, TransformComponent
+
+# Nodes go to the embedder and to Chroma this many at a time, so the vectors held in
+# memory (new and reused) stay bounded whatever the corpus size.
+CHUNK = 2048
+T = TypeVar("T")
 
 
 def parse_sources(paths: Sequence[Path], settings: Settings) -> list[ParsedDocument]:
@@ -56,18 +74,22 @@ def ingest(
 INDEX_FORMAT = "2: passages + sentences"
 
 
-def fingerprint(nodes: Iterable[TextNode]) -> str:
+def fingerprint(passages: Iterable[Passage]) -> str:
+    """Hash of the passages' ids, texts and node metadata: exactly what reaches the index
+    (the same digest as hashing their nodes), without building nodes."""
     digest = hashlib.sha256(INDEX_FORMAT.encode())
-    for node in nodes:
-        digest.update(node.node_id.encode())
-        digest.update(node.get_content().encode())
-        digest.update(repr(sorted(node.metadata.items())).encode())
+    for passage in passages:
+        digest.update(passage.id.encode())
+        digest.update(passage.text.encode())
+        digest.update(repr(sorted(passage_metadata(passage).items())).encode())
     return digest.hexdigest()
 
 
 def sentence_nodes(passage: Passage) -> list[TextNode]:
     """One node per sentence, embedded alone: a passage then ranks by its best sentence,
     which finds a one-sentence answer inside a long passage."""
+    from llama_index.core.schema import TextNode
+
     filterable = {k: getattr(passage, k) or "" for k in FILTER_KEYS}
     nodes = []
     for k, (start, end) in enumerate(sentence_spans(passage.text)):
@@ -94,11 +116,15 @@ def index_documents(
     parsed: Sequence[ParsedDocument],
     remove: Sequence[str] = (),
     progress: bool = False,
+    embed_model: TransformComponent | None = None,
 ) -> IngestReport:
     """Publish a generation holding `parsed` plus every live document not named in
-    `parsed` or `remove`. Does nothing when that equals what is live."""
+    `parsed` or `remove`. Does nothing when that equals what is live.
+
+    `embed_model` embeds nodes that have no vector yet (default: the MiniLM model, loaded
+    only if some node needs it); the bench passes precomputed vectors here."""
     state = store.state()
-    prints = {d.info.id: fingerprint(passage_to_node(p) for p in d.passages) for d in parsed}
+    prints = {d.info.id: fingerprint(d.passages) for d in parsed}
     live = {d.id: d for d in state.documents} if state else {}
     unchanged = (
         state is not None
@@ -106,30 +132,32 @@ def index_documents(
         and all(state.fingerprints.get(i) == fp for i, fp in prints.items())
     )
     if unchanged:
+        # Nothing to publish, but an ingest killed before its publish may have left an
+        # orphan generation: remove it now (writers are serialised, see peerqa ingest).
+        store.collect_garbage(keep=set())
         return report(state, embedded=0)
 
     carried_ids = [i for i in live if i not in prints and i not in remove]
     carried = [p for p in _live_passages(store, state) if p.document in carried_ids]
     passages = carried + [p for d in parsed for p in d.passages]
-    passage_nodes = [passage_to_node(p) for p in passages]
-    sentences = [n for p in passages for n in sentence_nodes(p)]
-    if state:
-        _reuse_vectors(passage_nodes, store, state.collection)
-        _reuse_vectors(sentences, store, sentence_collection(state.collection))
-
-    embed_model = load_embedding()
-    before = embed_model.embedded
     generation = state.generation + 1 if state else 1
     collection = store.new_collection(generation)
-    for nodes, target in (
-        (passage_nodes, collection),
-        (sentences, store.new_collection(generation, collection.name)),
-    ):
-        IngestionPipeline(
-            transformations=[embed_model],
-            vector_store=ChromaVectorStore(chroma_collection=target),
-            disable_cache=True,
-        ).run(nodes=nodes, show_progress=progress)
+    sentences = store.new_collection(generation, collection.name)
+    embedder = _Embedder(embed_model)
+    _write(
+        (passage_to_node(p) for p in passages),
+        collection,
+        store.collection(state.collection) if state else None,
+        embedder,
+        progress,
+    )
+    n_sentences = _write(
+        (n for p in passages for n in sentence_nodes(p)),
+        sentences,
+        store.collection(sentence_collection(state.collection)) if state else None,
+        embedder,
+        progress,
+    )
 
     for doc in parsed:
         doc.info.references_resolved = passage_reference_links(doc.passages)
@@ -142,26 +170,81 @@ def index_documents(
         programmes={i: state.programmes.get(i, []) for i in carried_ids}
         | {d.info.id: d.programmes for d in parsed if d.programmes},
         fingerprints={i: state.fingerprints[i] for i in carried_ids} | prints,
-        sentences=len(sentences),
+        sentences=n_sentences,
     )
     store.publish(new_state)
-    return report(new_state, embedded=embed_model.embedded - before)
+    return report(new_state, embedded=embedder.embedded)
+
+
+class _Embedder:
+    """The embedding transform, loaded on first use: a publish that only reuses vectors
+    (removing a document, carrying unchanged ones) never loads the model."""
+
+    def __init__(self, model: TransformComponent | None):
+        self._model = model
+        self.embedded = 0
+
+    def __call__(self, nodes: Sequence[TextNode]) -> TransformComponent | None:
+        """The transform for a chunk, or None when every node has its vector."""
+        todo = sum(n.embedding is None for n in nodes)
+        if not todo:
+            return None
+        if self._model is None:
+            from peerqa.embedding import load_embedding
+
+            self._model = load_embedding()
+        self.embedded += todo
+        return self._model
+
+
+def _write(
+    nodes: Iterable[TextNode],
+    target: chromadb.Collection,
+    live: chromadb.Collection | None,
+    embedder: _Embedder,
+    progress: bool,
+) -> int:
+    """Embed (or reuse) and add `nodes` to `target`, CHUNK at a time; how many there were."""
+    from llama_index.core.ingestion import IngestionPipeline
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    vector_store = ChromaVectorStore(chroma_collection=target)
+    written = 0
+    for chunk in batched(nodes, CHUNK):
+        if live is not None:
+            _reuse_vectors(chunk, live)
+        transform = embedder(chunk)
+        IngestionPipeline(
+            transformations=[transform] if transform else [],
+            vector_store=vector_store,
+            disable_cache=True,
+        ).run(nodes=chunk, show_progress=progress)
+        written += len(chunk)
+    return written
 
 
 def _live_passages(store: Store, state: IndexState | None) -> list[Passage]:
     return store.passages(store.collection(state.collection)) if state else []
 
 
-def _reuse_vectors(nodes: list[TextNode], store: Store, collection_name: str) -> None:
+def _reuse_vectors(nodes: Sequence[TextNode], live: chromadb.Collection) -> None:
     """Give each node the live vector of the same id when its embedded text is unchanged."""
-    live = {
+    got = live.get(ids=[n.node_id for n in nodes], include=["metadatas", "embeddings"])
+    found = {
         rid: (meta.get("embed_hash"), vector)
-        for rid, _, meta, vector in store.iter_records(store.collection(collection_name), True)
+        for rid, meta, vector in zip(got["ids"], got["metadatas"], got["embeddings"], strict=True)
     }
     for node in nodes:
-        old_hash, vector = live.get(node.node_id, (None, None))
-        if old_hash == node.metadata["embed_hash"]:
-            node.embedding = vector
+        old_hash, vector = found.get(node.node_id, (None, None))
+        if vector is not None and old_hash == node.metadata["embed_hash"]:
+            node.embedding = np.asarray(vector, dtype=np.float32).tolist()
+
+
+def batched(items: Iterable[T], n: int) -> Iterator[list[T]]:
+    """itertools.batched (Python 3.12) for 3.11."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, n)):
+        yield chunk
 
 
 def report(state: IndexState, embedded: int) -> IngestReport:

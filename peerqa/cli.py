@@ -31,10 +31,15 @@ def ingest(
     """Parse the bundled corpus and any PATHs (.txt .md .html .pdf) into the index."""
     from ingest.pipeline import ingest as run_ingest
     from ingest.sources import SourceError
+    from service.documents import admin_lock
 
     show = sys.stderr.isatty() if progress is None else progress
+    settings = get_settings()
     try:
-        report = run_ingest(paths or [], get_settings(), progress=show)
+        # One writer at a time with the service's admin writes: each publish removes
+        # every unpublished generation, which would include another writer's.
+        with admin_lock(settings):
+            report = run_ingest(paths or [], settings, progress=show)
     except SourceError as err:
         fail(f"{err} (index unchanged)")
     if as_json:
@@ -147,6 +152,10 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        # The service logs each request as a JSON line itself (service/middleware.py), and
+        # believes X-Forwarded-For only when told to (uvicorn would from 127.0.0.1).
+        access_log=False,
+        proxy_headers=settings.trust_forwarded_for,
     )
 
 

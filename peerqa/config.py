@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_upload_pages: int = Field(default=500, ge=1)
+    # Per-client token bucket on /v1/* (service/middleware.py), per worker process: this
+    # many requests a minute, bursts of up to `rate_limit_burst` (default: a minute's worth).
+    # 0 turns rate limiting off.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
+    # The client is the socket peer unless this is on; then it is the last address of
+    # X-Forwarded-For, the one a trusted reverse proxy appended (a client can forge the rest).
+    trust_forwarded_for: bool = False
+    # One JSON line per request on the `peerqa.access` logger (stderr).
+    access_log: bool = True
 
     def resolved_model_path(self) -> Path:
         return self.model_path or bundled_model_path()

@@ -7,8 +7,10 @@ the one loaded instance.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,10 @@ from pydantic import PrivateAttr
 from peerqa.config import get_settings
 
 BATCH_THREADS_FROM = 32
+# Queries that arrive while the model is busy wait and go through together: one forward
+# pass over 16 short queries costs a fraction of 16 passes (at concurrency 16 on 2 cores
+# the model is the bottleneck). A lone query never waits.
+MAX_QUERY_BATCH = 16
 
 
 @contextmanager
@@ -34,10 +40,72 @@ def _threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@dataclass
+class _Query:
+    text: str
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to run the next batch, not with a result
+    vector: list[float] | None = None
+    error: BaseException | None = None
+
+
+class QueryBatcher:
+    """Runs `encode` for one caller at a time; callers that arrive meanwhile queue up, and
+    the next of them to run takes everyone queued (up to MAX_QUERY_BATCH) in one batch.
+
+    Padding a query into a batch changes its vector only in float rounding (~1e-7, like
+    running the same query twice through MKL), never its ranking in practice.
+    """
+
+    def __init__(self, encode: Callable[[list[str]], list[list[float]]]):
+        self._encode = encode
+        self._lock = threading.Lock()
+        self._queue: list[_Query] = []
+        self._busy = False
+
+    def __call__(self, text: str) -> list[float]:
+        query = _Query(text)
+        with self._lock:
+            self._queue.append(query)
+            query.lead, self._busy = not self._busy, True
+        if not query.lead:
+            query.wake.wait()  # for our vector, or to lead the next batch
+        if query.lead:
+            self._run_batch()
+        if query.error is not None:
+            raise query.error
+        assert query.vector is not None
+        return query.vector
+
+    def _run_batch(self) -> None:
+        with self._lock:
+            batch = self._queue[:MAX_QUERY_BATCH]
+            del self._queue[:MAX_QUERY_BATCH]
+        try:
+            vectors = self._encode([q.text for q in batch])
+            for q, vector in zip(batch, vectors, strict=True):
+                q.vector = vector
+        except BaseException as err:  # every waiter re-raises it, not just the leader
+            for q in batch:
+                q.error = err
+        with self._lock:
+            following = self._queue[0] if self._queue else None
+            self._busy = following is not None
+        for q in batch:
+            q.lead = False
+            q.wake.set()
+        if following is not None:
+            following.lead = True
+            following.wake.set()
+
+
 class MiniLMEmbedding(BaseEmbedding):
     _model: Any = PrivateAttr()
     _embedded: int = PrivateAttr(default=0)
     _query_cache: Any = PrivateAttr()
+    _batcher: QueryBatcher = PrivateAttr()
+    _running: int = PrivateAttr(default=0)
+    _running_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, model_path: Path, **kwargs: Any) -> None:
         super().__init__(model_name=str(model_path), embed_batch_size=64, **kwargs)
@@ -46,8 +114,9 @@ class MiniLMEmbedding(BaseEmbedding):
 
         hf_logging.disable_progress_bar()  # keeps stderr clean for CLI errors and --json
         self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        self._batcher = QueryBatcher(self._encode)
         # Repeated questions (eval runs, chat retries, load tests) skip the model entirely.
-        self._query_cache = lru_cache(maxsize=4096)(lambda q: tuple(self._encode([q])[0]))
+        self._query_cache = lru_cache(maxsize=4096)(lambda q: tuple(self._batcher(q)))
 
     @classmethod
     def class_name(cls) -> str:
@@ -60,18 +129,27 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         self._embedded += len(texts)
+        with self._running_lock:
+            self._running += 1
+            alone = self._running == 1
         # One intra-op thread for queries: on 2 cores more threads cost more than they give
         # (measured ~4x slower per query when the cores are shared), and concurrent
-        # requests use the cores instead. Ingest-sized batches use every core.
-        cores = (os.cpu_count() or 1) if len(texts) >= BATCH_THREADS_FROM else 1
-        with _threads(cores):
-            vectors = self._model.encode(
-                texts,
-                batch_size=self.embed_batch_size,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-            )
+        # requests use the cores instead. Ingest-sized batches use every core, unless
+        # another encode is running (a server answering while it embeds sentences).
+        big = len(texts) >= BATCH_THREADS_FROM
+        cores = (os.cpu_count() or 1) if big and alone else 1
+        try:
+            with _threads(cores):
+                vectors = self._model.encode(
+                    texts,
+                    batch_size=self.embed_batch_size,
+                    normalize_embeddings=True,
+                    show_progress_bar=False,
+                    convert_to_numpy=True,
+                )
+        finally:
+            with self._running_lock:
+                self._running -= 1
         return vectors.tolist()
 
     def _get_query_embedding(self, query: str) -> list[float]:

@@ -131,7 +131,8 @@ class Answer(BaseModel):
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=2000)
+    # The pattern needs a non-space character: a blank query is a 422, like a blank question.
+    query: str = Field(min_length=1, max_length=2000, pattern=r"\S")
     top_k: int = Field(default=5, ge=1, le=50)
     filters: Filters | None = None
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
-from llama_index.core.schema import TextNode
 from pydantic import BaseModel, Field
 
 from peerqa.config import Settings
 from peerqa.models import DocumentInfo, Passage, Programme
+
+if TYPE_CHECKING:  # llama-index costs ~2 s to import; a no-op ingest never needs it
+    from llama_index.core.schema import TextNode
 
 # Metadata keys whose values stay filterable in Chroma (None is stored as "").
 FILTER_KEYS = ("document", "section", "kind", "stance", "theme", "programme", "role")
@@ -66,22 +70,33 @@ def make_client(settings: Settings) -> chromadb.ClientAPI:
     return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=telemetry)
 
 
-def embed_text(node: TextNode) -> str:
-    from llama_index.core.schema import MetadataMode
+def embed_text(passage: Passage) -> str:
+    """What is embedded for a passage: its context, a blank line, its text (the text alone
+    without context). The string `passage_to_node(passage).get_content(MetadataMode.EMBED)`
+    renders, built without llama-index."""
+    context = passage.context.strip()
+    return f"{context}\n\n{passage.text}".strip() if context else passage.text
 
-    return node.get_content(metadata_mode=MetadataMode.EMBED)
 
-
-def passage_to_node(passage: Passage) -> TextNode:
-    """The node's text is the verbatim passage; its context rides in metadata that is
-    embedded and keyword-indexed (MetadataMode.EMBED) but never returned as evidence."""
+def passage_metadata(passage: Passage) -> dict[str, Any]:
+    """The node metadata of a passage, `embed_hash` included (see passage_to_node)."""
     data = passage.model_dump(exclude={"id", "text"})
     # None becomes "" as Chroma would store it, so nodes rebuilt from Chroma and from the
     # in-memory BM25 corpus hash alike (fusion matches them by hash).
     metadata = {k: ("" if v is None else v) for k, v in data.items() if k not in _JSON_KEYS}
     metadata.update({k: json.dumps(data[k]) for k in _JSON_KEYS})
     metadata["context"] = passage.context
-    node = TextNode(
+    metadata["embed_hash"] = hashlib.sha256(embed_text(passage).encode()).hexdigest()[:16]
+    return metadata
+
+
+def passage_to_node(passage: Passage) -> TextNode:
+    """The node's text is the verbatim passage; its context rides in metadata that is
+    embedded and keyword-indexed (MetadataMode.EMBED) but never returned as evidence."""
+    from llama_index.core.schema import TextNode
+
+    metadata = passage_metadata(passage)
+    return TextNode(
         id_=passage.id,
         text=passage.text,
         metadata=metadata,
@@ -90,10 +105,6 @@ def passage_to_node(passage: Passage) -> TextNode:
         metadata_template="{value}",
         text_template="{metadata_str}\n\n{content}",
     )
-    node.metadata["embed_hash"] = hashlib.sha256(embed_text(node).encode()).hexdigest()[:16]
-    node.excluded_embed_metadata_keys.append("embed_hash")
-    node.excluded_llm_metadata_keys.append("embed_hash")
-    return node
 
 
 def node_to_passage(node_id: str, text: str, metadata: dict) -> Passage:
@@ -157,8 +168,11 @@ class Store:
         return dropped
 
     def _collections(self) -> list[str]:
+        """This store's generation collections, and no other store's: a prefix may begin
+        another ("peerqa" and "peerqa_green" on one server), so match the whole name."""
+        generation = re.compile(rf"{re.escape(self.prefix)}_g\d+_[0-9a-f]{{8}}(?:_s)?")
         names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
-        return [n for n in names if n.startswith(f"{self.prefix}_g")]
+        return [n for n in names if generation.fullmatch(n)]
 
     def drop_all(self) -> None:
         for name in self._collections():

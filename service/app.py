@@ -10,12 +10,23 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.types import ASGIApp
 
 from peerqa.config import Settings, get_settings
 from retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
-from service.errors import error_responses
+from service.errors import body_error, error_responses
+from service.metrics import Metrics
+from service.middleware import (
+    RATE_LIMITED_PREFIX,
+    EdgeMiddleware,
+    RouteTemplates,
+    configure_access_log,
+)
 from service.routes import admin, answers, catalogue, evidence, openai, ops
 from service.sessions import SessionStore
 from service.streaming import document_streamed_models
@@ -24,6 +35,22 @@ STATIC_DIR = Path(__file__).parent / "static"
 SESSIONS_FILE = "sessions.sqlite3"
 # Multipart framing around an uploaded file; the file itself is held to max_upload_bytes.
 MULTIPART_SLACK = 64 * 1024
+# The chat page loads only its own script and style, and sets evidence text as text: no
+# inline script, nothing from elsewhere, no framing (defence in depth for untrusted docs).
+CHAT_PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class PeerQAApp(FastAPI):
+    """FastAPI with service.middleware.EdgeMiddleware around its whole middleware stack
+    (app.add_middleware would put it inside the error and body-limit middleware)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        templates = RouteTemplates(lambda: list(self.openapi().get("paths", {})))
+        return EdgeMiddleware(stack, self.state.settings, self.state.metrics, templates)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         yield
 
-    app = FastAPI(
+    app = PeerQAApp(
         title="peerqa",
         version="1",
         summary="Cited, verbatim answers about peer support programmes.",
@@ -49,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=settings.max_request_bytes,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
+    if settings.access_log:
+        configure_access_log()
     _add_error_handlers(app)
     for area in (ops, evidence, answers, openai, catalogue):
         app.include_router(area.router)
@@ -65,11 +95,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         page = STATIC_DIR / "index.html"
         if not page.is_file():
             raise HTTPException(404, "the chat page is not installed")
-        return FileResponse(page)
+        return FileResponse(page, headers={"Content-Security-Policy": CHAT_PAGE_CSP})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     document_streamed_models(app)
+    _document_edge_responses(app)
     return app
+
+
+def _document_edge_responses(app: FastAPI) -> None:
+    """Add what EdgeMiddleware may answer to every operation it applies to: 429 on /v1/*
+    (when rate limiting is on), 413 wherever there is a request body."""
+    generate = app.openapi
+    too_large, rate_limited = (error_responses(code)[code] for code in (413, 429))
+
+    def openapi() -> dict:
+        spec = generate()  # cached by FastAPI: the additions below are made once
+        for path, operations in spec.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if path.startswith(RATE_LIMITED_PREFIX):
+                    responses.setdefault("429", _as_openapi(rate_limited))
+                if "requestBody" in operation:
+                    responses.setdefault("413", _as_openapi(too_large))
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _as_openapi(response: dict) -> dict:
+    return {
+        "description": response["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -89,6 +147,19 @@ def _add_error_handlers(app: FastAPI) -> None:
             }
         ]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        if err.status_code == 400:
+            # Only body parsing raises 400 here (multipart, form): invalid input, so a 422
+            # naming the body like every other.
+            message = f"the request body could not be parsed: {err.detail}"
+            return JSONResponse({"detail": body_error(message)}, status_code=422)
+        if err.status_code == 413 and err.detail == "Content Too Large":  # Starlette's limit
+            limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+            detail = f"request body over the {limit}-byte limit" if limit else err.detail
+            return JSONResponse({"detail": detail}, status_code=413)
+        return await http_exception_handler(request, err)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, err: Exception) -> JSONResponse:

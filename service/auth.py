@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Annotated
 
@@ -26,8 +27,10 @@ def require_admin(
         raise HTTPException(
             401, "admin key required: Authorization: Bearer KEY", {"WWW-Authenticate": "Bearer"}
         )
-    # Constant-time, on bytes: compare_digest rejects non-ASCII str.
-    if not hmac.compare_digest(credentials.credentials.encode(), key.encode()):
+    # Constant-time, on bytes (compare_digest rejects non-ASCII str), and on digests of equal
+    # length, so not even the key's length shows in the timing.
+    given = hashlib.sha256(credentials.credentials.encode()).digest()
+    if not hmac.compare_digest(given, hashlib.sha256(key.encode()).digest()):
         raise HTTPException(403, "wrong admin key")
 
 

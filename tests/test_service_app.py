@@ -96,6 +96,7 @@ ROUTES = {
     ("get", "/"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("post", "/v1/search"),
     ("get", "/v1/passages/{passage_id}"),
     ("post", "/v1/ask"),

@@ -181,4 +181,5 @@ def test_oversized_request_is_413(corpus_settings: Settings):
             json={"model": "peerqa", "messages": [{"role": "user", "content": "x" * 3000}]},
         )
     assert r.status_code == 413
-    assert r.text == "Content Too Large"  # Starlette answers a declared oversize body itself
+    assert "2048-byte limit" in r.json()["detail"]  # JSON, also for a declared oversize body
+    assert r.json()["error"]["message"] == r.json()["detail"]

@@ -3,7 +3,7 @@ streamed as server-sent events."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
 
@@ -12,6 +12,7 @@ from peerqa.models import AskRequest, AskResponse, Citation, StreamDelta
 from retrieval.hybrid import LiveIndex
 from service.deps import Index, Sessions
 from service.errors import error_responses
+from service.middleware import note_abstained
 from service.sessions import SessionStore
 from service.streaming import event_stream, pieces, ref, sse, stream_doc
 
@@ -45,9 +46,11 @@ def answer_turn(body: AskRequest, index: LiveIndex, sessions: SessionStore) -> A
 
 
 @router.post("/v1/ask", responses=error_responses(413, 503))
-def ask(body: AskRequest, index: Index, sessions: Sessions) -> AskResponse:
+def ask(body: AskRequest, index: Index, sessions: Sessions, request: Request) -> AskResponse:
     """A cited answer: every evidence sentence ends with a marker `[n]` of `citations`."""
-    return answer_turn(body, index, sessions)
+    reply = answer_turn(body, index, sessions)
+    note_abstained(request, reply.abstained)
+    return reply
 
 
 @router.post(
@@ -69,8 +72,11 @@ def ask(body: AskRequest, index: Index, sessions: Sessions) -> AskResponse:
         **error_responses(413, 503),
     },
 )
-def ask_stream(body: AskRequest, index: Index, sessions: Sessions) -> StreamingResponse:
+def ask_stream(
+    body: AskRequest, index: Index, sessions: Sessions, request: Request
+) -> StreamingResponse:
     reply = answer_turn(body, index, sessions)
+    note_abstained(request, reply.abstained)
     events = [sse(_CITATIONS.dump_json(reply.citations).decode(), "citations")]
     events += [
         sse(StreamDelta(text=piece).model_dump_json(), "delta") for piece in pieces(reply.answer)

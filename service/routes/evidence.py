@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path
 
 from peerqa.models import PassageInContext, SearchRequest, SearchResponse
 from service.deps import Index
@@ -21,7 +23,13 @@ def search(body: SearchRequest, index: Index) -> SearchResponse:
 @router.get(
     "/v1/passages/{passage_id}", responses=error_responses((404, "Unknown passage id"), 503)
 )
-def passage(passage_id: str, index: Index) -> PassageInContext:
+def passage(
+    passage_id: Annotated[
+        str,
+        Path(openapi_examples={"a quote": {"value": "joo-2022-peer-support:0100"}}),
+    ],
+    index: Index,
+) -> PassageInContext:
     """A passage with the ids of the passages before and after it in its document."""
     index.require()
     found = index.passages.get(passage_id)

@@ -7,9 +7,9 @@ import textwrap
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -33,17 +33,26 @@ from peerqa.models import (
 )
 from retrieval.hybrid import IndexNotReady
 from service.deps import AppSettings, Index
-from service.errors import error_responses
+from service.errors import body_error, error_responses, openai_error
+from service.middleware import note_abstained
 from service.streaming import event_stream, pieces, ref, stream_doc
 
 MODEL = "peerqa"
 OWNER = "peerqa"
 STARTED = int(time.time())
 EXCERPT_CHARS = 160
+MAX_TURN_CHARS = 2000  # as a question (peerqa.models.Question)
 STREAM_DOC = """With `"stream": true` the response is an OpenAI `chat.completion.chunk` stream
 (`text/event-stream`): `data: {chunk}` lines — the first with the assistant role, then
 content deltas (answer, then sources), then one with `finish_reason: "stop"` and
 `citations` — and finally `data: [DONE]`."""
+
+
+_QUESTION = {"role": "user", "content": "How do programmes prevent burnout?"}
+CHAT_EXAMPLES = {
+    "a question": {"value": {"model": MODEL, "messages": [_QUESTION]}},
+    "streamed": {"value": {"model": MODEL, "messages": [_QUESTION], "stream": True}},
+}
 
 
 class OpenAIErrorRoute(APIRoute):
@@ -62,6 +71,9 @@ class OpenAIErrorRoute(APIRoute):
                 message = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))
                 return _error(422, errors, message, fields[0] or None)
             except StarletteHTTPException as err:  # FastAPI's, and the body-size limit's
+                if err.status_code == 400:  # an unreadable body: invalid input like any other
+                    message = f"the request body could not be parsed: {err.detail}"
+                    return _error(422, body_error(message), message)
                 return _error(err.status_code, err.detail, str(err.detail), headers=err.headers)
             except IndexNotReady as err:
                 return _error(503, str(err), str(err))
@@ -76,9 +88,8 @@ def _error(
     param: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    error = {"message": message, "type": kind, "param": param, "code": None}
-    return JSONResponse({"detail": detail, "error": error}, status, headers=headers)
+    body = {"detail": detail, "error": openai_error(status, message, param)}
+    return JSONResponse(body, status, headers=headers)
 
 
 router = APIRouter(tags=["openai"], route_class=OpenAIErrorRoute)
@@ -108,11 +119,17 @@ def get_model(model_id: str) -> ModelCard:
     },
 )
 def chat_completions(
-    body: ChatCompletionRequest, index: Index, settings: AppSettings
+    body: Annotated[ChatCompletionRequest, Body(openapi_examples=CHAT_EXAMPLES)],
+    index: Index,
+    settings: AppSettings,
+    request: Request,
 ) -> ChatCompletion | StreamingResponse:
     _check_model(body.model)
-    history = body.history()[-settings.session_max_turns :]
+    # Earlier turns come from the client, unbounded but for the body limit: cut each to a
+    # question's length, as a session's history would be.
+    history = [turn[:MAX_TURN_CHARS] for turn in body.history()[-settings.session_max_turns :]]
     answer = compose(index, body.question(), history=history)
+    note_abstained(request, answer.abstained)
     sources = sources_text(answer.citations)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:

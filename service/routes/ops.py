@@ -1,12 +1,14 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from retrieval.hybrid import LiveIndex
 from service.deps import Index, ready_state
 from service.errors import error_responses
+from service.metrics import CONTENT_TYPE, Metrics
 
 router = APIRouter(tags=["ops"])
 
@@ -36,3 +38,19 @@ def readyz(index: Index) -> Readiness:
         documents=len(state.documents),
         generation=state.generation,
     )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def metrics(request: Request) -> Response:
+    """This worker's request, answer and index metrics in the Prometheus text format.
+    Not rate limited. Async on purpose: it reads counters only the event loop writes."""
+    state = request.app.state
+    recorded: Metrics = state.metrics
+    index: LiveIndex | None = getattr(state, "index", None)  # what this worker serves now
+    live = index.state if index is not None else None
+    passages = len(index.passages) if index is not None and live is not None else 0
+    return Response(recorded.render(live, passages), media_type=CONTENT_TYPE)
