@@ -1,0 +1,1 @@
+"""`make soak`: the service under load end to end (soak/run.py)."""

@@ -1,11 +1,12 @@
-"""Faults: rebuilding while serving, an ingest killed with SIGKILL, a killed service.
+"""Faults: rebuilding while serving, an ingest killed with SIGKILL, a killed service,
+writers taking turns, stores sharing a server.
 
-Each test runs on its own store: on the embedded store by default, and on the Chroma
-server in `make test`'s server pass (PEERQA_TEST_CHROMA_URL). The embedded store takes one
-writer process at a time (every writer holds the data dir's admin lock) and any number of
-reader processes: each generation is a new collection that is never written after its
-publish, and the pointer is read from Chroma's SQLite, so a reader in another process
-never sees a collection half-written. Several *writing* processes need the server.
+Each test runs on a store of its own: on the embedded store by default, and on the Chroma
+server in `make test`'s server pass (PEERQA_TEST_CHROMA_URL). Chroma documents its
+embedded store as not process-safe; peerqa shares it between processes only as these
+tests do (a service reading, another process writing, one writer at a time under the
+data dir's admin lock, readers only of finished generations). Several service workers
+need the server (tests/test_scaleout.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -165,7 +165,7 @@ def test_reingest_while_serving_never_exposes_a_partial_index(served: Settings, 
     print(f"{queries} queries by {READERS} readers over {ROUNDS} publishes, none failed")
 
 
-def big_folder(folder: Path, documents: int = 24, paragraphs: int = 6) -> Path:
+def big_folder(folder: Path, documents: int = 10, paragraphs: int = 4) -> Path:
     """User documents enough to keep an ingest embedding for several seconds."""
     folder.mkdir()
     for d in range(documents):
@@ -192,7 +192,7 @@ def wait_for_orphan(store: Store, live: set[str], timeout: float = 300.0) -> str
         for name in generations(store) - live:
             if not name.endswith("_s") and store.collection(name).count() > 0:
                 return name
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise AssertionError("the ingest never wrote a new generation")
 
 
@@ -255,6 +255,7 @@ def test_a_killed_and_restarted_service_keeps_all_data(served: Settings, tmp_pat
             assert http.post("/v1/documents", files={"file": ("canal.md", note)}).status_code == 201
             snapshot = observe(http)
             asked = http.post("/v1/ask", json={"question": "What makes matching peers difficult?"})
+            assert asked.status_code == 200, asked.text
             sid = asked.json()["session_id"]
     finally:
         assert stop(first.process, signal.SIGKILL) == -signal.SIGKILL
@@ -284,19 +285,32 @@ def observe(http: httpx.Client) -> dict:
     }
 
 
+def waiting_for_a_lock(pid: int) -> bool:
+    """Whether process `pid` is blocked on a flock (Linux /proc/locks: "N: -> FLOCK ...")."""
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if fields[1:3] == ["->", "FLOCK"] and int(fields[5]) == pid:
+            return True
+    return False
+
+
 def test_cli_ingest_waits_for_an_admin_write(served: Settings, tmp_path: Path):
     """`peerqa ingest` and the service's admin writes take turns (the data dir's admin
-    lock): a publish drops unpublished generations, so two writers at once could drop
+    lock): each publish drops unpublished generations, so two writers at once could drop
     each other's."""
     log = tmp_path / "ingest.log"
     with admin_lock(served):
         process = spawn(ingest_command(), peerqa_env(served), log)
         try:
-            with pytest.raises(subprocess.TimeoutExpired):
-                process.wait(timeout=5)  # a no-op ingest takes ~3 s when not held up
+            deadline = time.monotonic() + 120
+            while not waiting_for_a_lock(process.pid):
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "peerqa ingest never asked for the lock"
+                time.sleep(0.05)
         except BaseException:
             stop(process)
             raise
+    # Then it runs: here a no-op, the corpus being unchanged.
     assert process.wait(timeout=120) == 0, log.read_text()
     assert json.loads(log.read_text().splitlines()[-1])["embedded"] == 0
 
@@ -317,6 +331,8 @@ def test_stores_sharing_a_server_keep_their_generations_apart(
 
 @pytest.fixture(autouse=True)
 def _no_stray_children() -> Iterator[None]:
-    """Every process a test starts is gone when it ends."""
+    """Every process a test starts is gone when it ends (others, like a browser of the
+    session, may outlive it)."""
+    before = set(child_pids())
     yield
-    assert child_pids() == []
+    assert set(child_pids()) <= before

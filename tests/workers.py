@@ -121,45 +121,54 @@ class Worker:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def start_worker(settings: Settings, log: Path, **env: str) -> Worker:
-    """A worker on a free loopback port, returned once it answers /healthz."""
+def launch_worker(settings: Settings, log: Path) -> Worker:
+    """A worker starting on a free loopback port (see wait_ready)."""
     port = free_port()
-    worker_env = peerqa_env(
+    env = peerqa_env(
         settings,
         PEERQA_API_KEY=API_KEY,
         PEERQA_RATE_LIMIT_PER_MINUTE="0",  # see under_load()
         PEERQA_ACCESS_LOG="false",
-        **env,
     )
     cmd = ["uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1"]
     process = spawn(
-        [sys.executable, "-m", *cmd, "--port", str(port), "--log-level", "warning"],
-        worker_env,
-        log,
+        [sys.executable, "-m", *cmd, "--port", str(port), "--log-level", "warning"], env, log
     )
-    worker = Worker(process, f"http://127.0.0.1:{port}", log)
+    return Worker(process, f"http://127.0.0.1:{port}", log)
+
+
+def wait_ready(worker: Worker) -> Worker:
+    """`worker` once it answers /healthz (uvicorn listens once the app's startup, which
+    loads the model and the index, is done); stopped, and an error, if it never does."""
     deadline = time.monotonic() + STARTUP_SECONDS
     with worker.client(timeout=5.0) as http:
         while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"worker exited with {process.returncode}:\n{worker.output()}")
+            if worker.process.poll() is not None:
+                raise RuntimeError(
+                    f"worker exited ({worker.process.returncode}):\n{worker.output()}"
+                )
             with suppress(httpx.TransportError):
                 if http.get("/healthz").status_code == 200:
                     return worker
             time.sleep(0.2)
-    stop(process)
-    raise RuntimeError(f"worker did not answer within {STARTUP_SECONDS:.0f}s:\n{worker.output()}")
+    stop(worker.process)
+    raise RuntimeError(f"worker silent for {STARTUP_SECONDS:.0f}s:\n{worker.output()}")
+
+
+def start_worker(settings: Settings, log: Path) -> Worker:
+    return wait_ready(launch_worker(settings, log))
 
 
 @contextmanager
 def running_workers(settings: Settings, logs: Path, count: int = 1) -> Iterator[list[Worker]]:
-    """`count` workers over one store; all stopped on exit, even when a test fails."""
+    """`count` workers over one store, started side by side; all stopped on exit, even
+    when a test fails."""
     logs.mkdir(parents=True, exist_ok=True)
     workers: list[Worker] = []
     try:
         for n in range(1, count + 1):
-            workers.append(start_worker(settings, logs / f"worker{n}.log"))
-        yield workers
+            workers.append(launch_worker(settings, logs / f"worker{n}.log"))
+        yield [wait_ready(w) for w in workers]
     finally:
         for worker in workers:
             stop(worker.process)
