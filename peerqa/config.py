@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     corpus_dir: Path = REPO_ROOT / "corpus"
     model_path: Path | None = None
+    # Derived files made once per machine, e.g. the model exported to ONNX (peerqa/onnx_encoder.py).
+    cache_dir: Path = Path.home() / ".cache" / "peerqa"
     # Namespaces collections so several stores can share one Chroma server (tests, tenants).
     collection_prefix: str = "peerqa"
     api_key: SecretStr | None = None

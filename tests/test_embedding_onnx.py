@@ -1,0 +1,61 @@
+"""Queries embed on ONNX Runtime: the same vectors as torch, exported once, and torch
+still answers when the export cannot be made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from peerqa.config import bundled_model_path
+from peerqa.embedding import load_embedding
+from peerqa.onnx_encoder import OnnxQueryEncoder, load_onnx_encoder
+
+QUERIES = [
+    "How do programmes pair mentors with patients?",
+    "funding",
+    "What does programme E offer transplant patients, and do mentors get training? " * 12,
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_embedding()._model  # the SentenceTransformer ingest uses
+
+
+def encoder(model, cache_dir: Path) -> OnnxQueryEncoder:
+    return OnnxQueryEncoder(bundled_model_path(), model[0].auto_model, model.tokenizer, cache_dir)
+
+
+def test_onnx_vectors_are_torch_vectors(model, tmp_path: Path):
+    onnx = encoder(model, tmp_path)
+    torch_vectors = model.encode(QUERIES, normalize_embeddings=True)
+    for query, expected in zip(QUERIES, torch_vectors, strict=True):
+        got = np.asarray(onnx.encode(query))
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() < 1e-5  # long queries truncate alike, too
+
+
+def test_the_export_is_made_once_and_reused(model, tmp_path: Path):
+    encoder(model, tmp_path)
+    (exported,) = tmp_path.glob("minilm-*.onnx")
+    made = exported.stat().st_mtime_ns
+    encoder(model, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [exported.name]  # no temporary left
+    assert exported.stat().st_mtime_ns == made
+
+
+def test_no_encoder_when_the_cache_cannot_be_written(model, tmp_path: Path):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache folder should be")
+    path = bundled_model_path()
+    assert load_onnx_encoder(path, model[0].auto_model, model.tokenizer, blocked) is None
+
+
+def test_the_loaded_model_embeds_queries_on_onnx(model):
+    embedding = load_embedding()
+    assert embedding.query_backend == "onnx"
+    query = "a question nobody asked before 7f3c"
+    expected = model.encode([query], normalize_embeddings=True)[0]
+    assert np.abs(np.asarray(embedding.get_query_embedding(query)) - expected).max() < 1e-5
