@@ -33,6 +33,7 @@ from peerqa.store import (
     passage_metadata,
     passage_to_node,
     sentence_collection,
+    sentence_ids,
 )
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ def sentence_nodes(passage: Passage) -> list[TextNode]:
 
     filterable = {k: getattr(passage, k) or "" for k in FILTER_KEYS}
     nodes = []
-    for k, (start, end) in enumerate(sentence_spans(passage.text)):
+    spans = sentence_spans(passage.text)
+    for sid, (start, end) in zip(sentence_ids(passage), spans, strict=True):
         text = passage.text[start:end]
         metadata = {
             "passage_id": passage.id,
@@ -101,7 +103,7 @@ def sentence_nodes(passage: Passage) -> list[TextNode]:
         }
         nodes.append(
             TextNode(
-                id_=f"{passage.id}~{k}",
+                id_=sid,
                 text=text,
                 metadata=metadata,
                 excluded_embed_metadata_keys=list(metadata),

@@ -22,6 +22,7 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel, Field
 
+from ingest.segment import sentence_spans
 from peerqa.config import Settings
 from peerqa.models import DocumentInfo, Passage, Programme
 
@@ -38,6 +39,15 @@ _BATCH = 2000
 def sentence_collection(passages: str) -> str:
     """Each generation's sentence index sits beside its passages and lives as long."""
     return f"{passages}_s"
+
+
+def sentence_ids(passage: Passage) -> list[str]:
+    """The ids of a passage's records in the sentence collection, one per sentence."""
+    return [f"{passage.id}~{n}" for n in range(len(sentence_spans(passage.text)))]
+
+
+def sentence_passage(sentence_id: str) -> str:
+    return sentence_id.rpartition("~")[0]
 
 
 class IndexState(BaseModel):
@@ -107,8 +117,13 @@ def passage_to_node(passage: Passage) -> TextNode:
     )
 
 
+# Read once: pydantic's class-level model_fields is a deprecation-wrapped property, and
+# node_to_passage runs for every passage of the index at load (100k at scale).
+_PASSAGE_FIELDS = frozenset(Passage.model_fields)
+
+
 def node_to_passage(node_id: str, text: str, metadata: dict) -> Passage:
-    fields = {k: (v if v != "" else None) for k, v in metadata.items() if k in Passage.model_fields}
+    fields = {k: (v if v != "" else None) for k, v in metadata.items() if k in _PASSAGE_FIELDS}
     for key in _JSON_KEYS:
         fields[key] = json.loads(metadata.get(key) or "[]")
     fields["context"] = metadata.get("context") or ""

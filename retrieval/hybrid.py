@@ -7,8 +7,11 @@ store's pointer, reloading when an ingest publishes a new generation.
 from __future__ import annotations
 
 import math
+import sys
 import threading
+from collections.abc import Callable, Sequence
 from copy import copy
+from dataclasses import dataclass
 from typing import Any
 
 import bm25s
@@ -24,13 +27,24 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from peerqa.config import Settings, get_settings
 from peerqa.embedding import MiniLMEmbedding, load_embedding
 from peerqa.models import Filters, Passage, ScoredPassage
-from peerqa.store import FILTER_KEYS, IndexState, Store, passage_to_node, sentence_collection
+from peerqa.store import (
+    FILTER_KEYS,
+    IndexState,
+    Store,
+    embed_text,
+    passage_to_node,
+    sentence_collection,
+    sentence_ids,
+    sentence_passage,
+)
 from retrieval.expansion import expand
+from retrieval.programmes import ProgrammeFinder
 
 CANDIDATES = 30  # per retriever, before fusion
 # Min-max normalised scores summed across retrievers beat RRF on the curated set
 # (Recall@5 0.791 vs 0.718, MRR@10 0.661 vs 0.608); weighting them did not generalise.
 FUSION_MODE = "relative_score"
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default
 # Tries at loading the live generation while other processes keep publishing and dropping.
 LOAD_ATTEMPTS = 3
 
@@ -66,73 +80,140 @@ class KeywordRetriever(BM25Retriever):
         ]
 
 
+# A filtered dense search asks HNSW for OVERFETCH_SLACK times the neighbours it expects
+# to pass the filter (from the filter's share of passages) and filters them in memory;
+# failing that (a narrow filter, or too few passed) it asks Chroma for the nearest among
+# the ids that pass. Chroma's own `where` evaluates the filter over every record's
+# metadata: at 10k passages kind=quote costs ~160 ms that way, 18 ms by ids, and ~15 ms
+# overfetched (2.5 ms unfiltered).
+OVERFETCH_SLACK = 2.0
+OVERFETCH_MAX = 1000  # neighbours; past ~1000 an HNSW query slows sharply
+IDS_MAX = 50_000  # ids per query; beyond, Chroma's `where`
+
+
+@dataclass(frozen=True)
+class DenseFilter:
+    """An active filter for dense search over one collection: Chroma's `where`, and the
+    same filter as a mask over the generation's passages (filtered keys are copied onto
+    sentences at ingest, so a sentence passes when its passage does)."""
+
+    where: dict[str, Any]
+    mask: np.ndarray  # bool, by passage position
+    position: dict[str, int]  # passage id -> position
+    members: Callable[[int], Sequence[str]]  # the collection's ids of a passage, by position
+    passage_of: Callable[[str], str]  # collection id -> passage id
+
+    def passes(self, record_id: str) -> bool:
+        i = self.position.get(self.passage_of(record_id))
+        return i is not None and bool(self.mask[i])
+
+    def ids(self) -> list[str]:
+        return [rid for i in np.flatnonzero(self.mask) for rid in self.members(int(i))]
+
+
 def nearest(
-    collection: chromadb.Collection, query_bundle: QueryBundle, k: int, where: dict | None
+    collection: chromadb.Collection,
+    query_bundle: QueryBundle,
+    k: int,
+    size: int,
+    dense_filter: DenseFilter | None = None,
 ) -> list[tuple[str, float]]:
-    """Chroma's k nearest (id, score), scored like ChromaVectorStore: exp(-distance).
+    """The k nearest (id, score) that pass the filter in a collection of `size` records
+    (0: unknown), scored like ChromaVectorStore: exp(-distance).
 
     Ids and distances only: every passage is in memory already, and fetching documents
     and metadata with the hits (as ChromaVectorStore does) costs ~4 ms for 30 passages
     and ~8 ms for 90 sentences against ~1 ms without them.
     """
+    if dense_filter is None:
+        return _query(collection, query_bundle, k)
+    share = float(dense_filter.mask.mean()) if dense_filter.mask.size else 0.0
+    if not share:
+        return []  # no passage passes
+    fetch = min(math.ceil(k * OVERFETCH_SLACK / share), size or sys.maxsize)
+    if fetch <= OVERFETCH_MAX:
+        hits = _query(collection, query_bundle, fetch)
+        passing = [(rid, s) for rid, s in hits if dense_filter.passes(rid)]
+        # Exact when k pass (a closer passing vector would be among the hits) or when the
+        # hits were the whole collection.
+        if len(passing) >= k or fetch == size:
+            return passing[:k]
+    ids = dense_filter.ids()
+    if len(ids) <= IDS_MAX:
+        return _query(collection, query_bundle, k, ids=ids) if ids else []
+    return _query(collection, query_bundle, k, where=dense_filter.where)
+
+
+def _query(
+    collection: chromadb.Collection,
+    query_bundle: QueryBundle,
+    k: int,
+    where: dict | None = None,
+    ids: list[str] | None = None,
+) -> list[tuple[str, float]]:
     got = collection.query(
         query_embeddings=[query_bundle.embedding],
         n_results=k,
         where=where,
+        ids=ids,
         include=["distances"],
     )
     return [(rid, math.exp(-d)) for rid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
 
+@dataclass(frozen=True)
+class Column:
+    """One filterable key over a generation's passages, by position: each passage's value
+    as a code into the sorted distinct values ("" for none). Codes, not strings: at 100k
+    passages a column of strings costs tens of MB, its codes 400 kB."""
+
+    values: np.ndarray  # sorted distinct values
+    codes: np.ndarray  # int32, one per passage
+
+    @classmethod
+    def of(cls, values: Sequence[str]) -> Column:
+        distinct, codes = np.unique(np.asarray(values, dtype=object), return_inverse=True)
+        return cls(distinct, codes.astype(np.int32))
+
+    def mask(self, wanted: Sequence[str]) -> np.ndarray:
+        """The passages whose value is one of `wanted`."""
+        return np.isin(self.codes, np.flatnonzero(np.isin(self.values, list(wanted))))
+
+    def vocabulary(self) -> list[str]:
+        return [v for v in self.values.tolist() if v]
+
+    def __contains__(self, value: str) -> bool:
+        i = int(np.searchsorted(self.values, value))
+        return bool(value) and i < len(self.values) and self.values[i] == value
+
+
 class PassageRetriever(BaseRetriever):
-    """Dense search over passages (the query bundle carries the query's embedding)."""
+    """Dense search over the passage collection (the query bundle carries the query's
+    embedding); SentenceRetriever searches the sentence collection the same way."""
+
+    FETCH = 1  # records asked of Chroma per passage wanted
 
     def __init__(
         self,
         collection: chromadb.Collection,
+        size: int,
         passages: dict[str, TextNode],
         top_k: int,
-        where: dict | None,
+        dense_filter: DenseFilter | None,
     ):
         super().__init__()
-        self._collection, self._passages, self._top_k, self._where = (
-            collection,
-            passages,
-            top_k,
-            where,
-        )
+        self._collection, self._size, self._passages = collection, size, passages
+        self._top_k, self._filter = top_k, dense_filter
 
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        hits = nearest(self._collection, query_bundle, self._top_k, self._where)
-        return [
-            NodeWithScore(node=self._passages[pid], score=score)
-            for pid, score in hits
-            if pid in self._passages
-        ]
-
-
-class SentenceRetriever(BaseRetriever):
-    """Dense search over single sentences; a passage scores as its best sentence."""
-
-    def __init__(
-        self,
-        collection: chromadb.Collection,
-        passages: dict[str, TextNode],
-        top_k: int,
-        where: dict | None,
-    ):
-        super().__init__()
-        self._collection, self._passages, self._top_k, self._where = (
-            collection,
-            passages,
-            top_k,
-            where,
-        )
+    @staticmethod
+    def passage_of(record_id: str) -> str:
+        return record_id
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         best: dict[str, float] = {}
-        for sid, score in nearest(self._collection, query_bundle, 3 * self._top_k, self._where):
-            pid = sid.rpartition("~")[0]  # sentence ids are "{passage id}~{n}"
+        k = self.FETCH * self._top_k
+        for rid, score in nearest(self._collection, query_bundle, k, self._size, self._filter):
+            pid = self.passage_of(rid)
             best[pid] = max(best.get(pid, 0.0), score)
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)[: self._top_k]
         return [
@@ -140,6 +221,13 @@ class SentenceRetriever(BaseRetriever):
             for pid, score in ranked
             if pid in self._passages
         ]
+
+
+class SentenceRetriever(PassageRetriever):
+    """Dense search over single sentences; a passage scores as its best sentence."""
+
+    FETCH = 3
+    passage_of = staticmethod(sentence_passage)
 
 
 class IndexNotReady(RuntimeError):
@@ -206,22 +294,39 @@ class LiveIndex:
         self._collection = collection
         self._sentences = self.store.collection(sentence_collection(collection.name))
         self._nodes = {n.node_id: n for n in nodes}
-        self._bm25 = KeywordRetriever.from_defaults(
-            nodes=nodes,
-            stemmer=Stemmer.Stemmer("english"),
-            language="english",
+        # BM25Retriever.from_defaults(nodes, stemmer, language="english"), built directly:
+        # the same bm25s index without the per-node JSON corpus it also makes (seconds
+        # and hundreds of MB at 100k passages) and that KeywordRetriever does not use.
+        stemmer = Stemmer.Stemmer("english")
+        bm25 = bm25s.BM25()
+        bm25.index(
+            bm25s.tokenize(
+                [embed_text(p) for p in passages],  # = node.get_content(MetadataMode.EMBED)
+                stopwords="english",
+                stemmer=stemmer,
+                token_pattern=TOKEN_PATTERN,
+                show_progress=False,
+            ),
+            show_progress=False,
+        )
+        self._bm25 = KeywordRetriever(
+            existing_bm25=bm25,
+            stemmer=stemmer,
+            token_pattern=TOKEN_PATTERN,
             similarity_top_k=min(CANDIDATES, len(nodes)),
         )
         self._bm25.nodes = nodes  # bm25s document i is nodes[i]
-        self._bm25.corpus = []  # node dicts (~2x the passages' size); hits use the nodes
         self._columns = {
-            k: np.array([str(getattr(p, k) or "") for p in passages]) for k in FILTER_KEYS
+            k: Column.of([str(getattr(p, k) or "") for p in passages]) for k in FILTER_KEYS
         }
-        # Per generation, not per request: at 100k passages the sets cost milliseconds.
-        self._vocabulary = {k: sorted(set(col) - {""}) for k, col in self._columns.items()}
         self.passages = {p.id: p for p in passages}
         self.order = [p.id for p in passages]
         self._position = {pid: i for i, pid in enumerate(self.order)}
+        # A passage's sentence ids, made from its text when a filtered search first asks
+        # Chroma for the nearest among them; not read from Chroma at load, which at 300k
+        # sentences costs ~600 MB of Chroma's caches for the life of the process.
+        self._sentence_ids: list[list[str] | None] = [None] * len(self.order)
+        self._programmes = ProgrammeFinder(state.programmes)
         self.state = state
 
     @property
@@ -236,7 +341,14 @@ class LiveIndex:
     def vocabulary(self) -> dict[str, list[str]]:
         """Values present for each filterable key (validates filters, fills UI menus)."""
         self.require()
-        return {k: list(values) for k, values in self._vocabulary.items()}
+        return {k: column.vocabulary() for k, column in self._columns.items()}
+
+    def select(self, values: dict[str, list[str]], limit: int) -> list[Passage]:
+        """The first `limit` passages, in document order, whose filterable keys each take
+        one of the given values (AND across keys, OR within one, as search filters)."""
+        mask = self._mask(values)
+        positions = range(len(self.order)) if mask is None else np.flatnonzero(mask)
+        return [self.passages[self.order[int(i)]] for i in positions[:limit]]
 
     def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
         i = self._position[passage_id]
@@ -270,16 +382,30 @@ class LiveIndex:
         self, query: str, top_k: int = 5, filters: Filters | None = None
     ) -> list[ScoredPassage]:
         active = self._validate(filters)
-        where = _chroma_where(active)
+        mask = self._mask(active)
+        passage_filter = sentence_filter = None
+        if mask is not None:
+            where = _chroma_where(active)
+            passage_filter = DenseFilter(where, mask, self._position, self._passage_id, str)
+            sentence_filter = DenseFilter(
+                where, mask, self._position, self._sentences_of, sentence_passage
+            )
         # Embedded once here (LRU-cached by the model), not by each dense retriever.
         expanded = expand(query)
         bundle = QueryBundle(expanded, embedding=self.embed_model.get_query_embedding(expanded))
+        keyword = copy(self._bm25)  # shares the in-memory BM25 index; the mask is per request
+        keyword.mask = mask.astype(np.float32) if mask is not None else None
+        sentences = self.state.sentences if self.state else 0  # 0: unknown
+        retrievers: list[BaseRetriever] = [
+            PassageRetriever(
+                self._collection, len(self._nodes), self._nodes, CANDIDATES, passage_filter
+            ),
+            SentenceRetriever(self._sentences, sentences, self._nodes, CANDIDATES, sentence_filter),
+            keyword,
+        ]
+        retrievers += self._programme_keyword(expanded, mask)
         fusion = QueryFusionRetriever(
-            [
-                PassageRetriever(self._collection, self._nodes, CANDIDATES, where),
-                SentenceRetriever(self._sentences, self._nodes, CANDIDATES, where),
-                self._keyword(active),
-            ],
+            retrievers,
             llm=_NO_LLM,  # num_queries=1: no query generation, the LLM is never called
             num_queries=1,
             mode=FUSION_MODE,
@@ -289,22 +415,48 @@ class LiveIndex:
         hits = fusion.retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]
 
+    def _programme_keyword(self, query: str, mask: np.ndarray | None) -> list[BaseRetriever]:
+        """BM25 over the passages of the programmes a question names, beside the others:
+        "programme E" or "the transplant programme" then lifts E's own evidence (its Table 2
+        row, its participants' quotes), which neither embedding nor BM25 ties to the name.
+        Kept on the curated set: held-out Recall@5 0.698 -> 0.717, MRR@10 0.629 -> 0.635;
+        dense searches over the same passages added nothing there."""
+        named = self._programmes.find(query)
+        if not named:
+            return []
+        documents, letters = self._columns["document"], self._columns["programme"]
+        focus = np.zeros(len(self.order), dtype=bool)
+        for document, letter in named:
+            focus |= documents.mask([document]) & letters.mask([letter])
+        keyword = copy(self._bm25)
+        keyword.mask = (focus & mask if mask is not None else focus).astype(np.float32)
+        return [keyword]
+
+    def _passage_id(self, position: int) -> tuple[str]:
+        return (self.order[position],)
+
+    def _sentences_of(self, position: int) -> list[str]:
+        ids = self._sentence_ids[position]
+        if ids is None:  # racing threads make the same list: no lock needed
+            ids = self._sentence_ids[position] = sentence_ids(self.passages[self.order[position]])
+        return ids
+
     def _validate(self, filters: Filters | None) -> dict[str, list[str]]:
         active = filters.active() if filters else {}
         for key in ("theme", "document"):
             for value in active.get(key, []):
-                if value not in self._vocabulary[key]:
+                if value not in self._columns[key]:
                     raise UnknownFilterValue(key, value, self.vocabulary()[key])
         return active
 
-    def _keyword(self, active: dict[str, list[str]]) -> KeywordRetriever:
-        retriever = copy(self._bm25)  # shares the in-memory BM25 index; mask is per request
-        if active:
-            mask = np.ones(len(self.order), dtype=bool)
-            for key, values in active.items():
-                mask &= np.isin(self._columns[key], values)
-            retriever.mask = mask.astype(np.float32)
-        return retriever
+    def _mask(self, active: dict[str, list[str]]) -> np.ndarray | None:
+        """The passages (by position) that pass the filters; None without filters."""
+        if not active:
+            return None
+        mask = np.ones(len(self.order), dtype=bool)
+        for key, values in active.items():
+            mask &= self._columns[key].mask(values)
+        return mask
 
     def _scored(self, hit: NodeWithScore) -> ScoredPassage:
         passage = self.passages[hit.node.node_id]

@@ -54,3 +54,13 @@ def test_neighbours_stay_within_the_document(corpus_index):
     first = corpus_index.order[0]
     prev_id, next_id = corpus_index.neighbours(first)
     assert prev_id is None and next_id == corpus_index.order[1]
+
+
+def test_select_finds_passages_by_their_keys_in_document_order(corpus_index):
+    quotes = corpus_index.select({"kind": ["quote"], "programme": ["E"]}, limit=100)
+    assert quotes and all(p.kind == "quote" and p.programme == "E" for p in quotes)
+    assert [p.char_start for p in quotes] == sorted(p.char_start for p in quotes)
+    first_two = corpus_index.select({"kind": ["quote"]}, limit=2)
+    assert len(first_two) == 2
+    assert first_two == corpus_index.select({"kind": ["quote"]}, limit=100)[:2]
+    assert corpus_index.select({"kind": ["no such kind"]}, limit=5) == []
