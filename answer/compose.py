@@ -61,6 +61,7 @@ QUOTE_WHOLE_WORDS = 45  # a quote this short is given whole, opening to closing 
 QUOTE_MIN_WORDS = 12  # a longer one is cut to sentences, at least this many words
 
 STANCE_GROUPS = ("challenge", "mitigation")
+MAX_PARTNERS = 6  # theme partners per result (the paper has at most 3 a theme)
 CHALLENGES_HEADING = "Challenges:"
 MITIGATIONS_HEADING = "How programmes address them:"
 QUOTES_HEADING = "In participants’ words:"
@@ -167,36 +168,38 @@ def with_theme_partners(
     index: LiveIndex, results: Sequence[ScoredPassage], filters: Filters | None
 ) -> list[ScoredPassage]:
     """The results, each challenge or mitigation passage followed by the challenge and
-    mitigation paragraphs of its theme.
+    mitigation paragraphs of its theme in its document (the first MAX_PARTNERS).
 
     The paper links a difficulty to how programmes handle it through the theme, and
     wording alone often misses the partner: "pair people" retrieves a quote about
     matching but neither the matching challenge nor "offered other matches".
-    A partner is not a retrieval hit, so its score is 0.
+    A partner is not a retrieval hit, so its score is 0. Looked up by the index's
+    filter columns, so a large index costs no scan (and a theme shared by thousands of
+    passages no thousands of sentences to embed).
     """
     active = filters.active() if filters else {}
-    by_theme: dict[str, list[Passage]] = {}
-    for pid in index.order:
-        p = index.passages[pid]
-        if p.kind == "paragraph" and p.theme and p.stance in STANCE_GROUPS and _passes(p, active):
-            by_theme.setdefault(p.theme, []).append(p)
     seen = {p.id for p in results}
     expanded: list[ScoredPassage] = []
     for passage in results:
         expanded.append(passage)
         if passage.stance not in STANCE_GROUPS or not passage.theme:
             continue
-        for partner in by_theme.get(passage.theme, []):
+        partner = {
+            "document": [passage.document],
+            "theme": [passage.theme],
+            "kind": ["paragraph"],
+            "stance": list(STANCE_GROUPS),
+        }
+        for key, allowed in active.items():  # and the request's own filters
+            partner[key] = [v for v in partner.get(key, allowed) if v in allowed]
+        partners = index.select(partner, limit=MAX_PARTNERS)
+        for partner in partners:
             if partner.id not in seen:
                 seen.add(partner.id)
                 expanded.append(
                     ScoredPassage(**partner.model_dump(), context=partner.context, score=0.0)
                 )
     return expanded
-
-
-def _passes(passage: Passage, active: dict[str, list[str]]) -> bool:
-    return all(str(getattr(passage, key) or "") in values for key, values in active.items())
 
 
 def asked_stances(query: str) -> set[str]:

@@ -3,14 +3,14 @@ streamed as server-sent events."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
 
 from answer.compose import DEFAULT_TOP_K, compose
 from peerqa.models import AskRequest, AskResponse, Citation, StreamDelta
 from retrieval.hybrid import LiveIndex
-from service.deps import Index, Sessions
+from service.deps import Index, Sessions, json_body
 from service.errors import error_responses
 from service.middleware import note_abstained
 from service.sessions import SessionStore
@@ -45,12 +45,12 @@ def answer_turn(body: AskRequest, index: LiveIndex, sessions: SessionStore) -> A
     return AskResponse(**answer.model_dump(exclude={"session_id"}), session_id=session.id)
 
 
-@router.post("/v1/ask", responses=error_responses(413, 503))
-def ask(body: AskRequest, index: Index, sessions: Sessions, request: Request) -> AskResponse:
+@router.post("/v1/ask", response_model=AskResponse, responses=error_responses(413, 503))
+def ask(body: AskRequest, index: Index, sessions: Sessions, request: Request) -> Response:
     """A cited answer: every evidence sentence ends with a marker `[n]` of `citations`."""
     reply = answer_turn(body, index, sessions)
     note_abstained(request, reply.abstained)
-    return reply
+    return json_body(reply)
 
 
 @router.post(

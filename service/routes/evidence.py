@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Response
 
 from peerqa.models import PassageInContext, SearchRequest, SearchResponse
-from service.deps import Index
+from service.deps import Index, json_body
 from service.errors import error_responses
 
 router = APIRouter(tags=["evidence"])
 
 
-@router.post("/v1/search", responses=error_responses(413, 503))
-def search(body: SearchRequest, index: Index) -> SearchResponse:
+@router.post("/v1/search", response_model=SearchResponse, responses=error_responses(413, 503))
+def search(body: SearchRequest, index: Index) -> Response:
     """Ranked passages (dense + BM25, fused), best first."""
     results = index.search(body.query, top_k=body.top_k, filters=body.filters)
-    return SearchResponse(query=body.query, results=results)
+    return json_body(SearchResponse(query=body.query, results=results))
 
 
 @router.get(
