@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -98,34 +99,32 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-def open_page(browser: Browser, base_url: str, viewport: dict) -> Page:
+@contextmanager
+def chat_page(browser: Browser, base_url: str, viewport: dict) -> Iterator[Page]:
+    """The chat page at `viewport`; closed after, failing on any uncaught script error."""
     context = browser.new_context(base_url=base_url, viewport=viewport, device_scale_factor=1)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
     context.set_default_timeout(60_000)  # the first answer also warms the model up
     page = context.new_page()
-    page.script_errors = []  # uncaught exceptions: always a bug in app.js
-    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
+    errors: list[str] = []  # uncaught exceptions: always a bug in app.js
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/")
     expect(page.locator("#question")).to_be_visible()
-    return page
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
 
 
 @pytest.fixture
 def page(browser: Browser, base_url: str) -> Iterator[Page]:
-    page = open_page(browser, base_url, DESKTOP)
-    yield page
-    errors = page.script_errors
-    page.context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    with chat_page(browser, base_url, DESKTOP) as page:
+        yield page
 
 
 @pytest.fixture
 def phone(browser: Browser, base_url: str) -> Iterator[Page]:
-    page = open_page(browser, base_url, PHONE)
-    yield page
-    errors = page.script_errors
-    page.context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    with chat_page(browser, base_url, PHONE) as page:
+        yield page
 
 
 # --- helpers ------------------------------------------------------------------------------
