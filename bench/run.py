@@ -160,7 +160,7 @@ def bench_embedding(settings: Settings) -> dict[str, Any]:
 
     from ingest.pipeline import parse_sources, sentence_nodes
     from peerqa.embedding import load_embedding
-    from peerqa.store import passage_to_node
+    from peerqa.store import embed_text
 
     _log("embedding throughput")
     start = time.perf_counter()
@@ -168,7 +168,7 @@ def bench_embedding(settings: Settings) -> dict[str, Any]:
     load_s = time.perf_counter() - start
     passages = [p for doc in parse_sources([], settings) for p in doc.passages]
     texts = {
-        "passages": [passage_to_node(p).get_content(MetadataMode.EMBED) for p in passages],
+        "passages": [embed_text(p) for p in passages],
         "sentences": [
             n.get_content(MetadataMode.EMBED) for p in passages for n in sentence_nodes(p)
         ],
