@@ -161,6 +161,55 @@ def _query(
     return [(rid, math.exp(-d)) for rid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
 
+# Up to EXACT_MAX records a collection is searched exactly, over its vectors held in
+# memory, instead of by Chroma's HNSW. Chroma inserts into HNSW in parallel and in hash
+# order, so every process that loads a collection builds a different approximate graph:
+# on the bundled corpus 1-5 of 300 queries lose a true top-30 passage, and with 32
+# threads an uploaded passage fell out of the top 100 after a restart. At this size the
+# scan is exact, the same in every process, and faster (~0.1 ms vs ~1.2 ms a query);
+# 10k records hold 15 MB.
+EXACT_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class ExactVectors:
+    """A small collection's vectors as unit rows, with each record's passage position."""
+
+    ids: list[str]
+    unit: np.ndarray  # float32, one unit row per record
+    passage: np.ndarray  # int, the position of each record's passage
+
+    @classmethod
+    def load(
+        cls, collection: chromadb.Collection, position: dict[str, int], passage_of: Callable
+    ) -> ExactVectors:
+        got = collection.get(include=["embeddings"])
+        keep = [i for i, rid in enumerate(got["ids"]) if passage_of(rid) in position]
+        vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)[keep]
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return cls(
+            ids=[got["ids"][i] for i in keep],
+            unit=vectors / np.where(norms > 0, norms, 1.0),
+            passage=np.asarray([position[passage_of(got["ids"][i])] for i in keep], dtype=int),
+        )
+
+    def nearest(
+        self, embedding: Sequence[float], k: int, mask: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """The k nearest (id, score) whose passage passes `mask`, scored as `nearest`
+        scores Chroma's hits: exp(-cosine distance)."""
+        query = np.asarray(embedding, dtype=np.float32)
+        similarity = self.unit @ (query / (np.linalg.norm(query) or 1.0))
+        everyone = np.arange(len(self.ids))
+        candidates = everyone if mask is None else np.flatnonzero(mask[self.passage])
+        k = min(k, len(candidates))
+        if not k:
+            return []
+        best = candidates[np.argpartition(-similarity[candidates], k - 1)[:k]]
+        best = best[np.argsort(-similarity[best], kind="stable")]
+        return [(self.ids[i], math.exp(similarity[i] - 1.0)) for i in best]
+
+
 @dataclass(frozen=True)
 class Column:
     """One filterable key over a generation's passages, by position: each passage's value
@@ -200,10 +249,11 @@ class PassageRetriever(BaseRetriever):
         passages: dict[str, TextNode],
         top_k: int,
         dense_filter: DenseFilter | None,
+        exact: ExactVectors | None = None,
     ):
         super().__init__()
         self._collection, self._size, self._passages = collection, size, passages
-        self._top_k, self._filter = top_k, dense_filter
+        self._top_k, self._filter, self._exact = top_k, dense_filter, exact
 
     @staticmethod
     def passage_of(record_id: str) -> str:
@@ -212,7 +262,12 @@ class PassageRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         best: dict[str, float] = {}
         k = self.FETCH * self._top_k
-        for rid, score in nearest(self._collection, query_bundle, k, self._size, self._filter):
+        if self._exact is not None:
+            mask = self._filter.mask if self._filter else None
+            hits = self._exact.nearest(query_bundle.embedding, k, mask)
+        else:
+            hits = nearest(self._collection, query_bundle, k, self._size, self._filter)
+        for rid, score in hits:
             pid = self.passage_of(rid)
             best[pid] = max(best.get(pid, 0.0), score)
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)[: self._top_k]
@@ -327,6 +382,15 @@ class LiveIndex:
         # sentences costs ~600 MB of Chroma's caches for the life of the process.
         self._sentence_ids: list[list[str] | None] = [None] * len(self.order)
         self._programmes = ProgrammeFinder(state.programmes)
+        sentences = state.sentences or self._sentences.count()
+        self._exact = (
+            ExactVectors.load(collection, self._position, str) if len(nodes) <= EXACT_MAX else None
+        )
+        self._exact_sentences = (
+            ExactVectors.load(self._sentences, self._position, sentence_passage)
+            if sentences <= EXACT_MAX
+            else None
+        )
         self.state = state
 
     @property
@@ -398,9 +462,21 @@ class LiveIndex:
         sentences = self.state.sentences if self.state else 0  # 0: unknown
         retrievers: list[BaseRetriever] = [
             PassageRetriever(
-                self._collection, len(self._nodes), self._nodes, CANDIDATES, passage_filter
+                self._collection,
+                len(self._nodes),
+                self._nodes,
+                CANDIDATES,
+                passage_filter,
+                self._exact,
             ),
-            SentenceRetriever(self._sentences, sentences, self._nodes, CANDIDATES, sentence_filter),
+            SentenceRetriever(
+                self._sentences,
+                sentences,
+                self._nodes,
+                CANDIDATES,
+                sentence_filter,
+                self._exact_sentences,
+            ),
             keyword,
         ]
         retrievers += self._programme_keyword(expanded, mask)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from peerqa.models import Filters
+from retrieval import hybrid
 from retrieval.hybrid import UnknownFilterValue
 from tests.conftest import CORPUS_TEXT
 
@@ -64,3 +67,62 @@ def test_select_finds_passages_by_their_keys_in_document_order(corpus_index):
     assert len(first_two) == 2
     assert first_two == corpus_index.select({"kind": ["quote"]}, limit=100)[:2]
     assert corpus_index.select({"kind": ["no such kind"]}, limit=5) == []
+
+
+QUESTIONS = [
+    "How are peer supporters matched with patients?",
+    "What funding problems do programmes face?",
+    "walking buddy for new members",
+    "Do doctors trust peer support?",
+]
+
+
+def test_small_collections_are_searched_exactly(corpus_index):
+    """Up to EXACT_MAX records a dense search scans the vectors in memory: its hits are
+    Chroma's exhaustive ranking (every record asked for), not HNSW's approximate one, so
+    every process that loads the generation finds the same passages."""
+    view = corpus_index._view
+    for exact, collection in (
+        (view._exact, view._collection),
+        (view._exact_sentences, view._sentences),
+    ):
+        assert exact is not None and len(exact.ids) == collection.count()
+        for question in QUESTIONS:
+            embedding = view.embed_model.get_query_embedding(question)
+            full = collection.query(
+                query_embeddings=[embedding], n_results=len(exact.ids), include=["distances"]
+            )
+            want = [math.exp(-d) for d in full["distances"][0][:30]]
+            got = exact.nearest(embedding, 30)
+            assert [s for _, s in got] == pytest.approx(want, abs=1e-5)
+            clear = want[-1] + 1e-5  # above the 30th score: no ties at the cut
+            ranked = zip(full["ids"][0], full["distances"][0], strict=True)
+            assert {r for r, s in got if s > clear} == {
+                r for r, d in ranked if math.exp(-d) > clear
+            }
+
+
+def test_exact_search_keeps_only_passages_that_pass_the_filter(corpus_index):
+    view = corpus_index._view
+    mask = view._mask({"kind": ["quote"]})
+    embedding = view.embed_model.get_query_embedding(QUESTIONS[0])
+    for exact in (view._exact, view._exact_sentences):
+        hits = exact.nearest(embedding, 200, mask)
+        assert hits and len(hits) < len(exact.ids)
+        passing = {i for i in range(len(exact.ids)) if mask[exact.passage[i]]}
+        assert {rid for rid, _ in hits} == {exact.ids[i] for i in passing}
+        assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+
+
+def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
+    corpus_settings, corpus_index, monkeypatch
+):
+    """Above EXACT_MAX records the dense retrievers query Chroma's HNSW (overfetching for
+    filters); on this corpus its answers match the exact scan's."""
+    monkeypatch.setattr(hybrid, "EXACT_MAX", 0)
+    approximate = hybrid.LiveIndex(corpus_settings, embed_model=corpus_index.embed_model)
+    assert approximate._exact is None and approximate._exact_sentences is None
+    for question in QUESTIONS:
+        for filters in (None, Filters(kind=["quote"]), Filters(stance=["challenge"])):
+            want = {p.id for p in corpus_index.search(question, 5, filters)}
+            assert {p.id for p in approximate.search(question, 5, filters)} == want
