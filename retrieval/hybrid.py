@@ -7,7 +7,6 @@ store's pointer, reloading when an ingest publishes a new generation.
 from __future__ import annotations
 
 import math
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from copy import copy
@@ -118,8 +117,8 @@ def nearest(
     size: int,
     dense_filter: DenseFilter | None = None,
 ) -> list[tuple[str, float]]:
-    """The k nearest (id, score) that pass the filter in a collection of `size` records
-    (0: unknown), scored like ChromaVectorStore: exp(-distance).
+    """The k nearest (id, score) that pass the filter in a collection of `size` records,
+    scored like ChromaVectorStore: exp(-distance).
 
     Ids and distances only: every passage is in memory already, and fetching documents
     and metadata with the hits (as ChromaVectorStore does) costs ~4 ms for 30 passages
@@ -130,7 +129,7 @@ def nearest(
     share = float(dense_filter.mask.mean()) if dense_filter.mask.size else 0.0
     if not share:
         return []  # no passage passes
-    fetch = min(math.ceil(k * OVERFETCH_SLACK / share), size or sys.maxsize)
+    fetch = min(math.ceil(k * OVERFETCH_SLACK / share), size)
     if fetch <= OVERFETCH_MAX:
         hits = _query(collection, query_bundle, fetch)
         passing = [(rid, s) for rid, s in hits if dense_filter.passes(rid)]
@@ -200,8 +199,9 @@ class ExactVectors:
         scores Chroma's hits: exp(-cosine distance)."""
         query = np.asarray(embedding, dtype=np.float32)
         similarity = self.unit @ (query / (np.linalg.norm(query) or 1.0))
-        everyone = np.arange(len(self.ids))
-        candidates = everyone if mask is None else np.flatnonzero(mask[self.passage])
+        candidates = (
+            np.arange(len(self.ids)) if mask is None else np.flatnonzero(mask[self.passage])
+        )
         k = min(k, len(candidates))
         if not k:
             return []
@@ -382,13 +382,14 @@ class LiveIndex:
         # sentences costs ~600 MB of Chroma's caches for the life of the process.
         self._sentence_ids: list[list[str] | None] = [None] * len(self.order)
         self._programmes = ProgrammeFinder(state.programmes)
-        sentences = state.sentences or self._sentences.count()
+        # Counted when an older pointer record does not say (sizes the HNSW overfetch).
+        self._sentence_count = state.sentences or self._sentences.count()
         self._exact = (
             ExactVectors.load(collection, self._position, str) if len(nodes) <= EXACT_MAX else None
         )
         self._exact_sentences = (
             ExactVectors.load(self._sentences, self._position, sentence_passage)
-            if sentences <= EXACT_MAX
+            if self._sentence_count <= EXACT_MAX
             else None
         )
         self.state = state
@@ -459,7 +460,6 @@ class LiveIndex:
         bundle = QueryBundle(expanded, embedding=self.embed_model.get_query_embedding(expanded))
         keyword = copy(self._bm25)  # shares the in-memory BM25 index; the mask is per request
         keyword.mask = mask.astype(np.float32) if mask is not None else None
-        sentences = self.state.sentences if self.state else 0  # 0: unknown
         retrievers: list[BaseRetriever] = [
             PassageRetriever(
                 self._collection,
@@ -471,7 +471,7 @@ class LiveIndex:
             ),
             SentenceRetriever(
                 self._sentences,
-                sentences,
+                self._sentence_count,
                 self._nodes,
                 CANDIDATES,
                 sentence_filter,
