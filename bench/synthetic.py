@@ -24,7 +24,7 @@ from pydantic import PrivateAttr
 
 from ingest.segment import sentence_spans
 from peerqa.models import DocumentInfo, ParsedDocument, Passage
-from peerqa.store import Store, sentence_collection
+from peerqa.store import Store, sentence_collection, sentence_id
 
 NOISE = 0.01
 PER_DOCUMENT = 100  # passages per synthetic document
@@ -81,7 +81,7 @@ def synthetic_documents(
     every node the ingest pipeline will make of them (passages and sentences)."""
     rng = np.random.default_rng(seed)
     pool = [
-        Sentence(p.text[s:e], real_vectors[f"{p.id}~{k}"], p)
+        Sentence(p.text[s:e], real_vectors[sentence_id(p.id, k)], p)
         for doc in real
         for p in doc.passages
         if p.kind in SOURCE_KINDS
@@ -128,7 +128,7 @@ def synthetic_documents(
             # The pipeline re-splits the passage; a piece that is not a copied sentence
             # (a split that differs) takes the passage's vector.
             for k, (s, e) in enumerate(sentence_spans(text)):
-                vectors[f"{pid}~{k}"] = noisy(by_text.get(text[s:e], vectors[pid]))
+                vectors[sentence_id(pid, k)] = noisy(by_text.get(text[s:e], vectors[pid]))
         body = "\n\n".join(p.text for p in passages)
         info = DocumentInfo(
             id=doc_id,

@@ -33,7 +33,7 @@ from peerqa.store import (
     passage_metadata,
     passage_to_node,
     sentence_collection,
-    sentence_ids,
+    sentence_id,
 )
 
 if TYPE_CHECKING:
@@ -93,8 +93,7 @@ def sentence_nodes(passage: Passage) -> list[TextNode]:
 
     filterable = {k: getattr(passage, k) or "" for k in FILTER_KEYS}
     nodes = []
-    spans = sentence_spans(passage.text)
-    for sid, (start, end) in zip(sentence_ids(passage), spans, strict=True):
+    for n, (start, end) in enumerate(sentence_spans(passage.text)):
         text = passage.text[start:end]
         metadata = {
             "passage_id": passage.id,
@@ -103,7 +102,7 @@ def sentence_nodes(passage: Passage) -> list[TextNode]:
         }
         nodes.append(
             TextNode(
-                id_=sid,
+                id_=sentence_id(passage.id, n),
                 text=text,
                 metadata=metadata,
                 excluded_embed_metadata_keys=list(metadata),

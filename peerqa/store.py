@@ -41,13 +41,18 @@ def sentence_collection(passages: str) -> str:
     return f"{passages}_s"
 
 
+def sentence_id(passage_id: str, n: int) -> str:
+    """The id of sentence n of a passage in the sentence collection."""
+    return f"{passage_id}~{n}"
+
+
 def sentence_ids(passage: Passage) -> list[str]:
     """The ids of a passage's records in the sentence collection, one per sentence."""
-    return [f"{passage.id}~{n}" for n in range(len(sentence_spans(passage.text)))]
+    return [sentence_id(passage.id, n) for n in range(len(sentence_spans(passage.text)))]
 
 
-def sentence_passage(sentence_id: str) -> str:
-    return sentence_id.rpartition("~")[0]
+def sentence_passage(record_id: str) -> str:
+    return record_id.rpartition("~")[0]
 
 
 class IndexState(BaseModel):
