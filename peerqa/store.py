@@ -105,13 +105,13 @@ def passage_metadata(passage: Passage) -> dict[str, Any]:
     return metadata
 
 
-def passage_to_node(passage: Passage) -> TextNode:
+def passage_to_node(passage: Passage, node_class: type[TextNode] | None = None) -> TextNode:
     """The node's text is the verbatim passage; its context rides in metadata that is
     embedded and keyword-indexed (MetadataMode.EMBED) but never returned as evidence."""
     from llama_index.core.schema import TextNode
 
     metadata = passage_metadata(passage)
-    return TextNode(
+    return (node_class or TextNode)(
         id_=passage.id,
         text=passage.text,
         metadata=metadata,

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from copy import copy
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import bm25s
@@ -46,6 +47,15 @@ FUSION_MODE = "relative_score"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default
 # Tries at loading the live generation while other processes keep publishing and dropping.
 LOAD_ATTEMPTS = 3
+
+
+class LoadedNode(TextNode):
+    """A passage node of a loaded generation, which never changes: its hash, which fusion
+    takes of every hit (sha256 over text and metadata), is computed once."""
+
+    @cached_property
+    def hash(self) -> str:
+        return TextNode.hash.fget(self)  # type: ignore[attr-defined]
 
 
 class KeywordRetriever(BM25Retriever):
@@ -207,7 +217,8 @@ class ExactVectors:
             return []
         best = candidates[np.argpartition(-similarity[candidates], k - 1)[:k]]
         best = best[np.argsort(-similarity[best], kind="stable")]
-        return [(self.ids[i], math.exp(similarity[i] - 1.0)) for i in best]
+        scores = np.exp(similarity[best].astype(np.float64) - 1.0).tolist()
+        return [(self.ids[i], s) for i, s in zip(best.tolist(), scores, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -345,7 +356,7 @@ class LiveIndex:
     def _load(self, state: IndexState) -> None:
         collection = self.store.collection(state.collection)
         passages = sorted(self.store.passages(collection), key=_document_order)
-        nodes = [passage_to_node(p) for p in passages]
+        nodes = [passage_to_node(p, LoadedNode) for p in passages]
         self._collection = collection
         self._sentences = self.store.collection(sentence_collection(collection.name))
         self._nodes = {n.node_id: n for n in nodes}
@@ -382,6 +393,13 @@ class LiveIndex:
         # sentences costs ~600 MB of Chroma's caches for the life of the process.
         self._sentence_ids: list[list[str] | None] = [None] * len(self.order)
         self._programmes = ProgrammeFinder(state.programmes)
+        self._fusion_template = QueryFusionRetriever(
+            [self._bm25],
+            llm=_NO_LLM,  # num_queries=1: no query generation, the LLM is never called
+            num_queries=1,
+            mode=FUSION_MODE,
+            use_async=False,
+        )
         # Counted when an older pointer record does not say (sizes the HNSW overfetch).
         self._sentence_count = state.sentences or self._sentences.count()
         self._exact = (
@@ -480,16 +498,19 @@ class LiveIndex:
             keyword,
         ]
         retrievers += self._programme_keyword(expanded, mask)
-        fusion = QueryFusionRetriever(
-            retrievers,
-            llm=_NO_LLM,  # num_queries=1: no query generation, the LLM is never called
-            num_queries=1,
-            mode=FUSION_MODE,
-            use_async=False,
-            similarity_top_k=top_k,
-        )
-        hits = fusion.retrieve(bundle)
+        hits = self._fusion(retrievers, top_k).retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]
+
+    def _fusion(self, retrievers: list[BaseRetriever], top_k: int) -> QueryFusionRetriever:
+        """The generation's QueryFusionRetriever, copied over this request's retrievers
+        with equal weights (as its constructor sets them). Copied, not constructed: the
+        constructor probes for langchain with two failing imports under Python's import
+        lock, 14% of the server's time at concurrency 16."""
+        fusion = copy(self._fusion_template)
+        fusion._retrievers = retrievers
+        fusion._retriever_weights = [1.0 / len(retrievers)] * len(retrievers)
+        fusion.similarity_top_k = top_k
+        return fusion
 
     def _programme_keyword(self, query: str, mask: np.ndarray | None) -> list[BaseRetriever]:
         """BM25 over the passages of the programmes a question names, beside the others:

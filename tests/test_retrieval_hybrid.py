@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
+from llama_index.core.llms import MockLLM
+from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.schema import QueryBundle
 
 from peerqa.models import Filters
 from retrieval import hybrid
+from retrieval.expansion import expand
 from retrieval.hybrid import UnknownFilterValue
 from tests.conftest import CORPUS_TEXT
 
@@ -126,3 +130,36 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
         for filters in (None, Filters(kind=["quote"]), Filters(stance=["challenge"])):
             want = {p.id for p in corpus_index.search(question, 5, filters)}
             assert {p.id for p in approximate.search(question, 5, filters)} == want
+
+
+def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index, monkeypatch):
+    """Searches fuse with copies of one QueryFusionRetriever per generation (making one
+    per search costs two failing langchain imports under Python's import lock); a copy
+    ranks and scores as one constructed over the same retrievers, with 3 of them or,
+    when a question names a programme, 4."""
+    view = corpus_index._view
+    made = []
+
+    def fusion(retrievers, top_k):
+        made.append(retrievers)
+        return type(view)._fusion(view, retrievers, top_k)
+
+    monkeypatch.setattr(view, "_fusion", fusion)
+    counts = set()
+    for question in (*QUESTIONS, "How does Programme E match its mentors?"):
+        got = corpus_index.search(question, 5)
+        retrievers = made.pop()
+        counts.add(len(retrievers))
+        fresh = QueryFusionRetriever(
+            retrievers,
+            llm=MockLLM(),
+            num_queries=1,
+            mode=hybrid.FUSION_MODE,
+            use_async=False,
+            similarity_top_k=5,
+        )
+        query = expand(question)
+        bundle = QueryBundle(query, embedding=view.embed_model.get_query_embedding(query))
+        want = [(h.node.node_id, round(h.score, 6)) for h in fresh.retrieve(bundle)]
+        assert [(p.id, p.score) for p in got] == want
+    assert counts == {3, 4}
