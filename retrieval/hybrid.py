@@ -247,39 +247,64 @@ class Column:
         return bool(value) and i < len(self.values) and self.values[i] == value
 
 
-class PassageRetriever(BaseRetriever):
-    """Dense search over the passage collection (the query bundle carries the query's
-    embedding); SentenceRetriever searches the sentence collection the same way."""
+@dataclass(frozen=True)
+class DenseCollection:
+    """One collection of a generation, for dense search: its records are passages or the
+    sentences of passages (`passage_of`, `fetch` records asked per passage wanted). Up
+    to EXACT_MAX records it is searched exactly over its vectors in memory, above by
+    Chroma's HNSW."""
 
-    FETCH = 1  # records asked of Chroma per passage wanted
+    collection: chromadb.Collection
+    size: int
+    exact: ExactVectors | None
+    passage_of: Callable[[str], str]
+    fetch: int
+
+    @classmethod
+    def load(
+        cls,
+        collection: chromadb.Collection,
+        size: int,
+        position: dict[str, int],
+        passage_of: Callable[[str], str],
+        fetch: int,
+    ) -> DenseCollection:
+        exact = ExactVectors.load(collection, position, passage_of) if size <= EXACT_MAX else None
+        return cls(collection, size, exact, passage_of, fetch)
+
+    def nearest(
+        self, query_bundle: QueryBundle, k: int, dense_filter: DenseFilter | None
+    ) -> list[tuple[str, float]]:
+        if self.exact is not None:
+            mask = dense_filter.mask if dense_filter else None
+            return self.exact.nearest(query_bundle.embedding, k, mask)
+        return nearest(self.collection, query_bundle, k, self.size, dense_filter)
+
+
+class DenseRetriever(BaseRetriever):
+    """Dense search over one collection (the query bundle carries the query's embedding);
+    a passage scores as its best record: itself, or its best sentence."""
 
     def __init__(
         self,
-        collection: chromadb.Collection,
-        size: int,
+        dense: DenseCollection,
         passages: dict[str, TextNode],
         top_k: int,
         dense_filter: DenseFilter | None,
-        exact: ExactVectors | None = None,
     ):
         super().__init__()
-        self._collection, self._size, self._passages = collection, size, passages
-        self._top_k, self._filter, self._exact = top_k, dense_filter, exact
-
-    @staticmethod
-    def passage_of(record_id: str) -> str:
-        return record_id
+        self._dense, self._passages, self._top_k, self._filter = (
+            dense,
+            passages,
+            top_k,
+            dense_filter,
+        )
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         best: dict[str, float] = {}
-        k = self.FETCH * self._top_k
-        if self._exact is not None:
-            mask = self._filter.mask if self._filter else None
-            hits = self._exact.nearest(query_bundle.embedding, k, mask)
-        else:
-            hits = nearest(self._collection, query_bundle, k, self._size, self._filter)
+        hits = self._dense.nearest(query_bundle, self._dense.fetch * self._top_k, self._filter)
         for rid, score in hits:
-            pid = self.passage_of(rid)
+            pid = self._dense.passage_of(rid)
             best[pid] = max(best.get(pid, 0.0), score)
         ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)[: self._top_k]
         return [
@@ -287,13 +312,6 @@ class PassageRetriever(BaseRetriever):
             for pid, score in ranked
             if pid in self._passages
         ]
-
-
-class SentenceRetriever(PassageRetriever):
-    """Dense search over single sentences; a passage scores as its best sentence."""
-
-    FETCH = 3
-    passage_of = staticmethod(sentence_passage)
 
 
 class IndexNotReady(RuntimeError):
@@ -357,8 +375,6 @@ class LiveIndex:
         collection = self.store.collection(state.collection)
         passages = sorted(self.store.passages(collection), key=_document_order)
         nodes = [passage_to_node(p, LoadedNode) for p in passages]
-        self._collection = collection
-        self._sentences = self.store.collection(sentence_collection(collection.name))
         self._nodes = {n.node_id: n for n in nodes}
         # BM25Retriever.from_defaults(nodes, stemmer, language="english"), built directly:
         # the same bm25s index without the per-node JSON corpus it also makes (seconds
@@ -400,15 +416,14 @@ class LiveIndex:
             mode=FUSION_MODE,
             use_async=False,
         )
-        # Counted when an older pointer record does not say (sizes the HNSW overfetch).
-        self._sentence_count = state.sentences or self._sentences.count()
-        self._exact = (
-            ExactVectors.load(collection, self._position, str) if len(nodes) <= EXACT_MAX else None
-        )
-        self._exact_sentences = (
-            ExactVectors.load(self._sentences, self._position, sentence_passage)
-            if self._sentence_count <= EXACT_MAX
-            else None
+        self._dense = DenseCollection.load(collection, len(nodes), self._position, str, fetch=1)
+        sentences = self.store.collection(sentence_collection(collection.name))
+        self._dense_sentences = DenseCollection.load(
+            sentences,
+            state.sentences or sentences.count(),  # counted when an older pointer omits it
+            self._position,
+            sentence_passage,
+            fetch=3,
         )
         self.state = state
 
@@ -469,33 +484,19 @@ class LiveIndex:
         passage_filter = sentence_filter = None
         if mask is not None:
             where = _chroma_where(active)
-            passage_filter = DenseFilter(where, mask, self._position, self._passage_id, str)
+            passage_filter = DenseFilter(
+                where, mask, self._position, self._passage_id, self._dense.passage_of
+            )
             sentence_filter = DenseFilter(
-                where, mask, self._position, self._sentences_of, sentence_passage
+                where, mask, self._position, self._sentences_of, self._dense_sentences.passage_of
             )
         # Embedded once here (LRU-cached by the model), not by each dense retriever.
         expanded = expand(query)
         bundle = QueryBundle(expanded, embedding=self.embed_model.get_query_embedding(expanded))
-        keyword = copy(self._bm25)  # shares the in-memory BM25 index; the mask is per request
-        keyword.mask = mask.astype(np.float32) if mask is not None else None
         retrievers: list[BaseRetriever] = [
-            PassageRetriever(
-                self._collection,
-                len(self._nodes),
-                self._nodes,
-                CANDIDATES,
-                passage_filter,
-                self._exact,
-            ),
-            SentenceRetriever(
-                self._sentences,
-                self._sentence_count,
-                self._nodes,
-                CANDIDATES,
-                sentence_filter,
-                self._exact_sentences,
-            ),
-            keyword,
+            DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
+            DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
+            self._keyword(mask),
         ]
         retrievers += self._programme_keyword(expanded, mask)
         hits = self._fusion(retrievers, top_k).retrieve(bundle)
@@ -525,9 +526,13 @@ class LiveIndex:
         focus = np.zeros(len(self.order), dtype=bool)
         for document, letter in named:
             focus |= documents.mask([document]) & letters.mask([letter])
-        keyword = copy(self._bm25)
-        keyword.mask = (focus & mask if mask is not None else focus).astype(np.float32)
-        return [keyword]
+        return [self._keyword(focus & mask if mask is not None else focus)]
+
+    def _keyword(self, mask: np.ndarray | None) -> KeywordRetriever:
+        """BM25 over the passages in `mask` (all when None)."""
+        keyword = copy(self._bm25)  # shares the in-memory BM25 index; the mask is per request
+        keyword.mask = mask.astype(np.float32) if mask is not None else None
+        return keyword
 
     def _passage_id(self, position: int) -> tuple[str]:
         return (self.order[position],)

@@ -87,8 +87,8 @@ def test_small_collections_are_searched_exactly(corpus_index):
     every process that loads the generation finds the same passages."""
     view = corpus_index._view
     for exact, collection in (
-        (view._exact, view._collection),
-        (view._exact_sentences, view._sentences),
+        (view._dense.exact, view._dense.collection),
+        (view._dense_sentences.exact, view._dense_sentences.collection),
     ):
         assert exact is not None and len(exact.ids) == collection.count()
         for question in QUESTIONS:
@@ -110,7 +110,7 @@ def test_exact_search_keeps_only_passages_that_pass_the_filter(corpus_index):
     view = corpus_index._view
     mask = view._mask({"kind": ["quote"]})
     embedding = view.embed_model.get_query_embedding(QUESTIONS[0])
-    for exact in (view._exact, view._exact_sentences):
+    for exact in (view._dense.exact, view._dense_sentences.exact):
         hits = exact.nearest(embedding, 200, mask)
         assert hits and len(hits) < len(exact.ids)
         passing = {i for i in range(len(exact.ids)) if mask[exact.passage[i]]}
@@ -125,7 +125,7 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
     filters); on this corpus its answers match the exact scan's."""
     monkeypatch.setattr(hybrid, "EXACT_MAX", 0)
     approximate = hybrid.LiveIndex(corpus_settings, embed_model=corpus_index.embed_model)
-    assert approximate._exact is None and approximate._exact_sentences is None
+    assert approximate._dense.exact is None and approximate._dense_sentences.exact is None
     for question in QUESTIONS:
         for filters in (None, Filters(kind=["quote"]), Filters(stance=["challenge"])):
             want = {p.id for p in corpus_index.search(question, 5, filters)}
