@@ -62,7 +62,8 @@ class Hybrid:
     name = OURS
     description = (
         "peerqa hybrid over parsed passages: dense passages + dense sentences + BM25, "
-        f"query expansion, relative-score fusion; top {RETRIEVE_K}"
+        "late interaction over their hits, query expansion, relative-score fusion; "
+        f"top {RETRIEVE_K}"
     )
 
     def __init__(self, index: LiveIndex):

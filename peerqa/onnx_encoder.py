@@ -93,12 +93,13 @@ class OnnxQueryEncoder:
         )
         self._tokenizer = tokenizer
 
-    def encode(self, text: str) -> list[float]:
+    def encode(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The unit sentence vector, and the token vectors with their token ids (from the
+        same forward pass: late interaction scores with them)."""
         feed = self._tokenizer([text], truncation=True, max_length=MAX_TOKENS, return_tensors="np")
         (hidden,) = self._session.run(None, {k: feed[k].astype(np.int64) for k in _INPUTS})
-        mask = feed["attention_mask"][..., None].astype(np.float32)
-        vector = (hidden * mask).sum(axis=1)[0] / mask.sum()
-        return (vector / np.linalg.norm(vector)).tolist()
+        vector = hidden[0].mean(axis=0)  # one text: no padding to mask out of the mean
+        return vector / np.linalg.norm(vector), hidden[0], feed["input_ids"][0]
 
 
 def load_onnx_encoder(

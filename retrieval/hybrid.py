@@ -1,4 +1,5 @@
-"""index -> ranked passages: dense (Chroma) and BM25 over the same nodes, fused by RRF.
+"""index -> ranked passages: dense (Chroma) and BM25 over the same nodes, and late
+interaction over what they found, fused by relative score.
 
 `LiveIndex` is loaded once per process (model, BM25, passage table) and follows the
 store's pointer, reloading when an ingest publishes a new generation.
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from copy import copy
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import bm25s
@@ -23,6 +24,7 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.retrievers.bm25 import BM25Retriever
+from threadpoolctl import threadpool_limits
 
 from peerqa.config import Settings, get_settings
 from peerqa.embedding import MiniLMEmbedding, load_embedding
@@ -38,6 +40,7 @@ from peerqa.store import (
     sentence_passage,
 )
 from retrieval.expansion import expand
+from retrieval.late import TokenVectors
 from retrieval.programmes import ProgrammeFinder
 
 CANDIDATES = 30  # per retriever, before fusion
@@ -314,6 +317,33 @@ class DenseRetriever(BaseRetriever):
         ]
 
 
+class HybridFusion(QueryFusionRetriever):
+    """QueryFusionRetriever (one query, no LLM) over peerqa's own retrievers, plus one
+    more ranking to fuse: `late` ranks the passages they found (late interaction,
+    retrieval/late.py).
+
+    It calls each retriever's `_retrieve`, not `retrieve`: the search is instrumented
+    once, by this retriever's `retrieve`, and the per-retriever events, callback traces
+    and IndexNode recursion `retrieve` adds (~0.15 ms a retriever: a signature bind, two
+    uuid4s, pydantic events) have nothing to do for hits that are distinct TextNodes.
+    """
+
+    late: Callable[[list[TextNode]], list[NodeWithScore]] | None = None
+
+    def _run_sync_queries(
+        self, queries: list[QueryBundle]
+    ) -> dict[tuple[str, int], list[NodeWithScore]]:
+        (query,) = queries  # num_queries=1
+        results = {
+            (query.query_str, i): retriever._retrieve(query)
+            for i, retriever in enumerate(self._retrievers)
+        }
+        if self.late is not None:
+            found = {h.node.node_id: h.node for hits in results.values() for h in hits}
+            results[(query.query_str, len(self._retrievers))] = self.late(list(found.values()))
+        return results
+
+
 class IndexNotReady(RuntimeError):
     """Nothing has been ingested into this store yet."""
 
@@ -334,6 +364,10 @@ class LiveIndex:
         self.settings = settings or get_settings()
         self.store = store or Store(self.settings)
         self.embed_model = embed_model or load_embedding()
+        # numpy's BLAS on one thread: searches multiply small matrices (late interaction),
+        # where a second OpenBLAS thread only spins against concurrent requests for the
+        # cores; measured 0.55 ms a search on one thread, 1.24 ms on two.
+        threadpool_limits(1, user_api="blas")
         self._lock = threading.Lock()
         self.state: IndexState | None = None
         # The loaded generation as one object: a search runs on it from start to end.
@@ -409,7 +443,7 @@ class LiveIndex:
         # sentences costs ~600 MB of Chroma's caches for the life of the process.
         self._sentence_ids: list[list[str] | None] = [None] * len(self.order)
         self._programmes = ProgrammeFinder(state.programmes)
-        self._fusion_template = QueryFusionRetriever(
+        self._fusion_template = HybridFusion(
             [self._bm25],
             llm=_NO_LLM,  # num_queries=1: no query generation, the LLM is never called
             num_queries=1,
@@ -425,6 +459,7 @@ class LiveIndex:
             sentence_passage,
             fetch=3,
         )
+        self._late = TokenVectors.load(passages, self.embed_model, getattr(self, "_late", None))
         self.state = state
 
     @property
@@ -492,26 +527,42 @@ class LiveIndex:
             )
         # Embedded once here (LRU-cached by the model), not by each dense retriever.
         expanded = expand(query)
-        bundle = QueryBundle(expanded, embedding=self.embed_model.get_query_embedding(expanded))
+        encoding = self.embed_model.encode_query(expanded)
+        bundle = QueryBundle(expanded, embedding=list(encoding.vector))
         retrievers: list[BaseRetriever] = [
             DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
             DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
             self._keyword(mask),
         ]
         retrievers += self._programme_keyword(expanded, mask)
-        hits = self._fusion(retrievers, top_k).retrieve(bundle)
+        late = partial(self._late_ranking, encoding.tokens) if self._late else None
+        hits = self._fusion(retrievers, top_k, late).retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]
 
-    def _fusion(self, retrievers: list[BaseRetriever], top_k: int) -> QueryFusionRetriever:
-        """The generation's QueryFusionRetriever, copied over this request's retrievers
-        with equal weights (as its constructor sets them). Copied, not constructed: the
-        constructor probes for langchain with two failing imports under Python's import
-        lock, 14% of the server's time at concurrency 16."""
+    def _fusion(
+        self,
+        retrievers: list[BaseRetriever],
+        top_k: int,
+        late: Callable[[list[TextNode]], list[NodeWithScore]] | None = None,
+    ) -> HybridFusion:
+        """The generation's fusion retriever, copied over this request's retrievers (and
+        late ranking) with equal weights, as its constructor sets them. Copied, not
+        constructed: the constructor probes for langchain with two failing imports under
+        Python's import lock, 14% of the server's time at concurrency 16."""
         fusion = copy(self._fusion_template)
         fusion._retrievers = retrievers
-        fusion._retriever_weights = [1.0 / len(retrievers)] * len(retrievers)
+        rankings = len(retrievers) + (late is not None)
+        fusion._retriever_weights = [1.0 / rankings] * rankings
         fusion.similarity_top_k = top_k
+        fusion.late = late
         return fusion
+
+    def _late_ranking(self, query_tokens: np.ndarray, nodes: list[TextNode]) -> list[NodeWithScore]:
+        """The best CANDIDATES of `nodes` by late interaction with the query's tokens."""
+        assert self._late is not None
+        scores = self._late.maxsim(query_tokens, [self._position[n.node_id] for n in nodes])
+        best = np.argsort(-scores, kind="stable")[:CANDIDATES].tolist()
+        return [NodeWithScore(node=nodes[i], score=float(scores[i])) for i in best]
 
     def _programme_keyword(self, query: str, mask: np.ndarray | None) -> list[BaseRetriever]:
         """BM25 over the passages of the programmes a question names, beside the others:

@@ -29,12 +29,16 @@ def encoder(model, cache_dir: Path) -> OnnxQueryEncoder:
 
 
 def test_onnx_vectors_are_torch_vectors(model, tmp_path: Path):
+    """Sentence and token vectors, from one pass (late interaction uses the tokens)."""
     onnx = encoder(model, tmp_path)
     torch_vectors = model.encode(QUERIES, normalize_embeddings=True)
-    for query, expected in zip(QUERIES, torch_vectors, strict=True):
-        got = np.asarray(onnx.encode(query))
-        assert got.shape == expected.shape
-        assert np.abs(got - expected).max() < 1e-5  # long queries truncate alike, too
+    torch_tokens = model.encode(QUERIES, output_value="token_embeddings")
+    for query, expected, tokens in zip(QUERIES, torch_vectors, torch_tokens, strict=True):
+        vector, hidden, ids = onnx.encode(query)
+        assert vector.shape == expected.shape
+        assert np.abs(vector - expected).max() < 1e-5  # long queries truncate alike, too
+        assert hidden.shape == tuple(tokens.shape) == (len(ids), 384)
+        assert np.abs(hidden - tokens.numpy()).max() < 1e-4
 
 
 def test_the_export_is_made_once_and_reused(model, tmp_path: Path):

@@ -6,8 +6,8 @@ import math
 
 import pytest
 from llama_index.core.llms import MockLLM
-from llama_index.core.retrievers import QueryFusionRetriever
-from llama_index.core.schema import QueryBundle
+from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from peerqa.models import Filters
 from retrieval import hybrid
@@ -132,17 +132,29 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
             assert {p.id for p in approximate.search(question, 5, filters)} == want
 
 
+class Ranked(BaseRetriever):
+    """A ranking already made."""
+
+    def __init__(self, hits):
+        super().__init__()
+        self._hits = hits
+
+    def _retrieve(self, query_bundle):
+        return [NodeWithScore(node=h.node, score=h.score) for h in self._hits]
+
+
 def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index, monkeypatch):
-    """Searches fuse with copies of one QueryFusionRetriever per generation (making one
-    per search costs two failing langchain imports under Python's import lock); a copy
-    ranks and scores as one constructed over the same retrievers, with 3 of them or,
-    when a question names a programme, 4."""
+    """Searches fuse with copies of one fusion retriever per generation (making one per
+    search costs two failing langchain imports under Python's import lock). A copy ranks
+    and scores as llama-index's QueryFusionRetriever constructed over the same
+    retrievers (3, or 4 when a question names a programme) and one more ranking: late
+    interaction over the passages they found, by MaxSim against the passages' tokens."""
     view = corpus_index._view
     made = []
 
-    def fusion(retrievers, top_k):
+    def fusion(retrievers, top_k, late):
         made.append(retrievers)
-        return type(view)._fusion(view, retrievers, top_k)
+        return type(view)._fusion(view, retrievers, top_k, late)
 
     monkeypatch.setattr(view, "_fusion", fusion)
     counts = set()
@@ -150,16 +162,27 @@ def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index
         got = corpus_index.search(question, 5)
         retrievers = made.pop()
         counts.add(len(retrievers))
+        query = expand(question)
+        encoding = view.embed_model.encode_query(query)
+        bundle = QueryBundle(query, embedding=list(encoding.vector))
+        found = {h.node.node_id: h.node for r in retrievers for h in r.retrieve(bundle)}
+        tokens = view.embed_model.token_vectors([n.text for n in found.values()])
+        late = sorted(
+            (
+                NodeWithScore(node=node, score=float((t @ encoding.tokens.T).max(0).mean()))
+                for node, t in zip(found.values(), tokens, strict=True)
+            ),
+            key=lambda h: -h.score,
+        )[: hybrid.CANDIDATES]
         fresh = QueryFusionRetriever(
-            retrievers,
+            [*retrievers, Ranked(late)],
             llm=MockLLM(),
             num_queries=1,
             mode=hybrid.FUSION_MODE,
             use_async=False,
             similarity_top_k=5,
         )
-        query = expand(question)
-        bundle = QueryBundle(query, embedding=view.embed_model.get_query_embedding(query))
         want = [(h.node.node_id, round(h.score, 6)) for h in fresh.retrieve(bundle)]
-        assert [(p.id, p.score) for p in got] == want
+        assert [p.id for p in got] == [pid for pid, _ in want]
+        assert [p.score for p in got] == pytest.approx([s for _, s in want], abs=2e-6)
     assert counts == {3, 4}
