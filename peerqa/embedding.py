@@ -167,7 +167,6 @@ class MiniLMEmbedding(BaseEmbedding):
     _query_backend: str = PrivateAttr(default="torch")
     _content: np.ndarray = PrivateAttr()
     _basis: np.ndarray = PrivateAttr()
-    _embed_query: Callable[[str], QueryEncoding] = PrivateAttr()
     _running_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, model_path: Path, **kwargs: Any) -> None:
@@ -184,13 +183,13 @@ class MiniLMEmbedding(BaseEmbedding):
         words = self._model[0].auto_model.get_input_embeddings().weight
         self._basis = token_basis(words.detach().numpy())
         self._query_backend = "onnx" if onnx else "torch"
-        self._embed_query = (
+        embed_query: Callable[[str], QueryEncoding] = (
             (lambda q: self._query_encoding(*onnx.encode(q)))  # noqa: E731
             if onnx
             else QueryBatcher(self._encode_queries)
         )
         # Repeated questions (eval runs, chat retries, load tests) skip the model entirely.
-        self._query_cache = lru_cache(maxsize=4096)(self._embed_query)
+        self._query_cache = lru_cache(maxsize=4096)(embed_query)
 
     @classmethod
     def class_name(cls) -> str:
@@ -243,16 +242,12 @@ class MiniLMEmbedding(BaseEmbedding):
         )
 
     def _encode_queries(self, texts: list[str]) -> list[QueryEncoding]:
-        """Queries on torch: all the model's outputs, for their sentence and token vectors."""
-        out = self._forward(texts, None)
-        return [self._query_encoding(*_unpadded(item)) for item in out]
+        """Texts on torch, with all the model's outputs: sentence and token vectors."""
+        return [self._query_encoding(*_unpadded(item)) for item in self._forward(texts, None)]
 
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
         """The content token vectors of each text (content_tokens), for late interaction."""
-        return [
-            content_tokens(*_unpadded(item)[1:], self._content, self._basis)
-            for item in self._forward(texts, None)
-        ]
+        return [encoding.tokens for encoding in self._encode_queries(texts)]
 
     def encode_query(self, query: str) -> QueryEncoding:
         """The query's sentence and token vectors, from one cached forward pass."""
