@@ -62,7 +62,8 @@ class Hybrid:
     name = OURS
     description = (
         "peerqa hybrid over parsed passages: dense passages + dense sentences + BM25, "
-        "late interaction over their hits, query expansion, relative-score fusion; "
+        "late interaction (text; text under context) over their hits, query expansion, "
+        "relative-score fusion; "
         f"top {RETRIEVE_K}"
     )
 

@@ -6,6 +6,7 @@ the one loaded instance.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ from llama_index.core.schema import BaseNode, MetadataMode
 from pydantic import PrivateAttr
 
 from peerqa.config import get_settings
-from peerqa.onnx_encoder import load_onnx_encoder
+from peerqa.onnx_encoder import load_onnx_encoder, weights_digest
 
 BATCH_THREADS_FROM = 32
 # llama-index cuts text lists into chunks of embed_batch_size before they reach the
@@ -167,6 +168,7 @@ class MiniLMEmbedding(BaseEmbedding):
     _query_backend: str = PrivateAttr(default="torch")
     _content: np.ndarray = PrivateAttr()
     _basis: np.ndarray = PrivateAttr()
+    _token_space: str = PrivateAttr()
     _running_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, model_path: Path, **kwargs: Any) -> None:
@@ -182,6 +184,9 @@ class MiniLMEmbedding(BaseEmbedding):
         self._content = content_vocabulary(self._model.tokenizer)
         words = self._model[0].auto_model.get_input_embeddings().weight
         self._basis = token_basis(words.detach().numpy())
+        space = hashlib.sha256(f"{weights_digest(model_path)}:{TOKEN_DIMS}:".encode())
+        space.update(self._content.tobytes())
+        self._token_space = space.hexdigest()[:16]
         self._query_backend = "onnx" if onnx else "torch"
         embed_query: Callable[[str], QueryEncoding] = (
             (lambda q: self._query_encoding(*onnx.encode(q)))  # noqa: E731
@@ -199,6 +204,12 @@ class MiniLMEmbedding(BaseEmbedding):
     def embedded(self) -> int:
         """Texts embedded since load (ingest reports this; 0 means everything was reused)."""
         return self._embedded
+
+    @property
+    def token_space(self) -> str:
+        """Names what token_vectors makes (weights, content vocabulary, TOKEN_DIMS): token
+        vectors cached on disk are read back only by a model that would make the same."""
+        return self._token_space
 
     @property
     def query_backend(self) -> str:

@@ -29,7 +29,7 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MAX_TOKENS = 256  # the model's max_seq_length, as SentenceTransformer truncates
 
 
-def _weights_digest(model_path: Path) -> str:
+def weights_digest(model_path: Path) -> str:
     weights = model_path / "model.safetensors"
     stat = weights.stat()
     key = f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
@@ -81,7 +81,7 @@ class OnnxQueryEncoder:
     def __init__(self, model_path: Path, transformer: Any, tokenizer: Any, cache_dir: Path):
         import onnxruntime as ort
 
-        target = cache_dir / f"minilm-{_weights_digest(model_path)}.onnx"
+        target = cache_dir / f"minilm-{weights_digest(model_path)}.onnx"
         if not target.exists():
             log.info("exporting the embedding model to ONNX at %s", target)
             _export(transformer, tokenizer, target)

@@ -40,7 +40,7 @@ from peerqa.store import (
     sentence_passage,
 )
 from retrieval.expansion import expand
-from retrieval.late import TokenVectors
+from retrieval.late import TokenVectors, load_views
 from retrieval.programmes import ProgrammeFinder
 
 CANDIDATES = 30  # per retriever, before fusion
@@ -318,8 +318,8 @@ class DenseRetriever(BaseRetriever):
 
 
 class HybridFusion(QueryFusionRetriever):
-    """QueryFusionRetriever (one query, no LLM) over peerqa's own retrievers, plus one
-    more ranking to fuse: `late` ranks the passages they found (late interaction,
+    """QueryFusionRetriever (one query, no LLM) over peerqa's own retrievers, plus more
+    rankings to fuse: each of `late` ranks the passages they found (late interaction,
     retrieval/late.py).
 
     It calls each retriever's `_retrieve`, not `retrieve`: the search is instrumented
@@ -328,7 +328,7 @@ class HybridFusion(QueryFusionRetriever):
     uuid4s, pydantic events) have nothing to do for hits that are distinct TextNodes.
     """
 
-    late: Callable[[list[TextNode]], list[NodeWithScore]] | None = None
+    late: Sequence[Callable[[list[TextNode]], list[NodeWithScore]]] = ()
 
     def _run_sync_queries(
         self, queries: list[QueryBundle]
@@ -338,9 +338,9 @@ class HybridFusion(QueryFusionRetriever):
             (query.query_str, i): retriever._retrieve(query)
             for i, retriever in enumerate(self._retrievers)
         }
-        if self.late is not None:
-            found = {h.node.node_id: h.node for hits in results.values() for h in hits}
-            results[(query.query_str, len(self._retrievers))] = self.late(list(found.values()))
+        found = list({h.node.node_id: h.node for hits in results.values() for h in hits}.values())
+        for i, rank in enumerate(self.late, len(self._retrievers)):
+            results[(query.query_str, i)] = rank(found)
         return results
 
 
@@ -459,7 +459,9 @@ class LiveIndex:
             sentence_passage,
             fetch=3,
         )
-        self._late = TokenVectors.load(passages, self.embed_model, getattr(self, "_late", None))
+        self._late = load_views(
+            passages, self.embed_model, getattr(self, "_late", ()), self.settings.cache_dir
+        )
         self.state = state
 
     @property
@@ -535,7 +537,7 @@ class LiveIndex:
             self._keyword(mask),
         ]
         retrievers += self._programme_keyword(expanded, mask)
-        late = partial(self._late_ranking, encoding.tokens) if self._late else None
+        late = [partial(self._late_ranking, view, encoding.tokens) for view in self._late]
         hits = self._fusion(retrievers, top_k, late).retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]
 
@@ -543,24 +545,26 @@ class LiveIndex:
         self,
         retrievers: list[BaseRetriever],
         top_k: int,
-        late: Callable[[list[TextNode]], list[NodeWithScore]] | None = None,
+        late: Sequence[Callable[[list[TextNode]], list[NodeWithScore]]] = (),
     ) -> HybridFusion:
         """The generation's fusion retriever, copied over this request's retrievers (and
-        late ranking) with equal weights, as its constructor sets them. Copied, not
+        late rankings) with equal weights, as its constructor sets them. Copied, not
         constructed: the constructor probes for langchain with two failing imports under
         Python's import lock, 14% of the server's time at concurrency 16."""
         fusion = copy(self._fusion_template)
         fusion._retrievers = retrievers
-        rankings = len(retrievers) + (late is not None)
+        rankings = len(retrievers) + len(late)
         fusion._retriever_weights = [1.0 / rankings] * rankings
         fusion.similarity_top_k = top_k
         fusion.late = late
         return fusion
 
-    def _late_ranking(self, query_tokens: np.ndarray, nodes: list[TextNode]) -> list[NodeWithScore]:
-        """The best CANDIDATES of `nodes` by late interaction with the query's tokens."""
-        assert self._late is not None
-        scores = self._late.maxsim(query_tokens, [self._position[n.node_id] for n in nodes])
+    def _late_ranking(
+        self, view: TokenVectors, query_tokens: np.ndarray, nodes: list[TextNode]
+    ) -> list[NodeWithScore]:
+        """The best CANDIDATES of `nodes` by late interaction of one view of the passages
+        with the query's tokens."""
+        scores = view.maxsim(query_tokens, [self._position[n.node_id] for n in nodes])
         best = np.argsort(-scores, kind="stable")[:CANDIDATES].tolist()
         return [NodeWithScore(node=nodes[i], score=float(scores[i])) for i in best]
 

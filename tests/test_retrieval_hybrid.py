@@ -10,6 +10,7 @@ from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from peerqa.models import Filters
+from peerqa.store import embed_text
 from retrieval import hybrid
 from retrieval.expansion import expand
 from retrieval.hybrid import UnknownFilterValue
@@ -147,8 +148,9 @@ def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index
     """Searches fuse with copies of one fusion retriever per generation (making one per
     search costs two failing langchain imports under Python's import lock). A copy ranks
     and scores as llama-index's QueryFusionRetriever constructed over the same
-    retrievers (3, or 4 when a question names a programme) and one more ranking: late
-    interaction over the passages they found, by MaxSim against the passages' tokens."""
+    retrievers (3, or 4 when a question names a programme) and two more rankings: late
+    interaction over the passages they found, by MaxSim against the tokens of their text
+    and of their text under its context."""
     view = corpus_index._view
     made = []
 
@@ -166,16 +168,17 @@ def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index
         encoding = view.embed_model.encode_query(query)
         bundle = QueryBundle(query, embedding=list(encoding.vector))
         found = {h.node.node_id: h.node for r in retrievers for h in r.retrieve(bundle)}
-        tokens = view.embed_model.token_vectors([n.text for n in found.values()])
-        late = sorted(
-            (
+        late = []
+        for read in (lambda p: p.text, embed_text):
+            texts = [read(view.passages[n.node_id]) for n in found.values()]
+            tokens = view.embed_model.token_vectors(texts)
+            scored = (
                 NodeWithScore(node=node, score=float((t @ encoding.tokens.T).max(0).mean()))
                 for node, t in zip(found.values(), tokens, strict=True)
-            ),
-            key=lambda h: -h.score,
-        )[: hybrid.CANDIDATES]
+            )
+            late.append(Ranked(sorted(scored, key=lambda h: -h.score)[: hybrid.CANDIDATES]))
         fresh = QueryFusionRetriever(
-            [*retrievers, Ranked(late)],
+            [*retrievers, *late],
             llm=MockLLM(),
             num_queries=1,
             mode=hybrid.FUSION_MODE,
