@@ -63,7 +63,7 @@ class Hybrid:
     description = (
         "peerqa hybrid over parsed passages: dense passages + dense sentences + BM25, "
         "late interaction (text; text under context) over their hits, query expansion, "
-        "relative-score fusion; "
+        "relative-score fusion, theme feedback; "
         f"top {RETRIEVE_K}"
     )
 

@@ -144,13 +144,47 @@ class Ranked(BaseRetriever):
         return [NodeWithScore(node=h.node, score=h.score) for h in self._hits]
 
 
+def theme_of(view, passage_id):
+    passage = view.passages[passage_id]
+    return (passage.document, passage.theme) if passage.theme else None
+
+
+def with_theme_feedback(view, ranked):
+    """(id, score) best first, with hybrid.THEME_FEEDBACK applied as its comment says."""
+    top = theme_of(view, ranked[0][0])
+    if top is None:
+        return ranked
+    gain = hybrid.THEME_FEEDBACK * ranked[0][1]
+    rescored = [
+        (pid, (score + gain * (theme_of(view, pid) == top)) / (1 + hybrid.THEME_FEEDBACK))
+        for pid, score in ranked
+    ]
+    return sorted(rescored, key=lambda hit: -hit[1])
+
+
+def test_hits_of_the_top_hits_theme_rise_with_it(corpus_index, monkeypatch):
+    """The paper's Results themes each hold paragraphs and the quotes that illustrate them:
+    when the best passage belongs to one, the question is taken to be about that theme."""
+    question = "Do peer groups make people feel less lonely?"
+    monkeypatch.setattr(hybrid, "THEME_FEEDBACK", 0.0)
+    plain = corpus_index.search(question, 5)
+    monkeypatch.undo()
+    got = corpus_index.search(question, 5)
+    theme = got[0].theme
+    assert got[0].id == plain[0].id and theme == "Psychosocial benefits"
+    assert sum(p.theme == theme for p in got) > sum(p.theme == theme for p in plain)
+    assert any(p.kind == "quote" and p.theme == theme for p in got)
+    assert all(0 <= p.score <= 1 for p in got)
+    assert [p.score for p in got] == sorted((p.score for p in got), reverse=True)
+
+
 def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index, monkeypatch):
     """Searches fuse with copies of one fusion retriever per generation (making one per
     search costs two failing langchain imports under Python's import lock). A copy ranks
     and scores as llama-index's QueryFusionRetriever constructed over the same
     retrievers (3, or 4 when a question names a programme) and two more rankings: late
     interaction over the passages they found, by MaxSim against the tokens of their text
-    and of their text under its context."""
+    and of their text under its context; then theme feedback (THEME_FEEDBACK)."""
     view = corpus_index._view
     made = []
 
@@ -183,9 +217,10 @@ def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index
             num_queries=1,
             mode=hybrid.FUSION_MODE,
             use_async=False,
-            similarity_top_k=5,
+            similarity_top_k=len(view.passages),
         )
         want = [(h.node.node_id, round(h.score, 6)) for h in fresh.retrieve(bundle)]
+        want = with_theme_feedback(view, want)[:5]
         assert [p.id for p in got] == [pid for pid, _ in want]
         assert [p.score for p in got] == pytest.approx([s for _, s in want], abs=2e-6)
     assert counts == {3, 4}
