@@ -337,6 +337,14 @@ class HybridFusion(QueryFusionRetriever):
     """
 
     late: Sequence[Callable[[list[TextNode]], list[NodeWithScore]]] = ()
+    # Takes the whole fused ranking and similarity_top_k; returns the best that many.
+    rerank: Callable[[list[NodeWithScore], int], list[NodeWithScore]] | None = None
+
+    def _relative_score_fusion(
+        self, results: dict[tuple[str, int], list[NodeWithScore]], dist_based: bool | None = False
+    ) -> list[NodeWithScore]:
+        fused = super()._relative_score_fusion(results, dist_based)
+        return self.rerank(fused, self.similarity_top_k) if self.rerank else fused
 
     def _run_sync_queries(
         self, queries: list[QueryBundle]
@@ -444,6 +452,7 @@ class LiveIndex:
             k: Column.of([str(getattr(p, k) or "") for p in passages]) for k in FILTER_KEYS
         }
         self.passages = {p.id: p for p in passages}
+        self._themes = {p.id: (p.document, p.theme) for p in passages if p.theme}
         self.order = [p.id for p in passages]
         self._position = {pid: i for i, pid in enumerate(self.order)}
         # A passage's sentence ids, made from its text when a filtered search first asks
@@ -546,9 +555,8 @@ class LiveIndex:
         ]
         retrievers += self._programme_keyword(expanded, mask)
         late = [partial(self._late_ranking, view, encoding.tokens) for view in self._late]
-        fused = self._fusion(retrievers, len(self._nodes), late).retrieve(bundle)
-        hits = self._theme_feedback([h for h in fused if h.node.node_id in self.passages])
-        return [self._scored(h) for h in hits[:top_k]]
+        hits = self._fusion(retrievers, top_k, late).retrieve(bundle)
+        return [self._scored(h) for h in hits if h.node.node_id in self.passages]
 
     def _fusion(
         self,
@@ -566,6 +574,7 @@ class LiveIndex:
         fusion._retriever_weights = [1.0 / rankings] * rankings
         fusion.similarity_top_k = top_k
         fusion.late = late
+        fusion.rerank = self._theme_feedback
         return fusion
 
     def _late_ranking(
@@ -577,26 +586,20 @@ class LiveIndex:
         best = np.argsort(-scores, kind="stable")[:CANDIDATES].tolist()
         return [NodeWithScore(node=nodes[i], score=float(scores[i])) for i in best]
 
-    def _theme_feedback(self, hits: list[NodeWithScore]) -> list[NodeWithScore]:
-        """The hits (fused, best first) with THEME_FEEDBACK applied, best first; scores
-        stay within fusion's 0-1."""
-        theme = self._theme_of(hits[0]) if hits else None
+    def _theme_feedback(self, hits: list[NodeWithScore], top_k: int) -> list[NodeWithScore]:
+        """The best top_k of the fused hits (best first) after THEME_FEEDBACK; their scores
+        are scaled back within fusion's 0-1."""
+        theme = self._themes.get(hits[0].node.node_id) if hits else None
         if theme is None:
-            return hits
+            return hits[:top_k]
         gain = THEME_FEEDBACK * (hits[0].score or 0.0)
-        rescored = [
-            NodeWithScore(
-                node=h.node,
-                score=((h.score or 0.0) + gain * (self._theme_of(h) == theme))
-                / (1 + THEME_FEEDBACK),
-            )
-            for h in hits
-        ]
-        return sorted(rescored, key=lambda h: -(h.score or 0.0))  # stable: ties stay in order
-
-    def _theme_of(self, hit: NodeWithScore) -> tuple[str, str] | None:
-        passage = self.passages[hit.node.node_id]
-        return (passage.document, passage.theme) if passage.theme else None
+        for hit in hits:
+            if self._themes.get(hit.node.node_id) == theme:
+                hit.score = (hit.score or 0.0) + gain
+        best = sorted(hits, key=lambda h: -(h.score or 0.0))[:top_k]  # stable: ties keep order
+        for hit in best:
+            hit.score = (hit.score or 0.0) / (1 + THEME_FEEDBACK)
+        return best
 
     def _programme_keyword(self, query: str, mask: np.ndarray | None) -> list[BaseRetriever]:
         """BM25 over the passages of the programmes a question names, beside the others:
