@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from peerqa.files import write_aside
 
 log = logging.getLogger("peerqa.embedding")
 
@@ -54,25 +54,22 @@ def _export(transformer: Any, tokenizer: Any, target: Path) -> None:
 
     sample = tokenizer(["an example query"], return_tensors="pt")
     axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
+
+    def export(aside: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notes on operators it rewrites
             torch.onnx.export(
                 LastHidden(transformer.eval()),
                 tuple(sample[name] for name in _INPUTS),
-                tmp,
+                str(aside),
                 input_names=list(_INPUTS),
                 output_names=["last_hidden_state"],
                 dynamic_axes=axes,
                 opset_version=17,
                 dynamo=False,  # the TorchScript exporter: no onnxscript needed
             )
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+
+    write_aside(target, export)
 
 
 class OnnxQueryEncoder:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from peerqa.embedding import MiniLMEmbedding
+from peerqa.files import write_aside
 from peerqa.models import Passage
 from peerqa.store import embed_text
 
@@ -140,24 +141,24 @@ def _read_cache(path: Path, views: Sequence[Sequence[str]]) -> tuple[TokenVector
 
 
 def _write_cache(path: Path, views: Sequence[TokenVectors]) -> None:
-    """Written aside and renamed into place (other processes may be reading the cache);
-    then all but the CACHE_FILES most recently used are removed. A cache that cannot be
-    written only costs the next load its time."""
+    """Written aside (other processes may be reading the cache), then all but the
+    CACHE_FILES most recently used are removed. A cache that cannot be written only costs
+    the next load its time."""
     arrays = {
         f"{name}{i}": getattr(v, name) for i, v in enumerate(views) for name in ("matrix", "starts")
     }
-    aside = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with aside.open("wb") as f:
+
+    def save(aside: Path) -> None:
+        with aside.open("wb") as f:  # a file object: np.savez would add ".npz" to a name
             np.savez(f, **arrays)
-        aside.replace(path)
+
+    try:
+        write_aside(path, save)
         kept = sorted(path.parent.glob("late-*.npz"), key=_last_used, reverse=True)
         for old in kept[CACHE_FILES:]:
             old.unlink(missing_ok=True)
     except OSError as err:
         log.warning("token vectors not cached in %s: %s", path.parent, err)
-        aside.unlink(missing_ok=True)
 
 
 def _last_used(path: Path) -> float:

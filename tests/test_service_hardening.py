@@ -247,13 +247,14 @@ def test_search_for_a_traversal_string_is_just_a_query(client):
 
 
 # -- rate limiting ----------------------------------------------------------------------------
+# One token a minute: no token comes back while a test runs, however slow the machine.
 def test_rate_limit_is_429_with_retry_after_and_json(corpus_settings):
-    app = app_for(corpus_settings, rate_limit_per_minute=60, rate_limit_burst=3)
+    app = app_for(corpus_settings, rate_limit_per_minute=1, rate_limit_burst=3)
     with TestClient(app) as c:
         assert [c.get("/v1/models").status_code for _ in range(3)] == [200] * 3
         r = c.get("/v1/models")
         assert r.status_code == 429
-        assert 1 <= int(r.headers["retry-after"]) <= 2  # one token a second
+        assert 50 <= int(r.headers["retry-after"]) <= 60  # one token a minute
         assert "rate limit" in r.json()["detail"]
         assert r.json()["error"]["code"] == "rate_limit_exceeded"  # an OpenAI route
         r = c.post("/v1/search", json={"query": "peer support"})
@@ -269,7 +270,7 @@ def test_rate_limit_is_429_with_retry_after_and_json(corpus_settings):
 
 def test_forwarded_for_is_the_client_when_trusted(corpus_settings):
     app = app_for(
-        corpus_settings, rate_limit_per_minute=60, rate_limit_burst=1, trust_forwarded_for=True
+        corpus_settings, rate_limit_per_minute=1, rate_limit_burst=1, trust_forwarded_for=True
     )
     with TestClient(app) as c:
         first = {"X-Forwarded-For": "203.0.113.9, 10.0.0.1"}
