@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from answer.followup import retrieval_query
 from answer.sentences import SentenceBank, bank_for, words_of
-from ingest.segment import sentence_spans
 from peerqa.models import ScoredPassage
+from peerqa.segment import sentence_spans
 from retrieval.hybrid import LiveIndex
 
 # Fitted by `python -m answer.calibrate` on the calibrate split of eval/questions.jsonl

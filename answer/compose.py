@@ -36,8 +36,8 @@ from answer.sentences import (
     split_passage,
     words_of,
 )
-from ingest.segment import word_count
 from peerqa.models import Answer, Citation, Filters, Passage, ScoredPassage
+from peerqa.segment import word_count
 from retrieval.hybrid import LiveIndex
 
 DEFAULT_TOP_K = 8

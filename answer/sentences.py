@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.segment import sentence_spans, word_count
 from peerqa.models import Passage
+from peerqa.segment import sentence_spans, word_count
 from retrieval.hybrid import LiveIndex
 
 

@@ -22,8 +22,8 @@ import numpy as np
 from llama_index.core.schema import BaseNode, TransformComponent
 from pydantic import PrivateAttr
 
-from ingest.segment import sentence_spans
 from peerqa.models import DocumentInfo, ParsedDocument, Passage
+from peerqa.segment import sentence_spans
 from peerqa.store import Store, sentence_collection, sentence_id
 
 NOISE = 0.01

@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ingest.citations import cited_numbers, find_citations
-from ingest.segment import chunk_spans, sentence_spans, word_count
 from peerqa.models import DocumentInfo, ParsedDocument, Passage, Programme, Reference
+from peerqa.segment import chunk_spans, sentence_spans, word_count
 
 # --- document structure -------------------------------------------------------------
 

@@ -22,10 +22,10 @@ import numpy as np
 from ingest.corpus import load_corpus
 from ingest.mitigations import check_mitigations
 from ingest.prose import parse_user_document
-from ingest.segment import sentence_spans
 from ingest.sources import SourceError, discover
 from peerqa.config import Settings, get_settings
 from peerqa.models import IngestReport, ParsedDocument, Passage
+from peerqa.segment import sentence_spans
 from peerqa.store import (
     FILTER_KEYS,
     IndexState,

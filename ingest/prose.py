@@ -7,9 +7,9 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from ingest.segment import chunk_spans, sentence_spans
 from ingest.sources import Block, Extracted, SourceError, read_source
 from peerqa.models import DocumentInfo, ParsedDocument, Passage
+from peerqa.segment import chunk_spans, sentence_spans
 
 MAX_ID_CHARS = 60
 SECTION_SEPARATOR = " > "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -21,3 +22,24 @@ def write_aside(target: Path, write: Callable[[Path], None]) -> None:
         os.replace(aside, target)
     finally:
         Path(aside).unlink(missing_ok=True)
+
+
+def used(path: Path) -> None:
+    """Mark a cached file as just used: `prune` removes the least recently used first."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def prune(directory: Path, pattern: str, keep: int) -> None:
+    """Remove all but the `keep` most recently used files of `directory` matching
+    `pattern`. Another process may be pruning the same files at once."""
+    files = sorted(directory.glob(pattern), key=_last_used, reverse=True)
+    for old in files[keep:]:
+        old.unlink(missing_ok=True)
+
+
+def _last_used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # pruned meanwhile by another process
+        return 0.0

@@ -21,12 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from peerqa.files import write_aside
+from peerqa.files import prune, used, write_aside
 
 log = logging.getLogger("peerqa.embedding")
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MAX_TOKENS = 256  # the model's max_seq_length, as SentenceTransformer truncates
+# Exports kept in cache_dir (90 MB each), the least recently used go. The key follows the
+# weights' path, so each virtual environment (each CI clone) makes its own export.
+ONNX_FILES = 3
 
 
 def weights_digest(model_path: Path) -> str:
@@ -79,9 +82,12 @@ class OnnxQueryEncoder:
         import onnxruntime as ort
 
         target = cache_dir / f"minilm-{weights_digest(model_path)}.onnx"
-        if not target.exists():
+        if target.exists():
+            used(target)
+        else:
             log.info("exporting the embedding model to ONNX at %s", target)
             _export(transformer, tokenizer, target)
+            prune(cache_dir, "minilm-*.onnx", ONNX_FILES)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one core per query; concurrent queries share
         options.inter_op_num_threads = 1

@@ -22,9 +22,9 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel, Field
 
-from ingest.segment import sentence_spans
 from peerqa.config import Settings
 from peerqa.models import DocumentInfo, Passage, Programme
+from peerqa.segment import sentence_spans
 
 if TYPE_CHECKING:  # llama-index costs ~2 s to import; a no-op ingest never needs it
     from llama_index.core.schema import TextNode

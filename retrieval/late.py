@@ -22,10 +22,8 @@ rankings alone. A query's token vectors come from the forward pass that embeds i
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
-import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from peerqa.embedding import MiniLMEmbedding
-from peerqa.files import write_aside
+from peerqa.files import prune, used, write_aside
 from peerqa.models import Passage
 from peerqa.store import embed_text
 
@@ -133,8 +131,7 @@ def _read_cache(path: Path, views: Sequence[Sequence[str]]) -> tuple[TokenVector
             )
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
-    with contextlib.suppress(OSError):
-        os.utime(path)  # recently used: pruned last
+    used(path)
     if any(len(v.starts) != len(v.text) + 1 or v.starts[-1] != len(v.matrix) for v in made):
         return None
     return made
@@ -154,15 +151,6 @@ def _write_cache(path: Path, views: Sequence[TokenVectors]) -> None:
 
     try:
         write_aside(path, save)
-        kept = sorted(path.parent.glob("late-*.npz"), key=_last_used, reverse=True)
-        for old in kept[CACHE_FILES:]:
-            old.unlink(missing_ok=True)
+        prune(path.parent, "late-*.npz", CACHE_FILES)
     except OSError as err:
         log.warning("token vectors not cached in %s: %s", path.parent, err)
-
-
-def _last_used(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:  # pruned meanwhile by another process
-        return 0.0

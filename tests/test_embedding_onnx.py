@@ -3,6 +3,7 @@ still answers when the export cannot be made."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from peerqa.config import bundled_model_path
 from peerqa.embedding import load_embedding
-from peerqa.onnx_encoder import OnnxQueryEncoder, load_onnx_encoder
+from peerqa.onnx_encoder import ONNX_FILES, OnnxQueryEncoder, load_onnx_encoder
 
 QUERIES = [
     "How do programmes pair mentors with patients?",
@@ -44,10 +45,24 @@ def test_onnx_vectors_are_torch_vectors(model, tmp_path: Path):
 def test_the_export_is_made_once_and_reused(model, tmp_path: Path):
     encoder(model, tmp_path)
     (exported,) = tmp_path.glob("minilm-*.onnx")
-    made = exported.stat().st_mtime_ns
+    made = exported.stat().st_ino
+    os.utime(exported, (1_000, 1_000))
     encoder(model, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [exported.name]  # no temporary left
-    assert exported.stat().st_mtime_ns == made
+    assert exported.stat().st_ino == made  # not written again
+    assert exported.stat().st_mtime > 1_000  # but marked as used: pruned last
+
+
+def test_an_export_prunes_the_least_recently_used_others(model, tmp_path: Path):
+    """Each virtual environment exports its own copy (90 MB); ONNX_FILES are kept."""
+    older = [tmp_path / f"minilm-{i:016x}.onnx" for i in range(ONNX_FILES + 1)]
+    for age, path in enumerate(older):
+        path.write_bytes(b"an export from another environment")
+        os.utime(path, (1_000 + age, 1_000 + age))
+    encoder(model, tmp_path)
+    kept = {p.name for p in tmp_path.glob("minilm-*.onnx")}
+    assert len(kept) == ONNX_FILES
+    assert {p.name for p in older[-(ONNX_FILES - 1) :]} < kept  # the newest others stay
 
 
 def test_no_encoder_when_the_cache_cannot_be_written(model, tmp_path: Path):

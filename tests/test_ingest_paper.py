@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 from ingest.paper import parse_paper
-from ingest.segment import sentence_spans, word_count
 from peerqa.config import REPO_ROOT
 from peerqa.models import DocumentInfo, ParsedDocument, Passage
+from peerqa.segment import sentence_spans, word_count
 
 SOURCE = (REPO_ROOT / "corpus" / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
 DOC_ID = "joo-2022-peer-support"

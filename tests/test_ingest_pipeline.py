@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ingest.pipeline import ingest
-from ingest.segment import sentence_spans
 from peerqa.config import Settings
+from peerqa.segment import sentence_spans
 from peerqa.store import Store
 from retrieval.hybrid import LiveIndex
 

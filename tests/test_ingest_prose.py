@@ -9,9 +9,9 @@ import pytest
 from fpdf import FPDF
 
 from ingest.prose import document_id, parse_user_document
-from ingest.segment import word_count
 from ingest.sources import SourceError
 from peerqa.models import ParsedDocument
+from peerqa.segment import word_count
 
 TXT = """Peer support reduces isolation. Supporters share lived experience.
 

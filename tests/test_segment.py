@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.segment import chunk_spans, sentence_spans, word_count
+from peerqa.segment import chunk_spans, sentence_spans, word_count
 
 
 def sentences(text: str) -> list[str]:
