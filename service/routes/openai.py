@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,7 +32,7 @@ from peerqa.models import (
     Usage,
 )
 from retrieval.hybrid import IndexNotReady
-from service.deps import AppSettings, Index
+from service.deps import AppSettings, Index, json_body
 from service.errors import body_error, error_responses, openai_error
 from service.middleware import note_abstained
 from service.streaming import event_stream, pieces, ref, stream_doc
@@ -123,7 +123,7 @@ def chat_completions(
     index: Index,
     settings: AppSettings,
     request: Request,
-) -> ChatCompletion | StreamingResponse:
+) -> Response:
     _check_model(body.model)
     # Earlier turns come from the client, unbounded but for the body limit: cut each to a
     # question's length, as a session's history would be.
@@ -139,7 +139,7 @@ def chat_completions(
     content = answer.answer + sources
     prompt_words = sum(len(m.text().split()) for m in body.messages)
     completion_words = len(content.split())
-    return ChatCompletion(
+    completion = ChatCompletion(
         id=completion_id,
         created=created,
         model=MODEL,
@@ -151,6 +151,7 @@ def chat_completions(
         ),
         citations=answer.citations,
     )
+    return json_body(completion)
 
 
 def sources_text(citations: Sequence[Citation]) -> str:
