@@ -22,6 +22,7 @@ from markdown_it.token import Token
 from pypdf import PdfReader
 
 from peerqa.models import Kind
+from peerqa.segment import trimmed
 
 MEDIA_TYPES: dict[str, str] = {
     ".txt": "text/plain",
@@ -205,20 +206,11 @@ def _paragraphs(
     blocks: list[Block] = []
     cursor = start
     for gap in [*_BLANK_LINE.finditer(text, start, end), None]:
-        span = _trim(text, cursor, gap.start() if gap else end)
+        span = trimmed(text, cursor, gap.start() if gap else end)
         if span:
             blocks.append(Block(*span, section=section, page=page))
         cursor = gap.end() if gap else end
     return blocks
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """Shrink [start, end) past surrounding whitespace; None if nothing is left."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None
 
 
 def _push_heading(path: list[tuple[int, str]], level: int, title: str) -> None:
@@ -304,7 +296,7 @@ def _markdown_span(
         lead = following.content.split("\n", 1)[0]
         found = text.find(lead, start, end) if lead else -1
         start = max(start, found)
-    return _trim(text, start, end)
+    return trimmed(text, start, end)
 
 
 def _inline_plain(token: Token) -> str:

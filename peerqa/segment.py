@@ -35,7 +35,7 @@ def word_count(s: str) -> int:
     return len(s.split())
 
 
-def _trimmed(text: str, s: int, e: int) -> tuple[int, int] | None:
+def trimmed(text: str, s: int, e: int) -> tuple[int, int] | None:
     """(s, e) shrunk to its non-space content, or None when it is all space."""
     while s < e and text[s].isspace():
         s += 1
@@ -78,7 +78,7 @@ def _boundary(text: str, m: re.Match[str], limit: int) -> int | None:
     attribution = _ATTRIBUTION.match(text, end, limit)
     if attribution:
         end = attribution.end()
-    rest = _trimmed(text, end, limit)
+    rest = trimmed(text, end, limit)
     if rest is None or _starts_sentence(text[rest[0]]):
         return end
     return None
@@ -109,11 +109,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
             cut = _boundary(text, m, p_end)
             if cut is None:
                 continue
-            span = _trimmed(text, s, cut)
+            span = trimmed(text, s, cut)
             if span:
                 sentences.append(span)
             s = cut
-        span = _trimmed(text, s, p_end)
+        span = trimmed(text, s, p_end)
         if span:
             sentences.append(span)
     return sentences
