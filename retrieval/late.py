@@ -131,9 +131,9 @@ def _read_cache(path: Path, views: Sequence[Sequence[str]]) -> tuple[TokenVector
             )
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
-    used(path)
     if any(len(v.starts) != len(v.text) + 1 or v.starts[-1] != len(v.matrix) for v in made):
         return None
+    used(path)
     return made
 
 

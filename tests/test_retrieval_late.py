@@ -73,17 +73,21 @@ def test_one_view_reads_the_text_the_other_the_text_under_its_context(corpus_ind
     assert (context.maxsim(query, quotes) > text.maxsim(query, quotes) + 0.2).all()
 
 
+def counted_token_vectors(model, monkeypatch) -> list[str]:
+    embedded: list[str] = []
+    real = type(model).token_vectors
+    monkeypatch.setattr(
+        type(model),
+        "token_vectors",
+        lambda self, texts: embedded.extend(texts) or real(self, texts),
+    )
+    return embedded
+
+
 def test_a_new_generation_embeds_only_texts_it_has_not_seen(corpus_index, monkeypatch):
     view = corpus_index._view
     passages = [view.passages[pid] for pid in view.order]
-    embedded: list[str] = []
-    real = type(view.embed_model).token_vectors
-
-    def counting(self, texts):
-        embedded.extend(texts)
-        return real(self, texts)
-
-    monkeypatch.setattr(type(view.embed_model), "token_vectors", counting)
+    embedded = counted_token_vectors(view.embed_model, monkeypatch)
     changed = passages[3].model_copy(update={"text": passages[3].text + " Added."})
     again = load_views([*passages[:3], changed, *passages[4:]], view.embed_model, view._late)
     assert sorted(embedded) == sorted({changed.text, embed_text(changed)})
@@ -109,17 +113,6 @@ def test_above_late_max_passages_search_fuses_without_late_interaction(corpus_in
     )
     hits = large._search("How do programmes match mentors with patients?", 5)
     assert len(hits) == 5 and fused == [[]]
-
-
-def counted_token_vectors(model, monkeypatch) -> list[str]:
-    embedded: list[str] = []
-    real = type(model).token_vectors
-    monkeypatch.setattr(
-        type(model),
-        "token_vectors",
-        lambda self, texts: embedded.extend(texts) or real(self, texts),
-    )
-    return embedded
 
 
 def test_token_vectors_are_kept_in_the_cache_dir_and_read_back(corpus_index, tmp_path, monkeypatch):
