@@ -119,11 +119,29 @@ class IngestReport(BaseModel):
     embedded: int = Field(description="Embeddings computed by this run (passages + sentences)")
 
 
+ReasonCode = Literal["medical_advice", "out_of_scope"]
+CaveatKind = Literal["not_reported", "false_premise"]
+
+
+class Caveat(BaseModel):
+    """What the answer must say before its evidence: the question asks for something the
+    study does not report, or presupposes something the evidence contradicts."""
+
+    kind: CaveatKind
+    text: str = Field(description="The plain statement, also the answer's first sentence")
+
+
 class Answer(BaseModel):
     question: str
     answer: str
     abstained: bool
-    reason: str | None = None
+    reason: str | None = Field(default=None, description="Why the answer was declined: true, plain")
+    reason_code: ReasonCode | None = Field(
+        default=None,
+        description="medical_advice: a safety refusal (individual advice or a clinical fact); "
+        "out_of_scope: the evidence does not cover the question",
+    )
+    caveat: Caveat | None = None
     citations: list[Citation] = Field(default_factory=list)
     session_id: str | None = None
 
