@@ -159,5 +159,14 @@ def serve(
     )
 
 
+@app.command()
+def mcp() -> None:
+    """Serve the MCP tools (search_evidence, ask, get_passage, list_*) over stdio, for an
+    AI assistant that starts peerqa itself (see the README's MCP section)."""
+    from service.mcp_server import run_stdio
+
+    run_stdio(get_settings())
+
+
 if __name__ == "__main__":
     app()

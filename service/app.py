@@ -17,13 +17,16 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from peerqa.config import Settings, get_settings
 from retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
 from service.errors import body_error, error_responses
+from service.mcp_server import HttpEndpoint
 from service.metrics import Metrics
 from service.middleware import (
+    MCP_PATH,
     RATE_LIMITED_PREFIX,
     EdgeMiddleware,
     RouteTemplates,
@@ -87,7 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ttl_seconds=settings.session_ttl_seconds,
             max_turns=settings.session_max_turns,
         )
-        yield
+        async with mcp_endpoint.running():
+            yield
 
     app = PeerQAApp(
         title="peerqa",
@@ -98,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    mcp_endpoint = HttpEndpoint(lambda: app.state, settings)
     if settings.access_log:
         configure_access_log()
     _add_error_handlers(app)
@@ -119,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(page, headers={"Content-Security-Policy": CHAT_PAGE_CSP})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    # MCP over streamable HTTP (service/mcp_server.py): a plain ASGI route, so not in the
+    # OpenAPI document; rate-limited and body-checked by EdgeMiddleware like /v1/*.
+    app.router.routes.append(Route(MCP_PATH, mcp_endpoint, name="mcp"))
     document_streamed_models(app)
     _document_edge_responses(app)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel
@@ -17,7 +17,12 @@ POINTER_CHECK_SECONDS = 2.0  # how stale a worker may be after another process p
 
 
 def live_index(request: Request) -> LiveIndex:
-    state = request.app.state
+    return fresh_index(request.app.state)
+
+
+def fresh_index(state: Any) -> LiveIndex:
+    """`state.index`, refreshed when another process may have published since the last
+    check (`state` is the app's, or the stdio MCP server's: see service.mcp_server)."""
     if time.monotonic() - state.checked_at > POINTER_CHECK_SECONDS:
         state.checked_at = time.monotonic()
         state.index.refresh()

@@ -34,7 +34,9 @@ from service.metrics import UNMATCHED, Metrics
 
 ACCESS_LOGGER = "peerqa.access"
 SCOPE_KEY = "peerqa.request"
-RATE_LIMITED_PREFIX = "/v1/"
+MCP_PATH = "/mcp"
+# Rate-limited paths (str.startswith prefixes): the HTTP API and its MCP face.
+RATE_LIMITED_PREFIX = ("/v1/", MCP_PATH)
 # Errors of these routes also carry OpenAI's `error` object (as service.routes.openai does).
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
 # A client's X-Request-ID is kept only when it is safe to echo in a header and a log line.

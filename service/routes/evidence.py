@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response
 
 from peerqa.models import PassageInContext, SearchRequest, SearchResponse
+from retrieval.hybrid import LiveIndex
 from service.deps import Index, json_body
 from service.errors import error_responses
 
@@ -16,8 +17,12 @@ router = APIRouter(tags=["evidence"])
 @router.post("/v1/search", response_model=SearchResponse, responses=error_responses(413, 503))
 def search(body: SearchRequest, index: Index) -> Response:
     """Ranked passages (dense + BM25, fused), best first."""
+    return json_body(search_passages(body, index))
+
+
+def search_passages(body: SearchRequest, index: LiveIndex) -> SearchResponse:
     results = index.search(body.query, top_k=body.top_k, filters=body.filters)
-    return json_body(SearchResponse(query=body.query, results=results))
+    return SearchResponse(query=body.query, results=results)
 
 
 @router.get(
