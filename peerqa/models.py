@@ -244,26 +244,83 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
-    """The last user message is the question; earlier user messages are its history.
-    Sampling parameters are accepted for compatibility and ignored: answers are extractive."""
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-    model_config = ConfigDict(extra="allow")
+    include_usage: bool | None = Field(
+        default=None, description="A last chunk with `usage` and no choices"
+    )
+    include_obfuscation: bool | None = Field(
+        default=None, description="Only false: chunks carry no obfuscation padding"
+    )
+
+
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(
+        default=None,
+        alias="schema",
+        description="The JSON Schema of the content: an object whose properties the service "
+        "fills (see `response_format` in docs/API.md)",
+    )
+    strict: bool | None = None
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat-completions request. Every parameter of OpenAI's API is named here
+    (an unknown one is a 422); what each does here, and which values are refused with a
+    400, is service.openai_compat.PARAMETERS (the README's table). The last user message
+    is the question; earlier user messages are its history."""
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="`peerqa` (see GET /v1/models)")
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    n: int = Field(default=1, ge=1, le=1, description="Only one choice is produced")
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    stop: str | list[str] | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    response_format: ResponseFormat | None = None
+    n: int | None = Field(default=None, ge=1, le=128, description="Only 1 (one answer)")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = Field(default=None)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     seed: int | None = None
     user: str | None = None
-    stream_options: dict[str, Any] | None = None
+    safety_identifier: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    logit_bias: dict[str, float] | None = None
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
+    service_tier: str | None = None
+    web_search_options: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
 
     @field_validator("messages")
     @classmethod
@@ -290,10 +347,13 @@ class AssistantMessage(BaseModel):
     content: str
 
 
+FinishReason = Literal["stop", "length"]
+
+
 class CompletionChoice(BaseModel):
     index: int = 0
     message: AssistantMessage
-    finish_reason: Literal["stop"] = "stop"
+    finish_reason: FinishReason = "stop"
 
 
 class Usage(BaseModel):
@@ -326,11 +386,12 @@ class ChunkDelta(BaseModel):
 class ChunkChoice(BaseModel):
     index: int = 0
     delta: ChunkDelta
-    finish_reason: Literal["stop"] | None = None
+    finish_reason: FinishReason | None = None
 
 
 class ChatCompletionChunk(BaseModel):
-    """One `data:` line of a streamed completion; the last one carries `citations`."""
+    """One `data:` line of a streamed completion; the one that finishes carries
+    `citations`; with `stream_options.include_usage` a last one has `usage` and no choices."""
 
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
@@ -338,6 +399,7 @@ class ChatCompletionChunk(BaseModel):
     model: str
     choices: list[ChunkChoice]
     citations: list[Citation] | None = Field(default=None, exclude_if=_is_none)
+    usage: Usage | None = Field(default=None, exclude_if=_is_none)
 
 
 class ModelCard(BaseModel):

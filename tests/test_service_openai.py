@@ -2,46 +2,37 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import json
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
-from openai import NotFoundError, OpenAI, UnprocessableEntityError
+from langchain_openai import ChatOpenAI
+from openai import (
+    AsyncOpenAI,
+    BadRequestError,
+    NotFoundError,
+    OpenAI,
+    UnprocessableEntityError,
+)
+from openai.types.chat.completion_create_params import CompletionCreateParamsBase
+from pydantic import BaseModel
 
-from peerqa.config import Settings
+from peerqa.config import REPO_ROOT, Settings
+from peerqa.models import ChatCompletionRequest
 from service.app import create_app
+from service.openai_compat import PARAMETERS, parameter_table
+from tests.conftest import CORPUS_TEXT
+from tests.serving import served
 
 QUESTION = "How do programmes keep peer supporters from burning out?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def base_url(corpus_settings: Settings):
     """The app under uvicorn on a free loopback port, for as long as the module runs."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(corpus_settings), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(10)
+    with served(create_app(corpus_settings)) as url:
+        yield f"{url}/v1"
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +121,7 @@ def test_medical_advice_abstains_without_sources(client):
         ({"model": "peerqa", "messages": [{"role": "user", "content": "  "}]}, "messages"),
         ({"model": "peerqa", "messages": [{"role": "user", "content": "x" * 2001}]}, "messages"),
         ({"model": "peerqa", "messages": [{"role": "robot", "content": "x"}]}, "role"),
-        ({"model": "peerqa", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+        ({"model": "peerqa", "messages": [{"role": "user", "content": "x"}], "n": 0}, "n"),
     ],
 )
 def test_invalid_requests_are_422_naming_the_field(client, request_body, field):
@@ -183,3 +174,327 @@ def test_oversized_request_is_413(corpus_settings: Settings):
     assert r.status_code == 413
     assert "2048-byte limit" in r.json()["detail"]  # JSON, also for a declared oversize body
     assert r.json()["error"]["message"] == r.json()["detail"]
+
+
+# --- structured output: response_format ---------------------------------------------------
+
+
+class CitedPassage(BaseModel):
+    id: str
+    marker: str
+    text: str
+    document: str
+    char_start: int
+    char_end: int
+
+
+class CitedAnswer(BaseModel):
+    answer: str
+    abstained: bool
+    citations: list[CitedPassage]
+
+
+class WithSentiment(BaseModel):
+    answer: str
+    sentiment: str
+
+
+class AbstainedAsText(BaseModel):
+    answer: str
+    abstained: str
+
+
+ASK = [{"role": "user", "content": QUESTION}]
+
+
+def assert_cites_verbatim(answer: CitedAnswer) -> None:
+    assert not answer.abstained and answer.citations
+    for cited in answer.citations:
+        assert cited.marker in answer.answer
+        assert CORPUS_TEXT[cited.char_start : cited.char_end] == cited.text
+
+
+def test_json_object_is_the_answer_with_its_citations(client):
+    completion = client.chat.completions.create(
+        model="peerqa", messages=ASK, response_format={"type": "json_object"}
+    )
+    content = json.loads(completion.choices[0].message.content)
+    assert set(content) == {
+        "question",
+        "answer",
+        "abstained",
+        "reason",
+        "reason_code",
+        "caveat",
+        "citations",
+    }
+    assert content["question"] == QUESTION and "Sources:" not in content["answer"]
+    assert content["citations"] == completion.model_extra["citations"]
+
+
+def test_parse_fills_a_pydantic_schema_of_answer_and_citations(client):
+    completion = client.chat.completions.parse(
+        model="peerqa", messages=ASK, response_format=CitedAnswer
+    )
+    parsed = completion.choices[0].message.parsed
+    assert isinstance(parsed, CitedAnswer)
+    assert_cites_verbatim(parsed)
+    assert [c.id for c in parsed.citations] == [
+        c["id"] for c in completion.model_extra["citations"]
+    ]
+    # Only what the schema asks for: no extra keys in the content.
+    assert set(json.loads(completion.choices[0].message.content)) == {
+        "answer",
+        "abstained",
+        "citations",
+    }
+
+
+async def _parse_async(base_url: str) -> CitedAnswer:
+    async with httpx.AsyncClient(trust_env=False, timeout=60) as http:
+        client = AsyncOpenAI(base_url=base_url, api_key="any-key", http_client=http)
+        completion = await client.chat.completions.parse(
+            model="peerqa", messages=ASK, response_format=CitedAnswer
+        )
+        return completion.choices[0].message.parsed
+
+
+def test_async_parse(base_url: str):
+    import anyio
+
+    assert_cites_verbatim(anyio.run(_parse_async, base_url))
+
+
+def test_streamed_parse(client):
+    with client.chat.completions.stream(
+        model="peerqa", messages=ASK, response_format=CitedAnswer
+    ) as stream:
+        final = stream.get_final_completion()
+    assert_cites_verbatim(final.choices[0].message.parsed)
+
+
+def test_an_abstention_fills_the_schema_too(client):
+    completion = client.chat.completions.parse(
+        model="peerqa",
+        messages=[{"role": "user", "content": "What dose of sertraline should I take?"}],
+        response_format=CitedAnswer,
+    )
+    parsed = completion.choices[0].message.parsed
+    assert parsed.abstained and parsed.citations == [] and parsed.answer
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        (WithSentiment, "sentiment is not something peerqa fills"),
+        (AbstainedAsText, "abstained is boolean in peerqa's answer; the schema allows string"),
+    ],
+)
+def test_a_schema_the_service_cannot_fill_is_a_400(client, schema, message):
+    with pytest.raises(BadRequestError, match=message) as err:
+        client.chat.completions.parse(model="peerqa", messages=ASK, response_format=schema)
+    assert err.value.param == "response_format.json_schema.schema"
+    assert err.value.type == "invalid_request_error"
+
+
+def test_a_nullable_field_needs_a_nullable_schema(client):
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}, "reason": {"type": "string"}},
+    }
+    with pytest.raises(BadRequestError, match="reason is null in peerqa's answer"):
+        client.chat.completions.create(
+            model="peerqa",
+            messages=ASK,
+            response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+        )
+
+
+# --- tools, n, usage, length ----------------------------------------------------------------
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {"name": "weather", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+@pytest.mark.parametrize(
+    "tool_choice", ["required", {"type": "function", "function": {"name": "weather"}}]
+)
+def test_a_required_tool_call_is_a_400(client, tool_choice):
+    with pytest.raises(BadRequestError, match="never calls tools") as err:
+        client.chat.completions.create(
+            model="peerqa", messages=ASK, tools=[WEATHER_TOOL], tool_choice=tool_choice
+        )
+    assert err.value.param == "tool_choice"
+
+
+@pytest.mark.parametrize("tool_choice", ["auto", "none", None])
+def test_tools_with_auto_or_none_are_answered_in_text(client, tool_choice):
+    extra = {"tool_choice": tool_choice} if tool_choice else {}
+    completion = client.chat.completions.create(
+        model="peerqa", messages=ASK, tools=[WEATHER_TOOL], **extra
+    )
+    (choice,) = completion.choices
+    assert choice.finish_reason == "stop" and not choice.message.tool_calls
+    assert "Sources:" in choice.message.content
+
+
+def test_more_than_one_choice_is_a_400(client):
+    with pytest.raises(BadRequestError, match="only one choice") as err:
+        client.chat.completions.create(model="peerqa", messages=ASK, n=2)
+    assert err.value.param == "n"
+
+
+def test_streamed_usage_when_asked(client):
+    whole = client.chat.completions.create(model="peerqa", messages=ASK)
+    chunks = list(
+        client.chat.completions.create(
+            model="peerqa", messages=ASK, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    *answer, last = chunks
+    assert last.choices == [] and last.usage == whole.usage
+    assert all(c.usage is None for c in answer)
+    assert answer[-1].choices[0].finish_reason == "stop"
+
+
+def test_stream_options_without_stream_is_a_400(client):
+    with pytest.raises(BadRequestError) as err:
+        client.chat.completions.create(
+            model="peerqa", messages=ASK, stream_options={"include_usage": True}
+        )
+    assert err.value.param == "stream_options"
+
+
+def test_max_tokens_cuts_the_content_with_finish_reason_length(client):
+    completion = client.chat.completions.create(model="peerqa", messages=ASK, max_tokens=7)
+    (choice,) = completion.choices
+    assert choice.finish_reason == "length"
+    assert len(choice.message.content.split()) == 7 == completion.usage.completion_tokens
+    whole = client.chat.completions.create(model="peerqa", messages=ASK)
+    assert whole.choices[0].message.content.startswith(choice.message.content)
+
+
+def test_stop_cuts_before_the_first_stop_sequence(client):
+    completion = client.chat.completions.create(model="peerqa", messages=ASK, stop=["Sources:"])
+    content = completion.choices[0].message.content
+    assert "Sources:" not in content and content.strip()
+    assert completion.choices[0].finish_reason == "stop"
+
+
+def test_image_parts_are_a_400_naming_them(client):
+    with pytest.raises(BadRequestError) as err:
+        client.chat.completions.create(
+            model="peerqa",
+            messages=[
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": QUESTION},
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}},
+                    ],
+                }
+            ],
+        )
+    assert err.value.param == "messages.0.content.1.type"
+
+
+# --- every parameter: honoured, accepted with its effect stated, or a 400 naming it --------
+
+# A value each refused parameter cannot take.
+REFUSED_VALUES = {
+    "tool_choice": "required",
+    "function_call": {"name": "weather"},
+    "service_tier": "priority",
+    "store": True,
+    "logprobs": True,
+    "top_logprobs": 3,
+    "logit_bias": {"1234": 5},
+    "modalities": ["text", "audio"],
+    "audio": {"voice": "alloy", "format": "mp3"},
+    "prediction": {"type": "content", "content": "x"},
+    "reasoning_effort": "high",
+    "verbosity": "low",
+    "web_search_options": {},
+    "moderation": {"model": "omni-moderation-latest"},
+    "n": 3,
+}
+
+
+def test_every_openai_parameter_is_in_the_table():
+    sdk = set(CompletionCreateParamsBase.__annotations__) | {"stream"}
+    assert sdk <= set(PARAMETERS), sdk - set(PARAMETERS)
+    assert set(PARAMETERS) == set(ChatCompletionRequest.model_fields)
+    refused = {name for name, p in PARAMETERS.items() if p.status == "refused"}
+    assert refused <= set(REFUSED_VALUES)
+
+
+def test_the_readme_shows_the_table():
+    assert parameter_table() in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("name", "value"), sorted(REFUSED_VALUES.items()))
+def test_a_value_that_cannot_be_honoured_is_a_400_naming_it(base_url, name, value):
+    body = {"model": "peerqa", "messages": ASK, name: value}
+    if name == "web_search_options":
+        body[name] = {"search_context_size": "low"}
+    with httpx.Client(trust_env=False) as http:
+        r = http.post(f"{base_url}/chat/completions", json=body)
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == name
+    assert r.json()["error"]["message"].startswith(f"{name}: ")
+
+
+def test_an_unknown_parameter_is_a_422_naming_it(base_url):
+    with httpx.Client(trust_env=False) as http:
+        r = http.post(
+            f"{base_url}/chat/completions",
+            json={"model": "peerqa", "messages": ASK, "temprature": 0.2},
+        )
+    assert r.status_code == 422
+    assert r.json()["error"]["param"] == "temprature"
+
+
+# --- LangChain's ChatOpenAI as a client --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chat(base_url: str) -> ChatOpenAI:
+    return ChatOpenAI(
+        model="peerqa",
+        base_url=base_url,
+        api_key="any-key",
+        stream_usage=True,  # off by default for a custom base_url
+        http_client=httpx.Client(trust_env=False, timeout=60),
+        http_async_client=httpx.AsyncClient(trust_env=False, timeout=60),
+    )
+
+
+def test_langchain_chat(chat: ChatOpenAI):
+    reply = chat.invoke(QUESTION)
+    assert "Sources:" in reply.content
+    assert reply.usage_metadata["total_tokens"] > 0
+
+
+def test_langchain_streams_with_usage(chat: ChatOpenAI):
+    chunks = list(chat.stream(QUESTION))
+    text = "".join(c.content for c in chunks)
+    assert "Sources:" in text
+    usage = [c.usage_metadata for c in chunks if c.usage_metadata]
+    assert usage and usage[-1]["output_tokens"] == len(text.split())
+
+
+def test_langchain_structured_output_keeps_the_citations(chat: ChatOpenAI):
+    assert_cites_verbatim(chat.with_structured_output(CitedAnswer).invoke(QUESTION))
+
+
+def test_langchain_json_mode(chat: ChatOpenAI):
+    result = chat.with_structured_output(None, method="json_mode").invoke(QUESTION)
+    assert result["citations"] and result["citations"][0]["text"] in CORPUS_TEXT
+
+
+def test_langchain_function_calling_is_a_clear_error_not_none(chat: ChatOpenAI):
+    structured = chat.with_structured_output(CitedAnswer, method="function_calling")
+    with pytest.raises(BadRequestError, match="never calls tools"):
+        structured.invoke(QUESTION)

@@ -27,6 +27,7 @@ from peerqa.models import (
     ChunkDelta,
     Citation,
     CompletionChoice,
+    FinishReason,
     ModelCard,
     ModelList,
     Usage,
@@ -35,6 +36,7 @@ from retrieval.hybrid import IndexNotReady
 from service.deps import AppSettings, Index, json_body
 from service.errors import body_error, error_responses, openai_error
 from service.middleware import note_abstained
+from service.openai_compat import Unsupported, check_parameters, structured_content
 from service.streaming import event_stream, pieces, ref, stream_doc
 
 MODEL = "peerqa"
@@ -44,8 +46,15 @@ EXCERPT_CHARS = 160
 MAX_TURN_CHARS = 2000  # as a question (peerqa.models.Question)
 STREAM_DOC = """With `"stream": true` the response is an OpenAI `chat.completion.chunk` stream
 (`text/event-stream`): `data: {chunk}` lines — the first with the assistant role, then
-content deltas (answer, then sources), then one with `finish_reason: "stop"` and
-`citations` — and finally `data: [DONE]`."""
+content deltas (answer, then sources), then one with `finish_reason` and `citations`,
+with `stream_options.include_usage` one with `usage` and no choices — and finally
+`data: [DONE]`.
+
+`response_format` `json_object` makes the content the answer as a JSON object (answer,
+abstained, reason, reason_code, caveat, citations, question); `json_schema` makes it that
+object cut to the schema's properties, when the schema accepts what the service fills
+(else a 400). Every OpenAI parameter is listed in the README's table: honoured, accepted
+with no effect (and why), or a 400 naming it."""
 
 
 _QUESTION = {"role": "user", "content": "How do programmes prevent burnout?"}
@@ -77,6 +86,8 @@ class OpenAIErrorRoute(APIRoute):
                 return _error(err.status_code, err.detail, str(err.detail), headers=err.headers)
             except IndexNotReady as err:
                 return _error(503, str(err), str(err))
+            except Unsupported as err:
+                return _error(400, str(err), str(err), err.param)
 
         return with_openai_errors
 
@@ -115,7 +126,12 @@ def get_model(model_id: str) -> ModelCard:
             "A chat.completion, or with `stream` chat.completion.chunk events, then [DONE]",
             ref(ChatCompletionChunk),
         ),
-        **error_responses((404, "Unknown model"), 413, 503),
+        **error_responses(
+            (400, "A parameter value the service cannot honour (OpenAI's `error.param` names it)"),
+            (404, "Unknown model"),
+            413,
+            503,
+        ),
     },
 )
 def chat_completions(
@@ -125,33 +141,61 @@ def chat_completions(
     request: Request,
 ) -> Response:
     _check_model(body.model)
+    check_parameters(body)  # before any work: a refused parameter costs nothing
     # Earlier turns come from the client, unbounded but for the body limit: cut each to a
     # question's length, as a session's history would be.
     history = [turn[:MAX_TURN_CHARS] for turn in body.history()[-settings.session_max_turns :]]
     answer = compose(index, body.question(), history=history)
     note_abstained(request, answer.abstained)
+    structured = structured_content(answer, body)
     sources = sources_text(answer.citations)
+    content, finish = limited(
+        structured if structured is not None else answer.answer + sources, body
+    )
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-    if body.stream:
-        return event_stream(
-            _chunks(completion_id, created, answer.answer, sources, answer.citations)
-        )
-    content = answer.answer + sources
     prompt_words = sum(len(m.text().split()) for m in body.messages)
     completion_words = len(content.split())
+    usage = Usage(
+        prompt_tokens=prompt_words,
+        completion_tokens=completion_words,
+        total_tokens=prompt_words + completion_words,
+    )
+    if body.stream:
+        with_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return event_stream(
+            _chunks(
+                completion_id,
+                created,
+                pieces(content),
+                finish,
+                answer.citations,
+                usage if with_usage else None,
+            )
+        )
     completion = ChatCompletion(
         id=completion_id,
         created=created,
         model=MODEL,
-        choices=[CompletionChoice(message=AssistantMessage(content=content))],
-        usage=Usage(
-            prompt_tokens=prompt_words,
-            completion_tokens=completion_words,
-            total_tokens=prompt_words + completion_words,
-        ),
+        choices=[CompletionChoice(message=AssistantMessage(content=content), finish_reason=finish)],
+        usage=usage,
         citations=answer.citations,
     )
     return json_body(completion)
+
+
+def limited(content: str, body: ChatCompletionRequest) -> tuple[str, FinishReason]:
+    """`content` cut before the first stop sequence, then to `max_tokens` words (usage
+    counts words: there is no tokenizer), with the finish reason OpenAI would give."""
+    stops = [body.stop] if isinstance(body.stop, str) else body.stop or []
+    cuts = [i for s in stops if s and (i := content.find(s)) >= 0]
+    if cuts:
+        content = content[: min(cuts)]
+    limit = body.max_completion_tokens or body.max_tokens
+    if limit is not None:
+        words = pieces(content, 1)
+        if len(words) > limit:
+            return "".join(words[:limit]), "length"
+    return content, "stop"
 
 
 def sources_text(citations: Sequence[Citation]) -> str:
@@ -174,23 +218,24 @@ def sources_text(citations: Sequence[Citation]) -> str:
 
 
 def _chunks(
-    completion_id: str, created: int, answer: str, sources: str, citations: list[Citation]
+    completion_id: str,
+    created: int,
+    texts: list[str],
+    finish: FinishReason,
+    citations: list[Citation],
+    usage: Usage | None,
 ) -> list[str]:
-    def chunk(delta: ChunkDelta, finish: bool = False, cited: list[Citation] | None = None) -> str:
+    def chunk(choices: list[ChunkChoice], **extra: Any) -> str:
         body = ChatCompletionChunk(
-            id=completion_id,
-            created=created,
-            model=MODEL,
-            choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
-            citations=cited,
+            id=completion_id, created=created, model=MODEL, choices=choices, **extra
         )
         return f"data: {body.model_dump_json()}\n\n"
 
-    texts = [*pieces(answer), *([sources] if sources else [])]
     return [
-        chunk(ChunkDelta(role="assistant", content="")),
-        *(chunk(ChunkDelta(content=text)) for text in texts),
-        chunk(ChunkDelta(), finish=True, cited=citations),
+        chunk([ChunkChoice(delta=ChunkDelta(role="assistant", content=""))]),
+        *(chunk([ChunkChoice(delta=ChunkDelta(content=text))]) for text in texts),
+        chunk([ChunkChoice(delta=ChunkDelta(), finish_reason=finish)], citations=citations),
+        *([chunk([], usage=usage)] if usage else []),
         "data: [DONE]\n\n",
     ]
 
