@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,6 +58,16 @@ class Settings(BaseSettings):
     trust_forwarded_for: bool = False
     # One JSON line per request on the `peerqa.access` logger (stderr).
     access_log: bool = True
+    # Browser origins allowed to call the API (CORS), comma-separated, e.g.
+    # "https://chat.example.org,http://localhost:3000", or "*". Empty: CORS off.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
 
     def resolved_model_path(self) -> Path:
         return self.model_path or bundled_model_path()

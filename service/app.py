@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -38,6 +39,10 @@ from service.streaming import document_streamed_models
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSIONS_FILE = "sessions.sqlite3"
+CORS_METHODS = ["GET", "POST", "DELETE"]
+# What a browser script may read: the retry wait of a 429, the request id, MCP's session.
+CORS_EXPOSED = ["Retry-After", "X-Request-ID", "Mcp-Session-Id"]
+CORS_MAX_AGE = 600
 # Multipart framing around an uploaded file; the file itself is held to max_upload_bytes.
 MULTIPART_SLACK = 64 * 1024
 # The chat page loads only its own script and style, and sets evidence text as text: no
@@ -73,7 +78,20 @@ class PeerQAApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
         templates = RouteTemplates(lambda: list(self.openapi().get("paths", {})))
-        return EdgeMiddleware(stack, self.state.settings, self.state.metrics, templates)
+        settings = self.state.settings
+        edge = EdgeMiddleware(stack, settings, self.state.metrics, templates)
+        if not settings.cors_origins:
+            return edge
+        # Outermost: the edge's own refusals (429, 413) reach a browser with CORS headers,
+        # and a preflight is answered here, before rate limiting.
+        return CORSMiddleware(
+            edge,
+            allow_origins=settings.cors_origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=["*"],
+            expose_headers=CORS_EXPOSED,
+            max_age=CORS_MAX_AGE,
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
