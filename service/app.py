@@ -23,6 +23,8 @@ from starlette.types import ASGIApp
 
 from peerqa.config import Settings, get_settings
 from retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
+from service.docs import DESCRIPTION as DOCS_DESCRIPTION
+from service.docs import add_docs
 from service.errors import body_error, error_responses
 from service.mcp_server import HttpEndpoint
 from service.metrics import Metrics
@@ -115,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="peerqa",
         version="1",
         summary="Cited, verbatim answers about peer support programmes.",
+        description=DOCS_DESCRIPTION,
+        docs_url=None,  # service.docs serves /docs and /redoc from packaged assets
+        redoc_url=None,
         lifespan=lifespan,
         max_body_size=settings.max_request_bytes,
     )
@@ -124,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.access_log:
         configure_access_log()
     _add_error_handlers(app)
+    add_docs(app)
     for area in (ops, evidence, answers, openai, catalogue):
         app.include_router(area.router)
     app.include_router(admin.router, max_body_size=settings.max_upload_bytes + MULTIPART_SLACK)

@@ -1,0 +1,65 @@
+"""/docs (Swagger UI) and /redoc from assets a Python package ships (fastapi-offline), not
+a CDN: the pages render on a network that reaches nothing but this service. Also the
+HTTP contract itself, docs/API.md, which the OpenAPI description links to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI, HTTPException
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from peerqa.config import REPO_ROOT
+
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
+ASSETS_URL = "/docs-assets"
+CONTRACT = REPO_ROOT / "docs" / "API.md"
+CONTRACT_URL = "/docs/API.md"
+DESCRIPTION = f"""The HTTP contract, with what each route promises (citations, abstention,
+sessions, errors, the OpenAI-compatible and MCP faces, CORS): [docs/API.md]({CONTRACT_URL}).
+An MCP server (streamable HTTP) is at `/mcp`; it is not an OpenAPI operation."""
+
+
+def add_docs(app: FastAPI) -> None:
+    """Routes for an app made with docs_url=None and redoc_url=None."""
+    app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
+    favicon = f"{ASSETS_URL}/favicon.png"
+    assert app.openapi_url and app.swagger_ui_oauth2_redirect_url
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=favicon,
+            oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+        )
+
+    @app.get(app.swagger_ui_oauth2_redirect_url, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=favicon,
+            with_google_fonts=False,
+        )
+
+    @app.get(CONTRACT_URL, include_in_schema=False)
+    def contract() -> FileResponse:
+        if not CONTRACT.is_file():  # an installed wheel ships the code, not docs/
+            raise HTTPException(404, "docs/API.md is not installed with this copy")
+        return FileResponse(CONTRACT, media_type="text/markdown; charset=utf-8")
