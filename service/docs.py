@@ -4,6 +4,7 @@ HTTP contract itself, docs/API.md, which the OpenAPI description links to."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import fastapi_offline
@@ -13,7 +14,7 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from peerqa.config import REPO_ROOT
@@ -27,11 +28,27 @@ sessions, errors, the OpenAI-compatible and MCP faces, CORS): [docs/API.md]({CON
 An MCP server (streamable HTTP) is at `/mcp`; it is not an OpenAPI operation."""
 
 
+# ReDoc's bundle shows its maker's logo from a CDN (hidden when it fails to load): served
+# with the packaged favicon instead, so the page requests nothing from elsewhere.
+REDOC_LOGO = b'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+REDOC_JS_URL = "/docs-offline/redoc.standalone.js"
+
+
+@lru_cache(maxsize=1)
+def redoc_bundle() -> bytes:
+    bundle = (ASSETS / "redoc.standalone.js").read_bytes()
+    return bundle.replace(REDOC_LOGO, f'src:"{ASSETS_URL}/favicon.png"'.encode())
+
+
 def add_docs(app: FastAPI) -> None:
     """Routes for an app made with docs_url=None and redoc_url=None."""
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS), name="docs-assets")
     favicon = f"{ASSETS_URL}/favicon.png"
     assert app.openapi_url and app.swagger_ui_oauth2_redirect_url
+
+    @app.get(REDOC_JS_URL, include_in_schema=False)
+    async def redoc_js() -> Response:
+        return Response(redoc_bundle(), media_type="text/javascript; charset=utf-8")
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
@@ -53,7 +70,7 @@ def add_docs(app: FastAPI) -> None:
         return get_redoc_html(
             openapi_url=app.openapi_url,
             title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_js_url=REDOC_JS_URL,
             redoc_favicon_url=favicon,
             with_google_fonts=False,
         )

@@ -42,9 +42,9 @@ def ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def stream_doc(description: str, data: dict[str, Any], events: Sequence[str] = ()) -> dict:
-    """A 200 `text/event-stream` response for OpenAPI 3.1: the body is a string (the event
-    stream); `x-itemSchema` describes each event, whose `data` is JSON of schema `data`.
-    (OpenAPI 3.2 calls that `itemSchema`; in a 3.1 document only an `x-` key is valid.)"""
+    """A 200 `text/event-stream` response for OpenAPI 3.1: the media type's `schema` is
+    that of one event (`data` is JSON of schema `data`), as schemathesis and other SSE
+    tooling read it. (OpenAPI 3.2 names it `itemSchema`, a keyword 3.1 does not have.)"""
     item: dict[str, Any] = {
         "type": "object",
         "required": ["data"],
@@ -58,11 +58,8 @@ def stream_doc(description: str, data: dict[str, Any], events: Sequence[str] = (
     }
     if events:
         item["properties"]["event"] = {"type": "string", "enum": list(events)}
-    media = {
-        "schema": {"type": "string", "description": "Server-sent events (see x-itemSchema)"},
-        "x-itemSchema": item,
-    }
-    return {"description": description, "content": {"text/event-stream": media}}
+    item["description"] = "One server-sent event"
+    return {"description": description, "content": {"text/event-stream": {"schema": item}}}
 
 
 def document_streamed_models(app: FastAPI) -> None:

@@ -32,5 +32,5 @@ def test_event_streams_are_described_without_openapi_3_2_keywords():
     for path in ("/v1/ask/stream", "/v1/chat/completions"):
         stream = spec["paths"][path]["post"]["responses"]["200"]["content"]["text/event-stream"]
         assert "itemSchema" not in stream
-        data = stream["x-itemSchema"]["properties"]["data"]
+        data = stream["schema"]["properties"]["data"]  # the schema of one event
         assert data["contentMediaType"] == "application/json" and data["contentSchema"]
