@@ -276,51 +276,57 @@ class ResponseFormat(BaseModel):
     json_schema: JsonSchemaFormat | None = None
 
 
-class ChatCompletionRequest(BaseModel):
-    """OpenAI's chat-completions request. Every parameter of OpenAI's API is named here
-    (an unknown one is a 422); what each does here, and which values are refused with a
-    400, is service.openai_compat.PARAMETERS (the README's table). The last user message
-    is the question; earlier user messages are its history."""
+class OpenAIRequest(BaseModel):
+    """The parameters OpenAI's chat-completions and Responses requests share. Every
+    parameter of OpenAI's APIs is named in the two subclasses (an unknown one is a 422);
+    what each does here, and which values are a 400, is service.openai_compat.PARAMETERS
+    (the README's tables)."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="`peerqa` (see GET /v1/models)")
-    messages: list[ChatMessage] = Field(min_length=1)
     stream: bool | None = False
     stream_options: StreamOptions | None = None
-    response_format: ResponseFormat | None = None
-    n: int | None = Field(default=None, ge=1, le=128, description="Only 1 (one answer)")
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
+    top_logprobs: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    service_tier: str | None = None
+    store: bool | None = None
+    moderation: dict[str, Any] | None = None
+
+
+class ChatCompletionRequest(OpenAIRequest):
+    """OpenAI's chat-completions request. The last user message is the question; earlier
+    user messages are its history."""
+
+    messages: list[ChatMessage] = Field(min_length=1)
+    response_format: ResponseFormat | None = None
+    n: int | None = Field(default=None, ge=1, le=128, description="Only 1 (one answer)")
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = Field(default=None)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     seed: int | None = None
-    user: str | None = None
-    safety_identifier: str | None = None
-    metadata: dict[str, str] | None = None
-    store: bool | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
     functions: list[dict[str, Any]] | None = None
     function_call: str | dict[str, Any] | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = None
     logit_bias: dict[str, float] | None = None
     modalities: list[str] | None = None
     audio: dict[str, Any] | None = None
     prediction: dict[str, Any] | None = None
     reasoning_effort: str | None = None
     verbosity: str | None = None
-    service_tier: str | None = None
     web_search_options: dict[str, Any] | None = None
-    moderation: dict[str, Any] | None = None
-    prompt_cache_key: str | None = None
-    prompt_cache_retention: str | None = None
-    prompt_cache_options: dict[str, Any] | None = None
 
     @field_validator("messages")
     @classmethod

@@ -35,7 +35,7 @@ from service.middleware import (
     RouteTemplates,
     configure_access_log,
 )
-from service.routes import admin, answers, catalogue, evidence, openai, ops
+from service.routes import admin, answers, catalogue, evidence, openai, ops, responses
 from service.sessions import SessionStore
 from service.streaming import document_streamed_models
 
@@ -79,7 +79,7 @@ class PeerQAApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        templates = RouteTemplates(lambda: list(self.openapi().get("paths", {})))
+        templates = RouteTemplates(lambda: [*self.openapi().get("paths", {}), MCP_PATH])
         settings = self.state.settings
         edge = EdgeMiddleware(stack, settings, self.state.metrics, templates)
         if not settings.cors_origins:
@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_access_log()
     _add_error_handlers(app)
     add_docs(app)
-    for area in (ops, evidence, answers, openai, catalogue):
+    for area in (ops, evidence, answers, openai, responses, catalogue):
         app.include_router(area.router)
     app.include_router(admin.router, max_body_size=settings.max_upload_bytes + MULTIPART_SLACK)
 

@@ -38,7 +38,7 @@ MCP_PATH = "/mcp"
 # Rate-limited paths (str.startswith prefixes): the HTTP API and its MCP face.
 RATE_LIMITED_PREFIX = ("/v1/", MCP_PATH)
 # Errors of these routes also carry OpenAI's `error` object (as service.routes.openai does).
-OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models", "/v1/responses")
 # A client's X-Request-ID is kept only when it is safe to echo in a header and a log line.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 SECURITY_HEADERS = [

@@ -39,6 +39,11 @@ def _none(why: str) -> Callable[[Any], str | None]:
     return lambda value: None if value in (None, False, [], {}) else why
 
 
+def refused(why: str, how: str = "any value is a 400") -> Parameter:
+    """A parameter whose every value but none/false/empty is a 400 saying `why`."""
+    return Parameter("refused", how, _none(why))
+
+
 TOOLS_WHY = (
     "peerqa answers from its evidence and never calls tools: a tool_choice that requires "
     "a tool call cannot be honoured (use tool_choice 'auto' or 'none', or no tools)"
@@ -110,37 +115,21 @@ PARAMETERS: dict[str, Parameter] = {
         "`auto` and `default` accepted (there is one tier); others are a 400",
         _only(None, "auto", "default", why="there is one service tier: auto or default"),
     ),
-    "store": Parameter(
-        "refused", "true is a 400", _none("completions are not stored: store must be false")
-    ),
-    "logprobs": Parameter(
-        "refused", "true is a 400", _none("there are no token log probabilities")
-    ),
-    "top_logprobs": Parameter(
-        "refused", "any value is a 400", _none("there are no token log probabilities")
-    ),
-    "logit_bias": Parameter(
-        "refused", "a non-empty map is a 400", _none("there are no tokens to bias")
-    ),
+    "store": refused("completions are not stored: store must be false", "true is a 400"),
+    "logprobs": refused("there are no token log probabilities", "true is a 400"),
+    "top_logprobs": refused("there are no token log probabilities"),
+    "logit_bias": refused("there are no tokens to bias", "a non-empty map is a 400"),
     "modalities": Parameter(
         "refused",
         '`["text"]` accepted; audio is a 400',
         _only(None, [], ["text"], why="the only output modality is text"),
     ),
-    "audio": Parameter("refused", "any value is a 400", _none("there is no audio output")),
-    "prediction": Parameter(
-        "refused", "any value is a 400", _none("predicted outputs are not supported")
-    ),
-    "reasoning_effort": Parameter(
-        "refused", "any value is a 400", _none("peerqa is not a reasoning model")
-    ),
-    "verbosity": Parameter(
-        "refused", "any value is a 400", _none("the answer's length is the evidence's")
-    ),
-    "web_search_options": Parameter(
-        "refused", "any value is a 400", _none("answers come from the indexed evidence only")
-    ),
-    "moderation": Parameter("refused", "any value is a 400", _none("moderation is not available")),
+    "audio": refused("there is no audio output"),
+    "prediction": refused("predicted outputs are not supported"),
+    "reasoning_effort": refused("peerqa is not a reasoning model"),
+    "verbosity": refused("the answer's length is the evidence's"),
+    "web_search_options": refused("answers come from the indexed evidence only"),
+    "moderation": refused("moderation is not available"),
 }
 
 
@@ -179,9 +168,9 @@ def check_parameters(body: ChatCompletionRequest) -> None:
             raise Unsupported("response_format.json_schema", "required for type json_schema")
 
 
-def parameter_table() -> str:
-    """The README's table (a test keeps the README in step with it)."""
-    rows = [f"| `{name}` | {p.status} | {p.how} |" for name, p in PARAMETERS.items()]
+def parameter_table(parameters: dict[str, Parameter] = PARAMETERS) -> str:
+    """A README table (a test keeps the README in step with it)."""
+    rows = [f"| `{name}` | {p.status} | {p.how} |" for name, p in parameters.items()]
     return "\n".join(["| parameter | status | what it does here |", "|---|---|---|", *rows])
 
 

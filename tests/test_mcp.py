@@ -225,6 +225,9 @@ def test_http_mcp_is_rate_limited_like_the_api(corpus_settings: Settings):
         ]
         assert codes == [200, 200, 429]
         assert client.get("/healthz").status_code == 200  # only /v1/* and /mcp are limited
+        metrics = client.get("/metrics").text
+    assert 'method="POST",route="/mcp",status="429"' in metrics
+    assert 'method="POST",route="/mcp",status="200"' in metrics
 
 
 def test_http_mcp_refuses_an_oversized_body_with_413(corpus_settings: Settings):

@@ -102,6 +102,7 @@ ROUTES = {
     ("post", "/v1/ask"),
     ("post", "/v1/ask/stream"),
     ("post", "/v1/chat/completions"),
+    ("post", "/v1/responses"),
     ("get", "/v1/models"),
     ("get", "/v1/models/{model_id}"),
     ("get", "/v1/themes"),

@@ -430,8 +430,12 @@ def test_every_openai_parameter_is_in_the_table():
     assert refused <= set(REFUSED_VALUES)
 
 
-def test_the_readme_shows_the_table():
-    assert parameter_table() in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_readme_shows_the_tables():
+    from service.routes.responses import RESPONSES_PARAMETERS
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert parameter_table() in readme
+    assert parameter_table(RESPONSES_PARAMETERS) in readme
 
 
 @pytest.mark.parametrize(("name", "value"), sorted(REFUSED_VALUES.items()))
@@ -498,3 +502,106 @@ def test_langchain_function_calling_is_a_clear_error_not_none(chat: ChatOpenAI):
     structured = chat.with_structured_output(CitedAnswer, method="function_calling")
     with pytest.raises(BadRequestError, match="never calls tools"):
         structured.invoke(QUESTION)
+
+
+# --- the Responses API -------------------------------------------------------------------------
+
+
+def test_responses_answer_with_citations(client):
+    response = client.responses.create(model="peerqa", input=QUESTION)
+    assert response.status == "completed"
+    assert "Sources:" in response.output_text
+    citations = response.model_extra["citations"]
+    assert citations and all(c["marker"] in response.output_text for c in citations)
+    assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
+
+
+def test_responses_parse_fills_a_schema(client):
+    response = client.responses.parse(model="peerqa", input=QUESTION, text_format=CitedAnswer)
+    assert_cites_verbatim(response.output_parsed)
+
+
+def test_responses_stream_events(client):
+    with client.responses.stream(model="peerqa", input=QUESTION) as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert len(deltas) > 4 and "".join(deltas) == final.output_text
+    assert final.status == "completed"
+
+
+def test_responses_follow_up_with_message_history(client):
+    response = client.responses.create(
+        model="peerqa",
+        input=[
+            {"role": "user", "content": "What makes matching peers difficult?"},
+            {"role": "assistant", "content": "Rare conditions limit who is available. [1]"},
+            {
+                "role": "user",
+                "content": [{"type": "input_text", "text": "How do programmes fix that?"}],
+            },
+        ],
+    )
+    themes = {c["theme"] for c in response.model_extra["citations"]}
+    assert "Matching based on condition and cultural similarity" in themes
+
+
+def test_responses_max_output_tokens_is_incomplete(client):
+    response = client.responses.create(model="peerqa", input=QUESTION, max_output_tokens=5)
+    assert response.status == "incomplete"
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert len(response.output_text.split()) == 5
+
+
+@pytest.mark.parametrize(
+    ("arguments", "param"),
+    [
+        ({"previous_response_id": "resp_1"}, "previous_response_id"),
+        ({"store": True}, "store"),
+        ({"reasoning": {"effort": "high"}}, "reasoning"),
+        (
+            {
+                "tools": [{"type": "function", "name": "w", "parameters": {}}],
+                "tool_choice": "required",
+            },
+            "tool_choice",
+        ),
+        (
+            {
+                "text": {
+                    "format": {
+                        "type": "json_schema",
+                        "name": "s",
+                        "schema": WithSentiment.model_json_schema(),
+                    }
+                }
+            },
+            "response_format.json_schema.schema",
+        ),
+    ],
+)
+def test_responses_refuse_what_they_cannot_honour(client, arguments, param):
+    with pytest.raises(BadRequestError) as err:
+        client.responses.create(model="peerqa", input=QUESTION, **arguments)
+    assert err.value.param == param
+
+
+def test_every_responses_parameter_is_accounted_for():
+    from openai.types.responses.response_create_params import ResponseCreateParamsBase
+
+    from service.routes.responses import RESPONSES_PARAMETERS, SHARED, ResponsesRequest
+
+    sdk = set(ResponseCreateParamsBase.__annotations__) | {"stream"}
+    assert sdk <= set(ResponsesRequest.model_fields), sdk - set(ResponsesRequest.model_fields)
+    assert set(ResponsesRequest.model_fields) == {*RESPONSES_PARAMETERS, *SHARED, "model"}
+    assert set(SHARED) <= set(PARAMETERS)
+
+
+def test_responses_without_a_question_are_a_422_naming_input(base_url):
+    with httpx.Client(trust_env=False) as http:
+        r = http.post(
+            f"{base_url}/responses",
+            json={"model": "peerqa", "input": [{"role": "system", "content": "only"}]},
+        )
+    assert r.status_code == 422
+    assert r.json()["error"]["param"].startswith("input")
+    assert "last user message" in r.json()["error"]["message"]

@@ -7,6 +7,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, Response
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from answer.compose import compose
 from ingest.paper import ROLE_WORDS
+from peerqa.config import Settings
 from peerqa.models import (
     AssistantMessage,
     ChatCompletion,
@@ -32,7 +34,7 @@ from peerqa.models import (
     ModelList,
     Usage,
 )
-from retrieval.hybrid import IndexNotReady
+from retrieval.hybrid import IndexNotReady, LiveIndex
 from service.deps import AppSettings, Index, json_body
 from service.errors import body_error, error_responses, openai_error
 from service.middleware import note_abstained
@@ -140,19 +142,58 @@ def chat_completions(
     settings: AppSettings,
     request: Request,
 ) -> Response:
+    done = complete(body, index, settings, request)
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if body.stream:
+        with_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return event_stream(
+            _chunks(
+                completion_id,
+                created,
+                pieces(done.content),
+                done.finish,
+                done.citations,
+                done.usage if with_usage else None,
+            )
+        )
+    completion = ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=MODEL,
+        choices=[
+            CompletionChoice(
+                message=AssistantMessage(content=done.content), finish_reason=done.finish
+            )
+        ],
+        usage=done.usage,
+        citations=done.citations,
+    )
+    return json_body(completion)
+
+
+@dataclass(frozen=True)
+class Completed:
+    content: str
+    finish: FinishReason
+    usage: Usage
+    citations: list[Citation]
+
+
+def complete(
+    body: ChatCompletionRequest, index: LiveIndex, settings: Settings, request: Request
+) -> Completed:
+    """The reply to a chat-completions request (or its /v1/responses equivalent), once
+    every parameter is known to be honoured: Unsupported (a 400) before any work if not."""
     _check_model(body.model)
-    check_parameters(body)  # before any work: a refused parameter costs nothing
+    check_parameters(body)
     # Earlier turns come from the client, unbounded but for the body limit: cut each to a
     # question's length, as a session's history would be.
     history = [turn[:MAX_TURN_CHARS] for turn in body.history()[-settings.session_max_turns :]]
     answer = compose(index, body.question(), history=history)
     note_abstained(request, answer.abstained)
     structured = structured_content(answer, body)
-    sources = sources_text(answer.citations)
-    content, finish = limited(
-        structured if structured is not None else answer.answer + sources, body
-    )
-    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    text = structured if structured is not None else answer.answer + sources_text(answer.citations)
+    content, finish = limited(text, body)
     prompt_words = sum(len(m.text().split()) for m in body.messages)
     completion_words = len(content.split())
     usage = Usage(
@@ -160,27 +201,7 @@ def chat_completions(
         completion_tokens=completion_words,
         total_tokens=prompt_words + completion_words,
     )
-    if body.stream:
-        with_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return event_stream(
-            _chunks(
-                completion_id,
-                created,
-                pieces(content),
-                finish,
-                answer.citations,
-                usage if with_usage else None,
-            )
-        )
-    completion = ChatCompletion(
-        id=completion_id,
-        created=created,
-        model=MODEL,
-        choices=[CompletionChoice(message=AssistantMessage(content=content), finish_reason=finish)],
-        usage=usage,
-        citations=answer.citations,
-    )
-    return json_body(completion)
+    return Completed(content, finish, usage, answer.citations)
 
 
 def limited(content: str, body: ChatCompletionRequest) -> tuple[str, FinishReason]:
