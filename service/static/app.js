@@ -968,8 +968,9 @@ async function openPassage(id, { label = "Passage", trigger = null, cited = [] }
   // The cited sentence, not the start of the passage, is what the reader came for.
   const mark = body.querySelector("mark.cited");
   if (mark) {
-    const offset = mark.getBoundingClientRect().top - body.getBoundingClientRect().top;
-    body.scrollTop = Math.max(0, offset - body.clientHeight / 3);
+    const box = mark.getBoundingClientRect();
+    const top = box.top - body.getBoundingClientRect().top;
+    if (top + box.height > body.clientHeight - 16) body.scrollTop = Math.max(0, top - 24);
   }
 }
 
