@@ -714,6 +714,28 @@ def test_the_cited_sentence_is_highlighted_in_its_passage(open_page, viewport: d
     assert squeeze(sentence) in marked
 
 
+def test_a_caveat_leads_the_answer_and_the_highlight_skips_it(page: Page):
+    caveat = {"kind": "not_reported", "text": "The study does not report survival."}
+    text = "Peer mentors met weekly. Patients said the calls helped them through treatment."
+    cited = "Patients said the calls helped them through treatment."
+    answer = f"{caveat['text']} {cited} [1]"
+    source = citation(text)
+    serve_stream(page, fake_stream(answer, [source], caveat=caveat))
+    passage = {k: v for k, v in source.items() if k not in ("marker", "score")}
+    page.route(
+        "**/v1/passages/*",
+        lambda route: route.fulfill(json=passage | {"previous_id": None, "next_id": None}),
+    )
+    page.fill("#question", "Does peer support improve survival?")
+    page.press("#question", "Enter")
+    shown = page.locator(".answer").first
+    expect(shown).to_have_attribute("data-state", "done")
+    expect(shown.locator(".caveat")).to_have_text(caveat["text"])
+    expect(shown.locator(".source-text mark.cited")).to_have_text(cited)
+    shown.locator(".answer-text .marker").click()
+    expect(page.locator("#panel .passage-text mark.cited")).to_have_text(cited)
+
+
 def test_a_mitigation_is_highlighted_in_its_passage(page: Page):
     page.get_by_role("button", name="Challenges").click()
     mitigation = page.request.get("/v1/challenges").json()[0]["mitigations"][0]

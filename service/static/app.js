@@ -84,9 +84,10 @@ function studyOf(p) {
   return p.study ?? state.documents.get(p.document) ?? null;
 }
 
-/** "Joo JH" / "Joo, J. H." / "Jae Hee Joo" -> "Joo". */
+/** "Joo JH" / "Joo, J. H." / "Jae Hee Joo" (or {family: "Joo"}) -> "Joo". */
 function surname(author) {
-  const name = author.trim();
+  const name = String(typeof author === "string" ? author : (author?.family ?? author?.name ?? "")).trim();
+  if (!name) return "";
   if (name.includes(",")) return name.split(",")[0].trim();
   const parts = name.split(/\s+/);
   const initials = /^[A-Z]{1,3}$/.test(parts.at(-1).replace(/[.-]/g, ""));
@@ -97,7 +98,7 @@ function surname(author) {
 function studyLabel(p) {
   const study = studyOf(p);
   if (!study) return p.document;
-  const names = (study.authors ?? []).filter(Boolean).map(surname);
+  const names = (Array.isArray(study.authors) ? study.authors : []).map(surname).filter(Boolean);
   let who = names.length > 2 ? `${names[0]} et al.` : names.join(" and ");
   if (!who && study.title) who = study.title.length > 60 ? `${study.title.slice(0, 59).trimEnd()}…` : study.title;
   const head = [who || p.document, study.year].filter(Boolean).join(" ");
