@@ -612,6 +612,28 @@ def test_reload_after_the_session_expired_says_so_and_starts_afresh(page: Page):
     assert follow["session_id"] != body["session_id"]
 
 
+@pytest.mark.parametrize(
+    "saved",
+    [
+        "not json",
+        json.dumps({"sessionId": "s", "turns": [{"question": "q", "body": {"answer": 3}}]}),
+        json.dumps({"sessionId": "s", "turns": [{"question": "q", "body": {"answer": "a"}}]}),
+        json.dumps(
+            {"turns": [{"question": "q", "body": {"answer": "a", "citations": [{"x": 1}]}}]}
+        ),
+    ],
+    ids=["not-json", "wrong-type", "no-citations", "broken-citation"],
+)
+def test_a_saved_conversation_this_page_cannot_show_starts_clean(page: Page, saved: str):
+    page.evaluate("(saved) => localStorage.setItem('peerqa.conversation.v1', saved)", saved)
+    page.reload()
+    expect(page.locator("#intro")).to_be_visible()
+    expect(page.locator(".turn")).to_have_count(0)
+    with page.expect_request(is_ask) as fresh:
+        ask(page, MATCHING)
+    assert "session_id" not in fresh.value.post_data_json
+
+
 # --- no console errors ------------------------------------------------------------------
 
 

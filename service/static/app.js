@@ -215,10 +215,17 @@ function saveConversation() {
   }
 }
 
+/** A saved turn this page can show again (storage is the user's to edit, and outlives
+ * versions of this page). */
+const restorable = (t) =>
+  typeof t?.question === "string" && typeof t.body?.answer === "string" && Array.isArray(t.body.citations);
+
 function savedConversation() {
   try {
     const saved = JSON.parse(localStorage.getItem(STORAGE_KEY));
-    if (saved && Array.isArray(saved.turns)) return saved;
+    if (Array.isArray(saved?.turns) && saved.turns.every(restorable)) {
+      return { sessionId: typeof saved.sessionId === "string" ? saved.sessionId : null, turns: saved.turns };
+    }
   } catch {
     /* nothing usable saved */
   }
@@ -811,13 +818,21 @@ function newConversation() {
 async function restoreConversation() {
   const saved = savedConversation();
   if (!saved?.turns.length || state.turns.length || state.busy) return; // a question came first
-  state.sessionId = saved.sessionId ?? null;
-  state.turns = saved.turns;
   let last = null;
-  for (const { question, filters, body } of saved.turns) {
-    last = addTurn(question, filters);
-    last.finish(body);
+  try {
+    for (const { question, filters, body } of saved.turns) {
+      last = addTurn(question, filters);
+      last.finish(body);
+    }
+  } catch {
+    // A saved answer this page cannot show: start clean rather than half a conversation.
+    fill($("thread"));
+    $("intro").hidden = false;
+    saveConversation();
+    return;
   }
+  state.sessionId = saved.sessionId;
+  state.turns = saved.turns;
   reveal(last, "auto");
   if (!state.sessionId) return;
   const asked = state.sessionId;
