@@ -165,6 +165,15 @@ def serve_stream(page: Page, stream: str) -> None:
     )
 
 
+def serve_passage(page: Page, cited: dict) -> None:
+    """GET /v1/passages/{id} answers with the (made-up) cited passage, no neighbours."""
+    passage = {k: v for k, v in cited.items() if k not in ("marker", "score")}
+    page.route(
+        "**/v1/passages/*",
+        lambda route: route.fulfill(json=passage | {"previous_id": None, "next_id": None}),
+    )
+
+
 def citation(text: str, section: str = "Results > Outcomes", **fields: object) -> dict:
     return {
         "id": "other:0001",
@@ -743,11 +752,7 @@ def test_a_caveat_leads_the_answer_and_the_highlight_skips_it(page: Page):
     answer = f"{caveat['text']} {cited} [1]"
     source = citation(text)
     serve_stream(page, fake_stream(answer, [source], caveat=caveat))
-    passage = {k: v for k, v in source.items() if k not in ("marker", "score")}
-    page.route(
-        "**/v1/passages/*",
-        lambda route: route.fulfill(json=passage | {"previous_id": None, "next_id": None}),
-    )
+    serve_passage(page, source)
     page.fill("#question", "Does peer support improve survival?")
     page.press("#question", "Enter")
     shown = page.locator(".answer").first
@@ -756,6 +761,24 @@ def test_a_caveat_leads_the_answer_and_the_highlight_skips_it(page: Page):
     expect(shown.locator(".source-text mark.cited")).to_have_text(cited)
     shown.locator(".answer-text .marker").click()
     expect(page.locator("#panel .passage-text mark.cited")).to_have_text(cited)
+
+
+def test_a_table_row_reads_as_one_with_its_columns(page: Page):
+    row = citation(
+        "F | Breast cancer | Community | National",
+        section="Table 2",
+        kind="table_row",
+        header="Programme | Condition | Setting | Reach",
+    )
+    serve_stream(page, fake_stream("F | Breast cancer | Community | National [1]", [row]))
+    serve_passage(page, row)
+    page.fill("#question", "Which programme serves breast cancer?")
+    page.press("#question", "Enter")
+    expect(page.locator(".answer").first).to_have_attribute("data-state", "done")
+    expect(page.locator(".source-where")).to_have_text("Row of Table 2")
+    page.locator(".answer-text .marker").click()
+    expect(page.locator("#panel .passage-header")).to_have_text(row["header"])
+    expect(page.locator("#panel-position")).to_have_text("Table row")
 
 
 def test_a_mitigation_is_highlighted_in_its_passage(page: Page):

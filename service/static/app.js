@@ -129,7 +129,8 @@ function whereWords(p) {
 async function loadDocuments() {
   try {
     for (const d of await getJSON("/v1/documents")) {
-      state.documents.set(d.id, { title: d.title, authors: d.authors, year: d.year, journal: d.journal, doi: d.doi ?? null });
+      const derived = { title: d.title, authors: d.authors, year: d.year, journal: d.journal, doi: d.doi ?? null };
+      state.documents.set(d.id, d.study ?? derived);
     }
   } catch {
     /* labels fall back to the document id */
@@ -955,6 +956,7 @@ async function openPassage(id, { label = "Passage", trigger = null, cited = [] }
       el(
         "blockquote",
         { class: `passage${p.stance ? ` stance-${p.stance}` : ""}`, dataset: { passageId: p.id } },
+        p.header ? el("p", { class: "passage-header", "aria-label": "Table columns" }, p.header) : null,
         el("p", { class: "passage-text" }, markedText(p.text, marks)),
         p.role ? el("footer", { class: "passage-who" }, `— ${who}`) : null,
       ),
