@@ -18,7 +18,11 @@ from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from peerqa.config import REPO_ROOT, Settings
 from service.app import create_app
+
+# CHROMIUM and CHROMIUM_ARGS stay importable from here: test_docs_offline.py takes them.
 from tests.browser import (
+    CHROMIUM,  # noqa: F401
+    CHROMIUM_ARGS,  # noqa: F401
     DESKTOP,
     PHONE,
     MissingBrowser,
