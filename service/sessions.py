@@ -42,6 +42,13 @@ class Session:
     history: list[str] = field(default_factory=list)  # earlier questions, oldest first
 
 
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    answer: str
+    asked_at: float  # Unix seconds
+
+
 class SessionStore:
     def __init__(
         self,
@@ -83,19 +90,27 @@ class SessionStore:
     def resume(self, session_id: str | None) -> Session:
         """The live session with its recent questions, or a new, empty one (with a new id)
         when `session_id` is absent, unknown or expired."""
-        if session_id:
-            with self._connect() as db:
-                live = db.execute(
-                    "SELECT 1 FROM sessions WHERE id = ? AND last_seen >= ?",
-                    (session_id, self.clock() - self.ttl),
-                ).fetchone()
-                if live:
-                    rows = db.execute(
-                        "SELECT question FROM turns WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
-                        (session_id, self.max_turns),
-                    ).fetchall()
-                    return Session(session_id, [q for (q,) in reversed(rows)])
+        kept = self.turns(session_id) if session_id else None
+        if session_id and kept is not None:
+            return Session(session_id, [turn.question for turn in kept[0]])
         return Session(uuid.uuid4().hex)
+
+    def turns(self, session_id: str) -> tuple[list[Turn], float] | None:
+        """The live session's kept turns, oldest first, and when it expires (Unix seconds);
+        None when the session is unknown or expired. Reading does not extend its life."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT last_seen FROM sessions WHERE id = ? AND last_seen >= ?",
+                (session_id, self.clock() - self.ttl),
+            ).fetchone()
+            if not row:
+                return None
+            rows = db.execute(
+                "SELECT question, answer, asked_at FROM turns WHERE session_id = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (session_id, self.max_turns),
+            ).fetchall()
+        return [Turn(*r) for r in reversed(rows)], row[0] + self.ttl
 
     def record(self, session_id: str, question: str, answer: str) -> None:
         """Append a turn (creating or reviving the session), keep the last `max_turns`,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -43,7 +44,16 @@ def events(body: str) -> list[tuple[str, str]]:
 
 def test_answer_cites_verbatim_passages(client):
     body = ask(client, "How do programmes keep peer supporters from burning out?")
-    assert set(body) == {"question", "answer", "abstained", "reason", "citations", "session_id"}
+    assert set(body) == {
+        "question",
+        "answer",
+        "abstained",
+        "reason",
+        "reason_code",
+        "caveat",
+        "citations",
+        "session_id",
+    }
     assert body["abstained"] is False and body["citations"]
     for c in body["citations"]:
         assert c["marker"] in body["answer"]
@@ -81,6 +91,35 @@ def test_sessions_survive_a_restart(corpus_settings: Settings):
         assert follow["session_id"] == sid
         assert any(c["theme"] == MATCHING for c in follow["citations"])
         assert after.app.state.sessions.resume(sid).history == [FIRST, FOLLOW_UP]
+
+
+def test_session_turns_are_read_back(client):
+    first = ask(client, FIRST)
+    sid = first["session_id"]
+    follow = ask(client, FOLLOW_UP, session_id=sid)
+    r = client.get(f"/v1/sessions/{sid}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["session_id"] == sid
+    assert [(t["question"], t["answer"]) for t in body["turns"]] == [
+        (FIRST, first["answer"]),
+        (FOLLOW_UP, follow["answer"]),
+    ]
+    asked = [datetime.fromisoformat(t["asked_at"]) for t in body["turns"]]
+    assert asked == sorted(asked) and datetime.fromisoformat(body["expires_at"]) > asked[-1]
+
+
+def test_session_turns_of_an_unknown_or_expired_session_are_404(client):
+    assert client.get("/v1/sessions/no-such-session").status_code == 404
+    sid = ask(client, FIRST)["session_id"]
+    sessions = client.app.state.sessions
+    sessions.clock = lambda: time.time() + sessions.ttl + 1
+    try:
+        r = client.get(f"/v1/sessions/{sid}")
+    finally:
+        sessions.clock = time.time
+    assert r.status_code == 404 and r.json() == {"detail": "unknown or expired session"}
+    assert client.get(f"/v1/sessions/{'s' * 129}").status_code == 422
 
 
 def test_unknown_or_expired_session_starts_a_new_one(client):

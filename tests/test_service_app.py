@@ -101,6 +101,7 @@ ROUTES = {
     ("get", "/v1/passages/{passage_id}"),
     ("post", "/v1/ask"),
     ("post", "/v1/ask/stream"),
+    ("get", "/v1/sessions/{session_id}"),
     ("post", "/v1/chat/completions"),
     ("post", "/v1/responses"),
     ("get", "/v1/models"),
@@ -135,6 +136,7 @@ def test_openapi_describes_every_route_with_models_and_errors(client):
     assert admin["security"] == [{"HTTPBearer": []}]
     assert "multipart/form-data" in admin["requestBody"]["content"]
     assert "404" in operations[("get", "/v1/passages/{passage_id}")]["responses"]
+    assert "404" in operations[("get", "/v1/sessions/{session_id}")]["responses"]
     stream = operations[("post", "/v1/ask/stream")]["responses"]["200"]["content"]
     assert "text/event-stream" in stream
     assert client.get("/docs").status_code == 200

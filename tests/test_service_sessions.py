@@ -108,3 +108,28 @@ def test_database_uses_wal(tmp_path: Path):
     s = store(tmp_path)
     with sqlite3.connect(s.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_turns_read_back_in_order_without_extending_the_session(tmp_path: Path):
+    clock = Clock()
+    s = store(tmp_path, clock, max_turns=2)
+    sid = s.resume(None).id
+    for i in range(1, 4):
+        clock.now += 10
+        s.record(sid, f"q{i}", f"a{i} [1]")
+    turns, expires_at = s.turns(sid)
+    assert [(t.question, t.answer, t.asked_at) for t in turns] == [
+        ("q2", "a2 [1]", clock.now - 10),
+        ("q3", "a3 [1]", clock.now),
+    ]
+    assert expires_at == clock.now + TTL
+    clock.now += TTL - 1
+    assert s.turns(sid)  # reading ...
+    clock.now += 2
+    assert s.turns(sid) is None  # ... did not slide the expiry
+
+
+def test_turns_of_an_unknown_session_are_none(tmp_path: Path):
+    s = store(tmp_path)
+    assert s.turns("made-up-id") is None
+    assert s.turns(s.resume(None).id) is None  # a fresh id holds nothing until a turn is recorded

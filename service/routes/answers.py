@@ -1,11 +1,14 @@
 """Answers: a cited answer (or an honest abstention) within a chat session, whole or
-streamed as server-sent events."""
+streamed as server-sent events; a session's kept turns, read back."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 
 from answer.compose import DEFAULT_TOP_K, compose
 from peerqa.models import AskRequest, AskResponse, Citation, StreamDelta
@@ -83,3 +86,43 @@ def ask_stream(
     ]
     events.append(sse(reply.model_dump_json(), "done"))
     return event_stream(events)
+
+
+class SessionTurn(BaseModel):
+    question: str
+    answer: str = Field(description="The answer text as sent (with its [n] markers)")
+    asked_at: datetime
+
+
+class SessionTurns(BaseModel):
+    session_id: str
+    turns: list[SessionTurn] = Field(description="The kept turns, oldest first")
+    expires_at: datetime = Field(description="When the session ends unless it is continued")
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@router.get(
+    "/v1/sessions/{session_id}",
+    response_model=SessionTurns,
+    responses=error_responses((404, "Unknown or expired session")),
+)
+def session_turns(session_id: Annotated[str, Path(max_length=128)], sessions: Sessions) -> Response:
+    """A live session's kept turns (questions and answer texts), e.g. for a client that
+    resumes a conversation after a reload. Reading does not extend the session."""
+    kept = sessions.turns(session_id)
+    if kept is None:
+        raise HTTPException(404, "unknown or expired session")
+    turns, expires_at = kept
+    return json_body(
+        SessionTurns(
+            session_id=session_id,
+            turns=[
+                SessionTurn(question=t.question, answer=t.answer, asked_at=_utc(t.asked_at))
+                for t in turns
+            ],
+            expires_at=_utc(expires_at),
+        )
+    )

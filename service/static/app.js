@@ -7,19 +7,23 @@ const ROLE_WORDS = {
   peer_supporter: "peer supporter",
   peer_recipient: "peer recipient",
 };
+// Plain words for a passage's kind; an ordinary paragraph needs no label.
 const KIND_WORDS = {
-  paragraph: "Paragraph",
   quote: "Interview quote",
   table_row: "Table row",
   reference: "Reference",
-  list_item: "List item",
+  list_item: "List",
 };
+const STORAGE_KEY = "peerqa.conversation.v1";
+const KEPT_TURNS = 30; // what a reload restores; the service keeps its own, shorter history
 const STANCES = ["benefit", "challenge", "mitigation"];
 const PROGRAMME_LETTERS = ["A", "B", "C", "D", "E", "F", "G"];
 const FILTER_KEYS = ["stance", "programme", "role"];
 
 const state = {
   sessionId: null,
+  turns: [], // finished turns, {question, filters, body}: what a reload restores
+  documents: new Map(), // document id -> its study {title, authors, year, journal, doi}
   filters: { stance: new Set(), programme: new Set(), role: new Set() },
   programmes: new Map(), // letter -> {programme, condition, setting, ...}
   busy: false,
@@ -70,6 +74,163 @@ function attribution(p) {
 
 function programmeCondition(letter) {
   return state.programmes.get(letter)?.condition ?? null;
+}
+
+// --- studies and plain-word labels ----------------------------------------------------
+
+/** The study a passage comes from: the citation's own `study` when the service sends one,
+ * else its document's metadata from /v1/documents. */
+function studyOf(p) {
+  return p.study ?? state.documents.get(p.document) ?? null;
+}
+
+/** "Joo JH" / "Joo, J. H." / "Jae Hee Joo" (or {family: "Joo"}) -> "Joo". */
+function surname(author) {
+  const name = String(typeof author === "string" ? author : (author?.family ?? author?.name ?? "")).trim();
+  if (!name) return "";
+  if (name.includes(",")) return name.split(",")[0].trim();
+  const parts = name.split(/\s+/);
+  const initials = /^[A-Z]{1,3}$/.test(parts.at(-1).replace(/[.-]/g, ""));
+  return parts.length > 1 && initials ? parts.slice(0, -1).join(" ") : parts.at(-1);
+}
+
+/** "Joo et al. 2022, Family Practice"; the document id when nothing is known. */
+function studyLabel(p) {
+  const study = studyOf(p);
+  if (!study) return p.document;
+  const names = (Array.isArray(study.authors) ? study.authors : []).map(surname).filter(Boolean);
+  let who = names.length > 2 ? `${names[0]} et al.` : names.join(" and ");
+  if (!who && study.title) who = study.title.length > 60 ? `${study.title.slice(0, 59).trimEnd()}…` : study.title;
+  const head = [who || p.document, study.year].filter(Boolean).join(" ");
+  return [head, study.journal].filter(Boolean).join(", ");
+}
+
+/** "Results > Matching" -> "Results, “Matching”". */
+function sectionWords(section) {
+  const parts = (section ?? "").split(/\s+>\s+/).filter(Boolean);
+  return parts.length > 1 ? `${parts[0]}, “${parts.at(-1)}”` : (parts[0] ?? "");
+}
+
+/** Where in the study a passage stands, in words: "Interview quote from a peer supporter
+ * (Programme D), Table 3" or "Results, “Matching”". */
+function whereWords(p) {
+  const where = sectionWords(p.section);
+  if (p.kind === "quote") {
+    const who = p.role ? ` from a ${ROLE_WORDS[p.role] ?? p.role}` : "";
+    const programme = p.programme ? ` (Programme ${p.programme})` : "";
+    return `Interview quote${who}${programme}${where ? `, ${where}` : ""}`;
+  }
+  if (p.kind === "table_row") return where ? `Row of ${where}` : "Table row";
+  if (p.kind === "reference") return "Reference list";
+  if (p.kind === "list_item") return where ? `List in ${where}` : "List";
+  return where || "Text";
+}
+
+async function loadDocuments() {
+  try {
+    for (const d of await getJSON("/v1/documents")) {
+      const derived = { title: d.title, authors: d.authors, year: d.year, journal: d.journal, doi: d.doi ?? null };
+      state.documents.set(d.id, d.study ?? derived);
+    }
+  } catch {
+    /* labels fall back to the document id */
+  }
+}
+
+// --- the cited sentence ----------------------------------------------------------------
+
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const ENDS_SENTENCE = /[.!?:;]["”’)\]]*$/;
+
+/** Where `sentence` stands in `text` ({start, end}), or null. Whitespace may differ, and
+ * when the whole is not found its leading sentences are dropped one by one: an unmarked
+ * caveat or heading can precede the cited sentence in the answer. */
+function locate(sentence, text) {
+  let words = sentence.replace(/^[\s…]+|[\s…]+$/g, "").split(/\s+/).filter(Boolean);
+  while (words.length) {
+    const match = new RegExp(words.map(escapeRegExp).join("\\s+")).exec(text);
+    if (match) return { start: match.index, end: match.index + match[0].length };
+    const cut = words.findIndex((w, i) => i < words.length - 1 && ENDS_SENTENCE.test(w));
+    if (cut === -1) return null;
+    words = words.slice(cut + 1);
+  }
+  return null;
+}
+
+/** `text` as nodes, the spans at `ranges` in <mark class="cited">. */
+function markedText(text, ranges) {
+  const sorted = ranges.filter(Boolean).sort((a, b) => a.start - b.start);
+  const nodes = [];
+  let at = 0;
+  for (const { start, end } of sorted) {
+    if (start < at) continue; // overlaps the previous mark
+    nodes.push(text.slice(at, start), el("mark", { class: "cited" }, text.slice(start, end)));
+    at = end;
+  }
+  nodes.push(text.slice(at));
+  return nodes.filter((n) => n !== "");
+}
+
+/** The answer's sentence(s) before each marker: marker -> [sentence, ...]. Consecutive
+ * markers ("… [1] [2]") share the sentence before the first. */
+function citedSentences(answer) {
+  const byMarker = new Map();
+  for (const line of answer.split("\n")) {
+    let last = 0;
+    let previous = "";
+    for (const match of line.matchAll(/\[(\d+)\]/g)) {
+      const sentence = line.slice(last, match.index).trim() || previous;
+      if (sentence) byMarker.set(match[0], [...(byMarker.get(match[0]) ?? []), sentence]);
+      previous = sentence;
+      last = match.index + match[0].length;
+    }
+  }
+  return byMarker;
+}
+
+/** The source list's snippet: the cited sentence(s) of the passage, not its opening. */
+function snippet(c, sentences) {
+  const ranges = (sentences ?? []).map((s) => locate(s, c.text)).filter(Boolean);
+  if (!ranges.length) return [c.text];
+  ranges.sort((a, b) => a.start - b.start);
+  const parts = [];
+  let at = 0;
+  for (const r of ranges) {
+    if (r.start < at) continue;
+    if (r.start > at) parts.push("… ");
+    parts.push(el("mark", { class: "cited" }, c.text.slice(r.start, r.end)));
+    at = r.end;
+  }
+  if (at < c.text.trimEnd().length) parts.push(" …");
+  return parts;
+}
+
+// --- the conversation, kept across reloads ------------------------------------------------
+
+function saveConversation() {
+  try {
+    if (!state.turns.length) localStorage.removeItem(STORAGE_KEY);
+    else localStorage.setItem(STORAGE_KEY, JSON.stringify({ sessionId: state.sessionId, turns: state.turns.slice(-KEPT_TURNS) }));
+  } catch {
+    /* storage full or disabled: the conversation still works, it will not survive a reload */
+  }
+}
+
+/** A saved turn this page can show again (storage is the user's to edit, and outlives
+ * versions of this page). */
+const restorable = (t) =>
+  typeof t?.question === "string" && typeof t.body?.answer === "string" && Array.isArray(t.body.citations);
+
+function savedConversation() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(STORAGE_KEY));
+    if (Array.isArray(saved?.turns) && saved.turns.every(restorable)) {
+      return { sessionId: typeof saved.sessionId === "string" ? saved.sessionId : null, turns: saved.turns };
+    }
+  } catch {
+    /* nothing usable saved */
+  }
+  return null;
 }
 
 // --- HTTP ---------------------------------------------------------------------------
@@ -271,19 +432,29 @@ function clearFilters() {
 
 // --- the conversation ---------------------------------------------------------------
 
-/** The answer text as nodes: paragraphs, with each known [n] marker a button. */
-function answerNodes(text, citations) {
+/** The answer text as nodes: paragraphs, with each known [n] marker a button that opens
+ * its passage with the sentence before it highlighted. A caveat leading the answer
+ * ("The study does not report survival.") is set apart. */
+function answerNodes(text, citations, caveat = null) {
   const byMarker = new Map(citations.map((c) => [c.marker, c]));
   return text
     .split(/\n{2,}/)
     .filter((para) => para.trim())
-    .map((para) => {
+    .map((para, i) => {
       const p = el("p");
       let last = 0;
+      let previous = "";
+      if (i === 0 && caveat?.text && para.startsWith(caveat.text)) {
+        p.append(el("strong", { class: "caveat", dataset: { kind: caveat.kind } }, caveat.text));
+        last = caveat.text.length;
+      }
       for (const match of para.matchAll(/\[(\d+)\]/g)) {
         const citation = byMarker.get(match[0]);
+        const lineStart = para.lastIndexOf("\n", match.index) + 1;
+        const sentence = para.slice(Math.max(last, lineStart), match.index).trim() || previous;
+        previous = sentence;
         if (!citation) continue; // an unresolved [n] stays plain text
-        p.append(para.slice(last, match.index), markerButton(citation));
+        p.append(para.slice(last, match.index), markerButton(citation, sentence));
         last = match.index + match[0].length;
       }
       p.append(para.slice(last));
@@ -291,23 +462,29 @@ function answerNodes(text, citations) {
     });
 }
 
-function markerButton(citation) {
+function markerButton(citation, sentence) {
   const n = citation.marker.replace(/\D/g, "");
   return el(
     "button",
     {
       type: "button",
       class: "marker",
-      "aria-label": `Source ${n}: ${citation.section}`,
+      "aria-label": `Source ${n}: ${studyLabel(citation)}, ${whereWords(citation)}`,
       "aria-controls": "panel",
       dataset: { marker: citation.marker, passageId: citation.id },
-      onclick: (event) => openPassage(citation.id, { label: `Source ${citation.marker}`, trigger: event.currentTarget }),
+      onclick: (event) =>
+        openPassage(citation.id, {
+          label: `Source ${citation.marker}`,
+          trigger: event.currentTarget,
+          cited: sentence ? [sentence] : [],
+        }),
     },
     n,
   );
 }
 
-function sourceList(citations) {
+function sourceList(citations, answer) {
+  const sentences = citedSentences(answer);
   return el(
     "ol",
     { class: "sources" },
@@ -322,15 +499,20 @@ function sourceList(citations) {
             class: "source",
             "aria-controls": "panel",
             dataset: { passageId: c.id, programme: c.programme ?? "", kind: c.kind, marker: c.marker },
-            onclick: (event) => openPassage(c.id, { label: `Source ${c.marker}`, trigger: event.currentTarget }),
+            onclick: (event) =>
+              openPassage(c.id, {
+                label: `Source ${c.marker}`,
+                trigger: event.currentTarget,
+                cited: sentences.get(c.marker) ?? [],
+              }),
           },
           el("span", { class: "source-n", "aria-hidden": "true" }, c.marker.replace(/\D/g, "")),
           el(
             "span",
             { class: "source-main" },
-            el("span", { class: "source-section" }, c.section),
-            el("span", { class: "source-meta" }, metaLine(c)),
-            el("span", { class: "source-text" }, c.text),
+            el("span", { class: "source-study" }, studyLabel(c)),
+            el("span", { class: "source-where" }, whereWords(c), c.stance ? ` · ${capitalise(c.stance)}` : ""),
+            el("span", { class: "source-text" }, snippet(c, sentences.get(c.marker))),
           ),
         ),
       ),
@@ -338,18 +520,16 @@ function sourceList(citations) {
   );
 }
 
-function metaLine(p) {
-  return [KIND_WORDS[p.kind] ?? p.kind, p.stance && capitalise(p.stance), attribution(p)]
-    .filter(Boolean)
-    .join(" · ");
-}
-
-/** "answer\n\nSources:\n[1] section — text (id)": what the copy button puts on the clipboard. */
+/** "answer\n\nSources:\n[1] Joo et al. 2022, Family Practice. Results, “Matching”: “text”
+ * (passage id)": what the copy button puts on the clipboard. */
 function copyableAnswer(body) {
   const lines = [body.answer.trim()];
   if (body.citations.length) {
     lines.push("", "Sources:");
-    for (const c of body.citations) lines.push(`${c.marker} ${c.section} — ${c.text} (${c.id})`);
+    for (const c of body.citations) {
+      const doi = studyOf(c)?.doi ? ` doi:${studyOf(c).doi}` : "";
+      lines.push(`${c.marker} ${studyLabel(c)}.${doi} ${whereWords(c)}: “${c.text}” (${c.id})`);
+    }
   }
   return lines.join("\n");
 }
@@ -415,22 +595,29 @@ class Turn {
     this.answer.setAttribute("aria-busy", "false");
     this.answer.dataset.abstained = String(body.abstained);
     if (body.abstained) {
-      this.answer.classList.add("is-abstained");
-      this.status.textContent = "Not answered";
+      const { code, why } = declineReason(body);
+      const safety = code === "medical_advice";
+      this.answer.classList.add(safety ? "is-safety" : "is-abstained");
+      this.answer.dataset.reasonCode = code ?? "";
+      this.status.textContent = safety ? "Declined for safety" : "Not answered";
       fill(
         this.text,
         el(
           "div",
-          { class: "notice notice-abstain" },
-          el("p", { class: "notice-title" }, "The evidence does not answer this"),
+          { class: `notice ${safety ? "notice-safety" : "notice-abstain"}` },
+          el(
+            "p",
+            { class: "notice-title" },
+            safety ? "Not individual medical advice" : "The evidence does not answer this",
+          ),
           el("p", {}, body.answer),
-          body.reason ? el("p", { class: "notice-reason" }, `Reason: ${reasonWords(body.reason)}`) : null,
+          why ? el("p", { class: "notice-reason" }, `Why: ${why}`) : null,
         ),
       );
       return;
     }
     this.citations = body.citations;
-    fill(this.text, ...answerNodes(body.answer, body.citations));
+    fill(this.text, ...answerNodes(body.answer, body.citations, body.caveat));
     const n = body.citations.length;
     this.status.textContent = `${n} source${n === 1 ? "" : "s"}`;
     const copy = el(
@@ -452,7 +639,7 @@ class Turn {
     fill(
       this.extra,
       n ? el("h3", { class: "sources-title" }, "Sources") : null,
-      n ? sourceList(body.citations) : null,
+      n ? sourceList(body.citations, body.answer) : null,
       el("div", { class: "answer-actions" }, copy),
     );
   }
@@ -498,14 +685,15 @@ function nextPaint() {
   return new Promise((resolve) => requestAnimationFrame(() => resolve()));
 }
 
-const REASON_WORDS = { medical_advice: "individual medical advice", out_of_scope: "outside the evidence" };
-
-/** "medical_advice: asks for a dose" -> "individual medical advice — asks for a dose". */
-function reasonWords(reason) {
+/** Why an answer was declined: `reason_code` ("medical_advice" is a safety refusal,
+ * "out_of_scope" means the evidence does not cover it) and `reason`, a plain sentence.
+ * Services from before reason_code sent "code: text" in `reason` alone. */
+function declineReason(body) {
+  const reason = body.reason ?? "";
+  if (body.reason_code) return { code: body.reason_code, why: capitalise(reason) };
   const match = reason.match(/^([a-z_]+):\s*(.*)$/s);
-  if (!match) return reason;
-  const kind = REASON_WORDS[match[1]] ?? match[1].replace(/_/g, " ");
-  return match[2] ? `${kind} — ${match[2]}` : kind;
+  if (match) return { code: match[1], why: capitalise(match[2]) };
+  return { code: null, why: capitalise(reason) };
 }
 
 function setBusy(busy) {
@@ -514,13 +702,33 @@ function setBusy(busy) {
   $("ask-button").textContent = busy ? "Answering…" : "Ask";
 }
 
-async function ask(question) {
-  if (state.busy) return;
-  const filters = activeFilters();
+const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+
+/** Scroll so the turn is in view between the top bar and the question box: all of it when
+ * it fits, else its question at the top (the reader scrolls on down). */
+function reveal(turn, behavior = "smooth") {
+  const top = document.querySelector(".topbar").getBoundingClientRect().bottom;
+  const bottom = $("ask-form").getBoundingClientRect().top;
+  const box = turn.node.getBoundingClientRect();
+  let by = 0;
+  if (box.height > bottom - top || box.top < top) by = box.top - top;
+  else if (box.bottom > bottom) by = box.bottom - bottom;
+  if (Math.abs(by) < 1) return;
+  window.scrollBy({ top: by, behavior: reducedMotion.matches ? "auto" : behavior });
+}
+
+function addTurn(question, filters) {
   const turn = new Turn(question, filters);
   $("intro").hidden = true;
   $("thread").append(turn.node);
-  turn.node.scrollIntoView({ block: "start", behavior: "smooth" });
+  return turn;
+}
+
+async function ask(question) {
+  if (state.busy) return;
+  const filters = activeFilters();
+  const turn = addTurn(question, filters);
+  reveal(turn);
   setBusy(true);
 
   const controller = new AbortController();
@@ -552,11 +760,15 @@ async function ask(question) {
       } else if (event === "delta") {
         text += deltaText(data);
         turn.setText(text);
+        reveal(turn, "auto"); // follow the answer as it grows
         await nextPaint();
       } else if (event === "done") {
         const result = JSON.parse(data);
         turn.finish(result);
         if (result.session_id) state.sessionId = result.session_id;
+        state.turns.push({ question, filters, body: result });
+        saveConversation();
+        reveal(turn);
         finished = true;
       } else if (event === "error") {
         let detail = data;
@@ -591,6 +803,8 @@ function newConversation() {
   state.controller = null;
   setBusy(false);
   state.sessionId = null;
+  state.turns = [];
+  saveConversation();
   fill($("thread"));
   $("intro").hidden = false;
   closePanel();
@@ -598,6 +812,48 @@ function newConversation() {
   $("question").value = "";
   autosize();
   $("question").focus();
+}
+
+/** The conversation saved before a reload, shown again; the service's session continues
+ * it when still live (GET /v1/sessions/{id}), else the next question starts afresh. */
+async function restoreConversation() {
+  const saved = savedConversation();
+  if (!saved?.turns.length || state.turns.length || state.busy) return; // a question came first
+  let last = null;
+  try {
+    for (const { question, filters, body } of saved.turns) {
+      last = addTurn(question, filters);
+      last.finish(body);
+    }
+  } catch {
+    // A saved answer this page cannot show: start clean rather than half a conversation.
+    fill($("thread"));
+    $("intro").hidden = false;
+    saveConversation();
+    return;
+  }
+  state.sessionId = saved.sessionId;
+  state.turns = saved.turns;
+  reveal(last, "auto");
+  if (!state.sessionId) return;
+  const asked = state.sessionId;
+  let response;
+  try {
+    response = await fetch(`/v1/sessions/${encodeURIComponent(asked)}`, { headers: { accept: "application/json" } });
+  } catch {
+    return; // offline for now: keep the id; the service decides when the next question comes
+  }
+  if (response.status !== 404 || state.sessionId !== asked) return;
+  state.sessionId = null;
+  saveConversation();
+  $("thread").append(
+    el(
+      "li",
+      { class: "session-note", role: "note" },
+      "This conversation has expired on the service: your next question starts a new one. ",
+      "The answers above stay here for reference.",
+    ),
+  );
 }
 
 // --- the passage panel --------------------------------------------------------------
@@ -612,7 +868,7 @@ function contextBlock(p, where) {
       "p",
       { class: "ctx-label" },
       el("span", { class: "ctx-where" }, where === "before" ? "Before" : "After"),
-      p.section ? ` ${p.section}` : "",
+      ` ${whereWords(p)}`,
     ),
     el("p", { class: "ctx-text" }, p.text),
   );
@@ -622,7 +878,9 @@ function metaRow(label, value) {
   return value ? [el("dt", {}, label), el("dd", {}, value)] : [];
 }
 
-async function openPassage(id, { label = "Passage", trigger = null } = {}) {
+/** Open passage `id` in the panel, the spans `cited` (answer sentences, or a mitigation's
+ * words) highlighted in it and scrolled to. */
+async function openPassage(id, { label = "Passage", trigger = null, cited = [] } = {}) {
   const token = ++state.panelToken;
   const panel = $("panel");
   const body = $("panel-body");
@@ -640,6 +898,7 @@ async function openPassage(id, { label = "Passage", trigger = null } = {}) {
   document.documentElement.classList.toggle("sheet-open", phone.matches);
   $("panel-eyebrow").textContent = label;
   $("panel-title").textContent = "Loading…";
+  $("panel-study").textContent = "";
   body.setAttribute("aria-busy", "true");
   fill(body, el("p", { class: "panel-loading" }, "Loading the passage…"));
   if (trigger) panel.focus({ preventScroll: true });
@@ -661,14 +920,17 @@ async function openPassage(id, { label = "Passage", trigger = null } = {}) {
   }
   if (token !== state.panelToken) return;
 
-  $("panel-title").textContent = p.section || "Passage";
+  $("panel-title").textContent = sectionWords(p.section) || "Passage";
+  $("panel-study").textContent = studyLabel(p);
   const who = attribution(p);
   const condition = p.programme ? programmeCondition(p.programme) : null;
+  const study = studyOf(p);
+  const marks = cited.map((sentence) => locate(sentence, p.text)).filter(Boolean);
   state.panelPrev = p.previous_id;
   state.panelNext = p.next_id;
   $("passage-prev").disabled = !p.previous_id;
   $("passage-next").disabled = !p.next_id;
-  $("panel-position").textContent = p.id;
+  $("panel-position").textContent = KIND_WORDS[p.kind] ?? "";
 
   body.setAttribute("aria-busy", "false");
   fill(
@@ -676,7 +938,7 @@ async function openPassage(id, { label = "Passage", trigger = null } = {}) {
     el(
       "ul",
       { class: "tags", "aria-label": "About this passage" },
-      el("li", { class: "tag" }, KIND_WORDS[p.kind] ?? p.kind),
+      KIND_WORDS[p.kind] ? el("li", { class: "tag" }, KIND_WORDS[p.kind]) : null,
       p.stance ? el("li", { class: `tag tag-${p.stance}` }, capitalise(p.stance)) : null,
       p.page ? el("li", { class: "tag" }, `Page ${p.page}`) : null,
     ),
@@ -694,7 +956,8 @@ async function openPassage(id, { label = "Passage", trigger = null } = {}) {
       el(
         "blockquote",
         { class: `passage${p.stance ? ` stance-${p.stance}` : ""}`, dataset: { passageId: p.id } },
-        el("p", { class: "passage-text" }, p.text),
+        p.header ? el("p", { class: "passage-header", "aria-label": "Table columns" }, p.header) : null,
+        el("p", { class: "passage-text" }, markedText(p.text, marks)),
         p.role ? el("footer", { class: "passage-who" }, `— ${who}`) : null,
       ),
       after ? contextBlock(after, "after") : null,
@@ -711,9 +974,22 @@ async function openPassage(id, { label = "Passage", trigger = null } = {}) {
           ),
         )
       : null,
-    el("p", { class: "panel-doc" }, "Document ", el("span", {}, p.document)),
+    el(
+      "p",
+      { class: "panel-doc", title: `Passage ${p.id}` },
+      study?.title ? [el("cite", {}, study.title), ". "] : null,
+      studyLabel(p),
+      study?.doi ? `. doi:${study.doi}` : "",
+    ),
   );
   body.scrollTop = 0;
+  // The cited sentence, not the start of the passage, is what the reader came for.
+  const mark = body.querySelector("mark.cited");
+  if (mark) {
+    const box = mark.getBoundingClientRect();
+    const top = box.top - body.getBoundingClientRect().top;
+    if (top + box.height > body.clientHeight - 16) body.scrollTop = Math.max(0, top - 24);
+  }
 }
 
 function closePanel() {
@@ -742,7 +1018,8 @@ function mitigationItem(m) {
         class: "mitigation",
         "aria-controls": "panel",
         dataset: { passageId: m.passage_id },
-        onclick: (event) => openPassage(m.passage_id, { label: "Mitigation", trigger: event.currentTarget }),
+        onclick: (event) =>
+          openPassage(m.passage_id, { label: "Mitigation", trigger: event.currentTarget, cited: [m.text] }),
       },
       m.text,
     ),
@@ -876,7 +1153,7 @@ function submitQuestion() {
   ask(question);
 }
 
-function init() {
+async function init() {
   renderFilterChips();
   updateFilterSummary();
   loadProgrammes();
@@ -917,6 +1194,8 @@ function init() {
     document.documentElement.classList.toggle("sheet-open", open && phone.matches);
   });
   showView(viewFromHash());
+  await loadDocuments(); // labels of restored answers name their studies
+  await restoreConversation();
 }
 
 init();
