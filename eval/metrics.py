@@ -23,7 +23,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, computed_field, field_serializer
 
-from eval.questions import GoldSpan
+from eval.questions import GoldSpan, Question
 from peerqa.models import Answer, Citation
 
 BUDGET_WORDS = 600
@@ -303,23 +303,10 @@ def locate_piece(
     in ": " whose words all occur in the source may precede it, as in "Programme C: <cell>")."""
     for c in citations:
         at, verbatim = _find_verbatim(text, c, sources.get(c.document, ""))
-        if at < 0:
-            continue
-        start, end = c.char_start + at, c.char_start + at + len(verbatim)
-        return Piece(
-            text=text,
-            marker=c.marker,
-            document=c.document,
-            char_start=start,
-            char_end=end,
-            kind=c.kind,
-            holds_gold=any(covers(c.document, start, end, g) for g in gold),
-            passage_holds_gold=bool(snippets_found(c, gold)),
-            table_row=raw_table_row(text),
-            reference=c.kind == "reference" or bibliography_entry(text),
-            front_matter=bool(_FRONT_SECTION.search(c.section) or _ADDRESS.search(text)),
-            cut_quote=cuts_quote(start, end, quotes.get(c.document, ())),
-        )
+        if at >= 0:
+            start = c.char_start + at
+            held = bool(snippets_found(c, gold))
+            return _piece(text, c, start, start + len(verbatim), held, gold, quotes)
     first = citations[0] if citations else None
     return Piece(
         text=text,
@@ -329,6 +316,35 @@ def locate_piece(
         table_row=raw_table_row(text),
         reference=bibliography_entry(text) or bool(first and first.kind == "reference"),
         front_matter=bool(_ADDRESS.search(text)),
+    )
+
+
+def _piece(
+    text: str,
+    passage: Citation | Span,
+    start: int,
+    end: int,
+    passage_holds_gold: bool,
+    gold: Sequence[GoldSpan],
+    quotes: Mapping[str, Sequence[tuple[int, int]]],
+) -> Piece:
+    """A piece found verbatim at [start, end) of its passage's document."""
+    kind = getattr(passage, "kind", None)
+    return Piece(
+        text=text,
+        marker=getattr(passage, "marker", None),
+        document=passage.document,
+        char_start=start,
+        char_end=end,
+        kind=kind,
+        holds_gold=any(covers(passage.document, start, end, g) for g in gold),
+        passage_holds_gold=passage_holds_gold,
+        table_row=raw_table_row(text),
+        reference=kind == "reference" or bibliography_entry(text),
+        front_matter=bool(
+            _FRONT_SECTION.search(getattr(passage, "section", "")) or _ADDRESS.search(text)
+        ),
+        cut_quote=cuts_quote(start, end, quotes.get(passage.document, ())),
     )
 
 
@@ -474,63 +490,31 @@ def check_answer(
 
 
 def check_top_passage(
-    qid: str,
-    category: str,
-    in_scope: bool,
+    question: Question,
     top: Span | None,
     gold: Sequence[GoldSpan],
     sources: Mapping[str, str],
-    *,
-    kind: str | None = None,
-    section: str = "",
-    expect: str | None = None,
-    expect_reason: str | None = None,
     quotes: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> AnswerCheck:
     """The baseline "the top search passage is the answer", scored like an answer: its
-    text is the whole passage, its sentences are its pieces. It never declines or caveats."""
+    text is the whole passage, its sentences are its pieces. It never declines or caveats.
+    Its kind and section (table row, reference, front matter) are read from `top` when it
+    has them (our passages do)."""
     quotes = quotes if quotes is not None else {d: quote_spans(t) for d, t in sources.items()}
+    asked = question.model_dump(include={"id", "category", "in_scope", "expect", "expect_reason"})
+    asked["has_gold"] = bool(gold)
     if top is None:
-        return AnswerCheck(
-            id=qid,
-            category=category,
-            in_scope=in_scope,
-            abstained=True,
-            has_gold=bool(gold),
-            has_evidence=False,
-            sentences=0,
-            verbatim=0,
-            expect=expect,
-            expect_reason=expect_reason,
-        )
+        return AnswerCheck(**asked, abstained=True, has_evidence=False, sentences=0, verbatim=0)
     held = bool(snippets_found(top, gold))
-    literature = category == "literature"
-    pieces = []
-    for s, e in sentence_spans(top.text):
-        start, end = top.char_start + s, top.char_start + e
-        text = top.text[s:e]
-        pieces.append(
-            Piece(
-                text=text,
-                document=top.document,
-                char_start=start,
-                char_end=end,
-                kind=kind,
-                holds_gold=any(covers(top.document, start, end, g) for g in gold),
-                passage_holds_gold=held,
-                table_row=raw_table_row(text),
-                reference=kind == "reference" or bibliography_entry(text),
-                front_matter=bool(_FRONT_SECTION.search(section) or _ADDRESS.search(text)),
-                cut_quote=cuts_quote(start, end, quotes.get(top.document, ())),
-            )
-        )
+    literature = question.category == "literature"
+    pieces = [
+        _piece(top.text[s:e], top, top.char_start + s, top.char_start + e, held, gold, quotes)
+        for s, e in sentence_spans(top.text)
+    ]
     whole_cut = cuts_quote(top.char_start, top.char_end, quotes.get(top.document, ()))
     return AnswerCheck(
-        id=qid,
-        category=category,
-        in_scope=in_scope,
+        **asked,
         abstained=False,
-        has_gold=bool(gold),
         has_evidence=held,
         text_holds_gold=held,
         first_holds_gold=bool(pieces) and pieces[0].holds_gold,
@@ -542,8 +526,6 @@ def check_top_passage(
         front_matter=int(any(p.front_matter for p in pieces)),
         cut_quotes=int(whole_cut),
         words=len(top.text.split()),
-        expect=expect,
-        expect_reason=expect_reason,
         pieces=pieces,
     )
 

@@ -272,19 +272,7 @@ def top_passage_check(
     query the composer retrieves with."""
     results = ours.retrieve(retrieval_query(q.question, q.history))
     first = results[0] if results else None
-    return check_top_passage(
-        q.id,
-        q.category,
-        q.in_scope,
-        first,
-        gold,
-        sources,
-        kind=first.kind if first else None,
-        section=first.section if first else "",
-        expect=q.expect,
-        expect_reason=q.expect_reason,
-        quotes=quotes,
-    )
+    return check_top_passage(q, first, gold, sources, quotes)
 
 
 def _answer_groups(checks: Sequence[AnswerCheck]) -> AnswerGroups:
@@ -630,8 +618,8 @@ def plot(report: EvalReport, path: Path) -> None:
     metrics = {"Recall@5": "recall_at_5", "MRR@10": "mrr_at_10", "nDCG@10": "ndcg_at_10"}
     categories = list(report.ours.by_category)
     width = 0.8 / len(systems)
-    fig = Figure(figsize=(14, 5), layout="constrained")
-    left, right = fig.subplots(1, 2, width_ratios=[1, 2.2])
+    fig = Figure(figsize=(14, 9), layout="constrained")
+    (left, right), (answers, declines) = fig.subplots(2, 2, width_ratios=[1, 2.2])
     for i, s in enumerate(systems):
         offset = (i - (len(systems) - 1) / 2) * width
         left.bar(
@@ -654,7 +642,56 @@ def plot(report: EvalReport, path: Path) -> None:
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     left.legend(fontsize="small")
+    _plot_answers(report, answers, declines)
     fig.savefig(path, dpi=110)
+
+
+def _plot_answers(report: EvalReport, answers, declines) -> None:
+    """Answer figures per split, ours beside the top search passage; decline rates."""
+    figures = {
+        "text holds gold": "text_holds_gold",
+        "first sentence\nholds gold": "first_holds_gold",
+        "quotes whole": "quotes_whole",
+        "no raw rows /\nreferences": "table_or_reference",
+    }
+    bars = [
+        (s, system)
+        for s in SPLIT_NAMES
+        if s in report.answers.splits
+        for system in ("ours", "baseline")
+    ]
+    width = 0.8 / len(bars)
+    for i, (split, system) in enumerate(bars):
+        scores = report.answer_groups(system, split).overall
+        values = [getattr(scores, f) or 0.0 for f in figures.values()]
+        values[-1] = 1 - values[-1]  # shown as "higher is better" like the others
+        offset = (i - (len(bars) - 1) / 2) * width
+        label = f"{'ours' if system == 'ours' else 'top passage'}, {SPLIT_NAMES[split]}"
+        answers.bar([x + offset for x in range(len(figures))], values, width, label=label)
+    answers.set_xticks(range(len(figures)), list(figures))
+    answers.set_title("Answers: ours vs the top /v1/search passage")
+    answers.legend(fontsize="small")
+    categories = list(DECLINE_REASONS)
+    splits = [s for s in SPLIT_NAMES if s in report.answers.splits]
+    width = 0.8 / max(len(splits), 1)
+    for i, split in enumerate(splits):
+        groups = report.answers.splits[split].by_category
+        offset = (i - (len(splits) - 1) / 2) * width
+        declines.bar(
+            [x + offset for x in range(len(categories))],
+            [
+                _or(groups[c].out_of_scope_abstained, 0.0) if c in groups else 0.0
+                for c in categories
+            ],
+            width,
+            label=SPLIT_NAMES[split],
+        )
+    declines.set_xticks(range(len(categories)), categories)
+    declines.set_title("Should-decline questions declined, by category")
+    declines.legend(fontsize="small")
+    for ax in (answers, declines):
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
 
 
 def write_reports(report: EvalReport, out_dir: Path, questions: Mapping[str, Question]) -> None:

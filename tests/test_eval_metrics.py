@@ -407,10 +407,10 @@ def test_caveats_and_decline_reasons_are_checked_against_the_expectation():
 
 def test_the_top_passage_baseline_is_scored_like_an_answer():
     top = cite("[1]", 0)
-    base = check_top_passage("q", "benefits", True, top, GOLD, SRC, kind="paragraph")
+    base = check_top_passage(_question([GOLD_TEXT]), top, GOLD, SRC)
     assert base.text_holds_gold and not base.first_holds_gold
     assert (base.padding, base.table_rows, base.abstained) == (0, 0, False)
-    row = check_top_passage("q", "benefits", True, cite("[1]", 2), GOLD, SRC, kind="table_row")
+    row = check_top_passage(_question([GOLD_TEXT]), cite("[1]", 2), GOLD, SRC)
     assert not row.text_holds_gold and row.table_rows == 1 and row.padding == 1
     scores = summarise_answers([base, row])
     assert (scores.text_holds_gold, scores.first_holds_gold) == (0.5, 0.0)
