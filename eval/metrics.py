@@ -210,7 +210,7 @@ def summarise_retrieval(rows: Sequence[QuestionRetrieval]) -> RetrievalScores:
 # span (`covers`). Pieces are located sentence by sentence, so citing a whole long passage
 # earns nothing unless the sentence quoted from it is the one that answers.
 MAX_LABEL_WORDS = 8  # "Programme C:" before a verbatim table cell
-PIECE_CHARS = 100
+PIECE_CHARS = 60
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]*\s+(?=[\"“‘(]*[A-Z0-9])")
 _TABLE_MARKS = re.compile(r"\s\|\s|\|\s*$|^\s*\||√")
 _BIBLIOGRAPHY = re.compile(
@@ -564,14 +564,18 @@ def summarise_answers(checks: Sequence[AnswerCheck]) -> AnswerScores:
     in_scope = [c for c in checks if c.in_scope]
     out_scope = [c for c in checks if not c.in_scope]
     answered = [c for c in checks if not c.abstained]
-    with_gold = [c for c in in_scope if c.has_gold]
+    # Gold figures are over the plain in-scope questions; a group of caveat questions only
+    # (a false_premise or not_reported category) is scored on its nearest evidence.
+    with_gold = [c for c in in_scope if c.has_gold and not c.expect] or [
+        c for c in in_scope if c.has_gold
+    ]
     gold_answered = [c for c in with_gold if not c.abstained]
     expecting = [c for c in in_scope if c.expect]
     plain_answered = [c for c in in_scope if not c.expect and not c.abstained]
     sentences = sum(c.sentences for c in checks)
     return AnswerScores(
         n=len(checks),
-        evidence_rate=_mean(c.has_evidence for c in in_scope if c.has_gold),
+        evidence_rate=_mean(c.has_evidence for c in with_gold),
         verbatim_rate=sum(c.verbatim for c in checks) / sentences if sentences else None,
         sentences=sentences,
         invented_citations=sum(c.invented for c in checks),

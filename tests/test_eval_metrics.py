@@ -6,6 +6,7 @@ snippet is just a word range and its character offsets follow from that.
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -463,7 +464,9 @@ def test_run_eval_reports_every_metric_and_beats_the_1024_baselines(
         if baseline.name.endswith("-1024"):
             assert report.ours.overall.recall_at_5 > baseline.overall.recall_at_5, baseline.name
 
-    for name in ("report.md", "report.json", "report.png"):
+    lines = (eval_dir / "answers.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [q.id for q in questions]
+    for name in ("report.md", "report.json", "report.png", "answers.jsonl"):
         assert (eval_dir / name).stat().st_size > 0
     assert "Recall@5" in (eval_dir / "report.md").read_text(encoding="utf-8")
     _assert_baseline_collections_dropped(corpus_settings)
@@ -474,3 +477,28 @@ def _assert_baseline_collections_dropped(settings) -> None:
 
     names = [c if isinstance(c, str) else c.name for c in make_client(settings).list_collections()]
     assert not [n for n in names if "evalbaseline" in n]
+
+
+def test_a_fold_is_scored_with_the_baseline_beside(corpus_index, corpus_settings):
+    """The cross-validation entry points: any answer function, the top passage beside."""
+    from eval.run import check_answers, check_top_passages, corpus_sources
+
+    questions = [q for q in load_questions() if q.id in {"q002", "q112", "q133"}]
+    sources = corpus_sources(corpus_settings)
+    first_passage_only = []
+
+    def top_sentence(index, q):
+        (top,) = index.search(q.question, top_k=1)
+        first_passage_only.append(q.id)
+        citation = Citation(**top.model_dump(), marker="[1]")
+        return Answer(
+            question=q.question, answer=f"{top.text} [1]", abstained=False, citations=[citation]
+        )
+
+    ours = check_answers(corpus_index, questions, sources, answer=top_sentence)
+    top = check_top_passages(corpus_index, questions, sources)
+    assert first_passage_only == [q.id for q in questions]
+    assert [c.id for c in ours] == [c.id for c in top] == [q.id for q in questions]
+    assert all(c.verbatim == c.sentences == 1 and c.invented == 0 for c in ours)
+    assert not any(c.abstained for c in top)
+    assert [c.expect_reason for c in top] == [q.expect_reason for q in questions]
