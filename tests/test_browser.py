@@ -212,6 +212,16 @@ def in_view(page: Page, selector: str) -> dict:
     )
 
 
+def assert_reload_starts_afresh(page: Page) -> None:
+    """After a reload: the introduction, no turns, and the next question in a new session."""
+    page.reload()
+    expect(page.locator("#intro")).to_be_visible()
+    expect(page.locator(".turn")).to_have_count(0)
+    with page.expect_request(is_ask) as fresh:
+        ask(page, MATCHING)
+    assert "session_id" not in fresh.value.post_data_json
+
+
 def assert_fits_width(page: Page, width: int) -> None:
     scroll_width = page.evaluate("document.scrollingElement.scrollWidth")
     assert scroll_width <= width, f"the page scrolls sideways: {scroll_width}px > {width}px"
@@ -596,12 +606,7 @@ def test_reload_keeps_the_conversation_and_its_session(open_page, viewport: dict
     # "New conversation" forgets it, across reloads too.
     page.click("#new-conversation")
     expect(page.locator(".turn")).to_have_count(0)
-    page.reload()
-    expect(page.locator("#intro")).to_be_visible()
-    expect(page.locator(".turn")).to_have_count(0)
-    with page.expect_request(is_ask) as fresh:
-        ask(page, MATCHING)
-    assert "session_id" not in fresh.value.post_data_json
+    assert_reload_starts_afresh(page)
 
 
 def test_reload_after_the_session_expired_says_so_and_starts_afresh(page: Page):
@@ -640,12 +645,7 @@ def test_reload_after_the_session_expired_says_so_and_starts_afresh(page: Page):
 )
 def test_a_saved_conversation_this_page_cannot_show_starts_clean(page: Page, saved: str):
     page.evaluate("(saved) => localStorage.setItem('peerqa.conversation.v1', saved)", saved)
-    page.reload()
-    expect(page.locator("#intro")).to_be_visible()
-    expect(page.locator(".turn")).to_have_count(0)
-    with page.expect_request(is_ask) as fresh:
-        ask(page, MATCHING)
-    assert "session_id" not in fresh.value.post_data_json
+    assert_reload_starts_afresh(page)
 
 
 # --- no console errors ------------------------------------------------------------------
