@@ -113,7 +113,9 @@ def _tool_errors(fn: Callable[..., _T]) -> Callable[..., _T]:
 def build_server(state: Callable[[], Any]) -> MCPServer:
     """The tools over what `state()` holds: `index`, `checked_at`, `settings`, `sessions`
     (the FastAPI app's state, or stdio_state's)."""
-    server = MCPServer(NAME, instructions=INSTRUCTIONS, version="1")
+    # The SDK calls logging.basicConfig at this level: WARNING keeps the root logger as
+    # quiet as Python's default (INFO would print every library's chatter in the service).
+    server = MCPServer(NAME, instructions=INSTRUCTIONS, version="1", log_level="WARNING")
 
     def index() -> LiveIndex:
         return fresh_index(state())

@@ -19,7 +19,7 @@ import httpx2
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi.testclient import TestClient
-from mcp.client import ClientSession
+from mcp.client import Client, ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
@@ -101,12 +101,25 @@ def http(base_url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="module", params=["stdio", "http"])
+@asynccontextmanager
+async def over_http_negotiated(url: str) -> AsyncIterator[Client]:
+    """The SDK's high-level Client in its default mode: it discovers the newest protocol
+    version it and the server share before falling back to the initialize handshake."""
+    async with (
+        httpx2.AsyncClient(trust_env=False, timeout=120) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="auto") as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module", params=["stdio", "http", "http-negotiated"])
 def tools(request: pytest.FixtureRequest, corpus_settings: Settings) -> Iterator[Tools]:
     if request.param == "stdio":
         connection = over_stdio(corpus_settings)
-    else:
+    elif request.param == "http":
         connection = over_http(request.getfixturevalue("base_url"))
+    else:
+        connection = over_http_negotiated(request.getfixturevalue("base_url"))
     with start_blocking_portal() as portal, portal.wrap_async_context_manager(connection) as s:
         yield Tools(portal, s)
 
