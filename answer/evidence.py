@@ -110,6 +110,16 @@ def is_front_matter(passage: Passage) -> bool:
     return passage.kind != "reference" and len(hits) >= 3
 
 
+def _wanted(question: Question, passage: Passage) -> bool:
+    """Reference entries only for questions about literature; a question naming
+    programmes does not want another programme's table row."""
+    if passage.kind == "reference":
+        return question.asks_literature
+    if passage.kind == "table_row" and question.programmes and passage.programme:
+        return passage.programme in question.programmes
+    return True
+
+
 def quotation_bounds(text: str) -> tuple[int, int] | None:
     """A quote passage's quotation: opening to closing mark, without who said it."""
     end = len(text)
@@ -128,7 +138,7 @@ def build_units(
 ) -> list[Unit]:
     """Every citable unit of the results, with its features filled in."""
     kept = [(rank, p) for rank, p in enumerate(results) if not is_front_matter(p)]
-    kept = [(rank, p) for rank, p in kept if p.kind != "reference" or question.asks_literature]
+    kept = [(rank, p) for rank, p in kept if _wanted(question, p)]
     splits = bank.split([p for _, p in kept])
     units: list[Unit] = []
     for (rank, passage), split in zip(kept, splits, strict=True):

@@ -98,9 +98,9 @@ def understand(index: LiveIndex, raw: str, history: Sequence[str] = ()) -> Quest
         blended = vector + own
         vector = blended / (np.linalg.norm(blended) or 1.0)
         encoding = QueryEncoding(tuple(vector.tolist()), encoding.tokens)
-    stances = frozenset(
-        stance for stance in STANCE_GROUPS if lexicon.pattern(f"asks_{stance}").search(resolved)
-    )
+    # A follow-up's own stance is its new angle ("and how do they fix that?" after a
+    # question about problems asks for fixes only); without one it keeps the session's.
+    stances = asked_stances(raw) or asked_stances(resolved)
     letters = named_letters(resolved)
     return Question(
         raw=raw,
@@ -131,8 +131,45 @@ def caveat_for(index: LiveIndex, raw: str, letters: Sequence[str]) -> Caveat | N
     reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
     for name, (asks, _) in lexicon.outcomes().items():
         if asks.search(raw) and name not in reported:
-            return Caveat(kind="not_reported", text=f"{_study(index)} does not report {name}.")
+            # "Why did they survive longer?" takes the outcome for granted.
+            presumed = lexicon.pattern("presupposes").search(raw)
+            return Caveat(
+                kind="false_premise" if presumed else "not_reported",
+                text=f"{_study(index)} does not report {name}.",
+            )
+    numbered = _unmatched_count(index, raw)
+    if numbered:
+        return Caveat(kind="false_premise", text=f"{_study(index)} does not report {numbered}.")
     return None
+
+
+_COUNT = re.compile(r"\b(\d+(?:\.\d+)?)\s*(%|percent|[a-z]{3,})\b", re.IGNORECASE)
+
+
+def _unmatched_count(index: LiveIndex, raw: str) -> str | None:
+    """A count the question takes for granted ("the 200 interviews", "after 6 weeks")
+    that no passage states: the number never stands before that word in the evidence."""
+    counts = bank_for(index).derived("counts", _counts)
+    for m in _COUNT.finditer(raw):
+        number, word = m.group(1), m.group(2).lower()
+        if word in _STOPWORDS:
+            continue
+        if (number, word[:4]) not in counts:
+            return f"{number} {word}"
+    return None
+
+
+def _counts(index: LiveIndex) -> frozenset[tuple[str, str]]:
+    """(number, first 4 letters of a word up to 3 words after it) across the passages."""
+    found = set()
+    pattern = re.compile(r"\b(\d+(?:\.\d+)?)((?:\W+\w+){1,3})")
+    for p in index.passages.values():
+        if p.kind == "reference":
+            continue
+        for m in pattern.finditer(p.text):
+            for word in words_of(m.group(2)):
+                found.add((m.group(1), word[:4]))
+    return frozenset(found)
 
 
 def _programmes(index: LiveIndex) -> list[str]:

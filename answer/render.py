@@ -144,10 +144,10 @@ def row_text(passage: Passage, question: Question, profile: Profile | None) -> s
     extras = [
         f"{names[i]}: {data[i]}" if names[i] else data[i]
         for i in range(len(data))
-        if i != main and _asked(question, data[i], label)
+        if i != main and _asked(question, data[i], names[i], label)
     ]
     head = f"{label} ({'; '.join(extras)})" if extras else label
-    if layout is not None and layout.name_main and names[main]:
+    if (layout is None or layout.name_main) and names[main]:
         return f"{head} — {names[main]}: {data[main]}"
     return f"{head}: {data[main]}"
 
@@ -156,6 +156,8 @@ def _index_of(names: list[str | None], wanted: str, default: int) -> int:
     return names.index(wanted) if wanted in names else default
 
 
-def _asked(question: Question, cell: str, label: str) -> bool:
-    """The question shares a word with the cell that is not the row's own label."""
-    return bool(question.keywords & (content_words(cell) - content_words(label)))
+def _asked(question: Question, cell: str, name: str | None, label: str) -> bool:
+    """The question shares a word with the cell or its column name that is not a word
+    of the row's own label ("programme" of "Programme C" asks for no column)."""
+    words = content_words(cell) | (content_words(name) if name else set())
+    return bool(question.keywords & (words - content_words(label)))

@@ -34,7 +34,7 @@ from answer.evidence import FEATURES, Unit, build_units, with_theme_partners
 from answer.question import Question, understand
 from answer.selector import ARTEFACT, SCHEMA, Policy, corpus_key, from_dict, model_key
 from answer.sentences import bank_for
-from eval.questions import GoldSpan, gold_spans, load_questions
+from eval.questions import GoldSpan, fitting_questions, folds, gold_spans, load_split
 from ingest.pipeline import parse_sources
 from peerqa.config import Settings, get_settings
 from retrieval.hybrid import LiveIndex
@@ -54,6 +54,7 @@ PADDING_COST = 0.1
 @dataclass
 class Example:
     id: str
+    item: object  # the eval question
     question: Question
     results: list
     units: list[Unit]
@@ -76,8 +77,10 @@ def collect(index: LiveIndex, settings: Settings, split_test: bool = False) -> l
     sources = {d.info.id: d.text for d in parse_sources([], settings)}
     bank = bank_for(index)
     examples = []
-    for item in load_questions():
-        if not item.in_scope or (item.split == "test") != split_test:
+    # Fitting reads fitting_questions(), which refuses test questions; the test split is
+    # read only by --final-check, after the artefact is written.
+    for item in load_split("test") if split_test else fitting_questions():
+        if not item.in_scope or not item.gold:
             continue
         q = understand(index, item.question, item.history)
         results = index.search(q.resolved, top_k=DEFAULT_TOP_K, encoding=q.encoding)
@@ -88,6 +91,7 @@ def collect(index: LiveIndex, settings: Settings, split_test: bool = False) -> l
         examples.append(
             Example(
                 item.id,
+                item,
                 q,
                 results,
                 build_units(q, expanded, bank),
@@ -167,20 +171,18 @@ def objective(figures: dict[str, float]) -> float:
 
 
 def cross_validate(
-    index: LiveIndex, examples: list[Example], folds: int
+    index: LiveIndex, examples: list[Example], k: int
 ) -> tuple[list[np.ndarray], dict]:
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
 
-    # Stratified over questions by whether the top passage holds gold: each fold gets
-    # easy and hard questions alike.
-    strata = [int(ex.top is not None and holds(ex.top, ex.gold)) for ex in examples]
+    # eval.questions.folds: stratified by category, a question's units in one fold.
     x, y, groups = matrix(examples)
+    position = {ex.id: i for i, ex in enumerate(examples)}
     oof = np.zeros(len(y))
     aucs = []
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
-    for train_q, test_q in splitter.split(np.zeros(len(examples)), strata):
-        train = np.isin(groups, train_q)
+    for fold in folds(k, SEED, [ex.item for ex in examples]):
+        held_out = [position[q.id] for q in fold.validate]
+        train = ~np.isin(groups, held_out)
         fold = from_dict({**fit(x[train], y[train]), "policy": _policy(0, 0.5, 0.1, 3).__dict__})
         oof[~train] = fold.predict(x[~train])
         if len(set(y[~train])) == 2:
