@@ -110,9 +110,12 @@ def is_front_matter(passage: Passage) -> bool:
     return passage.kind != "reference" and len(hits) >= 3
 
 
-def _wanted(question: Question, passage: Passage) -> bool:
+def wanted(question: Question, passage: Passage) -> bool:
     """Reference entries only for questions about literature; a question naming
-    programmes does not want another programme's table row."""
+    programmes does not want another programme's table row, nor one naming a paper
+    another paper's findings."""
+    if question.documents and passage.document not in question.documents:
+        return False
     if passage.kind == "reference":
         return question.asks_literature
     if passage.kind == "table_row" and question.programmes and passage.programme:
@@ -138,7 +141,7 @@ def build_units(
 ) -> list[Unit]:
     """Every citable unit of the results, with its features filled in."""
     kept = [(rank, p) for rank, p in enumerate(results) if not is_front_matter(p)]
-    kept = [(rank, p) for rank, p in kept if _wanted(question, p)]
+    kept = [(rank, p) for rank, p in kept if wanted(question, p)]
     splits = bank.split([p for _, p in kept])
     units: list[Unit] = []
     for (rank, passage), split in zip(kept, splits, strict=True):

@@ -58,6 +58,7 @@ class Question:
     asks_facts: bool  # programme facts, the study's own numbers: table rows may answer
     asks_literature: bool  # cited studies: reference entries may answer
     programmes: tuple[str, ...]  # letters named ("Programme H" included)
+    documents: tuple[str, ...]  # papers the question names (by first author), if any
     keywords: frozenset[str]  # stemmed content words of the resolved text
     caveat: Caveat | None
 
@@ -112,9 +113,27 @@ def understand(index: LiveIndex, raw: str, history: Sequence[str] = ()) -> Quest
         asks_facts=bool(letters or lexicon.pattern("asks_facts").search(resolved)),
         asks_literature=bool(lexicon.pattern("asks_literature").search(raw)),
         programmes=letters,
+        documents=named_documents(index, raw),
         keywords=frozenset(content_words(resolved)),
         caveat=caveat_for(index, raw, letters),
     )
+
+
+def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
+    """The documents whose first author's surname the question uses ("what did Joo et
+    al. find"): an answer about one paper must not borrow another's findings."""
+    documents = index.state.documents if index.state else []
+    if len(documents) < 2:
+        return ()
+    asked = set(words_of(raw))
+    named = []
+    for d in documents:
+        # "Joo JH" or "Jin Hui Joo": the surname is the first or the last word.
+        words = words_of(d.authors[0]) if d.authors else []
+        surnames = {w for w in (words[:1] + words[-1:]) if len(w) >= 3}
+        if surnames & asked:
+            named.append(d.id)
+    return tuple(named)
 
 
 # -- caveats -----------------------------------------------------------------------------

@@ -8,18 +8,19 @@ import ast
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from answer.compose import compose
-from answer.evidence import FEATURES, is_front_matter, quotation_bounds
-from answer.profiles import profile_for
-from answer.question import understand
-from answer.render import cells, row_text
-from answer.selector import ARTEFACT, corpus_key, load_selector, model_key
+from answer.compose import choose, compose
+from answer.evidence import FEATURES, Unit, is_front_matter, quotation_bounds, wanted
+from answer.profiles import Profile, profile_for
+from answer.question import Question, understand
+from answer.render import cells, render, row_text
+from answer.selector import ARTEFACT, Policy, corpus_key, load_selector, model_key
 from peerqa.config import REPO_ROOT
-from peerqa.models import Passage
+from peerqa.models import Passage, ScoredPassage
 from retrieval.hybrid import LiveIndex
 
 MODEL = model_key(None)
@@ -187,3 +188,74 @@ def test_lower_layers_never_import_the_answer_layer(package):
             assert not any(n == "answer" or n.startswith("answer.") for n in names), (
                 f"{Path(path).relative_to(REPO_ROOT)} imports {names}"
             )
+
+
+# -- several papers ----------------------------------------------------------------------
+def _unit(pid: str, document: str, text: str, score: float, rank: int) -> Unit:
+    p = ScoredPassage(
+        id=pid,
+        text=text,
+        document=document,
+        section="Results",
+        kind="paragraph",
+        char_start=0,
+        char_end=len(text),
+        score=1.0 - rank / 10,
+    )
+    vector = np.zeros(4)
+    vector[rank % 4] = 1.0
+    return Unit(p, rank, 0, len(text), 0, 0.5, vector, None, score=score)
+
+
+def _question(**fields) -> Question:
+    base = dict(
+        raw="Does group peer support reduce depression?",
+        resolved="",
+        followup=False,
+        encoding=None,
+        vector=np.zeros(4),
+        stances=frozenset(),
+        asks_facts=False,
+        asks_literature=False,
+        programmes=(),
+        documents=(),
+        keywords=frozenset(),
+        caveat=None,
+    )
+    return Question(**(base | fields))
+
+
+POLICY = Policy(margin=0.1, ratio=0.5, floor=0.1, max_units=4, per_group=2, theme_bonus=0.1)
+
+
+def test_when_several_papers_speak_each_sentence_sits_under_its_paper():
+    units = [
+        _unit(
+            "a1",
+            "review-2020",
+            "Two meta-analyses found significant reductions in depression.",
+            0.9,
+            0,
+        ),
+        _unit(
+            "b1",
+            "trial-2021",
+            "Group peer support did not reduce depression scores at 12 weeks.",
+            0.8,
+            1,
+        ),
+    ]
+    profiles = {d: Profile(document=d, label=f"{d} label") for d in ("review-2020", "trial-2021")}
+    blocks = choose(_question(), units, SimpleNamespace(policy=POLICY), profiles)
+    assert [b.heading for b in blocks] == ["review-2020 label:", "trial-2021 label:"]
+    answer = render(_question(), blocks, profiles)
+    lines = answer.answer.splitlines()
+    assert lines[0] == "review-2020 label:" and lines[1].startswith("Two meta-analyses")
+    assert "trial-2021 label:" in lines and lines[-1].startswith("Group peer support")
+
+
+def test_a_question_naming_a_paper_takes_evidence_from_that_paper_only():
+    q = _question(documents=("trial-2021",))
+    other = passage("Two meta-analyses found reductions.", document="review-2020")
+    named = passage("Group peer support did not reduce depression.", document="trial-2021")
+    assert not wanted(q, other) and wanted(q, named)

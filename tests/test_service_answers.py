@@ -43,7 +43,16 @@ def events(body: str) -> list[tuple[str, str]]:
 
 def test_answer_cites_verbatim_passages(client):
     body = ask(client, "How do programmes keep peer supporters from burning out?")
-    assert set(body) == {"question", "answer", "abstained", "reason", "citations", "session_id"}
+    assert set(body) == {
+        "question",
+        "answer",
+        "abstained",
+        "reason",
+        "reason_code",
+        "caveat",
+        "citations",
+        "session_id",
+    }
     assert body["abstained"] is False and body["citations"]
     for c in body["citations"]:
         assert c["marker"] in body["answer"]
