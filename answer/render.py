@@ -10,10 +10,10 @@ Layout (what clients and eval parse):
     “whole quote” [n] — peer supporter, Programme F     (one line per quote)
 
 Every piece of evidence is "verbatim text [n]", passage n containing the text. A table row
-reads as "Label: cell [n]" (its column names, when known, before a cell: "Programme B
-(Programme location: National): Offers …"); the label, the column names and the cells
-are each verbatim in the row, the pipes never shown. Headings, the caveat and quote
-attributions carry no marker and state no evidence.
+reads as "Label: cell [n]", then "Column: cell [n]" for another cell the question asks
+about ("Programme B: Offers peer-to-peer support groups … [2] Programme location:
+National [2]"): a short label, then a verbatim cell; the pipes are never shown.
+Headings, the caveat and quote attributions carry no marker and state no evidence.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def render(
                     prose = []
                 lines.append(f"{u.text} {cite(u)} — {attribution(u.passage)}")
             else:
-                prose.append(f"{unit_text(u, question, profiles)} {cite(u)}")
+                marker = cite(u)
+                prose += [f"{piece} {marker}" for piece in unit_pieces(u, question, profiles)]
         if prose:
             lines.append(" ".join(prose))
         if not lines:
@@ -90,11 +91,10 @@ def render(
     )
 
 
-def unit_text(unit: Unit, question: Question, profiles: dict[str, Profile]) -> str:
+def unit_pieces(unit: Unit, question: Question, profiles: dict[str, Profile]) -> list[str]:
     if unit.passage.kind == "table_row":
-        profile = profiles.get(unit.passage.document)
-        return row_text(unit.passage, question, profile)
-    return unit.text
+        return row_pieces(unit.passage, question, profiles.get(unit.passage.document))
+    return [unit.text]
 
 
 def attribution(passage: Passage) -> str:
@@ -130,26 +130,29 @@ def _context_header(context: str) -> list[str] | None:
     return [h.strip() for h in m.group(1).split("|")] if m else None
 
 
-def row_text(passage: Passage, question: Question, profile: Profile | None) -> str:
-    """ "Label: main cell", with any other cell the question asks about named before it."""
+def row_pieces(passage: Passage, question: Question, profile: Profile | None) -> list[str]:
+    """A row as "Label: main cell", then "Column: cell" for any other cell the question
+    asks about; each piece is a short label and a verbatim cell, cited on its own."""
     found = cells(passage.text)
     if len(found) < 2:
-        return passage.text.strip(" |")
+        return [passage.text.strip(" |")]
     label, data = found[0], found[1:]
     names = columns_for(passage, data, profile)
     layout = profile.tables.get(passage.section) if profile else None
-    main = len(data) - 1 if layout is None else _index_of(names, layout.main, len(data) - 1)
     if layout is None:  # generic: the longest cell says most
         main = max(range(len(data)), key=lambda i: len(data[i]))
+    else:
+        main = _index_of(names, layout.main, len(data) - 1)
+    if (layout is None or layout.name_main) and names[main]:
+        lead = f"{label} — {names[main]}: {data[main]}"
+    else:
+        lead = f"{label}: {data[main]}"
     extras = [
         f"{names[i]}: {data[i]}" if names[i] else data[i]
         for i in range(len(data))
         if i != main and _asked(question, data[i], names[i], label)
     ]
-    head = f"{label} ({'; '.join(extras)})" if extras else label
-    if (layout is None or layout.name_main) and names[main]:
-        return f"{head} — {names[main]}: {data[main]}"
-    return f"{head}: {data[main]}"
+    return [lead, *extras]
 
 
 def _index_of(names: list[str | None], wanted: str, default: int) -> int:

@@ -49,12 +49,13 @@ def pieces(answer: Answer) -> list[tuple[str, str, str]]:
 
 def verbatim_parts(text: str, citation: Citation) -> list[str]:
     """What of a piece must be verbatim in its passage: the whole piece, or for a table
-    row the label and each cell ("Label (Column: cell): cell"); column names are
-    labels, not evidence."""
-    if citation.kind != "table_row":
+    row what follows its short label ("Programme C: <cell>", "Programme location:
+    <cell>"); the label names the row or column and is no evidence."""
+    if citation.kind != "table_row" or ": " not in text:
         return [text]
-    found = cells(citation.text)
-    return [c for c in found if c in text] if text.startswith(found[0]) else [text]
+    label, cell = text.split(": ", 1)
+    assert len(label.split()) <= 8 and cell in cells(citation.text), text
+    return [cell]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from answer.compose import choose, compose
 from answer.evidence import FEATURES, Unit, is_front_matter, quotation_bounds, wanted
 from answer.profiles import Profile, profile_for
 from answer.question import Question, understand
-from answer.render import cells, render, row_text
+from answer.render import cells, render, row_pieces
 from answer.selector import ARTEFACT, Policy, corpus_key, load_selector, model_key
 from peerqa.config import REPO_ROOT
 from peerqa.models import Passage, ScoredPassage
@@ -145,19 +145,19 @@ def test_a_table_row_reads_label_colon_main_cell_from_its_verbatim_cells(corpus_
     row = passage(ROW_C, kind="table_row", section="Table 2", programme="C")
     profile = profile_for("joo-2022-peer-support")
     q = understand(corpus_index, "What does Programme C offer?")
-    text = row_text(row, q, profile)
-    assert text == (
+    assert row_pieces(row, q, profile) == [
         "Programme C: Offers telephone one-to-one support for new mothers for 12 weeks "
         "after delivery."
-    )
+    ]
     assert all(c in ROW_C for c in cells(ROW_C)) and "√" not in cells(ROW_C)
 
 
 def test_a_cell_the_question_asks_about_is_named_by_its_column(corpus_index):
     row = passage(ROW_C, kind="table_row", section="Table 2", programme="C")
     q = understand(corpus_index, "Is Programme C local or national?")
-    text = row_text(row, q, profile_for("joo-2022-peer-support"))
-    assert text.startswith("Programme C (Programme location: Local): Offers telephone")
+    lead, *extras = row_pieces(row, q, profile_for("joo-2022-peer-support"))
+    assert lead.startswith("Programme C: Offers telephone")
+    assert extras == ["Programme location: Local"]
 
 
 def test_a_generic_paper_row_takes_column_names_from_its_header(corpus_index):
@@ -168,8 +168,10 @@ def test_a_generic_paper_row_takes_column_names_from_its_header(corpus_index):
         context="Table 3: Outcome | Studies | Effect size (95% CI). Meta-analysis results",
     )
     q = understand(corpus_index, "How many studies measured recovery?")
-    text = row_text(row, q, profile_for("some-review-2021"))
-    assert text == "Recovery (Studies: 5) — Effect size (95% CI): 0.18 (0.07 to 0.29)"
+    assert row_pieces(row, q, profile_for("some-review-2021")) == [
+        "Recovery — Effect size (95% CI): 0.18 (0.07 to 0.29)",
+        "Studies: 5",
+    ]
 
 
 # -- layering ----------------------------------------------------------------------------
