@@ -147,6 +147,9 @@ def caveat_for(index: LiveIndex, raw: str, letters: Sequence[str]) -> Caveat | N
         said = count and (_NUMBERS.get(count.group(1).lower()) or int(count.group(1)))
         if unknown or (said and said != len(studied)):
             return Caveat(kind="false_premise", text=f"{_study(index)} covers {_span(studied)}.")
+    numbered = _unmatched_count(index, raw)
+    if numbered:
+        return Caveat(kind="false_premise", text=f"{_study(index)} does not report {numbered}.")
     reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
     for name, (asks, _) in lexicon.outcomes().items():
         if asks.search(raw) and name not in reported:
@@ -156,13 +159,15 @@ def caveat_for(index: LiveIndex, raw: str, letters: Sequence[str]) -> Caveat | N
                 kind="false_premise" if presumed else "not_reported",
                 text=f"{_study(index)} does not report {name}.",
             )
-    numbered = _unmatched_count(index, raw)
-    if numbered:
-        return Caveat(kind="false_premise", text=f"{_study(index)} does not report {numbered}.")
     return None
 
 
-_COUNT = re.compile(r"\b(\d+(?:\.\d+)?)\s*(%|percent|[a-z]{3,})\b", re.IGNORECASE)
+# "the 200 interviews", "500 pts", "after 6 weeks": a number before a plural noun, not a
+# label ("Table 2", "#1").
+_COUNT = re.compile(
+    r"(?<![#\w])(?<!table )(?<!figure )(?<!fig\. )(\d+(?:\.\d+)?)\s*(%|percent|[a-z]{2,}s)\b",
+    re.IGNORECASE,
+)
 
 
 def _unmatched_count(index: LiveIndex, raw: str) -> str | None:
