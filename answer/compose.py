@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from answer.abstain import MEDICAL_ADVICE, OUT_OF_SCOPE, abstain_reason
+from answer.decline import OUT_OF_SCOPE, Decline, decide
 from answer.followup import retrieval_query
 from answer.sentences import (
     WHOLE_KINDS,
@@ -135,13 +135,14 @@ def compose(
     filters: Filters | None = None,
     history: Sequence[str] = (),
 ) -> Answer:
-    """Answer `question` from the index, or abstain (see answer.abstain)."""
+    """Answer `question` from the index, or decline (see answer.decline)."""
     index.require()
     query = retrieval_query(question, history)
     results = index.search(query, top_k=top_k, filters=filters)
-    reason = abstain_reason(question, results, index, history)
-    if reason:
-        return abstention(question, reason)
+    vector = np.asarray(index.embed_model.get_query_embedding(query))
+    declined = decide(question, query, vector, results, index)
+    if declined:
+        return abstention(question, declined)
 
     asked = asked_stances(query)
     if asked:
@@ -155,12 +156,19 @@ def compose(
     chosen = [c for _, block in blocks for c in block]
     quotes = select_quotes([c for c in candidates if c.passage.kind == "quote"], chosen)
     if not chosen and not quotes:
-        return abstention(question, f"{OUT_OF_SCOPE}: no retrieved sentence can be quoted")
+        reason = "No sentence of the passages retrieved for this question can be quoted."
+        return abstention(question, Decline(OUT_OF_SCOPE, reason, "nothing_quotable"))
     return render(question, blocks, quotes)
 
 
-def abstention(question: str, reason: str) -> Answer:
-    return Answer(question=question, answer=abstention_text(reason), abstained=True, reason=reason)
+def abstention(question: str, declined: Decline) -> Answer:
+    return Answer(
+        question=question,
+        answer=abstention_text(declined),
+        abstained=True,
+        reason=declined.reason,
+        reason_code=declined.reason_code,
+    )
 
 
 # -- scoring -----------------------------------------------------------------------------
@@ -430,19 +438,14 @@ def attribution(passage: Passage) -> str:
     return f"{who}, Programme {passage.programme}" if passage.programme else who
 
 
-def abstention_text(reason: str) -> str:
-    scope = (
-        "I summarise published evidence about peer support programmes — their benefits, "
-        "their challenges and how programmes address them, and the programmes and studies "
-        "the evidence describes"
-    )
-    if reason.startswith(MEDICAL_ADVICE):
-        return (
-            "I can't answer that: it asks for individual medical advice. "
-            f"{scope}; I can't advise anyone on a diagnosis, a medication or a dose. "
-            "Please ask your clinician."
-        )
+def abstention_text(declined: Decline) -> str:
+    """A safety refusal is the reason itself (what was asked, who to ask instead); not
+    covered says what peerqa can answer after it."""
+    if declined.reason_code != OUT_OF_SCOPE:
+        return f"I can't answer that. {declined.reason}"
     return (
-        f"I can't answer that from the evidence I hold. {scope}, and I can't give "
-        "individual medical advice."
+        f"I can't answer that from the evidence I hold. {declined.reason} I summarise "
+        "published evidence about peer support programmes — their benefits, their "
+        "challenges and how programmes address them, and the programmes and studies the "
+        "evidence describes."
     )
