@@ -30,20 +30,31 @@ from eval.metrics import (
     RetrievalScores,
     Span,
     check_answer,
+    check_top_passage,
     ndcg_at_k,
+    quote_spans,
     relevant_ids,
     score_question,
     summarise_answers,
     summarise_retrieval,
 )
-from eval.questions import CATEGORIES, GoldSpan, Question, gold_spans, load_questions
+from eval.questions import (
+    CATEGORIES,
+    DECLINE_REASONS,
+    GoldSpan,
+    Question,
+    gold_spans,
+    load_questions,
+)
 from ingest.pipeline import parse_sources
 from peerqa.config import REPO_ROOT, Settings, get_settings
+from peerqa.models import ScoredPassage
 from retrieval.hybrid import LiveIndex
 
 REPORTS_DIR = REPO_ROOT / "eval" / "reports"
 RETRIEVE_K = 10
 OURS = "peerqa"
+SPLIT_NAMES = {"calibrate": "non-test", "test": "test"}
 
 
 class System(Protocol):
@@ -69,13 +80,17 @@ class Hybrid:
 
     def __init__(self, index: LiveIndex):
         self._index = index
+        # The baseline answer reads the same rankings: each query is searched once.
+        self._ranked: dict[str, list[ScoredPassage]] = {}
 
     @property
     def universe(self) -> Sequence[Span]:
         return list(self._index.passages.values())
 
-    def retrieve(self, query: str) -> Sequence[Span]:
-        return self._index.search(query, top_k=RETRIEVE_K)
+    def retrieve(self, query: str) -> list[ScoredPassage]:
+        if query not in self._ranked:
+            self._ranked[query] = self._index.search(query, top_k=RETRIEVE_K)
+        return self._ranked[query]
 
 
 class SystemReport(BaseModel):
@@ -87,11 +102,24 @@ class SystemReport(BaseModel):
     questions: list[QuestionRetrieval]
 
 
+class AnswerGroups(BaseModel):
+    overall: AnswerScores
+    by_category: dict[str, AnswerScores]
+
+
 class AnswerReport(BaseModel):
+    """Ours (the composer) and the baseline (the top /v1/search passage as the answer),
+    scored the same way; `splits` has each split on its own ("calibrate" is non-test)."""
+
     overall: AnswerScores
     by_category: dict[str, AnswerScores]
     by_split: dict[str, AnswerScores]
+    splits: dict[str, AnswerGroups] = Field(default_factory=dict)
+    baseline: dict[str, AnswerGroups] = Field(
+        default_factory=dict, description="Split (and 'all') -> the top passage's scores"
+    )
     questions: list[AnswerCheck]
+    baseline_questions: list[AnswerCheck] = Field(default_factory=list)
 
 
 class OperatingPoint(BaseModel):
@@ -124,9 +152,9 @@ class EvalReport(BaseModel):
         return self.systems[0]
 
     def headline(self) -> dict[str, float]:
-        """The gated figures, keyed as in eval/gate.json."""
+        """The gated figures (all questions, both splits), keyed as in eval/gate.json."""
         a = self.answers.overall
-        return {
+        figures = {
             "recall_at_5": self.ours.overall.recall_at_5,
             "mrr_at_10": self.ours.overall.mrr_at_10,
             "ndcg_at_10": self.ours.overall.ndcg_at_10,
@@ -135,7 +163,29 @@ class EvalReport(BaseModel):
             "out_of_scope_abstained": a.out_of_scope_abstained or 0.0,
             "max_in_scope_wrongly_abstained": a.in_scope_wrongly_abstained or 0.0,
             "max_invented_citations": float(a.invented_citations),
+            "answer_text_holds_gold": a.text_holds_gold or 0.0,
+            "answer_first_holds_gold": a.first_holds_gold or 0.0,
+            "max_padding_share": _or(a.padding_share, 0.0),
+            "max_table_or_reference": _or(a.table_or_reference, 0.0),
+            "max_front_matter": float(a.front_matter),
+            "quotes_whole": _or(a.quotes_whole, 1.0),
+            "declined_right_reason": a.declined_right_reason or 0.0,
+            "caveat_correct": a.caveat_correct or 0.0,
+            "max_spurious_caveat": _or(a.spurious_caveat, 0.0),
         }
+        for category in DECLINE_REASONS:
+            scores = self.answers.by_category.get(category)
+            if scores is not None:
+                figures[f"declined_{category}"] = scores.out_of_scope_abstained or 0.0
+        return figures
+
+    def answer_groups(self, system: str, split: str) -> AnswerGroups:
+        """`system` "ours" or "baseline"; `split` "all", "calibrate" or "test"."""
+        if system == "baseline":
+            return self.answers.baseline[split]
+        if split == "all":
+            return AnswerGroups(overall=self.answers.overall, by_category=self.answers.by_category)
+        return self.answers.splits[split]
 
     def weakest(self) -> list[QuestionRetrieval]:
         """Our questions missing gold in Recall@5, worst first (recall, then MRR)."""
@@ -150,30 +200,41 @@ def run_eval(settings: Settings, out_dir: Path = REPORTS_DIR) -> EvalReport:
     parsed = parse_sources([], settings)
     sources = {d.info.id: d.text for d in parsed}
     questions = load_questions()
-    in_scope = [q for q in questions if q.in_scope]
-    gold = {q.id: gold_spans(q, sources) for q in in_scope}
+    # Retrieval is scored on the plain in-scope questions (a caveat question's gold is only
+    # the nearest evidence, and may be missing).
+    in_scope = [q for q in questions if q.in_scope and not q.expect]
+    gold = {q.id: gold_spans(q, sources) for q in questions}
     clock.lap("load")
 
     with build_baselines(
         index.store.client, index.embed_model, sources, settings.collection_prefix, RETRIEVE_K
     ) as baselines:
         clock.lap("baselines_build")
-        systems: list[System] = [Hybrid(index), *baselines]
-        reports = [score_system(s, in_scope, gold) for s in systems]
-    clock.lap("retrieval")
+        ours = Hybrid(index)
+        systems: list[System] = [ours, *baselines]
+        reports = []
+        for system in systems:
+            reports.append(score_system(system, in_scope, gold))
+            clock.lap(f"retrieval_{system.name}")
 
+    quotes = {doc: quote_spans(text) for doc, text in sources.items()}
     checks = [
         check_answer(
             q.id,
             q.category,
             q.in_scope,
             compose(index, q.question, top_k=COMPOSE_K, history=q.history),
-            gold.get(q.id, []),
+            gold[q.id],
             sources,
+            expect=q.expect,
+            expect_reason=q.expect_reason,
+            quotes=quotes,
         )
         for q in questions
     ]
     clock.lap("answers")
+    top = [top_passage_check(ours, q, gold[q.id], sources, quotes) for q in questions]
+    clock.lap("baseline_answers")
 
     split = {q.id: q.split for q in questions}
     report = EvalReport(
@@ -190,12 +251,49 @@ def run_eval(settings: Settings, out_dir: Path = REPORTS_DIR) -> EvalReport:
             overall=summarise_answers(checks),
             by_category=_grouped(checks, lambda c: c.category, summarise_answers),
             by_split=_grouped(checks, lambda c: split[c.id], summarise_answers),
+            splits=_split_groups(checks, split),
+            baseline={"all": _answer_groups(top)} | _split_groups(top, split),
             questions=checks,
+            baseline_questions=top,
         ),
         seconds=clock.laps,
     )
     write_reports(report, out_dir, {q.id: q for q in questions})
     return report
+
+
+def top_passage_check(
+    ours: Hybrid,
+    q: Question,
+    gold: Sequence[GoldSpan],
+    sources: Mapping[str, str],
+    quotes: Mapping[str, Sequence[tuple[int, int]]],
+) -> AnswerCheck:
+    """The baseline answer: the first result of /v1/search (top_k RETRIEVE_K) for the
+    query the composer retrieves with."""
+    results = ours.retrieve(retrieval_query(q.question, q.history))
+    first = results[0] if results else None
+    return check_top_passage(q, first, gold, sources, quotes)
+
+
+def _answer_groups(checks: Sequence[AnswerCheck]) -> AnswerGroups:
+    return AnswerGroups(
+        overall=summarise_answers(checks),
+        by_category=_grouped(checks, lambda c: c.category, summarise_answers),
+    )
+
+
+def _split_groups(
+    checks: Sequence[AnswerCheck], split: Mapping[str, str]
+) -> dict[str, AnswerGroups]:
+    groups: dict[str, list[AnswerCheck]] = {}
+    for c in checks:
+        groups.setdefault(split[c.id], []).append(c)
+    return {name: _answer_groups(groups[name]) for name in SPLIT_NAMES if name in groups}
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def score_system(
@@ -281,32 +379,127 @@ def retrieval_tables(report: EvalReport) -> dict[str, list[list[str]]]:
     return tables
 
 
-def answer_table(report: EvalReport) -> list[list[str]]:
-    rows = [
+def _pair(ours: float | None, top: float | None) -> str:
+    return f"{_fmt(ours)} / {_fmt(top)}"
+
+
+def _count(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def answer_tables(report: EvalReport, split: str) -> dict[str, list[list[str]]]:
+    """The answer-level figures of one split ("all", "calibrate", "test"): ours / the top
+    search passage, overall and per category (see eval/README.md for the definitions)."""
+    ours = report.answer_groups("ours", split)
+    top = report.answer_groups("baseline", split)
+    groups = {"overall": ours.overall} | ours.by_category
+    tops = {"overall": top.overall} | top.by_category
+    in_scope = [g for g in groups if g == "overall" or g not in DECLINE_REASONS]
+    gold = [
         [
-            "group",
-            "n",
+            "category",
+            "n with gold",
+            "text holds gold",
+            "first sentence holds gold",
             "cites gold",
-            "verbatim",
-            "invented",
-            "abstained (out of scope)",
-            "wrongly abstained (in scope)",
+            "padding / answer",
+            "answers padded",
+            "wrongly declined",
         ]
     ]
-    groups = {"overall": report.answers.overall} | report.answers.by_category
-    for name, a in groups.items():
-        rows.append(
+    for g in in_scope:
+        a, t = groups[g], tops[g]
+        if not a.with_gold:
+            continue
+        gold.append(
             [
-                name,
-                str(a.n),
-                _fmt(a.evidence_rate),
-                _fmt(a.verbatim_rate),
-                str(a.invented_citations),
-                _fmt(a.out_of_scope_abstained),
+                g,
+                str(a.with_gold),
+                _pair(a.text_holds_gold, t.text_holds_gold),
+                _pair(a.first_holds_gold, t.first_holds_gold),
+                _pair(a.evidence_rate, t.evidence_rate),
+                f"{_count(a.padding_mean)} / {_count(t.padding_mean)}",
+                _pair(a.padding_share, t.padding_share),
                 _fmt(a.in_scope_wrongly_abstained),
             ]
         )
-    return rows
+    form = [
+        [
+            "category",
+            "n",
+            "raw table rows or unrequested references",
+            "front matter pieces",
+            "quotes whole",
+            "verbatim",
+            "invented citations",
+            "words / answer",
+        ]
+    ]
+    for g in groups:
+        a, t = groups[g], tops[g]
+        form.append(
+            [
+                g,
+                str(a.n),
+                _pair(a.table_or_reference, t.table_or_reference),
+                f"{a.front_matter} / {t.front_matter}",
+                _pair(a.quotes_whole, t.quotes_whole),
+                _fmt(a.verbatim_rate),
+                str(a.invented_citations),
+                f"{_count(a.words_mean)} / {_count(t.words_mean)}",
+            ]
+        )
+    decline = [["category", "n", "declined", "declined with the expected reason_code"]]
+    for g in ["overall", *DECLINE_REASONS]:
+        a = groups.get(g)
+        if a is None or a.out_of_scope_abstained is None:
+            continue
+        name = "all should-decline" if g == "overall" else g
+        decline.append(
+            [
+                name,
+                str(_should_decline(a, g, groups)),
+                _pair(a.out_of_scope_abstained, tops[g].out_of_scope_abstained),
+                _pair(a.declined_right_reason, tops[g].declined_right_reason),
+            ]
+        )
+    caveats = [["category", "n", "caveat of the expected kind", "not declined"]]
+    for g in ["false_premise", "not_reported"]:
+        a = groups.get(g)
+        if a is None:
+            continue
+        caveats.append(
+            [
+                g,
+                str(a.n),
+                _pair(a.caveat_correct, tops[g].caveat_correct),
+                _fmt(
+                    None
+                    if a.in_scope_wrongly_abstained is None
+                    else 1 - a.in_scope_wrongly_abstained
+                ),
+            ]
+        )
+    caveats.append(
+        [
+            "plain in-scope answers carrying a caveat (lower is better)",
+            "",
+            _pair(ours.overall.spurious_caveat, top.overall.spurious_caveat),
+            "",
+        ]
+    )
+    return {
+        "Answers that hold the gold evidence (ours / top passage)": gold,
+        "Form of the answer (ours / top passage)": form,
+        "Declining (ours / top passage)": decline,
+        "Caveats for false premises and unreported figures (ours / top passage)": caveats,
+    }
+
+
+def _should_decline(a: AnswerScores, group: str, groups: Mapping[str, AnswerScores]) -> int:
+    if group != "overall":
+        return a.n
+    return sum(groups[c].n for c in DECLINE_REASONS if c in groups)
 
 
 def _markdown(rows: list[list[str]]) -> str:
@@ -328,7 +521,11 @@ def _plain(rows: list[list[str]]) -> str:
 
 def render_text(report: EvalReport) -> str:
     parts = [f"{title}\n{_plain(rows)}" for title, rows in retrieval_tables(report).items()]
-    parts.append(f"Answers (compose, top {COMPOSE_K})\n{_plain(answer_table(report))}")
+    for split in ("calibrate", "test"):
+        if split not in report.answers.splits:
+            continue
+        for title, rows in answer_tables(report, split).items():
+            parts.append(f"{title}, {SPLIT_NAMES[split]} split\n{_plain(rows)}")
     return "\n\n".join(parts)
 
 
@@ -354,8 +551,15 @@ def render_markdown(report: EvalReport, questions: Mapping[str, Question]) -> st
     ]
     for title, rows in retrieval_tables(report).items():
         out += ["", f"## {title}", "", _markdown(rows)]
-    out += ["", "## Answers", "", _markdown(answer_table(report))]
-    out += ["", "## Calibrate and test splits (ours)", "", _markdown(split_table(report))]
+    out += ["", "## Retrieval by split (ours)", "", _markdown(split_table(report))]
+    out += ["", ANSWER_NOTE]
+    for split in ("calibrate", "test"):
+        if split not in report.answers.splits:
+            continue
+        n = report.answers.splits[split].overall.n
+        out += ["", f"## Answers, {SPLIT_NAMES[split]} split ({n} questions)"]
+        for title, rows in answer_tables(report, split).items():
+            out += ["", f"### {title}", "", _markdown(rows)]
     out += [
         "",
         "## Our questions with gold missing from Recall@5",
@@ -367,15 +571,21 @@ def render_markdown(report: EvalReport, questions: Mapping[str, Question]) -> st
 
 
 def split_table(report: EvalReport) -> list[list[str]]:
-    rows = [["split", "n", "Recall@5", "MRR@10", "nDCG@10", "cites gold", "abstained", "wrongly"]]
+    rows = [["split", "n", "Recall@5", "MRR@10", "nDCG@10"]]
     for name, r in report.ours.by_split.items():
-        a = report.answers.by_split[name]
         rows.append(
-            [name, str(r.n)]
-            + [_fmt(v) for v in (r.recall_at_5, r.mrr_at_10, r.ndcg_at_10, a.evidence_rate)]
-            + [_fmt(a.out_of_scope_abstained), _fmt(a.in_scope_wrongly_abstained)]
+            [SPLIT_NAMES.get(name, name), str(r.n)]
+            + [_fmt(v) for v in (r.recall_at_5, r.mrr_at_10, r.ndcg_at_10)]
         )
     return rows
+
+
+ANSWER_NOTE = (
+    "Answer figures: ours (the composer) / the baseline, the top `/v1/search` passage taken "
+    "as the answer, scored the same way. A piece (cited sentence, or the baseline's "
+    "sentence) holds gold when its span in the source overlaps a gold span by at least half "
+    "of the gold span; the baseline's text is its whole passage. Definitions: eval/README.md."
+)
 
 
 def weakest_table(report: EvalReport, questions: Mapping[str, Question]) -> list[list[str]]:
@@ -409,8 +619,8 @@ def plot(report: EvalReport, path: Path) -> None:
     metrics = {"Recall@5": "recall_at_5", "MRR@10": "mrr_at_10", "nDCG@10": "ndcg_at_10"}
     categories = list(report.ours.by_category)
     width = 0.8 / len(systems)
-    fig = Figure(figsize=(14, 5), layout="constrained")
-    left, right = fig.subplots(1, 2, width_ratios=[1, 2.2])
+    fig = Figure(figsize=(14, 9), layout="constrained")
+    (left, right), (answers, declines) = fig.subplots(2, 2, width_ratios=[1, 2.2])
     for i, s in enumerate(systems):
         offset = (i - (len(systems) - 1) / 2) * width
         left.bar(
@@ -433,13 +643,62 @@ def plot(report: EvalReport, path: Path) -> None:
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     left.legend(fontsize="small")
+    _plot_answers(report, answers, declines)
     fig.savefig(path, dpi=110)
+
+
+def _plot_answers(report: EvalReport, answers, declines) -> None:
+    """Answer figures per split, ours beside the top search passage; decline rates."""
+    figures = {
+        "text holds gold": "text_holds_gold",
+        "first sentence\nholds gold": "first_holds_gold",
+        "quotes whole": "quotes_whole",
+        "no raw rows /\nreferences": "table_or_reference",
+    }
+    bars = [
+        (s, system)
+        for s in SPLIT_NAMES
+        if s in report.answers.splits
+        for system in ("ours", "baseline")
+    ]
+    width = 0.8 / len(bars)
+    for i, (split, system) in enumerate(bars):
+        scores = report.answer_groups(system, split).overall
+        values = [getattr(scores, f) or 0.0 for f in figures.values()]
+        values[-1] = 1 - values[-1]  # shown as "higher is better" like the others
+        offset = (i - (len(bars) - 1) / 2) * width
+        label = f"{'ours' if system == 'ours' else 'top passage'}, {SPLIT_NAMES[split]}"
+        answers.bar([x + offset for x in range(len(figures))], values, width, label=label)
+    answers.set_xticks(range(len(figures)), list(figures))
+    answers.set_title("Answers: ours vs the top /v1/search passage")
+    answers.legend(fontsize="small")
+    categories = list(DECLINE_REASONS)
+    splits = [s for s in SPLIT_NAMES if s in report.answers.splits]
+    width = 0.8 / max(len(splits), 1)
+    for i, split in enumerate(splits):
+        groups = report.answers.splits[split].by_category
+        offset = (i - (len(splits) - 1) / 2) * width
+        declines.bar(
+            [x + offset for x in range(len(categories))],
+            [
+                _or(groups[c].out_of_scope_abstained, 0.0) if c in groups else 0.0
+                for c in categories
+            ],
+            width,
+            label=SPLIT_NAMES[split],
+        )
+    declines.set_xticks(range(len(categories)), categories)
+    declines.set_title("Should-decline questions declined, by category")
+    declines.legend(fontsize="small")
+    for ax in (answers, declines):
+        ax.set_ylim(0, 1)
+        ax.grid(axis="y", alpha=0.3)
 
 
 def write_reports(report: EvalReport, out_dir: Path, questions: Mapping[str, Question]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.md").write_text(render_markdown(report, questions), encoding="utf-8")
-    (out_dir / "report.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    (out_dir / "report.json").write_text(report.model_dump_json(indent=1), encoding="utf-8")
     plot(report, out_dir / "report.png")
 
 

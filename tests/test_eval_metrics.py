@@ -14,18 +14,29 @@ from eval.baselines import Chunk
 from eval.metrics import (
     BUDGET_WORDS,
     check_answer,
+    check_top_passage,
     cited_sentences,
     covers,
+    cuts_quote,
     ndcg_at_k,
+    quote_spans,
     read_within_budget,
     recall_at_k,
     reciprocal_rank,
     relevant_ids,
     score_question,
+    sentence_spans,
     summarise_answers,
 )
-from eval.questions import CATEGORIES, GoldNotFound, GoldSpan, Question, gold_spans
-from peerqa.models import Answer, Citation
+from eval.questions import (
+    CATEGORIES,
+    GoldNotFound,
+    GoldSpan,
+    Question,
+    gold_spans,
+    load_questions,
+)
+from peerqa.models import Answer, Caveat, Citation
 
 DOC = "doc"
 WORDS = [f"w{i}" for i in range(10_000)]
@@ -264,6 +275,149 @@ def test_evidence_and_abstention_rates():
     assert scores.invented_citations == 0
 
 
+# -- answer-level figures --------------------------------------------------------------
+# A small source: a paragraph (gold is its second sentence), a quote, a table row and a
+# reference, each a passage of its own line.
+PARA = "Mentors came from many places. Peers helped patients feel less alone in treatment."
+QUOTE = "“I was scared. Then my mentor called and it got easier.” (E, PS)"
+ROW = "Programme C | √ | √ | Offers telephone support for new mothers for twelve weeks. |"
+REF = "- 5. Dennis CL, Hodnett E, Kenton L.. Effect of peer support. BMJ. 2009;338(7689):a3064."
+LINES = [PARA, QUOTE, ROW, REF]
+TEXT = "\n".join(LINES)
+STARTS_AT = [TEXT.index(line) for line in LINES]
+KINDS = ["paragraph", "quote", "table_row", "reference"]
+SRC = {DOC: TEXT}
+GOLD_TEXT = "Peers helped patients feel less alone in treatment"
+GOLD = [
+    GoldSpan(
+        snippet=0,
+        document=DOC,
+        char_start=TEXT.index(GOLD_TEXT),
+        char_end=TEXT.index(GOLD_TEXT) + len(GOLD_TEXT),
+    )
+]
+
+
+def cite(marker: str, line: int) -> Citation:
+    return Citation(
+        id=f"p{line}",
+        text=LINES[line],
+        document=DOC,
+        section="Table 2" if line == 2 else "Results",
+        kind=KINDS[line],
+        char_start=STARTS_AT[line],
+        char_end=STARTS_AT[line] + len(LINES[line]),
+        score=1.0,
+        marker=marker,
+    )
+
+
+def check(text: str, citations: list[Citation], category: str = "benefits", **kw):
+    return check_answer("q", category, True, answer(text, citations), GOLD, SRC, **kw)
+
+
+def test_sentences_and_quotations_are_found_by_span():
+    assert [PARA[s:e] for s, e in sentence_spans(PARA)] == [
+        "Mentors came from many places.",
+        "Peers helped patients feel less alone in treatment.",
+    ]
+    nested = "He said “she told me “go” and I went” then."
+    assert [nested[s:e] for s, e in quote_spans(nested)] == [
+        "“she told me “go” and I went”",
+        "“go”",
+    ]
+    (q,) = quote_spans(QUOTE)
+    assert not cuts_quote(q[0], q[1], [q])  # opening to closing mark
+    assert not cuts_quote(0, len(QUOTE), [q])  # the quote and its attribution
+    assert cuts_quote(q[0], q[0] + 15, [q])  # "“I was scared." alone
+    assert not cuts_quote(q[1] + 1, len(QUOTE), [q])  # only the attribution
+
+
+def test_the_gold_must_be_in_a_cited_sentence_not_just_its_passage():
+    lead_with_gold = check(
+        f"{PARA.split('. ')[1]} [1] Mentors came from many places. [1]", [cite("[1]", 0)]
+    )
+    assert lead_with_gold.text_holds_gold and lead_with_gold.first_holds_gold
+    assert lead_with_gold.padding == 0  # the other sentence's passage holds gold
+
+    beside_the_gold = check("Mentors came from many places. [1]", [cite("[1]", 0)])
+    assert beside_the_gold.has_evidence  # the passage holds gold…
+    assert not beside_the_gold.text_holds_gold  # …the sentence the answer gives does not
+
+    late = check(
+        "Offers telephone support for new mothers for twelve weeks. [1] "
+        "Peers helped patients feel less alone in treatment. [2]",
+        [cite("[1]", 2), cite("[2]", 0)],
+    )
+    assert late.text_holds_gold and not late.first_holds_gold
+    assert late.padding == 1  # the table cell: no gold, from a passage with none
+
+
+def test_raw_table_rows_references_and_cut_quotes_are_counted():
+    raw = check(f"{ROW} [1]", [cite("[1]", 2)])
+    assert raw.table_rows == 1 and raw.verbatim == 1
+    labelled = check(
+        "Programme C: Offers telephone support for new mothers for twelve weeks. [1]",
+        [cite("[1]", 2)],
+    )
+    assert labelled.table_rows == 0 and labelled.verbatim == 1  # label words are the source's
+    invented_label = check(
+        "Survival doubled: Offers telephone support for new mothers for twelve weeks. [1]",
+        [cite("[1]", 2)],
+    )
+    assert invented_label.verbatim == 0
+
+    entry = "Dennis CL, Hodnett E, Kenton L.. Effect of peer support."
+    assert check(f"{entry} [1]", [cite("[1]", 3)]).references == 1
+    assert check(f"{entry} [1]", [cite("[1]", 3)], category="literature").references == 0
+
+    assert check("Then my mentor called and it got easier. [1]", [cite("[1]", 1)]).cut_quotes == 1
+    whole = QUOTE[: QUOTE.index(" (E")]
+    assert check(f"{whole} [1]", [cite("[1]", 1)]).cut_quotes == 0
+
+
+def test_caveats_and_decline_reasons_are_checked_against_the_expectation():
+    caveat = Caveat(kind="false_premise", text="The study covers Programmes A-G.")
+    text = f"{caveat.text} Peers helped patients feel less alone in treatment. [1]"
+    given = Answer(
+        question="?", answer=text, abstained=False, caveat=caveat, citations=[cite("[1]", 0)]
+    )
+    ok = check_answer("q", "false_premise", True, given, GOLD, SRC, expect="false_premise")
+    assert ok.caveat == "false_premise" and ok.verbatim == 1 and ok.first_holds_gold
+    missing = check(
+        "Peers helped patients feel less alone in treatment. [1]",
+        [cite("[1]", 0)],
+        category="not_reported",
+        expect="not_reported",
+    )
+    plain_with_caveat = check_answer("q2", "benefits", True, given, GOLD, SRC)
+    refused = Answer(question="?", answer="No.", abstained=True, reason_code="out_of_scope")
+    wrong_reason = check_answer(
+        "q3", "clinical_fact", False, refused, [], SRC, expect_reason="medical_advice"
+    )
+    right_reason = check_answer(
+        "q4", "out_of_scope", False, refused, [], SRC, expect_reason="out_of_scope"
+    )
+    scores = summarise_answers([ok, missing, plain_with_caveat, wrong_reason, right_reason])
+    assert scores.caveat_correct == 0.5
+    assert scores.spurious_caveat == 1.0
+    assert scores.out_of_scope_abstained == 1.0
+    assert scores.declined_right_reason == 0.5
+
+
+def test_the_top_passage_baseline_is_scored_like_an_answer():
+    top = cite("[1]", 0)
+    base = check_top_passage(_question([GOLD_TEXT]), top, GOLD, SRC)
+    assert base.text_holds_gold and not base.first_holds_gold
+    assert (base.padding, base.table_rows, base.abstained) == (0, 0, False)
+    row = check_top_passage(_question([GOLD_TEXT]), cite("[1]", 2), GOLD, SRC)
+    assert not row.text_holds_gold and row.table_rows == 1 and row.padding == 1
+    scores = summarise_answers([base, row])
+    assert (scores.text_holds_gold, scores.first_holds_gold) == (0.5, 0.0)
+    assert (scores.padding_mean, scores.padding_share) == (0.5, 0.5)
+    assert scores.table_or_reference == 0.5
+
+
 # -- the real thing ------------------------------------------------------------------
 def test_run_eval_reports_every_metric_and_beats_the_1024_baselines(
     eval_report, eval_dir, corpus_settings
@@ -277,15 +431,25 @@ def test_run_eval_reports_every_metric_and_beats_the_1024_baselines(
         "dense-256",
         "bm25-256",
     ]
-    in_scope_categories = set(CATEGORIES) - {"out_of_scope", "medical_advice"}
+    questions = load_questions()
+    with_gold = [q for q in questions if q.in_scope and not q.expect]
     for system in report.systems:
-        assert system.overall.n == report.in_scope == 110
-        assert set(system.by_category) == in_scope_categories
+        assert system.overall.n == report.in_scope == len(with_gold)
+        assert set(system.by_category) == {q.category for q in with_gold}
         for scores in [system.overall, *system.by_category.values()]:
             for value in (scores.recall_at_5, scores.mrr_at_10, scores.ndcg_at_10):
                 assert 0.0 <= value <= 1.0
     answers = report.answers.overall
-    assert answers.n == report.questions == 132
+    assert answers.n == report.questions == len(questions)
+    for split in ("calibrate", "test"):
+        ours, top = report.answer_groups("ours", split), report.answer_groups("baseline", split)
+        assert set(ours.by_category) == set(top.by_category) == set(CATEGORIES)
+        assert ours.overall.n == top.overall.n == sum(q.split == split for q in questions)
+        for a in (ours.overall, top.overall):
+            assert a.text_holds_gold is not None and a.first_holds_gold is not None
+    by_id = {q.id: q for q in questions}
+    for c in report.answers.baseline_questions:
+        assert c.expect == by_id[c.id].expect and not c.abstained
     assert None not in (
         answers.evidence_rate,
         answers.verbatim_rate,

@@ -14,22 +14,42 @@ from pathlib import Path
 
 import pytest
 
+from eval.questions import (
+    CAVEAT_CATEGORIES,
+    DECLINE_REASONS,
+    Question,
+    SplitLeak,
+    assign_splits,
+    fingerprint,
+    fitting_questions,
+    folds,
+    frozen_test_split,
+    load_questions,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = REPO / "eval" / "questions.jsonl"
 CORPUS = REPO / "corpus" / "joo-2022-peer-support.txt"
 
 IN_SCOPE_MINIMUMS = {
-    "benefits": 15,
-    "challenges": 12,
-    "mitigations": 12,
-    "programmes": 10,
-    "methods": 8,
-    "literature": 6,
-    "caregivers_mentors": 8,
-    "followup": 6,
+    "benefits": 30,
+    "challenges": 25,
+    "mitigations": 30,
+    "programmes": 30,
+    "methods": 30,
+    "literature": 25,
+    "caregivers_mentors": 25,
+    "followup": 25,
+    "false_premise": 15,
+    "not_reported": 15,
 }
-OUT_OF_SCOPE_CATEGORIES = {"out_of_scope", "medical_advice"}
+# Each should-decline category is large enough for its own decline rate to mean something.
+DECLINE_MINIMUM = 25
+OUT_OF_SCOPE_CATEGORIES = set(DECLINE_REASONS)
 SPLITS = {"calibrate", "test"}
+# q001-q132 were split alternately within each category; later batches by assign_splits.
+FIRST_BATCH_END = 132
+BATCHES = [(133, 458)]
 ID_PATTERN = re.compile(r"^q\d{3}$")
 # A sentence end (., ! or ?), optional closing quote/bracket, whitespace, then a capitalised start.
 SENTENCE_BREAK = re.compile(r"[.!?][\"”’)]*\s+[\"“‘(]*[A-Z]")
@@ -70,9 +90,10 @@ def test_file_parses_into_objects(records):
 
 def test_schema(records):
     allowed = set(IN_SCOPE_MINIMUMS) | OUT_OF_SCOPE_CATEGORIES
+    fields = {"id", "question", "category", "in_scope", "split", "gold", "history"}
     for r in records:
         assert {"id", "question", "category", "in_scope", "split", "gold"} <= r.keys(), r
-        assert set(r) <= {"id", "question", "category", "in_scope", "split", "gold", "history"}, r
+        assert set(r) <= fields | {"expect", "expect_reason"}, r
         assert ID_PATTERN.match(r["id"]), r["id"]
         assert isinstance(r["question"], str) and r["question"].strip(), r["id"]
         assert r["category"] in allowed, (r["id"], r["category"])
@@ -80,6 +101,11 @@ def test_schema(records):
         assert r["in_scope"] == (r["category"] not in OUT_OF_SCOPE_CATEGORIES), r["id"]
         assert r["split"] in SPLITS, (r["id"], r["split"])
         assert isinstance(r["gold"], list) and all(isinstance(g, str) for g in r["gold"]), r["id"]
+        # A caveat question names its caveat; a should-decline question its reason code.
+        expect = r["category"] if r["category"] in CAVEAT_CATEGORIES else None
+        assert r.get("expect") == expect, r["id"]
+        assert r.get("expect_reason") == DECLINE_REASONS.get(r["category"]), r["id"]
+        Question.model_validate(r)
 
 
 def test_ids_unique(records):
@@ -95,10 +121,15 @@ def test_questions_unique(records):
 
 
 def test_totals(in_scope, out_of_scope):
-    assert len(in_scope) >= 80
-    assert len(out_of_scope) >= 15
-    assert sum(r["category"] == "medical_advice" for r in out_of_scope) >= 5
-    assert sum(r["category"] == "out_of_scope" for r in out_of_scope) >= 5
+    plain = [r for r in in_scope if r["category"] not in CAVEAT_CATEGORIES]
+    assert len(plain) >= 300
+    assert len(out_of_scope) >= 120
+
+
+@pytest.mark.parametrize("category", sorted(DECLINE_REASONS))
+def test_decline_category_counts(out_of_scope, category):
+    n = sum(r["category"] == category for r in out_of_scope)
+    assert n >= DECLINE_MINIMUM, f"{category}: {n} < {DECLINE_MINIMUM}"
 
 
 @pytest.mark.parametrize("category,minimum", sorted(IN_SCOPE_MINIMUMS.items()))
@@ -107,19 +138,103 @@ def test_category_counts(in_scope, category, minimum):
     assert n >= minimum, f"{category}: {n} < {minimum}"
 
 
+def _number(r: dict) -> int:
+    return int(r["id"][1:])
+
+
 def test_every_category_has_both_splits(records):
     by_cat: dict[str, Counter] = {}
     for r in records:
         by_cat.setdefault(r["category"], Counter())[r["split"]] += 1
     for cat, splits in by_cat.items():
         assert set(splits) == SPLITS, (cat, dict(splits))
-        # "about half": the two halves differ by at most one question
+        # roughly 40-50% test in every category, so per-category test figures exist
+        assert 0.3 <= splits["test"] / splits.total() <= 0.55, (cat, dict(splits))
+
+
+def test_first_batch_alternates_within_each_category(records):
+    by_cat: dict[str, Counter] = {}
+    for r in records:
+        if _number(r) <= FIRST_BATCH_END:
+            by_cat.setdefault(r["category"], Counter())[r["split"]] += 1
+    for cat, splits in by_cat.items():
         assert abs(splits["calibrate"] - splits["test"]) <= 1, (cat, dict(splits))
+
+
+@pytest.mark.parametrize("first,last", BATCHES)
+def test_later_batches_are_split_by_the_id_hash_draw(records, first, last):
+    """The split of a batch follows from ids and categories alone (not from difficulty)."""
+    batch = [Question.model_validate(r) for r in records if first <= _number(r) <= last]
+    assert len(batch) == last - first + 1
+    drawn = assign_splits(batch)
+    assert {q.id: q.split for q in batch} == drawn
+
+
+def test_assign_splits_is_stratified_and_ignores_wording():
+    def question(i: int, category: str, text: str) -> Question:
+        return Question(
+            id=f"q{i:03d}",
+            question=text,
+            category=category,
+            in_scope=True,
+            split="calibrate",
+            gold=["x"],
+        )
+
+    batch = [question(i, "benefits" if i % 2 else "methods", "a") for i in range(500, 540)]
+    drawn = assign_splits(batch)
+    for category in ("benefits", "methods"):
+        ids = [q.id for q in batch if q.category == category]
+        assert sum(drawn[i] == "test" for i in ids) == 8  # round(0.4 * 20)
+    reworded = [q.model_copy(update={"question": "hard " * 9}) for q in batch]
+    assert assign_splits(reworded) == drawn
+
+
+def test_the_test_split_is_frozen(records):
+    """No question enters or leaves eval/test_split.txt, and no test question changes."""
+    frozen = frozen_test_split()
+    questions = {r["id"]: Question.model_validate(r) for r in records}
+    test_ids = {qid for qid, q in questions.items() if q.split == "test"}
+    assert sorted(test_ids - frozen.keys()) == [], "entered the test split"
+    assert sorted(frozen.keys() - test_ids) == [], "left the test split (or was deleted)"
+    changed = [qid for qid, fp in frozen.items() if fingerprint(questions[qid]) != fp]
+    assert changed == [], f"frozen test questions changed: {changed}"
+
+
+def test_fitting_questions_exclude_the_test_split():
+    fitting = fitting_questions()
+    assert fitting and all(q.split != "test" for q in fitting)
+    everything = load_questions()
+    assert len(fitting) == sum(q.split != "test" for q in everything)
+
+
+def test_folds_partition_the_fitting_questions_stratified_and_deterministic():
+    fitting = fitting_questions()
+    k = 5
+    result = folds(k)
+    assert [f.index for f in result] == list(range(k))
+    validated = [q.id for f in result for q in f.validate]
+    assert sorted(validated) == sorted(q.id for q in fitting)  # each question once
+    for f in result:
+        assert {q.id for q in f.train}.isdisjoint(q.id for q in f.validate)
+        assert len(f.train) + len(f.validate) == len(fitting)
+    for category in {q.category for q in fitting}:
+        sizes = [sum(q.category == category for q in f.validate) for f in result]
+        assert max(sizes) - min(sizes) <= 1, (category, sizes)
+    assert folds(k) == result
+    assert folds(k, seed=1) != result
+
+
+def test_folds_refuse_test_questions():
+    with pytest.raises(SplitLeak):
+        folds(5, questions=load_questions())
 
 
 def test_gold_counts(in_scope, out_of_scope):
     for r in in_scope:
-        assert 1 <= len(r["gold"]) <= 3, (r["id"], len(r["gold"]))
+        # a false premise or an unreported figure may have no nearest evidence at all
+        low = 0 if r["category"] in CAVEAT_CATEGORIES else 1
+        assert low <= len(r["gold"]) <= 3, (r["id"], len(r["gold"]))
         assert len(set(r["gold"])) == len(r["gold"]), r["id"]
     for r in out_of_scope:
         assert r["gold"] == [], r["id"]
