@@ -42,6 +42,7 @@ from answer.intent import (
     OFF_TOPIC,
     OTHER_PEER_SENSE,
     Intent,
+    intent_text,
     load_intent_model,
     word_lists,
 )
@@ -94,11 +95,15 @@ def signals(
     results: Sequence[ScoredPassage],
     index: LiveIndex,
 ) -> Signals:
-    intent = load_intent_model().classify(resolved, vector)
+    vectors = [vector]
+    spelled = intent_text(resolved)
+    if spelled != resolved:  # "funders other than NIMH" reads better spelled out
+        vectors.append(np.asarray(index.embed_model.get_query_embedding(spelled)))
+    intent = load_intent_model().classify(resolved, vectors[-1])
     support = None
     if results:
-        splits = bank_for(index).split(results)
-        support = max((float((s.vectors @ vector).max()) for s in splits if len(s.sentences)),
+        splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
+        support = max((float((s.vectors @ v).max()) for s in splits for v in vectors),
                       default=0.0)
     return Signals(intent, support, unknown_names(question, evidence_of(index)))
 
@@ -279,7 +284,7 @@ def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
                 continue
             if m.start() == start and not m.group().isupper():
                 continue  # a sentence's first word is capitalised anyway
-            word = m.group()
+            word = re.sub(r"(?:'s|’s)$", "", m.group())
             if len(word) >= 2 and not evidence.mentions(word) and word not in names:
                 names.append(word)
     return tuple(names)

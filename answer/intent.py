@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.expansion import shorthand
+from retrieval.expansion import shorthand, unabbreviate
 
 DATA = Path(__file__).with_name("data")
 ARTEFACT = DATA / "intent.json"
@@ -73,6 +73,12 @@ def word_lists() -> WordLists:
         person=tuple(re.compile(p, re.IGNORECASE) for p in personal["person"]),
         decision=tuple(re.compile(p, re.IGNORECASE) for p in personal["decision"]),
     )
+
+
+def intent_text(text: str) -> str:
+    """The text whose sentence vector the classifier reads: shorthand spelled out, since
+    the embedding model knows "National Institute of Mental Health" better than "NIMH"."""
+    return unabbreviate(text)
 
 
 def readable(text: str) -> str:

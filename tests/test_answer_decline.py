@@ -20,7 +20,14 @@ from answer.decline import (
     unknown_names,
 )
 from answer.fit_decline import TRAINING, corpus_key, load_rows, sha256
-from answer.intent import ARTEFACT, EVIDENCE, WORD_LISTS, load_intent_model, safety_rule
+from answer.intent import (
+    ARTEFACT,
+    EVIDENCE,
+    WORD_LISTS,
+    intent_text,
+    load_intent_model,
+    safety_rule,
+)
 from retrieval.expansion import shorthand, unabbreviate
 from tests.conftest import CORPUS_TEXT
 
@@ -80,6 +87,11 @@ def _vector(index, text: str) -> np.ndarray:
     return np.asarray(index.embed_model.get_query_embedding(text))
 
 
+def _intent(index, text: str):
+    """The intent the decision reads: the model's vector of the text, shorthand spelled out."""
+    return load_intent_model().classify(text, _vector(index, intent_text(text)))
+
+
 @pytest.mark.parametrize("question", CLINICAL_FACTS + MEDICAL)
 def test_clinical_questions_are_safety_refusals(corpus_index, question):
     answer = compose(corpus_index, question)
@@ -106,7 +118,7 @@ def test_evidence_questions_are_answered(corpus_index, question):
 
 @pytest.mark.parametrize("question", NOT_ADVICE)
 def test_programme_questions_are_not_mistaken_for_clinical_ones(corpus_index, question):
-    intent = load_intent_model().classify(question, _vector(corpus_index, question))
+    intent = _intent(corpus_index, question)
     assert intent.label == EVIDENCE, intent.probabilities
 
 
@@ -176,9 +188,7 @@ def test_safety_rule_needs_a_clinical_word_without_peer_support():
 
 @pytest.fixture(scope="module")
 def holdout(corpus_index):
-    model = load_intent_model()
-    rows = [r for r in load_rows() if r.split == "holdout"]
-    return [(r, model.classify(r.text, _vector(corpus_index, r.text))) for r in rows]
+    return [(r, _intent(corpus_index, r.text)) for r in load_rows() if r.split == "holdout"]
 
 
 def test_held_out_questions_are_classified_as_the_artefact_reports(holdout):
@@ -199,7 +209,7 @@ def test_held_out_questions_are_classified_as_the_artefact_reports(holdout):
 )
 def test_held_out_decline_cases(corpus_index, holdout, text):
     row = next((r for r, _ in holdout if r.text == text), None)
-    intent = load_intent_model().classify(text, _vector(corpus_index, text))
+    intent = _intent(corpus_index, text)
     assert intent.label != EVIDENCE and (row is None or row.label != EVIDENCE)
 
 
