@@ -6,6 +6,7 @@ eval/reports/report.{md,json,png}.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -48,7 +49,7 @@ from eval.questions import (
 )
 from ingest.pipeline import parse_sources
 from peerqa.config import REPO_ROOT, Settings, get_settings
-from peerqa.models import ScoredPassage
+from peerqa.models import Answer, ScoredPassage
 from retrieval.hybrid import LiveIndex
 
 REPORTS_DIR = REPO_ROOT / "eval" / "reports"
@@ -118,7 +119,9 @@ class AnswerReport(BaseModel):
     baseline: dict[str, AnswerGroups] = Field(
         default_factory=dict, description="Split (and 'all') -> the top passage's scores"
     )
-    questions: list[AnswerCheck]
+    questions: list[AnswerCheck] = Field(
+        default_factory=list, description="Per question; written to answers.jsonl"
+    )
     baseline_questions: list[AnswerCheck] = Field(default_factory=list)
 
 
@@ -198,7 +201,7 @@ def run_eval(settings: Settings, out_dir: Path = REPORTS_DIR) -> EvalReport:
     index = LiveIndex(settings)
     index.require()
     parsed = parse_sources([], settings)
-    sources = {d.info.id: d.text for d in parsed}
+    sources = {d.info.id: d.text for d in parsed}  # as corpus_sources(), keeping the hashes
     questions = load_questions()
     # Retrieval is scored on the plain in-scope questions (a caveat question's gold is only
     # the nearest evidence, and may be missing).
@@ -217,23 +220,9 @@ def run_eval(settings: Settings, out_dir: Path = REPORTS_DIR) -> EvalReport:
             reports.append(score_system(system, in_scope, gold))
             clock.lap(f"retrieval_{system.name}")
 
-    quotes = {doc: quote_spans(text) for doc, text in sources.items()}
-    checks = [
-        check_answer(
-            q.id,
-            q.category,
-            q.in_scope,
-            compose(index, q.question, top_k=COMPOSE_K, history=q.history),
-            gold[q.id],
-            sources,
-            expect=q.expect,
-            expect_reason=q.expect_reason,
-            quotes=quotes,
-        )
-        for q in questions
-    ]
+    checks = check_answers(index, questions, sources)
     clock.lap("answers")
-    top = [top_passage_check(ours, q, gold[q.id], sources, quotes) for q in questions]
+    top = check_top_passages(ours, questions, sources)
     clock.lap("baseline_answers")
 
     split = {q.id: q.split for q in questions}
@@ -262,18 +251,56 @@ def run_eval(settings: Settings, out_dir: Path = REPORTS_DIR) -> EvalReport:
     return report
 
 
-def top_passage_check(
-    ours: Hybrid,
-    q: Question,
-    gold: Sequence[GoldSpan],
+def corpus_sources(settings: Settings) -> dict[str, str]:
+    """Document id -> source text: what gold spans and answer pieces are located in."""
+    return {d.info.id: d.text for d in parse_sources([], settings)}
+
+
+def check_answers(
+    index: LiveIndex,
+    questions: Sequence[Question],
     sources: Mapping[str, str],
-    quotes: Mapping[str, Sequence[tuple[int, int]]],
-) -> AnswerCheck:
-    """The baseline answer: the first result of /v1/search (top_k RETRIEVE_K) for the
-    query the composer retrieves with."""
-    results = ours.retrieve(retrieval_query(q.question, q.history))
-    first = results[0] if results else None
-    return check_top_passage(q, first, gold, sources, quotes)
+    answer: Callable[[LiveIndex, Question], Answer] | None = None,
+) -> list[AnswerCheck]:
+    """Answer each question once and score it (every answer-level figure reads these).
+
+    For cross-validation: `summarise_answers(check_answers(index, fold.validate, sources,
+    answer=my_fitted_layer))`. `answer` defaults to the product's composer."""
+    answer = answer or _compose
+    quotes = {doc: quote_spans(text) for doc, text in sources.items()}
+    return [
+        check_answer(
+            q.id,
+            q.category,
+            q.in_scope,
+            answer(index, q),
+            gold_spans(q, sources),
+            sources,
+            expect=q.expect,
+            expect_reason=q.expect_reason,
+            quotes=quotes,
+        )
+        for q in questions
+    ]
+
+
+def _compose(index: LiveIndex, q: Question) -> Answer:
+    return compose(index, q.question, top_k=COMPOSE_K, history=q.history)
+
+
+def check_top_passages(
+    search: Hybrid | LiveIndex, questions: Sequence[Question], sources: Mapping[str, str]
+) -> list[AnswerCheck]:
+    """The baseline beside `check_answers`: for each question, the first result of
+    /v1/search (top_k RETRIEVE_K) for the query the composer retrieves with, as the answer."""
+    ours = search if isinstance(search, Hybrid) else Hybrid(search)
+    quotes = {doc: quote_spans(text) for doc, text in sources.items()}
+    checks = []
+    for q in questions:
+        results = ours.retrieve(retrieval_query(q.question, q.history))
+        first = results[0] if results else None
+        checks.append(check_top_passage(q, first, gold_spans(q, sources), sources, quotes))
+    return checks
 
 
 def _answer_groups(checks: Sequence[AnswerCheck]) -> AnswerGroups:
@@ -698,8 +725,30 @@ def _plot_answers(report: EvalReport, answers, declines) -> None:
 def write_reports(report: EvalReport, out_dir: Path, questions: Mapping[str, Question]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.md").write_text(render_markdown(report, questions), encoding="utf-8")
-    (out_dir / "report.json").write_text(report.model_dump_json(indent=1), encoding="utf-8")
+    per_question = {"answers": {"questions", "baseline_questions"}}
+    (out_dir / "report.json").write_text(
+        report.model_dump_json(indent=1, exclude=per_question), encoding="utf-8"
+    )
+    (out_dir / "answers.jsonl").write_text(answer_lines(report, questions), encoding="utf-8")
     plot(report, out_dir / "report.png")
+
+
+def answer_lines(report: EvalReport, questions: Mapping[str, Question]) -> str:
+    """One line per question, ours and the baseline's checks side by side, so two runs
+    diff line by line (`git diff --word-diff eval/reports/answers.jsonl`)."""
+    top = {c.id: c for c in report.answers.baseline_questions}
+    lines = []
+    for c in report.answers.questions:
+        row = {
+            "id": c.id,
+            "split": questions[c.id].split,
+            "ours": c.model_dump(mode="json", exclude_defaults=True, exclude={"id", "category"}),
+            "top": top[c.id].model_dump(
+                mode="json", exclude_defaults=True, exclude={"id", "category"}
+            ),
+        }
+        lines.append(json.dumps(row, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ snippet is just a word range and its character offsets follow from that.
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -353,6 +354,20 @@ def test_the_gold_must_be_in_a_cited_sentence_not_just_its_passage():
     assert late.padding == 1  # the table cell: no gold, from a passage with none
 
 
+def test_an_answer_leads_with_its_first_sentence_or_a_whole_quote():
+    pasted = check(f"{PARA} [1]", [cite("[1]", 0)])  # the whole passage as one "sentence"
+    assert pasted.text_holds_gold and not pasted.first_holds_gold
+
+    said = "Then my mentor called and it got easier"
+    at = TEXT.index(said)
+    in_quote = [GoldSpan(snippet=0, document=DOC, char_start=at, char_end=at + len(said))]
+    whole = QUOTE[: QUOTE.index(" (E")]
+    quoted = answer(f"{whole} [1]", [cite("[1]", 1)])
+    assert check_answer("q", "benefits", True, quoted, in_quote, SRC).first_holds_gold
+    top = check_top_passage(_question([said]), cite("[1]", 1), in_quote, SRC)
+    assert top.first_holds_gold  # the quotation that opens the passage is its lead
+
+
 def test_raw_table_rows_references_and_cut_quotes_are_counted():
     raw = check(f"{ROW} [1]", [cite("[1]", 2)])
     assert raw.table_rows == 1 and raw.verbatim == 1
@@ -463,7 +478,9 @@ def test_run_eval_reports_every_metric_and_beats_the_1024_baselines(
         if baseline.name.endswith("-1024"):
             assert report.ours.overall.recall_at_5 > baseline.overall.recall_at_5, baseline.name
 
-    for name in ("report.md", "report.json", "report.png"):
+    lines = (eval_dir / "answers.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [q.id for q in questions]
+    for name in ("report.md", "report.json", "report.png", "answers.jsonl"):
         assert (eval_dir / name).stat().st_size > 0
     assert "Recall@5" in (eval_dir / "report.md").read_text(encoding="utf-8")
     _assert_baseline_collections_dropped(corpus_settings)
@@ -474,3 +491,28 @@ def _assert_baseline_collections_dropped(settings) -> None:
 
     names = [c if isinstance(c, str) else c.name for c in make_client(settings).list_collections()]
     assert not [n for n in names if "evalbaseline" in n]
+
+
+def test_a_fold_is_scored_with_the_baseline_beside(corpus_index, corpus_settings):
+    """The cross-validation entry points: any answer function, the top passage beside."""
+    from eval.run import check_answers, check_top_passages, corpus_sources
+
+    questions = [q for q in load_questions() if q.id in {"q002", "q112", "q133"}]
+    sources = corpus_sources(corpus_settings)
+    first_passage_only = []
+
+    def top_sentence(index, q):
+        (top,) = index.search(q.question, top_k=1)
+        first_passage_only.append(q.id)
+        citation = Citation(**top.model_dump(), marker="[1]")
+        return Answer(
+            question=q.question, answer=f"{top.text} [1]", abstained=False, citations=[citation]
+        )
+
+    ours = check_answers(corpus_index, questions, sources, answer=top_sentence)
+    top = check_top_passages(corpus_index, questions, sources)
+    assert first_passage_only == [q.id for q in questions]
+    assert [c.id for c in ours] == [c.id for c in top] == [q.id for q in questions]
+    assert all(c.verbatim == c.sentences == 1 and c.invented == 0 for c in ours)
+    assert not any(c.abstained for c in top)
+    assert [c.expect_reason for c in top] == [q.expect_reason for q in questions]
