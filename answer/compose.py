@@ -11,17 +11,8 @@ Declining happens between retrieval and selection, through one seam (`decline`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from answer.abstain import (
-    MEDICAL_ADVICE,
-    OTHER_PEER_SENSES,
-    OUT_OF_SCOPE,
-    Scope,
-    medical_advice_reason,
-    out_of_scope_reason,
-    unknown_names,
-)
+from answer.decline import OUT_OF_SCOPE, Decline, decide
 from answer.evidence import (
     Unit,
     build_units,
@@ -36,16 +27,10 @@ from answer.render import Block, render
 from answer.selector import Selector, corpus_key, load_selector, model_key
 from answer.sentences import SentenceBank, bank_for
 from ingest.citations import find_citations
-from peerqa.models import Answer, Filters, ReasonCode, ScoredPassage
+from peerqa.models import Answer, Filters, ScoredPassage
 from retrieval.hybrid import LiveIndex
 
 DEFAULT_TOP_K = 8
-
-
-@dataclass(frozen=True)
-class Decline:
-    reason_code: ReasonCode
-    reason: str  # a plain, true sentence
 
 
 def compose(
@@ -183,53 +168,31 @@ def selector_for(index: LiveIndex) -> Selector:
     )
 
 
-# -- declining (owned by the decline work; one seam) -------------------------------------
+# -- declining (answer.decline; one seam) ------------------------------------------------
 def decline(index: LiveIndex, q: Question, results: Sequence[ScoredPassage]) -> Decline | None:
-    """Whether to decline, and the true reason: today answer.abstain's rules, fed the
-    Question's resolved text and vector instead of resolving and embedding again."""
-    bank = bank_for(index)
-    vocabulary = bank.vocabulary()
-    why = medical_advice_reason(q.raw, vocabulary)
-    if why:
-        return Decline(MEDICAL_ADVICE, f"The question {why}, which is individual medical advice.")
-    if not results:
-        return Decline(OUT_OF_SCOPE, "No passage matches the question and its filters.")
-    support = max(float((s.vectors @ q.vector).max()) for s in bank.split(results))
-    senses = bank.text_vectors(OTHER_PEER_SENSES)
-    scope = Scope(
-        support=support,
-        other_sense=float((senses @ q.vector).max()),
-        unknown_names=unknown_names(q.raw, vocabulary),
-    )
-    why = out_of_scope_reason(scope)
-    if why:
-        return Decline(OUT_OF_SCOPE, f"{why[0].upper()}{why[1:]}.")
-    return None
+    """Whether to decline, and the true reason: answer.decline fed the Question's text,
+    resolved text and vector (not resolved or embedded again)."""
+    return decide(q.raw, q.resolved, q.vector, results, index)
 
 
 def declination(question: str, declined: Decline) -> Answer:
     return Answer(
         question=question,
-        answer=declination_text(declined.reason_code),
+        answer=declination_text(declined),
         abstained=True,
         reason=declined.reason,
         reason_code=declined.reason_code,
     )
 
 
-def declination_text(reason_code: str) -> str:
-    scope = (
-        "I summarise published evidence about peer support programmes — their benefits, "
-        "their challenges and how programmes address them, and the programmes and studies "
-        "the evidence describes"
-    )
-    if reason_code == MEDICAL_ADVICE:
-        return (
-            "I can't answer that: it asks for individual medical advice. "
-            f"{scope}; I can't advise anyone on a diagnosis, a medication or a dose. "
-            "Please ask your clinician."
-        )
+def declination_text(declined: Decline) -> str:
+    """A safety refusal is the reason itself (what was asked, who to ask instead); not
+    covered says what peerqa can answer after it."""
+    if declined.reason_code != OUT_OF_SCOPE:
+        return f"I can't answer that. {declined.reason}"
     return (
-        f"I can't answer that from the evidence I hold. {scope}, and I can't give "
-        "individual medical advice."
+        f"I can't answer that from the evidence I hold. {declined.reason} I summarise "
+        "published evidence about peer support programmes — their benefits, their "
+        "challenges and how programmes address them, and the programmes and studies the "
+        "evidence describes."
     )

@@ -221,6 +221,7 @@ _BIBLIOGRAPHY = re.compile(
 _FRONT_SECTION = re.compile(r"contributor|affiliation|author information|correspondence", re.I)
 _ADDRESS = re.compile(r"\bDepartment of\b.*\b(?:University|Institute|Hospital|School)\b")
 _OPEN, _CLOSE = "“", "”"
+QuoteSpans = Mapping[str, Sequence[tuple[int, int]]]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -248,6 +249,32 @@ def quote_spans(text: str) -> list[tuple[int, int]]:
                 spans.append((stack.pop(), offset + i + 1))
         offset += len(line)
     return sorted(spans)
+
+
+def lead_unit(
+    source: str, start: int, end: int, quotes: Sequence[tuple[int, int]]
+) -> tuple[int, int]:
+    """The span an answer leads with inside [start, end): its first sentence, or, when a
+    quotation opens in that sentence and closes within the span, up to its closing mark.
+    A whole passage pasted as one "sentence" therefore leads with its first sentence only."""
+    spans = sentence_spans(source[start:end])
+    if not spans:
+        return start, end
+    lead_end = start + spans[0][1]
+    for qs, qe in quotes:
+        if start <= qs < lead_end and qe <= end:
+            lead_end = max(lead_end, qe)
+    return start, lead_end
+
+
+def leads_with_gold(
+    piece: Piece, sources: Mapping[str, str], gold: Sequence[GoldSpan], quotes: QuoteSpans
+) -> bool:
+    if piece.document is None or piece.char_start is None or piece.char_end is None:
+        return False
+    source = sources.get(piece.document, "")
+    start, end = lead_unit(source, piece.char_start, piece.char_end, quotes.get(piece.document, ()))
+    return any(covers(piece.document, start, end, g) for g in gold)
 
 
 def cuts_quote(start: int, end: int, quotes: Sequence[tuple[int, int]]) -> bool:
@@ -462,7 +489,7 @@ def check_answer(
         has_gold=bool(gold),
         has_evidence=any(snippets_found(c, gold) for c in answer.citations),
         text_holds_gold=any(p.holds_gold for p in pieces),
-        first_holds_gold=bool(pieces) and pieces[0].holds_gold,
+        first_holds_gold=bool(pieces) and leads_with_gold(pieces[0], sources, gold, quotes),
         sentences=len(sentences),
         verbatim=sum(p.char_start is not None for p in pieces),
         not_verbatim=[
@@ -517,7 +544,12 @@ def check_top_passage(
         abstained=False,
         has_evidence=held,
         text_holds_gold=held,
-        first_holds_gold=bool(pieces) and pieces[0].holds_gold,
+        first_holds_gold=leads_with_gold(
+            Piece(text="", document=top.document, char_start=top.char_start, char_end=top.char_end),
+            sources,
+            gold,
+            quotes,
+        ),
         sentences=len(pieces),
         verbatim=len(pieces),
         padding=sum(p.padding for p in pieces),

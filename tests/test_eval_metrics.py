@@ -354,6 +354,20 @@ def test_the_gold_must_be_in_a_cited_sentence_not_just_its_passage():
     assert late.padding == 1  # the table cell: no gold, from a passage with none
 
 
+def test_an_answer_leads_with_its_first_sentence_or_a_whole_quote():
+    pasted = check(f"{PARA} [1]", [cite("[1]", 0)])  # the whole passage as one "sentence"
+    assert pasted.text_holds_gold and not pasted.first_holds_gold
+
+    said = "Then my mentor called and it got easier"
+    at = TEXT.index(said)
+    in_quote = [GoldSpan(snippet=0, document=DOC, char_start=at, char_end=at + len(said))]
+    whole = QUOTE[: QUOTE.index(" (E")]
+    quoted = answer(f"{whole} [1]", [cite("[1]", 1)])
+    assert check_answer("q", "benefits", True, quoted, in_quote, SRC).first_holds_gold
+    top = check_top_passage(_question([said]), cite("[1]", 1), in_quote, SRC)
+    assert top.first_holds_gold  # the quotation that opens the passage is its lead
+
+
 def test_raw_table_rows_references_and_cut_quotes_are_counted():
     raw = check(f"{ROW} [1]", [cite("[1]", 2)])
     assert raw.table_rows == 1 and raw.verbatim == 1

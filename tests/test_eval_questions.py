@@ -49,7 +49,7 @@ OUT_OF_SCOPE_CATEGORIES = set(DECLINE_REASONS)
 SPLITS = {"calibrate", "test"}
 # q001-q132 were split alternately within each category; later batches by assign_splits.
 FIRST_BATCH_END = 132
-BATCHES = [(133, 458)]
+BATCHES = [(133, 458), (459, 470)]
 ID_PATTERN = re.compile(r"^q\d{3}$")
 # A sentence end (., ! or ?), optional closing quote/bracket, whitespace, then a capitalised start.
 SENTENCE_BREAK = re.compile(r"[.!?][\"”’)]*\s+[\"“‘(]*[A-Z]")
