@@ -48,7 +48,7 @@ FLOORS = (0.1, 0.2, 0.3)
 MAX_UNITS = (2, 3, 4)
 PER_GROUP, THEME_BONUS = 2, 0.1
 # Each unit an answer shows that holds no gold costs this much of a question answered.
-PADDING_COST = 0.1
+PADDING_COST = 0.05
 
 
 @dataclass
