@@ -169,7 +169,8 @@ def verdict(
             OUT_OF_SCOPE,
             f"The evidence held ({held}) does not cover this question: it does not read as a "
             f"question about peer support, and no sentence retrieved is close to it (best "
-            f"similarity {s.support:.2f}).",
+            f"similarity {s.support:.2f}, below the {t.leaning_support_below:.2f} fitted for "
+            "such questions).",
             "leaning",
         )
     if s.unknown and s.support < t.unknown_name_support_below:
