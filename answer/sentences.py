@@ -9,14 +9,17 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from peerqa.models import Passage
 from peerqa.segment import sentence_spans, word_count
 from retrieval.hybrid import LiveIndex
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class SentenceBank:
         self._cache: dict[tuple[str, str], Split] = {}  # (passage id, text)
         self._vocabulary: frozenset[str] | None = None
         self._fixed: dict[tuple[str, ...], np.ndarray] = {}
+        self._derived: dict[str, object] = {}
 
     def split(self, passages: Sequence[Passage]) -> list[Split]:
         """Each passage's Split, embedding all uncached sentences in a single batch."""
@@ -110,11 +114,24 @@ class SentenceBank:
             self._vocabulary = frozenset(words)
         return self._vocabulary
 
+    def derived(self, key: str, build: Callable[[LiveIndex], T]) -> T:
+        """`build(index)`, made once per generation: facts of the whole corpus (which
+        outcomes it reports, which passages cite a reference) that questions reuse."""
+        self._follow_generation()
+        with self._lock:
+            if key in self._derived:
+                return self._derived[key]  # type: ignore[return-value]
+        value = build(self._index)
+        with self._lock:
+            self._derived[key] = value
+        return value
+
     def _follow_generation(self) -> str | None:
         generation = self._index.state.collection if self._index.state else None
         with self._lock:
             if generation != self._generation:
                 self._cache.clear()
+                self._derived.clear()
                 self._vocabulary = None
                 self._generation = generation
         return generation

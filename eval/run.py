@@ -15,9 +15,9 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-from answer.abstain import SUPPORT_THRESHOLD
 from answer.compose import DEFAULT_TOP_K as COMPOSE_K
 from answer.compose import compose
+from answer.decline import load_thresholds
 from answer.followup import MAX_TURNS, retrieval_query
 from eval.baselines import build_baselines
 from eval.metrics import (
@@ -134,7 +134,8 @@ class OperatingPoint(BaseModel):
     ndcg_k: int = NDCG_K
     max_passage_words: int
     support_threshold: float = Field(
-        default=SUPPORT_THRESHOLD, description="answer.abstain: below it, out of scope"
+        default_factory=lambda: load_thresholds().support_below,
+        description="answer.decline (fitted, answer/data/support.json): below it, out of scope",
     )
     followup_query: str = Field(description="How a followup's history joins its query")
 

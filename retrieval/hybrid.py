@@ -28,7 +28,7 @@ from llama_index.retrievers.bm25 import BM25Retriever
 from threadpoolctl import threadpool_limits
 
 from peerqa.config import Settings, get_settings
-from peerqa.embedding import MiniLMEmbedding, load_embedding
+from peerqa.embedding import MiniLMEmbedding, QueryEncoding, load_embedding
 from peerqa.models import Filters, Passage, ScoredPassage
 from peerqa.store import (
     FILTER_KEYS,
@@ -513,14 +513,26 @@ class LiveIndex:
         )
 
     # -- search ------------------------------------------------------------
+    def encode(self, query: str) -> QueryEncoding:
+        """What `search` embeds for `query` (its expansion), for callers that reuse the
+        vector: `search(query, encoding=index.encode(query))` returns what
+        `search(query)` does."""
+        return self.embed_model.encode_query(expand(query))
+
     def search(
-        self, query: str, top_k: int = 5, filters: Filters | None = None
+        self,
+        query: str,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        encoding: QueryEncoding | None = None,
     ) -> list[ScoredPassage]:
+        """The top_k passages for `query`; `encoding` (from `encode`, or a caller's own
+        blend of vectors) replaces the query's embedding, BM25 still reads `query`."""
         self.require()
         view = self._view
         assert view is not None  # require() guarantees it
         try:
-            return view._search(query, top_k, filters)
+            return view._search(query, top_k, filters, encoding)
         except ChromaError:
             # Its collections were dropped, maybe mid-query: another process published
             # twice since this one last read the pointer. Serve the live generation.
@@ -528,10 +540,14 @@ class LiveIndex:
             live = self._view
             if live is None or live is view:
                 raise
-            return live._search(query, top_k, filters)
+            return live._search(query, top_k, filters, encoding)
 
     def _search(
-        self, query: str, top_k: int = 5, filters: Filters | None = None
+        self,
+        query: str,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        encoding: QueryEncoding | None = None,
     ) -> list[ScoredPassage]:
         active = self._validate(filters)
         mask = self._mask(active)
@@ -546,7 +562,7 @@ class LiveIndex:
             )
         # Embedded once here (LRU-cached by the model), not by each dense retriever.
         expanded = expand(query)
-        encoding = self.embed_model.encode_query(expanded)
+        encoding = encoding or self.embed_model.encode_query(expanded)
         bundle = QueryBundle(expanded, embedding=list(encoding.vector))
         retrievers: list[BaseRetriever] = [
             DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),

@@ -39,6 +39,19 @@ _GENERIC = frozenset(
 )
 
 
+def named_letters(question: str) -> tuple[str, ...]:
+    """The programme letters a question names ("programmes B and D"), known or not."""
+    return tuple(
+        sorted(
+            {
+                letter
+                for m in _BY_LETTER.finditer(question)
+                for letter in _LETTER.findall(m["letters"])
+            }
+        )
+    )
+
+
 def _words(text: str) -> set[str]:
     tokens = bm25s.tokenize(text, stopwords="english", show_progress=False, return_ids=False)
     return set(_STEMMER.stemWords(tokens[0])) - _GENERIC if tokens else set()
@@ -62,11 +75,7 @@ class ProgrammeFinder:
                 }
 
     def find(self, question: str) -> list[tuple[str, str]]:
-        named = {
-            letter
-            for m in _BY_LETTER.finditer(question)
-            for letter in _LETTER.findall(m["letters"])
-        }
+        named = set(named_letters(question))
         if named:
             return sorted(
                 (document, letter)

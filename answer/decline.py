@@ -1,0 +1,291 @@
+"""Whether to decline a question, and a true sentence saying why.
+
+Two kinds of decline (`peerqa.models.Answer.reason_code`):
+- medical_advice, a safety refusal: individual advice, or a clinical fact (dose, drug
+  choice, prognosis, survival, diagnosis, side effects) however impersonally asked;
+- out_of_scope: the evidence held does not cover the question (off-topic, another sense
+  of "peer", or nothing retrieved is about it).
+
+Signals, in order:
+1. intent: a classifier fitted on a training set of questions (answer/intent.py) says
+   what the question asks for;
+2. support: the best cosine between the question and a sentence of the retrieved
+   passages; below a threshold fitted on the curated set's non-test questions
+   (answer/data/support.json, by `python -m answer.fit_decline`) nothing retrieved is
+   about the question;
+3. unknown names: the question names something (an organisation, a place, a year, an
+   acronym) that occurs nowhere in the evidence under any of its forms (case, plural,
+   retrieval/shorthand.json's expansions, initials), and support is below a second fitted
+   threshold, so nothing retrieved can be about *it*.
+
+Every reason is checked before it is said: a name is only reported missing after a
+case-insensitive search of every passage for it and its expansions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from answer.intent import (
+    CLINICAL_FACT,
+    EVIDENCE,
+    MEDICAL_ADVICE,
+    OFF_TOPIC,
+    OTHER_PEER_SENSE,
+    Intent,
+    intent_text,
+    load_intent_model,
+    word_lists,
+)
+from answer.sentences import bank_for, words_of
+from peerqa.models import ScoredPassage
+from peerqa.segment import sentence_spans
+from retrieval.expansion import shorthand
+from retrieval.hybrid import LiveIndex
+
+SUPPORT_ARTEFACT = Path(__file__).with_name("data") / "support.json"
+OUT_OF_SCOPE = "out_of_scope"
+
+_SCOPE = "peerqa summarises research on peer support programmes"
+_ASK = "please ask a clinician or pharmacist"
+
+
+@dataclass(frozen=True)
+class Decline:
+    reason_code: str  # "medical_advice" (a safety refusal) or "out_of_scope"
+    reason: str  # a plain sentence, true of the question and the evidence held
+    why: str  # what decided it: an intent class, "no_results", "support", "unknown_names"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    support_below: float  # decline when the best sentence cosine is below this,
+    leaning_support_below: float  # …or the intent model leans to declining and it is below this,
+    unknown_name_support_below: float  # …or a name is unknown and it is below this
+
+
+@lru_cache
+def load_thresholds(path: Path = SUPPORT_ARTEFACT) -> Thresholds:
+    fitted = json.loads(path.read_text(encoding="utf-8"))["thresholds"]
+    return Thresholds(**fitted)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the decision is made from (the fitting script reads them too)."""
+
+    intent: Intent
+    support: float | None  # None: retrieval returned nothing
+    unknown: tuple[str, ...]
+
+
+def signals(
+    question: str,
+    resolved: str,
+    vector: np.ndarray,
+    results: Sequence[ScoredPassage],
+    index: LiveIndex,
+) -> Signals:
+    vectors = [vector]
+    spelled = intent_text(resolved)
+    if spelled != resolved:  # "funders other than NIMH" reads better spelled out
+        vectors.append(np.asarray(index.embed_model.get_query_embedding(spelled)))
+    intent = load_intent_model().classify(resolved, vectors[-1])
+    support = None
+    if results:
+        splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
+        support = max((float((s.vectors @ v).max()) for s in splits for v in vectors),
+                      default=0.0)
+    return Signals(intent, support, unknown_names(question, evidence_of(index)))
+
+
+def decide(
+    question: str,
+    resolved: str,
+    vector: np.ndarray,
+    results: Sequence[ScoredPassage],
+    index: LiveIndex,
+) -> Decline | None:
+    """Why peerqa must not answer `question`, or None when it may.
+
+    `resolved` is the question with what a follow-up refers to (the text retrieval ran
+    on), `vector` its unit query embedding from the index's model, `results` what
+    retrieval returned for it.
+    """
+    return verdict(question, signals(question, resolved, vector, results, index), index)
+
+
+def verdict(
+    question: str, s: Signals, index: LiveIndex, thresholds: Thresholds | None = None
+) -> Decline | None:
+    t = thresholds or load_thresholds()
+    label = s.intent.label
+    if label in (MEDICAL_ADVICE, CLINICAL_FACT):
+        return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
+    held = evidence_of(index).description
+    if label == OTHER_PEER_SENSE:
+        sense = _first_match(word_lists().senses, question)
+        about = f"about {sense}, another meaning" if sense else "about another meaning"
+        return Decline(
+            OUT_OF_SCOPE,
+            f"This question is {about} of “peer”; the evidence held ({held}) is research "
+            "on peer support in health care and does not cover it.",
+            label,
+        )
+    if label == OFF_TOPIC:
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not cover this question: it is not about "
+            "peer support or the care it complements.",
+            label,
+        )
+    if s.support is None:
+        return Decline(
+            OUT_OF_SCOPE,
+            f"No passage of the evidence held ({held}) matches this question and its filters.",
+            "no_results",
+        )
+    if s.support < t.support_below:
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not cover this question: no sentence retrieved "
+            f"is close to it (best similarity {s.support:.2f}, below the "
+            f"{t.support_below:.2f} the fitted threshold asks for).",
+            "support",
+        )
+    if s.intent.leaning != EVIDENCE and s.support < t.leaning_support_below:
+        if s.intent.leaning in (MEDICAL_ADVICE, CLINICAL_FACT):
+            return Decline(MEDICAL_ADVICE, _safety_reason(s.intent.leaning, question), "leaning")
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not cover this question: it does not read as a "
+            f"question about peer support, and no sentence retrieved is close to it (best "
+            f"similarity {s.support:.2f}, below the {t.leaning_support_below:.2f} fitted for "
+            "such questions).",
+            "leaning",
+        )
+    if s.unknown and s.support < t.unknown_name_support_below:
+        names = _listed([f"“{n}”" for n in s.unknown])
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not mention {names}, so it cannot answer "
+            "this question.",
+            "unknown_names",
+        )
+    return None
+
+
+def _safety_reason(label: str, question: str) -> str:
+    aspect = _first_match(word_lists().aspects, question)
+    if label == MEDICAL_ADVICE:
+        asks = "individual medical advice" + (f" ({aspect})" if aspect else "")
+        tail = "cannot advise on anyone's care"
+    else:
+        asks = f"a clinical fact ({aspect or 'about a drug, a disease or its treatment'})"
+        tail = "cannot answer clinical questions"
+    return (
+        f"This asks for {asks}; {_SCOPE} and {tail}. "
+        f"For this, {_ASK}; if it is urgent, contact emergency services."
+    )
+
+
+def _first_match(patterns: dict, text: str) -> str | None:
+    """The list (of aspects or senses) whose words occur earliest in the text."""
+    hits = [(m.start(), name) for name, p in patterns.items() if (m := p.search(text))]
+    return min(hits)[1] if hits else None
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+# -- the evidence held and the names it mentions ----------------------------------------
+class Evidence:
+    """The index's passages as one searchable text, per generation."""
+
+    def __init__(self, index: LiveIndex):
+        passages = list(index.passages.values())
+        self.text = "\n".join(p.text for p in passages)
+        self.lower = self.text.lower()
+        self.vocabulary = frozenset(words_of(self.text))
+        documents = len({p.document for p in passages})
+        self.description = f"{documents} document{'s' if documents != 1 else ''}"
+        self._initials = _initialisms(self.text)
+
+    def mentions(self, name: str, expansions: Sequence[str] = ()) -> bool:
+        """True when `name` (any case, singular or plural), one of its expansions, or a
+        phrase it abbreviates occurs in the evidence."""
+        stem = re.sub(r"(?:'s|’s|s)$", "", name) if len(name) > 3 else name
+        forms = {name.lower(), stem.lower(), *(e.lower() for e in expansions)}
+        # A longer name may also start a word ("America" in "American"): still mentioned.
+        if any(re.search(_word(f), self.lower) for f in forms if f):
+            return True
+        return name.isupper() and len(stem) >= 3 and stem in self._initials
+
+
+def _word(form: str) -> str:
+    end = "" if len(form) >= 4 else r"(?!\w)"
+    return rf"(?<!\w){re.escape(form)}{end}"
+
+
+def _initialisms(text: str) -> frozenset[str]:
+    """Initials of capitalised phrases ("National Alliance on Mental Illness" -> NAMI,
+    "Institutional Review Board" -> IRB), small linking words skipped."""
+    found = set()
+    phrase = r"[A-Z][\w’'-]*(?:\s+(?:of|on|for|and|the|to|in|&)?\s*[A-Z][\w’'-]*)+"
+    for m in re.finditer(phrase, text):
+        caps = [w for w in m.group().split() if w[0].isupper()]
+        for i in range(len(caps)):
+            for j in range(i + 2, len(caps) + 1):
+                found.add("".join(w[0] for w in caps[i:j]))
+    return frozenset(found)
+
+
+_EVIDENCE: weakref.WeakKeyDictionary[LiveIndex, tuple[object, Evidence]] = (
+    weakref.WeakKeyDictionary()
+)
+_EVIDENCE_LOCK = threading.Lock()
+
+
+def evidence_of(index: LiveIndex) -> Evidence:
+    generation = index.state.collection if index.state else None
+    with _EVIDENCE_LOCK:
+        held = _EVIDENCE.get(index)
+    if held is None or held[0] != generation:
+        held = (generation, Evidence(index))
+        with _EVIDENCE_LOCK:
+            _EVIDENCE[index] = held
+    return held[1]
+
+
+_NAME = re.compile(r"\b(?:[A-Z][\w’'&-]*[A-Za-z0-9]|\d{3,})")
+
+
+def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
+    """The names in `question` the evidence never mentions: capitalised words (not
+    sentence-initial), acronyms, long numbers and shorthand names (NIMH, nami, CF).
+    Everyday shorthand (GP, pts, dx) is understood, never a name."""
+    short = {s.start: s for s in shorthand(question)}
+    names: list[str] = []
+    for s in short.values():
+        if s.name and not evidence.mentions(s.form, s.expansions):
+            names.append(s.form)
+    for start, end in sentence_spans(question):
+        for m in _NAME.finditer(question, start, end):
+            if m.start() in short or any(a.start <= m.start() < a.end for a in short.values()):
+                continue
+            if m.start() == start and not m.group().isupper():
+                continue  # a sentence's first word is capitalised anyway
+            word = re.sub(r"(?:'s|’s)$", "", m.group())
+            if len(word) >= 2 and not evidence.mentions(word) and word not in names:
+                names.append(word)
+    return tuple(names)

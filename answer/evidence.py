@@ -1,0 +1,428 @@
+"""Stage 2, select evidence: retrieved passages -> the units that answer, best first.
+
+A unit is what an answer can cite whole: a sentence of a paragraph (run on to the end of
+a quotation it opens, so a quote is never cut), a participant quote from its opening to
+its closing mark, a table row, or a reference entry (only when the question asks about
+literature). Front matter (author addresses, affiliations) is never a unit.
+
+Each unit is described by features (its cosine to the question, its passage's retrieval
+rank and score, lexical overlap, kind, stance, position, theme…) and scored by the
+fitted selector (answer.selector). The answer leads with the best unit, takes further
+ones only while they score close to it, and never does worse than the top passage: the
+top passage's best unit leads unless another scores clearly better.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from answer import lexicon
+from answer.question import STANCE_GROUPS, Question, content_words
+from answer.selector import Policy, Selector
+from answer.sentences import WHOLE_KINDS, SentenceBank, Split
+from peerqa.models import Filters, Passage, ScoredPassage
+from peerqa.segment import word_count
+from retrieval.hybrid import LiveIndex
+
+MIN_WORDS = 5  # shorter "sentences" are fragments ("Table 4.", "It’s not just a surgery.")
+MAX_QUOTE_SENTENCES = 6  # a quotation run on further than this is not quoted at all
+MAX_PER_PASSAGE = 2
+REDUNDANT = 0.85  # cosine above which two units say the same thing
+MAX_PARTNERS = 6  # theme partners per result (the Joo paper has at most 3 a theme)
+
+_OPEN, _CLOSE = "“", "”"
+# A quote passage ends with who said it: "(D, PL)", "(E, PS) |".
+_TRAILING_ATTRIBUTION = re.compile(r"\s*\([^()\n]{1,40}\)[\s|]*$")
+_MARKER_LIKE = re.compile(r"\[\d+\]")
+KINDS = ("paragraph", "quote", "table_row", "reference", "list_item")
+
+FEATURES = (
+    "cosine",
+    "cosine_gap",  # below the best unit's cosine
+    "cosine_rank",  # 1 / (1 + rank among units by cosine)
+    "passage_rank",  # 1 / (1 + retrieval rank)
+    "passage_score",  # retrieval score / the top passage's
+    "top_passage",
+    "best_of_passage",  # the best cosine of its passage
+    "best_of_top_passage",
+    "cosine_passage_gap",  # below the best cosine of its own passage
+    "passage_cosine",  # the best cosine of its passage: how on-topic the passage is
+    "lexical",  # share of the question's content words in the unit
+    "lexical_idf",  # the same, each word weighted by its rarity in the corpus
+    "lexical_all",  # every content word of the question is in the unit
+    *(f"kind_{k}" for k in KINDS),
+    "in_paragraph_quote",
+    "stance_match",
+    "stance_other",  # the passage argues the stance not asked
+    "asked_stance",
+    "first_sentence",
+    "position",  # 1 / (1 + position in the passage)
+    "log_words",
+    "programme_match",
+    "same_theme_as_top",
+    "abstract",
+    "facts_row",  # a table row for a question about programme facts
+    "followup",
+)
+
+
+@dataclass(eq=False)  # units are compared by identity
+class Unit:
+    passage: ScoredPassage
+    rank: int  # of the passage in retrieval
+    start: int  # offsets into passage.text
+    end: int
+    position: int  # of its first sentence in the passage
+    cosine: float
+    vector: np.ndarray
+    stance: str | None
+    in_quote: bool = False  # a quotation inside a paragraph, run on whole
+    features: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    score: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.passage.text[self.start : self.end]
+
+    @property
+    def is_quote(self) -> bool:
+        return self.passage.kind == "quote"
+
+    @property
+    def span(self) -> tuple[str, int, int]:
+        """(document, start, end) in the source."""
+        base = self.passage.char_start
+        return self.passage.document, base + self.start, base + self.end
+
+
+# -- units -------------------------------------------------------------------------------
+def is_front_matter(passage: Passage) -> bool:
+    """Author blocks, addresses and affiliations: about the paper, never evidence."""
+    section = passage.section.split(" > ")[0].strip()
+    if lexicon.front_matter_sections().match(section):
+        return True
+    hits = {m.group().lower() for m in lexicon.front_matter_text().finditer(passage.text)}
+    return passage.kind != "reference" and len(hits) >= 3
+
+
+def wanted(question: Question, passage: Passage) -> bool:
+    """Reference entries only for questions about literature; a question naming
+    programmes does not want another programme's table row, nor one naming a paper
+    another paper's findings."""
+    if question.documents and passage.document not in question.documents:
+        return False
+    if passage.kind == "reference":
+        return question.asks_literature
+    if passage.kind == "table_row" and question.programmes and passage.programme:
+        return passage.programme in question.programmes
+    return True
+
+
+def quotation_bounds(text: str) -> tuple[int, int] | None:
+    """A quote passage's quotation: opening to closing mark, without who said it."""
+    end = len(text)
+    attribution = _TRAILING_ATTRIBUTION.search(text)
+    if attribution:
+        end = attribution.start()
+    close = text.rfind(_CLOSE, 0, end)
+    if text.lstrip().startswith(_OPEN) and close != -1:
+        end = close + 1
+    start = len(text) - len(text.lstrip())
+    return (start, end) if end > start else None
+
+
+def build_units(
+    question: Question, results: Sequence[ScoredPassage], bank: SentenceBank
+) -> list[Unit]:
+    """Every citable unit of the results, with its features filled in."""
+    kept = [(rank, p) for rank, p in enumerate(results) if not is_front_matter(p)]
+    kept = [(rank, p) for rank, p in kept if wanted(question, p)]
+    splits = bank.split([p for _, p in kept])
+    units: list[Unit] = []
+    for (rank, passage), split in zip(kept, splits, strict=True):
+        units += _passage_units(question, passage, rank, split)
+    describe(question, results, units, bank)
+    return units
+
+
+def _passage_units(
+    question: Question, passage: ScoredPassage, rank: int, split: Split
+) -> list[Unit]:
+    cosines = split.vectors @ question.vector
+    if passage.kind in WHOLE_KINDS:
+        best = int(np.argmax(cosines))
+        return [
+            Unit(
+                passage,
+                rank,
+                0,
+                len(passage.text),
+                0,
+                float(cosines[best]),
+                split.vectors[best],
+                passage.stance,
+            )
+        ]
+    if passage.kind == "quote":
+        bounds = quotation_bounds(passage.text)
+        if bounds is None or "\n" in passage.text[bounds[0] : bounds[1]]:
+            return []
+        return [_joined(question, passage, rank, split, cosines, *bounds, in_quote=False)]
+    units = []
+    sentences = split.sentences
+    i = 0
+    while i < len(sentences):
+        s = sentences[i]
+        opens, closes = s.text.count(_OPEN), s.text.count(_CLOSE)
+        if opens > closes:  # a quotation opens here: take it to its closing mark, or skip it
+            j, depth = i, opens - closes
+            while depth > 0 and j + 1 < len(sentences) and j - i < MAX_QUOTE_SENTENCES:
+                j += 1
+                depth += sentences[j].text.count(_OPEN) - sentences[j].text.count(_CLOSE)
+            if depth == 0:
+                units.append(
+                    _joined(
+                        question,
+                        passage,
+                        rank,
+                        split,
+                        cosines,
+                        s.start,
+                        sentences[j].end,
+                        in_quote=True,
+                    )
+                )
+            i = j + 1
+            continue
+        if closes > opens:  # the tail of a quotation whose opening was skipped
+            i += 1
+            continue
+        if s.words >= MIN_WORDS:
+            units.append(
+                Unit(
+                    passage,
+                    rank,
+                    s.start,
+                    s.end,
+                    s.position,
+                    float(cosines[i]),
+                    split.vectors[i],
+                    sentence_stance(s.text, passage),
+                )
+            )
+        i += 1
+    return [u for u in units if _citable(u)]
+
+
+def _joined(
+    question: Question,
+    passage: ScoredPassage,
+    rank: int,
+    split: Split,
+    cosines: np.ndarray,
+    start: int,
+    end: int,
+    in_quote: bool,
+) -> Unit:
+    """A unit of several sentences: as close to the question as its closest sentence."""
+    inside = [i for i, s in enumerate(split.sentences) if s.start < end and s.end > start]
+    best = max(inside, key=lambda i: cosines[i]) if inside else 0
+    first = split.sentences[inside[0]].position if inside else 0
+    return Unit(
+        passage,
+        rank,
+        start,
+        end,
+        first,
+        float(cosines[best]),
+        split.vectors[best],
+        sentence_stance(passage.text[start:end], passage),
+        in_quote=in_quote,
+    )
+
+
+def _citable(unit: Unit) -> bool:
+    """Single-line and unmistakable for a marker."""
+    return "\n" not in unit.text and not _MARKER_LIKE.search(unit.text)
+
+
+def sentence_stance(text: str, passage: Passage) -> str | None:
+    """The passage's challenge/mitigation label, else what the text itself says."""
+    if passage.stance in STANCE_GROUPS:
+        return passage.stance
+    mitigation = bool(lexicon.pattern("says_mitigation").search(text))
+    challenge = bool(lexicon.pattern("says_challenge").search(text))
+    if mitigation != challenge:
+        return "mitigation" if mitigation else "challenge"
+    return passage.stance
+
+
+# -- features ----------------------------------------------------------------------------
+def _idf(index: LiveIndex):
+    """Inverse passage frequency of a stemmed content word (unseen words: the rarest)."""
+    frequency: dict[str, int] = {}
+    for p in index.passages.values():
+        for w in content_words(p.text):
+            frequency[w] = frequency.get(w, 0) + 1
+    n = max(len(index.passages), 1)
+    return lambda w: math.log((n + 1) / (frequency.get(w, 0) + 1))
+
+
+def describe(
+    question: Question, results: Sequence[ScoredPassage], units: list[Unit], bank: SentenceBank
+) -> None:
+    """Fill each unit's feature vector (FEATURES order)."""
+    if not units:
+        return
+    best = max(u.cosine for u in units)
+    order = sorted(range(len(units)), key=lambda i: -units[i].cosine)
+    cosine_rank = {i: r for r, i in enumerate(order)}
+    passage_best: dict[str, float] = {}
+    for u in units:
+        passage_best[u.passage.id] = max(passage_best.get(u.passage.id, -1.0), u.cosine)
+    top_score = results[0].score if results and results[0].score > 0 else 1.0
+    top_theme = results[0].theme if results else None
+    keywords = question.keywords
+    idf = bank.derived("idf", _idf)
+    weight = sum(idf(w) for w in keywords) or 1.0
+    for i, u in enumerate(units):
+        words = content_words(u.text)
+        overlap = len(keywords & words) / max(len(keywords), 1)
+        values = {
+            "cosine": u.cosine,
+            "cosine_gap": best - u.cosine,
+            "cosine_rank": 1 / (1 + cosine_rank[i]),
+            "passage_rank": 1 / (1 + u.rank),
+            "passage_score": u.passage.score / top_score,
+            "top_passage": float(u.rank == 0),
+            "best_of_passage": float(u.cosine >= passage_best[u.passage.id]),
+            "best_of_top_passage": float(u.rank == 0 and u.cosine >= passage_best[u.passage.id]),
+            "cosine_passage_gap": passage_best[u.passage.id] - u.cosine,
+            "passage_cosine": passage_best[u.passage.id],
+            "lexical": overlap,
+            "lexical_idf": sum(idf(w) for w in keywords & words) / weight,
+            "lexical_all": float(bool(keywords) and keywords <= words),
+            **{f"kind_{k}": float(u.passage.kind == k) for k in KINDS},
+            "in_paragraph_quote": float(u.in_quote),
+            "stance_match": float(u.stance in question.stances),
+            "stance_other": float(
+                bool(question.stances)
+                and u.stance in STANCE_GROUPS
+                and u.stance not in question.stances
+            ),
+            "asked_stance": float(bool(question.stances)),
+            "first_sentence": float(u.position == 0),
+            "position": 1 / (1 + u.position),
+            "log_words": math.log1p(word_count(u.text)),
+            "programme_match": float(u.passage.programme in question.programmes),
+            "same_theme_as_top": float(bool(top_theme) and u.passage.theme == top_theme),
+            "abstract": float(u.passage.section.startswith("Abstract")),
+            "facts_row": float(question.asks_facts and u.passage.kind == "table_row"),
+            "followup": float(question.followup),
+        }
+        u.features = np.asarray([values[f] for f in FEATURES], dtype=np.float64)
+
+
+# -- theme partners ----------------------------------------------------------------------
+def with_theme_partners(
+    index: LiveIndex, results: Sequence[ScoredPassage], filters: Filters | None
+) -> list[ScoredPassage]:
+    """The results, each challenge or mitigation passage followed by the challenge and
+    mitigation paragraphs of its theme in its document (the first MAX_PARTNERS).
+
+    A paper may link a difficulty to how programmes handle it through a theme, and
+    wording alone often misses the partner ("pair people" retrieves a quote about
+    matching but not "offered other matches"). A partner is not a retrieval hit: its
+    score is 0. Looked up by the index's filter columns, so a large index costs no scan.
+    """
+    active = filters.active() if filters else {}
+    seen = {p.id for p in results}
+    expanded: list[ScoredPassage] = []
+    for passage in results:
+        expanded.append(passage)
+        if passage.stance not in STANCE_GROUPS or not passage.theme:
+            continue
+        wanted = {
+            "document": [passage.document],
+            "theme": [passage.theme],
+            "kind": ["paragraph"],
+            "stance": list(STANCE_GROUPS),
+        }
+        for key, allowed in active.items():  # and the request's own filters
+            wanted[key] = [v for v in wanted.get(key, allowed) if v in allowed]
+        for partner in index.select(wanted, limit=MAX_PARTNERS):
+            if partner.id not in seen:
+                seen.add(partner.id)
+                expanded.append(
+                    ScoredPassage(**partner.model_dump(), context=partner.context, score=0.0)
+                )
+    return expanded
+
+
+# -- selection ---------------------------------------------------------------------------
+def score_units(units: list[Unit], selector: Selector) -> None:
+    if units:
+        scores = selector.predict(np.stack([u.features for u in units]))
+        for u, s in zip(units, scores, strict=True):
+            u.score = float(s)
+
+
+def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> list[Unit]:
+    """The units that answer, lead first.
+
+    The lead is the best-scoring unit, except that the top passage's best unit keeps the
+    lead unless another beats it by policy.margin (an answer is never worse than the top
+    passage). Further units follow while they score at least policy.ratio of the lead
+    and above policy.floor, at most policy.max_units (or `limit`), never two saying the
+    same thing and at most MAX_PER_PASSAGE of one passage.
+    """
+    if not units:
+        return []
+    ranked = sorted(units, key=lambda u: -u.score)
+    lead = ranked[0]
+    top = [u for u in ranked if u.rank == 0]
+    if top and lead.rank != 0 and lead.score < top[0].score + policy.margin:
+        lead = top[0]
+    chosen = [lead]
+    bar = max(policy.floor, policy.ratio * lead.score)
+    for u in ranked:
+        if len(chosen) >= (limit or policy.max_units) or u.score < bar:
+            break
+        if u is lead or _redundant(u, chosen):
+            continue
+        if sum(c.passage.id == u.passage.id for c in chosen) >= MAX_PER_PASSAGE:
+            continue
+        chosen.append(u)
+    return chosen
+
+
+def _redundant(unit: Unit, chosen: Sequence[Unit]) -> bool:
+    doc, start, end = unit.span
+    for c in chosen:
+        c_doc, c_start, c_end = c.span
+        if doc == c_doc and start < c_end and c_start < end:
+            return True  # the same words (a paragraph often quotes a table quote)
+        if float(unit.vector @ c.vector) > REDUNDANT or unit.text in c.text or c.text in unit.text:
+            return True
+    return False
+
+
+def grouped(units: Sequence[Unit], policy: Policy) -> list[tuple[str, list[Unit]]]:
+    """Challenges, then how programmes address them (mitigations of a chosen challenge's
+    theme first), each chosen as `select` chooses."""
+    challenges = select([u for u in units if u.stance == "challenge"], policy, policy.per_group)
+    themes = {u.passage.theme for u in challenges if u.passage.theme}
+    mitigations = [
+        replace(u, score=min(1.0, u.score + policy.theme_bonus)) if u.passage.theme in themes else u
+        for u in units
+        if u.stance == "mitigation"
+    ]
+    return [
+        ("challenge", challenges),
+        ("mitigation", select(mitigations, policy, policy.per_group)),
+    ]

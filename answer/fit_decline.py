@@ -1,0 +1,458 @@
+"""Fit the decline decision (answer/decline.py) and report how well it does.
+
+    python -m answer.fit_decline                  # intent, then thresholds (needs an index)
+    python -m answer.fit_decline --intent-only
+    PEERQA_DATA_DIR=/path/to/store python -m answer.fit_decline --thresholds-only
+
+1. Intent (answer/intent.py): logistic regression over sentence vector + lexical features
+   on the "train" rows of eval/train/intent.jsonl (questions written for this, kept apart
+   from eval/questions.jsonl), each also seen with one typing slip. The regularisation
+   strength is chosen by grouped, stratified 5-fold cross-validation (a question and its
+   slip share a fold); the probability of "evidence" under which a question is declined
+   is fitted on the out-of-fold probabilities (most declines with at most MAX_WRONGLY of
+   evidence questions declined). The "holdout" rows are scored once, never fitted on.
+   Writes answer/data/intent.json.
+2. Thresholds: support and unknown-name support on the non-test questions of
+   eval/questions.jsonl (the test split is never read), with 5-fold cross-validation of
+   the fitting itself. Writes answer/data/support.json, keyed to model and corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from answer.decline import SUPPORT_ARTEFACT, Signals, Thresholds, signals, verdict
+from answer.intent import (
+    ARTEFACT,
+    CLASSES,
+    ELSEWHERE,
+    EVIDENCE,
+    SAFETY,
+    WORD_LISTS,
+    IntentModel,
+    features,
+    intent_text,
+    lexical_names,
+    safety_rule,
+)
+from peerqa.config import REPO_ROOT
+
+TRAINING = REPO_ROOT / "eval" / "train" / "intent.jsonl"
+FOLDS = 5
+SEED = 13
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
+MAX_WRONGLY = 0.005  # evidence questions declined by each intent cut-off, at most (CV)
+MAX_WRONGLY_SUPPORT = 0.01  # in-scope curated questions declined in all, at most
+TOP_K = 8  # what the answer layer retrieves
+
+
+# -- training data -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row:
+    id: str
+    text: str
+    label: str
+    split: str  # "train" or "holdout"
+
+
+def load_rows(path: Path = TRAINING) -> list[Row]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [Row(**json.loads(line)) for line in lines if line.strip()]
+
+
+def slip(text: str, rng: random.Random) -> str:
+    """One typing slip in a word of 5+ letters: a letter dropped, doubled or swapped."""
+    words = text.split(" ")
+    long = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
+    if not long:
+        return text.lower()
+    i = rng.choice(long)
+    w, j = words[i], rng.randrange(1, len(words[i]) - 1)
+    words[i] = rng.choice(
+        [w[:j] + w[j + 1 :], w[:j] + w[j] + w[j:], w[: j - 1] + w[j] + w[j - 1] + w[j + 1 :]]
+    )
+    return " ".join(words)
+
+
+def _embedder() -> Callable[[str], np.ndarray]:
+    from peerqa.embedding import load_embedding
+
+    model = load_embedding()
+    return lambda text: np.asarray(model.get_query_embedding(text))
+
+
+def model_name() -> str:
+    from peerqa.config import get_settings
+
+    return get_settings().resolved_model_path().name
+
+
+def sha256(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for p in paths:
+        digest.update(p.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# -- intent ------------------------------------------------------------------------------
+def fit_model(x: np.ndarray, y: Sequence[str], c: float) -> IntentModel:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+    clf.fit((x - mean) / scale, list(y))
+    order = [list(clf.classes_).index(k) for k in CLASSES]
+    return IntentModel(
+        classes=CLASSES,
+        mean=mean,
+        scale=scale,
+        coef=clf.coef_[order],
+        intercept=clf.intercept_[order],
+        safety_at=0.5,
+        elsewhere_at=0.5,
+        embedding_model="",
+    )
+
+
+def _folds(y: Sequence[str], groups: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    cv = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
+    return list(cv.split(np.zeros(len(y)), y, groups))
+
+
+def out_of_fold(x: np.ndarray, y: Sequence[str], groups: Sequence[str], c: float) -> np.ndarray:
+    """[rows, classes] probabilities, each row from the model that did not see it."""
+    p = np.zeros((len(y), len(CLASSES)))
+    for train, held in _folds(y, groups):
+        model = fit_model(x[train], [y[i] for i in train], c)
+        for i in held:
+            p[i] = _probabilities(model, x[i])
+    return p
+
+
+def _probabilities(model: IntentModel, x: np.ndarray) -> np.ndarray:
+    logits = model.coef @ ((x - model.mean) / model.scale) + model.intercept
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+def log_loss(p: np.ndarray, y: Sequence[str]) -> float:
+    """Mean negative log probability of the right class: C is chosen on it, so the
+    probabilities the cut-offs read are calibrated, not just well ranked."""
+    rows = np.arange(len(y))
+    return float(-np.log(np.clip(p[rows, [CLASSES.index(k) for k in y]], 1e-12, 1)).mean())
+
+
+def fit_cut(score: np.ndarray, target: np.ndarray, evidence: np.ndarray) -> float:
+    """The cut-off on `score` (a group's summed probability) that the most `target` rows
+    reach while at most MAX_WRONGLY of the `evidence` rows do: the middle of the widest
+    such interval between observed scores."""
+    edges = [0.0, *sorted(set(np.round(score, 6))), 1.0]
+    best: tuple[tuple[float, float], float] | None = None
+    for low, high in zip(edges, edges[1:], strict=False):
+        cut = (low + high) / 2
+        if (score[evidence] >= cut).mean() > MAX_WRONGLY:
+            continue
+        key = ((score[target] >= cut).mean(), high - low)
+        if best is None or key > best[0]:
+            best = (key, cut)
+    assert best is not None
+    return round(best[1], 4)
+
+
+def fit_cuts(p: np.ndarray, y: Sequence[str]) -> tuple[float, float]:
+    """(safety_at, elsewhere_at) from out-of-fold probabilities (columns in CLASSES order)."""
+    labels = np.asarray(y)
+    evidence = labels == EVIDENCE
+    cuts = []
+    for group in (SAFETY, ELSEWHERE):
+        columns = [CLASSES.index(k) for k in group]
+        cuts.append(fit_cut(p[:, columns].sum(axis=1), np.isin(labels, group), evidence))
+    return cuts[0], cuts[1]
+
+
+def labels_of(p: np.ndarray, cuts: tuple[float, float], rules: Sequence[bool]) -> list[str]:
+    model = IntentModel(CLASSES, *(np.zeros(1),) * 4, *cuts, embedding_model="")
+    return [model.decide(row, rule).label for row, rule in zip(p, rules, strict=True)]
+
+
+def intent_report(y: Sequence[str], predicted: Sequence[str]) -> dict:
+    """Per class: n and share labelled right; declines: share of should-decline declined
+    (overall and per class), evidence wrongly declined, safety vs not-covered right."""
+    y, predicted = list(y), list(predicted)
+    per_class = {}
+    for k in CLASSES:
+        idx = [i for i, v in enumerate(y) if v == k]
+        if idx:
+            right = sum(predicted[i] == k for i in idx) / len(idx)
+            declined = sum(predicted[i] != EVIDENCE for i in idx) / len(idx)
+            per_class[k] = {"n": len(idx), "right": round(right, 3), "declined": round(declined, 3)}
+    decline = [i for i, v in enumerate(y) if v != EVIDENCE]
+    evidence = [i for i, v in enumerate(y) if v == EVIDENCE]
+    safety = {"medical_advice", "clinical_fact"}
+    code_right = [
+        (y[i] in safety) == (predicted[i] in safety) for i in decline if predicted[i] != EVIDENCE
+    ]
+    return {
+        "accuracy": round(sum(a == b for a, b in zip(y, predicted, strict=True)) / len(y), 3),
+        "should_decline_declined": round(
+            sum(predicted[i] != EVIDENCE for i in decline) / max(len(decline), 1), 3
+        ),
+        "evidence_wrongly_declined": round(
+            sum(predicted[i] != EVIDENCE for i in evidence) / max(len(evidence), 1), 3
+        ),
+        "reason_code_right": round(sum(code_right) / max(len(code_right), 1), 3),
+        "per_class": per_class,
+    }
+
+
+def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
+    rows = load_rows()
+    train = [r for r in rows if r.split == "train"]
+    holdout = [r for r in rows if r.split == "holdout"]
+    rng = random.Random(SEED)
+    texts, y, groups = [], [], []
+    for r in train:
+        for text in (r.text, slip(r.text, rng)):
+            texts.append(text)
+            y.append(r.label)
+            groups.append(r.id)
+    x = np.stack([features(t, embed(intent_text(t))) for t in texts])
+    rules = [safety_rule(t) for t in texts]
+
+    print(f"intent: {len(train)} training questions (+ one slip each), {len(holdout)} held out")
+    tried = {}
+    for c in C_GRID:
+        p = out_of_fold(x, y, groups, c)
+        cuts = fit_cuts(p, y)
+        report = intent_report(y, labels_of(p, cuts, rules))
+        loss = log_loss(p, y)
+        report["log_loss"] = round(loss, 4)
+        tried[c] = (-loss, report["should_decline_declined"], cuts, report)
+        print(f"  C={c}: {FOLDS}-fold CV log loss {loss:.4f}, {_line(report)} (safety at "
+              f"{cuts[0]}, elsewhere at {cuts[1]})")
+    c = max(tried, key=lambda k: tried[k][:2])
+    _, _, cuts, cv_report = tried[c]
+    model = fit_model(x, y, c)
+    model = IntentModel(
+        **{**model.__dict__, "safety_at": cuts[0], "elsewhere_at": cuts[1],
+           "embedding_model": model_name()}
+    )
+    held = [model.classify(r.text, embed(intent_text(r.text))).label for r in holdout]
+    holdout_report = intent_report([r.label for r in holdout], held)
+    print(f"  chosen C={c}; holdout {_line(holdout_report)}")
+    for r, label in zip(holdout, held, strict=True):
+        if (label == EVIDENCE) != (r.label == EVIDENCE):
+            print(f"    holdout miss: {r.id} {r.label} -> {label}: {r.text}")
+    artefact = {
+        "version": 1,
+        "fitted_by": "python -m answer.fit_decline",
+        "training": {"path": "eval/train/intent.jsonl", "sha256": sha256([TRAINING])},
+        "word_lists_sha256": sha256(list(WORD_LISTS)),
+        "features": f"{x.shape[1] - len(lexical_names())} embedding dims + lexical",
+        "C": c,
+        "cv": {"folds": FOLDS, "grouped_by": "question (with its slip)", **cv_report},
+        "holdout": holdout_report,
+        "model": model.to_json(),
+    }
+    ARTEFACT.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
+    print(f"  wrote {ARTEFACT.relative_to(REPO_ROOT)}")
+    return artefact
+
+
+def _line(r: dict) -> str:
+    per = " ".join(f"{k} {v['declined']:.2f}" for k, v in r["per_class"].items() if k != EVIDENCE)
+    return (
+        f"accuracy {r['accuracy']:.3f}, should-decline declined {r['should_decline_declined']:.3f} "
+        f"({per}), evidence wrongly declined {r['evidence_wrongly_declined']:.3f}, "
+        f"reason code right {r['reason_code_right']:.3f}"
+    )
+
+
+# -- thresholds on the curated set's non-test questions ----------------------------------
+@dataclass(frozen=True)
+class Observation:
+    id: str
+    category: str
+    in_scope: bool
+    question: str
+    signals: Signals
+
+
+def observe(index, questions, embed: Callable[[str], np.ndarray]) -> list[Observation]:
+    from answer.followup import retrieval_query
+
+    out = []
+    for q in questions:
+        resolved = retrieval_query(q.question, q.history)
+        results = index.search(resolved, top_k=TOP_K)
+        s = signals(q.question, resolved, embed(resolved), results, index)
+        out.append(Observation(q.id, q.category, q.in_scope, q.question, s))
+    return out
+
+
+@dataclass(frozen=True)
+class Point:
+    in_scope: int
+    wrongly: int
+    should_decline: int
+    declined: int
+
+    def __str__(self) -> str:
+        return (
+            f"should-decline declined {self.declined}/{self.should_decline}, "
+            f"in-scope wrongly declined {self.wrongly}/{self.in_scope}"
+        )
+
+
+def point(observations: Sequence[Observation], index, t: Thresholds) -> Point:
+    declined = [verdict(o.question, o.signals, index, t) is not None for o in observations]
+    return Point(
+        in_scope=sum(o.in_scope for o in observations),
+        wrongly=sum(d for d, o in zip(declined, observations, strict=True) if o.in_scope),
+        should_decline=sum(not o.in_scope for o in observations),
+        declined=sum(d for d, o in zip(declined, observations, strict=True) if not o.in_scope),
+    )
+
+
+def _best_interval(
+    candidates: list[float], score: Callable[[float], Point], allowed: float
+) -> float:
+    """The middle of the widest run of cut-offs with the most declines and at most
+    `allowed` in-scope questions declined (then fewest wrongly declined)."""
+    edges = [0.0, *sorted(set(candidates)), 1.0]
+    runs: list[tuple[float, float, Point]] = []
+    for low, high in zip(edges, edges[1:], strict=False):
+        p = score((low + high) / 2)
+        if runs and runs[-1][2] == p:
+            runs[-1] = (runs[-1][0], high, p)
+        else:
+            runs.append((low, high, p))
+    feasible = [r for r in runs if r[2].wrongly <= allowed] or runs[:1]
+    low, high, _ = max(feasible, key=lambda r: (r[2].declined, -r[2].wrongly, r[1] - r[0]))
+    return round((low + high) / 2, 3)
+
+
+def fit_thresholds(observations: Sequence[Observation], index) -> Thresholds:
+    """One threshold after another, each with the ones before it fixed: support for every
+    question, then for questions the intent model leans against, then for questions
+    naming something the evidence never mentions."""
+    # One budget for the whole decision: at most MAX_WRONGLY_SUPPORT of in-scope questions
+    # declined, the intent model's own declines included.
+    alone = point(observations, index, Thresholds(0.0, 0.0, 0.0))
+    allowed = max(alone.wrongly, MAX_WRONGLY_SUPPORT * alone.in_scope)
+    supports = [o.signals.support for o in observations if o.signals.support is not None]
+    support = _best_interval(
+        supports, lambda v: point(observations, index, Thresholds(v, v, v)), allowed
+    )
+
+    def above(values: list[float]) -> list[float]:
+        return [v for v in values if v > support] or [support]
+
+    leaning = [o.signals.support for o in observations
+               if o.signals.support and o.signals.intent.leaning != EVIDENCE]
+    lean = _best_interval(
+        above(leaning),
+        lambda v: point(observations, index, Thresholds(support, max(v, support), support)),
+        allowed,
+    )
+    lean = max(lean, support)
+    named = [o.signals.support for o in observations if o.signals.unknown and o.signals.support]
+    name = _best_interval(
+        above(named),
+        lambda v: point(observations, index, Thresholds(support, lean, max(v, support))),
+        allowed,
+    )
+    return Thresholds(support, lean, max(name, support))
+
+
+def cross_validate_thresholds(observations: Sequence[Observation], index) -> Point:
+    """Each fold judged by thresholds fitted on the other folds."""
+    order = sorted(observations, key=lambda o: hashlib.sha256(o.id.encode()).hexdigest())
+    total = Point(0, 0, 0, 0)
+    for k in range(FOLDS):
+        held = order[k::FOLDS]
+        rest = [o for i, o in enumerate(order) if i % FOLDS != k]
+        p = point(held, index, fit_thresholds(rest, index))
+        total = Point(*(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(),
+                                              strict=True)))
+    return total
+
+
+def corpus_key() -> dict[str, str]:
+    key = {}
+    for path in sorted((REPO_ROOT / "corpus").glob("*.provenance.json")):
+        key[path.name.removesuffix(".provenance.json")] = json.loads(path.read_text())["sha256"]
+    return key
+
+
+def fit_support(embed: Callable[[str], np.ndarray]) -> dict:
+    from eval.questions import QUESTIONS_PATH, fitting_questions
+    from peerqa.config import get_settings
+    from retrieval.hybrid import LiveIndex
+
+    index = LiveIndex(get_settings())
+    index.require()
+    questions = fitting_questions()  # never the test split
+    observations = observe(index, questions, embed)
+    thresholds = fit_thresholds(observations, index)
+    fitted = point(observations, index, thresholds)
+    print(f"thresholds: {thresholds} on {len(questions)} non-test questions: {fitted}")
+    cv = cross_validate_thresholds(observations, index)
+    by_category: dict[str, Counter] = {}
+    for o in observations:
+        d = verdict(o.question, o.signals, index, thresholds)
+        c = by_category.setdefault(o.category, Counter())
+        c["n"] += 1
+        c["declined"] += d is not None
+        if (d is not None) == o.in_scope:
+            print(f"    wrong: {o.id} ({o.category}, support {o.signals.support}): "
+                  f"{d.reason if d else 'answered'} <- {o.question}")
+    print(f"  {FOLDS}-fold CV of the fitting: {cv}")
+    artefact = {
+        "version": 1,
+        "fitted_by": "python -m answer.fit_decline",
+        "embedding_model": model_name(),
+        "corpus": corpus_key(),
+        "intent_model_sha256": sha256([ARTEFACT]),
+        "questions": {"path": "eval/questions.jsonl", "split": "not test",
+                      "sha256": sha256([QUESTIONS_PATH]), "n": len(questions)},
+        "top_k": TOP_K,
+        "thresholds": thresholds.__dict__,
+        "fitted": fitted.__dict__,
+        "cv": {"folds": FOLDS, **cv.__dict__},
+        "by_category": {k: dict(v) for k, v in by_category.items()},
+    }
+    SUPPORT_ARTEFACT.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
+    print(f"  wrote {SUPPORT_ARTEFACT.relative_to(REPO_ROOT)}")
+    return artefact
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--intent-only", action="store_true")
+    parser.add_argument("--thresholds-only", action="store_true")
+    args = parser.parse_args()
+    embed = _embedder()
+    if not args.thresholds_only:
+        fit_intent(embed)
+        from answer.intent import load_intent_model
+
+        load_intent_model.cache_clear()
+    if not args.intent_only:
+        fit_support(embed)
+
+
+if __name__ == "__main__":
+    main()

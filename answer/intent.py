@@ -1,0 +1,227 @@
+"""What a question asks for: evidence about peer support, or something peerqa must decline.
+
+A multinomial logistic regression over the question's sentence vector (the embedding
+model's) and a few lexical features read from word lists in answer/data/. It is fitted
+by `python -m answer.fit_decline` on eval/train/intent.jsonl, which writes its
+coefficients to answer/data/intent.json; here it is only applied (a dot product).
+
+Classes:
+- evidence: a question about peer support programmes, their people or the research on them
+- medical_advice: advice on a particular person's care ("should I stop my lithium")
+- clinical_fact: a clinical fact however impersonally asked (dose, drug choice, prognosis,
+  survival, diagnosis, side effects)
+- off_topic: not about peer support or health care evidence at all
+- other_peer_sense: journal peer review, peer-to-peer networking, code review, peer
+  pressure, peer assessment
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.expansion import shorthand, unabbreviate
+
+DATA = Path(__file__).with_name("data")
+ARTEFACT = DATA / "intent.json"
+WORD_LISTS = (DATA / "clinical.json", DATA / "peer.json", DATA / "personal.json")
+
+EVIDENCE = "evidence"
+MEDICAL_ADVICE = "medical_advice"
+CLINICAL_FACT = "clinical_fact"
+OFF_TOPIC = "off_topic"
+OTHER_PEER_SENSE = "other_peer_sense"
+CLASSES = (EVIDENCE, MEDICAL_ADVICE, CLINICAL_FACT, OFF_TOPIC, OTHER_PEER_SENSE)
+
+
+def _phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
+    """One pattern for a word list: whole words; "word*" any ending; a lone "*" one or
+    two words ("how much * should")."""
+
+    def token(w: str) -> str:
+        if w == "*":
+            return r"\w+(?:\s+\w+)?"
+        return re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w)
+
+    parts = [r"\s+".join(token(w) for w in phrase.split()) for phrase in phrases]
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class WordLists:
+    drugs: re.Pattern[str]
+    aspects: dict[str, re.Pattern[str]]  # what a clinical question asks for -> its words
+    peer_support: re.Pattern[str]
+    senses: dict[str, re.Pattern[str]]  # another sense of "peer" -> its words
+    person: tuple[re.Pattern[str], ...]
+    decision: tuple[re.Pattern[str], ...]
+
+
+@lru_cache
+def word_lists() -> WordLists:
+    clinical, peer, personal = (json.loads(p.read_text(encoding="utf-8")) for p in WORD_LISTS)
+    return WordLists(
+        drugs=_phrase_pattern(clinical["drugs"]),
+        aspects={k: _phrase_pattern(v) for k, v in clinical["aspects"].items()},
+        peer_support=_phrase_pattern(peer["peer_support"]),
+        senses={k: _phrase_pattern(v) for k, v in peer["other_senses"].items()},
+        person=tuple(re.compile(p, re.IGNORECASE) for p in personal["person"]),
+        decision=tuple(re.compile(p, re.IGNORECASE) for p in personal["decision"]),
+    )
+
+
+def intent_text(text: str) -> str:
+    """The text whose sentence vector the classifier reads: shorthand spelled out, since
+    the embedding model knows "National Institute of Mental Health" better than "NIMH"."""
+    return unabbreviate(text)
+
+
+def readable(text: str) -> str:
+    """The text with its shorthand's expansions appended, so "dx" reads as diagnosis."""
+    return " ".join([text, *(e for s in shorthand(text) for e in s.expansions)])
+
+
+def lexical_names() -> list[str]:
+    lists = word_lists()
+    return [
+        "drug",
+        *(f"aspect:{k}" for k in lists.aspects),
+        "person",
+        "decision",
+        "peer_word",
+        "peer_support_words",
+        *(f"sense:{k}" for k in lists.senses),
+    ]
+
+
+def lexical_features(text: str) -> np.ndarray:
+    lists, read = word_lists(), readable(text)
+    peer_hits = len(lists.peer_support.findall(read))
+    values = [
+        bool(lists.drugs.search(read)),
+        *(bool(p.search(read)) for p in lists.aspects.values()),
+        any(p.search(text) for p in lists.person),
+        any(p.search(text) for p in lists.decision),
+        bool(re.search(r"\bpeers?\b", text, re.IGNORECASE)),
+        min(peer_hits, 3) / 3,
+        *(bool(p.search(read)) for p in lists.senses.values()),
+    ]
+    return np.asarray(values, dtype=np.float64)
+
+
+# Diagnosis words ("newly diagnosed", "symptoms") are everyday words of peer support
+# questions too: alone they mark a clinical question only when asked about a person.
+DIAGNOSIS = "a diagnosis"
+
+
+def safety_rule(text: str) -> bool:
+    """What word lists do reliably: a drug or a clinical aspect (dose, prognosis…) with no
+    word of peer support or of another sense of "peer" is a clinical question, and so is a
+    particular person's decision about one ("should my dad … his insulin")."""
+    lists, read = word_lists(), readable(text)
+    aspects = [p for k, p in lists.aspects.items() if k != DIAGNOSIS]
+    clinical = lists.drugs.search(read) or any(p.search(read) for p in aspects)
+    personal = any(p.search(text) for p in lists.person) and any(
+        p.search(text) for p in lists.decision
+    )
+    if personal and not clinical:
+        clinical = lists.aspects[DIAGNOSIS].search(read)  # "do I have", "could it be"
+    if not clinical:
+        return False
+    other = lists.peer_support.search(read) or any(p.search(read) for p in lists.senses.values())
+    return bool(personal or not other)
+
+
+def features(text: str, vector: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.asarray(vector, dtype=np.float64), lexical_features(text)])
+
+
+SAFETY = (MEDICAL_ADVICE, CLINICAL_FACT)
+ELSEWHERE = (OFF_TOPIC, OTHER_PEER_SENSE)
+
+
+@dataclass(frozen=True)
+class Intent:
+    label: str  # one of CLASSES: a decline class only when its group is confidently likely
+    leaning: str  # the most probable class, however slightly
+    probabilities: dict[str, float]
+
+    @property
+    def declines(self) -> bool:
+        return self.label != EVIDENCE
+
+
+@dataclass(frozen=True)
+class IntentModel:
+    classes: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray  # [classes, features]
+    intercept: np.ndarray
+    # P(medical advice) + P(clinical fact) at which the question is a safety refusal, and
+    # P(off topic) + P(other sense of "peer") at which it is out of scope: fitted on
+    # out-of-fold probabilities so that few evidence questions reach either.
+    safety_at: float
+    elsewhere_at: float
+    embedding_model: str
+
+    def probabilities(self, text: str, vector: np.ndarray) -> np.ndarray:
+        x = (features(text, vector) - self.mean) / self.scale
+        logits = self.coef @ x + self.intercept
+        e = np.exp(logits - logits.max())
+        return e / e.sum()
+
+    def classify(self, text: str, vector: np.ndarray) -> Intent:
+        return self.decide(self.probabilities(text, vector), safety_rule(text))
+
+    def decide(self, p: np.ndarray, safety: bool = False) -> Intent:
+        by_class = dict(zip(self.classes, (float(v) for v in p), strict=True))
+        leaning = max(by_class, key=by_class.__getitem__)
+        label = EVIDENCE
+        for group, at in ((SAFETY, self.safety_at), (ELSEWHERE, self.elsewhere_at)):
+            if sum(by_class[k] for k in group) >= at or (safety and group == SAFETY):
+                label = max(group, key=by_class.__getitem__)
+                break
+        return Intent(label, leaning, by_class)
+
+    def to_json(self) -> dict:
+        return {
+            "classes": list(self.classes),
+            "embedding_model": self.embedding_model,
+            "lexical": lexical_names(),
+            "safety_at": self.safety_at,
+            "elsewhere_at": self.elsewhere_at,
+            "mean": _rounded(self.mean),
+            "scale": _rounded(self.scale),
+            "coef": [_rounded(row) for row in self.coef],
+            "intercept": _rounded(self.intercept),
+        }
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [float(f"{v:.6g}") for v in values]
+
+
+def from_json(data: dict) -> IntentModel:
+    if data["lexical"] != lexical_names():
+        raise ValueError("intent.json was fitted on other word lists: python -m answer.fit_decline")
+    return IntentModel(
+        classes=tuple(data["classes"]),
+        mean=np.asarray(data["mean"]),
+        scale=np.asarray(data["scale"]),
+        coef=np.asarray(data["coef"]),
+        intercept=np.asarray(data["intercept"]),
+        safety_at=float(data["safety_at"]),
+        elsewhere_at=float(data["elsewhere_at"]),
+        embedding_model=data["embedding_model"],
+    )
+
+
+@lru_cache
+def load_intent_model(path: Path = ARTEFACT) -> IntentModel:
+    return from_json(json.loads(path.read_text(encoding="utf-8"))["model"])

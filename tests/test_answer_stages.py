@@ -1,0 +1,263 @@
+"""Each stage of the answer layer on its own: understanding a question, the selector
+artefact and its key, the evidence units, rendering rows and quotes, and the layering
+(nothing below answer/ imports it)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from answer.compose import choose, compose
+from answer.evidence import FEATURES, Unit, is_front_matter, quotation_bounds, wanted
+from answer.profiles import Profile, profile_for
+from answer.question import Question, understand
+from answer.render import cells, render, row_pieces
+from answer.selector import ARTEFACT, Policy, corpus_key, load_selector, model_key
+from peerqa.config import REPO_ROOT
+from peerqa.models import Passage, ScoredPassage
+from retrieval.hybrid import LiveIndex
+
+MODEL = model_key(None)
+
+
+def passage(text: str, **fields) -> Passage:
+    base = dict(id="p", document="d", section="S", kind="paragraph", char_start=0)
+    return Passage(text=text, char_end=len(text), **(base | fields))
+
+
+# -- understand --------------------------------------------------------------------------
+def test_a_question_is_embedded_once_and_retrieval_reuses_the_vector(corpus_index, monkeypatch):
+    calls: list[str] = []
+    encode = LiveIndex.encode
+
+    def counting(self, text):
+        calls.append(text)
+        return encode(self, text)
+
+    monkeypatch.setattr(LiveIndex, "encode", counting)
+    compose(corpus_index, "How are mentors matched with patients?")
+    assert calls == ["How are mentors matched with patients?"]
+
+
+def test_search_with_a_reused_encoding_returns_what_search_returns(corpus_index):
+    query = "How do programmes keep volunteers from getting too emotionally involved?"
+    plain = corpus_index.search(query, top_k=8)
+    reused = corpus_index.search(query, top_k=8, encoding=corpus_index.encode(query))
+    assert [(p.id, p.score) for p in reused] == [(p.id, p.score) for p in plain]
+
+
+def test_understanding_names_what_the_question_asks_for(corpus_index):
+    q = understand(corpus_index, "What challenges do programmes face and how do they address them?")
+    assert q.grouped and not q.asks_literature and q.caveat is None
+    literature = understand(corpus_index, "Which published trials does the paper cite?")
+    assert literature.asks_literature
+    assert understand(corpus_index, "What does Programme C offer?").programmes == ("C",)
+
+
+def test_a_followup_is_resolved_against_the_session_and_keeps_its_own_angle(corpus_index):
+    history = ["What goes wrong when programmes pair patients with mentors?"]
+    q = understand(corpus_index, "And how do they fix that?", history)
+    assert q.followup and q.resolved.startswith(history[0])
+    assert q.stances == {"mitigation"}  # the follow-up asks for fixes, not problems again
+    own = np.asarray(corpus_index.encode("And how do they fix that?").vector)
+    resolved = np.asarray(corpus_index.encode(q.resolved).vector)
+    assert float(q.vector @ own) > 0.5 and float(q.vector @ resolved) > 0.5
+    assert np.isclose(np.linalg.norm(q.vector), 1.0)
+
+
+# -- selector ----------------------------------------------------------------------------
+def test_the_artefact_is_keyed_to_the_model_and_corpus_it_was_fitted_on():
+    data = json.loads(ARTEFACT.read_text(encoding="utf-8"))
+    assert tuple(data["features"]) == FEATURES
+    assert data["key"]["model"] == MODEL
+    assert data["cv"]["folds"] >= 2 and data["cv"]["questions"] > 0
+    selector = load_selector(MODEL, data["key"]["corpus"])
+    assert selector.fitted
+    probabilities = selector.predict(np.zeros((2, len(FEATURES))))
+    assert probabilities.shape == (2,) and ((0 < probabilities) & (probabilities < 1)).all()
+
+
+def test_another_embedding_model_falls_back_to_cosine_and_says_so(tmp_path, caplog):
+    data = json.loads(ARTEFACT.read_text(encoding="utf-8"))
+    data["key"]["model"] = "some-other-model==1"
+    path = tmp_path / "selector.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="peerqa.answer"):
+        selector = load_selector(MODEL, data["key"]["corpus"], path)
+    assert not selector.fitted and "cosine only" in caplog.text
+    x = np.zeros((2, len(FEATURES)))
+    x[0, FEATURES.index("cosine")] = 0.6
+    x[1, FEATURES.index("cosine")] = 0.3
+    first, second = selector.predict(x)
+    assert first > second
+
+
+def test_an_artefact_for_other_features_fails_loudly(tmp_path):
+    data = json.loads(ARTEFACT.read_text(encoding="utf-8"))
+    data["features"] = data["features"][:-1]
+    path = tmp_path / "selector.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(RuntimeError, match="refit"):
+        load_selector(MODEL, "any", path)
+
+
+def test_the_corpus_key_ignores_document_order():
+    assert corpus_key(["b", "a"]) == corpus_key(["a", "b"]) != corpus_key(["a"])
+
+
+# -- evidence units ----------------------------------------------------------------------
+def test_a_quote_passage_is_quoted_from_its_opening_to_its_closing_mark():
+    text = "“The retreats are very expensive. … so the donors help out with that.” (F, PL) |"
+    start, end = quotation_bounds(text)
+    assert (
+        text[start:end] == "“The retreats are very expensive. … so the donors help out with that.”"
+    )
+
+
+def test_author_addresses_are_front_matter_but_funding_is_evidence():
+    address = passage(
+        "Jin Hui Joo, Department of Psychiatry, School of Medicine, Johns Hopkins "
+        "University, Baltimore, MD, United States.",
+        section="Notes",
+    )
+    assert is_front_matter(address)
+    assert is_front_matter(passage("Anyone", section="Contributor Information"))
+    funding = passage(
+        "This work was supported by the National Institute of Mental Health.", section="Funding"
+    )
+    assert not is_front_matter(funding)
+
+
+# -- rendering rows ----------------------------------------------------------------------
+ROW_C = (
+    "Programme C | √ | √ | √ | √ | New mother hospital-based with community-based groups | "
+    "Local | Offers telephone one-to-one support for new mothers for 12 weeks after delivery. |"
+)
+
+
+def test_a_table_row_reads_label_colon_main_cell_from_its_verbatim_cells(corpus_index):
+    row = passage(ROW_C, kind="table_row", section="Table 2", programme="C")
+    profile = profile_for("joo-2022-peer-support")
+    q = understand(corpus_index, "What does Programme C offer?")
+    assert row_pieces(row, q, profile) == [
+        "Programme C: Offers telephone one-to-one support for new mothers for 12 weeks "
+        "after delivery."
+    ]
+    assert all(c in ROW_C for c in cells(ROW_C)) and "√" not in cells(ROW_C)
+
+
+def test_a_cell_the_question_asks_about_is_named_by_its_column(corpus_index):
+    row = passage(ROW_C, kind="table_row", section="Table 2", programme="C")
+    q = understand(corpus_index, "Is Programme C local or national?")
+    lead, *extras = row_pieces(row, q, profile_for("joo-2022-peer-support"))
+    assert lead.startswith("Programme C: Offers telephone")
+    assert extras == ["Programme location: Local"]
+
+
+def test_a_generic_paper_row_takes_column_names_from_its_header(corpus_index):
+    row = passage(
+        "Recovery | 5 | 0.18 (0.07 to 0.29)",
+        kind="table_row",
+        section="Table 3",
+        context="Table 3: Outcome | Studies | Effect size (95% CI). Meta-analysis results",
+    )
+    q = understand(corpus_index, "How many studies measured recovery?")
+    assert row_pieces(row, q, profile_for("some-review-2021")) == [
+        "Recovery — Effect size (95% CI): 0.18 (0.07 to 0.29)",
+        "Studies: 5",
+    ]
+
+
+# -- layering ----------------------------------------------------------------------------
+@pytest.mark.parametrize("package", ["peerqa", "ingest", "retrieval"])
+def test_lower_layers_never_import_the_answer_layer(package):
+    for path in sorted((REPO_ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if package == "peerqa" and path.name == "cli.py":
+                continue  # the CLI is an entry point over every layer
+            assert not any(n == "answer" or n.startswith("answer.") for n in names), (
+                f"{Path(path).relative_to(REPO_ROOT)} imports {names}"
+            )
+
+
+# -- several papers ----------------------------------------------------------------------
+def _unit(pid: str, document: str, text: str, score: float, rank: int) -> Unit:
+    p = ScoredPassage(
+        id=pid,
+        text=text,
+        document=document,
+        section="Results",
+        kind="paragraph",
+        char_start=0,
+        char_end=len(text),
+        score=1.0 - rank / 10,
+    )
+    vector = np.zeros(4)
+    vector[rank % 4] = 1.0
+    return Unit(p, rank, 0, len(text), 0, 0.5, vector, None, score=score)
+
+
+def _question(**fields) -> Question:
+    base = dict(
+        raw="Does group peer support reduce depression?",
+        resolved="",
+        followup=False,
+        encoding=None,
+        vector=np.zeros(4),
+        stances=frozenset(),
+        asks_facts=False,
+        asks_literature=False,
+        programmes=(),
+        documents=(),
+        keywords=frozenset(),
+        caveat=None,
+    )
+    return Question(**(base | fields))
+
+
+POLICY = Policy(margin=0.1, ratio=0.5, floor=0.1, max_units=4, per_group=2, theme_bonus=0.1)
+
+
+def test_when_several_papers_speak_each_sentence_sits_under_its_paper():
+    units = [
+        _unit(
+            "a1",
+            "review-2020",
+            "Two meta-analyses found significant reductions in depression.",
+            0.9,
+            0,
+        ),
+        _unit(
+            "b1",
+            "trial-2021",
+            "Group peer support did not reduce depression scores at 12 weeks.",
+            0.8,
+            1,
+        ),
+    ]
+    profiles = {d: Profile(document=d, label=f"{d} label") for d in ("review-2020", "trial-2021")}
+    blocks = choose(_question(), units, SimpleNamespace(policy=POLICY), profiles)
+    assert [b.heading for b in blocks] == ["review-2020 label:", "trial-2021 label:"]
+    answer = render(_question(), blocks, profiles)
+    lines = answer.answer.splitlines()
+    assert lines[0] == "review-2020 label:" and lines[1].startswith("Two meta-analyses")
+    assert "trial-2021 label:" in lines and lines[-1].startswith("Group peer support")
+
+
+def test_a_question_naming_a_paper_takes_evidence_from_that_paper_only():
+    q = _question(documents=("trial-2021",))
+    other = passage("Two meta-analyses found reductions.", document="review-2020")
+    named = passage("Group peer support did not reduce depression.", document="trial-2021")
+    assert not wanted(q, other) and wanted(q, named)
