@@ -160,13 +160,20 @@ def index_documents(
         progress,
         kept_tokens,
     )
+    sentence_tokens: dict[str, np.ndarray] | None = None if kept_tokens is None else {}
     n_sentences = _write(
         (n for p in passages for n in sentence_nodes(p)),
         sentences,
         store.collection(sentence_collection(state.collection)) if state else None,
         embedder,
         progress,
+        sentence_tokens,
     )
+    if kept_tokens is not None and sentence_tokens:
+        # A one-sentence passage's text was embedded as its sentence: its tokens too.
+        texts = {p.text for p in passages}
+        kept_tokens.update((t, v) for t, v in sentence_tokens.items() if t in texts)
+        del sentence_tokens
 
     _derive_files(store, live_passages, passages, embedder, kept_tokens)
 

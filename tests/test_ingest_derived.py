@@ -13,7 +13,7 @@ from ingest.pipeline import ingest
 from peerqa.config import Settings
 from peerqa.embedding import MiniLMEmbedding, load_embedding
 from peerqa.files import derived_dir
-from peerqa.store import embed_text
+from peerqa.segment import sentence_spans
 from retrieval.hybrid import LiveIndex
 from retrieval.late import LATE_VIEWS
 
@@ -81,20 +81,27 @@ def test_a_new_generation_embeds_tokens_only_for_new_texts(small, notes_dir, cal
     (first,) = late_files(small)
     for texts in calls.values():
         texts.clear()
-    memo = notes_dir / "ward-memo.txt"
-    memo.write_text("Ward memo.\n\nThe pilot moved to the cardiac ward in May.\n", encoding="utf-8")
-    ingest([memo], small)
+    notes = notes_dir / "buddy-scheme.md"
+    notes.write_text(
+        notes.read_text(encoding="utf-8").replace(
+            "mostly for volunteer training.", "mostly for training. Volunteers are unpaid."
+        ),
+        encoding="utf-8",
+    )
+    ingest([notes], small)
     index = LiveIndex(small)
-    new = [p for p in index.passages.values() if p.document == "ward-memo"]
-    new_texts = {t for p in new for t in (p.text, embed_text(p))}
-    # Token vectors of the new passages came with their embedding pass, or in one batch
-    # of what that pass did not read (a text without its context); the buddy scheme's
+    changed = [p for p in index.passages.values() if "unpaid" in p.text]
+    assert len(changed) == 1 and changed[0].context  # read under its section heading
+    # Its context view's tokens came with its embedding pass, and a one-sentence
+    # passage's with its sentence's: only the verbatim text of the changed passage (two
+    # sentences, read without its context) is embedded again for tokens. The others'
     # were read from the previous generation's file.
-    assert set(calls["tokens"]) <= new_texts
-    assert not {embed_text(p) for p in new} & set(calls["tokens"])
+    assert len(sentence_spans(changed[0].text)) == 2
+    assert calls["tokens"] == [changed[0].text]
     # The live generation's file and the one it replaced (still served until every
     # worker's pointer moves); older ones are removed by later ingests.
     assert first in late_files(small) and len(late_files(small)) == 2
+    memo = notes_dir / "ward-memo.txt"
     memo.write_text("Ward memo.\n\nThe pilot ended in June.\n", encoding="utf-8")
     ingest([memo], small)
     assert first not in late_files(small) and len(late_files(small)) == 2
