@@ -80,7 +80,7 @@ class TokenVectors:
         return cls(list(texts), matrix, starts)
 
     def rows(self) -> list[np.ndarray]:
-        return np.split(self.matrix, self.starts[1:-1])
+        return np.split(self.matrix, self.starts[1:-1]) if self.text else []
 
     def maxsim(self, query_tokens: np.ndarray, positions: Sequence[int]) -> np.ndarray:
         """The MaxSim score of each passage (by position) against the query's tokens."""
