@@ -25,7 +25,7 @@ from pydantic import PrivateAttr
 
 from peerqa.config import get_settings
 from peerqa.files import derived_dir
-from peerqa.onnx_encoder import keep_export, load_onnx_encoder, weights_digest
+from peerqa.onnx_encoder import ModelTokenizer, keep_export, load_onnx_encoder, weights_digest
 
 BATCH_THREADS_FROM = 32
 # llama-index cuts text lists into chunks of embed_batch_size before they reach the
@@ -164,7 +164,9 @@ class QueryBatcher:
 
 
 class MiniLMEmbedding(BaseEmbedding):
-    _model: Any = PrivateAttr()
+    _st: Any = PrivateAttr(default=None)
+    _st_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _model_path: Path = PrivateAttr()
     _embedded: int = PrivateAttr(default=0)
     _query_cache: Any = PrivateAttr()
     _running: int = PrivateAttr(default=0)
@@ -178,22 +180,21 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def __init__(self, model_path: Path, **kwargs: Any) -> None:
         super().__init__(model_name=str(model_path), embed_batch_size=CHUNK_TEXTS, **kwargs)
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # keeps stderr clean for CLI errors and --json
-        self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        # Torch (and transformers, which imports it) load only when something needs them:
+        # the export to ONNX, or embedding where ONNX is unavailable. A server over an
+        # index ingest made files for starts without them (seconds, and ~300 MB).
+        self._model_path = model_path
+        tokenizer = ModelTokenizer(model_path)
         settings = get_settings()
         onnx = load_onnx_encoder(
             model_path,
-            self._model[0].auto_model,
-            self._model.tokenizer,
+            lambda: self.sentence_transformer()[0].auto_model,
+            tokenizer,
             settings.cache_dir,
             derived_dir(settings.data_dir, settings.collection_prefix),
         )
-        self._content = content_vocabulary(self._model.tokenizer)
-        words = self._model[0].auto_model.get_input_embeddings().weight
-        self._basis = token_basis(words.detach().numpy())
+        self._content = content_vocabulary(tokenizer)
+        self._basis = token_basis(self._word_embeddings())
         space = hashlib.sha256(f"{weights_digest(model_path)}:{TOKEN_DIMS}:".encode())
         space.update(self._content.tobytes())
         self._token_space = space.hexdigest()[:16]
@@ -206,6 +207,31 @@ class MiniLMEmbedding(BaseEmbedding):
         )
         # Repeated questions (eval runs, chat retries, load tests) skip the model entirely.
         self._query_cache = lru_cache(maxsize=4096)(embed_query)
+
+    def sentence_transformer(self) -> Any:
+        """The model on torch (SentenceTransformer), loaded on first use."""
+        with self._st_lock:
+            if self._st is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # keeps stderr clean for CLI errors, --json
+                self._st = SentenceTransformer(
+                    str(self._model_path), device="cpu", local_files_only=True
+                )
+            return self._st
+
+    def _word_embeddings(self) -> np.ndarray:
+        """The model's word embedding matrix, read from its weights file without torch
+        (from the torch model for weights stored otherwise)."""
+        from safetensors import safe_open
+
+        with safe_open(str(self._model_path / "model.safetensors"), framework="np") as weights:
+            names = [k for k in weights.keys() if k.endswith("word_embeddings.weight")]  # noqa: SIM118
+            if len(names) == 1:
+                return weights.get_tensor(names[0])
+        words = self.sentence_transformer()[0].auto_model.get_input_embeddings().weight
+        return words.detach().numpy()
 
     @classmethod
     def class_name(cls) -> str:
@@ -258,7 +284,7 @@ class MiniLMEmbedding(BaseEmbedding):
         cores = (os.cpu_count() or 1) if alone and (many or len(texts) == 1) else 1
         try:
             with _threads(cores):
-                return self._model.encode(
+                return self.sentence_transformer().encode(
                     texts,
                     output_value=output_value,
                     batch_size=FORWARD_BATCH,

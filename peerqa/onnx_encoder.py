@@ -16,10 +16,12 @@ dir beside the index (`keep_export`), where a server with a fresh cache dir find
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,36 @@ def weights_digest(model_path: Path) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _export(transformer: Any, tokenizer: Any, target: Path) -> None:
+class ModelTokenizer:
+    """The model's tokenizer from its tokenizer.json, on the `tokenizers` library: what
+    transformers' fast tokenizer runs, without importing transformers (which imports
+    torch: seconds of a server's start). Truncates to MAX_TOKENS, as the model does."""
+
+    def __init__(self, model_path: Path):
+        from tokenizers import Tokenizer
+
+        source = model_path / "tokenizer.json"
+        self._tokenizer = Tokenizer.from_file(str(source))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        added = json.loads(source.read_text(encoding="utf-8")).get("added_tokens", [])
+        self.all_special_tokens = [t["content"] for t in added if t.get("special")]
+
+    def __len__(self) -> int:
+        return self._tokenizer.get_vocab_size(with_added_tokens=True)
+
+    def get_vocab(self) -> dict[str, int]:
+        return self._tokenizer.get_vocab(with_added_tokens=True)
+
+    def encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text's token ids and token type ids."""
+        return [
+            (np.asarray(e.ids, dtype=np.int64), np.asarray(e.type_ids, dtype=np.int64))
+            for e in self._tokenizer.encode_batch(texts)
+        ]
+
+
+def _export(transformer: Any, tokenizer: ModelTokenizer, target: Path) -> None:
     import torch
 
     class LastHidden(torch.nn.Module):
@@ -67,7 +98,12 @@ def _export(transformer: Any, tokenizer: Any, target: Path) -> None:
             )
             return out.last_hidden_state
 
-    sample = tokenizer(["an example query"], return_tensors="pt")
+    ((ids, types),) = tokenizer.encode(["an example query"])
+    sample = {
+        "input_ids": torch.from_numpy(ids[None]),
+        "attention_mask": torch.ones((1, len(ids)), dtype=torch.int64),
+        "token_type_ids": torch.from_numpy(types[None]),
+    }
     axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
 
     def export(aside: Path) -> None:
@@ -113,11 +149,12 @@ class OnnxQueryEncoder:
     def __init__(
         self,
         model_path: Path,
-        transformer: Any,
-        tokenizer: Any,
+        transformer: Callable[[], Any],
+        tokenizer: ModelTokenizer,
         cache_dir: Path,
         stored: Path | None = None,
     ):
+        """`transformer` gives the torch model, called only when the export must be made."""
         name = f"minilm-{weights_digest(model_path)}.onnx"
         target = cache_dir / name
         if stored and (stored / name).exists():
@@ -126,7 +163,7 @@ class OnnxQueryEncoder:
             used(target)
         else:
             log.info("exporting the embedding model to ONNX at %s", target)
-            _export(transformer, tokenizer, target)
+            _export(transformer(), tokenizer, target)
             prune(cache_dir, "minilm-*.onnx", ONNX_FILES)
         self.path = target
         # One core per query; concurrent queries share. Spinning keeps a query's latency.
@@ -137,10 +174,11 @@ class OnnxQueryEncoder:
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The unit sentence vector, and the token vectors with their token ids (from the
         same forward pass: late interaction scores with them)."""
-        feed = self._tokenizer([text], truncation=True, max_length=MAX_TOKENS, return_tensors="np")
-        (hidden,) = self._session.run(None, {k: feed[k].astype(np.int64) for k in _INPUTS})
+        ((ids, types),) = self._tokenizer.encode([text])
+        feed = {"input_ids": ids[None], "attention_mask": np.ones_like(ids)[None]}
+        (hidden,) = self._session.run(None, feed | {"token_type_ids": types[None]})
         vector = hidden[0].mean(axis=0)  # one text: no padding to mask out of the mean
-        return vector / np.linalg.norm(vector), hidden[0], feed["input_ids"][0]
+        return vector / np.linalg.norm(vector), hidden[0], ids
 
     def encode_batch(self, texts: list[str]) -> list[TextEncoding]:
         """Each text's vector, token vectors and ids, as `encode` gives them, in batches
@@ -148,9 +186,9 @@ class OnnxQueryEncoder:
         if self._batch_session is None:
             threads = BATCH_THREADS or os.cpu_count() or 1
             self._batch_session = _session(self.path, threads=threads, spin=False)
-        feed = self._tokenizer(texts, truncation=True, max_length=MAX_TOKENS)
-        ids = [np.asarray(i, dtype=np.int64) for i in feed["input_ids"]]
-        types = feed["token_type_ids"]
+        encoded = self._tokenizer.encode(texts)
+        ids = [i for i, _ in encoded]
+        types = [t for _, t in encoded]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out: list[TextEncoding | None] = [None] * len(texts)
         for start in range(0, len(order), BATCH_TEXTS):
@@ -192,7 +230,11 @@ def keep_export(export: Path, folder: Path) -> None:
 
 
 def load_onnx_encoder(
-    model_path: Path, transformer: Any, tokenizer: Any, cache_dir: Path, stored: Path | None = None
+    model_path: Path,
+    transformer: Callable[[], Any],
+    tokenizer: ModelTokenizer,
+    cache_dir: Path,
+    stored: Path | None = None,
 ) -> OnnxQueryEncoder | None:
     """The encoder, or None (torch then embeds queries) when export or loading fails."""
     try:

@@ -100,9 +100,8 @@ def _lower_priority() -> None:
     os.nice(NICE)
     threadpool_limits(THREADS)
     peerqa.onnx_encoder.BATCH_THREADS = THREADS
-    import torch  # the model's torch half (loading, and embedding if ONNX is unavailable)
-
-    torch.set_num_threads(THREADS)
+    # Torch reads these when (if ever) it is imported: the export, or embedding without ONNX.
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(THREADS)
 
 
 # -- tasks: run in the worker --------------------------------------------------------------

@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from peerqa.config import bundled_model_path
-from peerqa.embedding import load_embedding
-from peerqa.onnx_encoder import ONNX_FILES, OnnxQueryEncoder, load_onnx_encoder
+from peerqa.embedding import content_vocabulary, load_embedding
+from peerqa.onnx_encoder import (
+    MAX_TOKENS,
+    ONNX_FILES,
+    ModelTokenizer,
+    OnnxQueryEncoder,
+    load_onnx_encoder,
+)
 
 QUERIES = [
     "How do programmes pair mentors with patients?",
@@ -22,11 +28,24 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def model():
-    return load_embedding()._model  # the SentenceTransformer ingest uses
+    return load_embedding().sentence_transformer()  # the model on torch
 
 
 def encoder(model, cache_dir: Path) -> OnnxQueryEncoder:
-    return OnnxQueryEncoder(bundled_model_path(), model[0].auto_model, model.tokenizer, cache_dir)
+    path = bundled_model_path()
+    return OnnxQueryEncoder(path, lambda: model[0].auto_model, ModelTokenizer(path), cache_dir)
+
+
+def test_the_tokenizer_is_the_models_without_transformers(model):
+    """tokenizer.json on `tokenizers` (no torch import) reads texts as the model's own
+    tokenizer does, with the same vocabulary and special tokens."""
+    ours = ModelTokenizer(bundled_model_path())
+    texts = [*QUERIES, "Café naïve CO-OPS: 12.5% (n=43)!"]
+    for (ids, types), want in zip(ours.encode(texts), texts, strict=True):
+        expected = model.tokenizer(want, truncation=True, max_length=MAX_TOKENS)
+        assert ids.tolist() == expected["input_ids"]
+        assert types.tolist() == expected["token_type_ids"]
+    assert np.array_equal(content_vocabulary(ours), content_vocabulary(model.tokenizer))
 
 
 def test_onnx_vectors_are_torch_vectors(model, tmp_path: Path):
@@ -69,7 +88,8 @@ def test_no_encoder_when_the_cache_cannot_be_written(model, tmp_path: Path):
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the cache folder should be")
     path = bundled_model_path()
-    assert load_onnx_encoder(path, model[0].auto_model, model.tokenizer, blocked) is None
+    tokenizer = ModelTokenizer(path)
+    assert load_onnx_encoder(path, lambda: model[0].auto_model, tokenizer, blocked) is None
 
 
 def test_the_loaded_model_embeds_queries_on_onnx(model):

@@ -4,6 +4,9 @@ loads them and embeds nothing."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +119,31 @@ def test_a_generation_without_stored_token_vectors_still_loads(small, notes_dir,
     cache = tmp_path / "cache"
     index = LiveIndex(small.model_copy(update={"cache_dir": cache}))
     assert len(index._late) == 2 and len(list(cache.glob("late-*.npz"))) == 1
+
+
+def test_a_server_process_starts_on_a_fresh_cache_dir_without_torch(small, notes_dir, tmp_path):
+    """A new process (a server's start) over an index ingest made files for: it loads
+    them, makes nothing in its empty cache dir, and never imports torch."""
+    ingest([notes_dir], small)
+    fresh = tmp_path / "fresh-cache"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERQA_")} | {
+        "PEERQA_DATA_DIR": str(small.data_dir),
+        "PEERQA_CORPUS_DIR": str(small.corpus_dir),
+        "PEERQA_COLLECTION_PREFIX": small.collection_prefix,
+        "PEERQA_CACHE_DIR": str(fresh),
+        **({"PEERQA_CHROMA_URL": small.chroma_url} if small.chroma_url else {}),
+    }
+    script = (
+        "import sys\n"
+        "from retrieval.hybrid import LiveIndex\n"
+        "index = LiveIndex()\n"
+        "hits = index.search('boundary training for peer volunteers', top_k=1)\n"
+        "print(len(index._late), hits[0].document, index.embed_model.query_backend,"
+        " 'torch' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["2", "ward-memo", "onnx", "False"]
+    assert not fresh.exists() or list(fresh.iterdir()) == []
