@@ -27,7 +27,6 @@ from ingest.mitigations import check_mitigations
 from ingest.prose import parse_user_document
 from ingest.sources import SourceError, discover
 from peerqa.config import Settings, get_settings
-from peerqa.files import derived_dir
 from peerqa.models import IngestReport, ParsedDocument, Passage
 from peerqa.segment import sentence_spans
 from peerqa.store import (
@@ -173,9 +172,10 @@ def index_documents(
         # A one-sentence passage's text was embedded as its sentence: its tokens too.
         texts = {p.text for p in passages}
         kept_tokens.update((t, v) for t, v in sentence_tokens.items() if t in texts)
-        del sentence_tokens
+    if kept_tokens is not None:
+        from retrieval.late import derive_files
 
-    _derive_files(store, live_passages, passages, embedder, kept_tokens)
+        derive_files(store.settings, live_passages, passages, embedder.model(), kept_tokens)
 
     for doc in parsed:
         doc.info.references_resolved = passage_reference_links(doc.passages)
@@ -198,36 +198,6 @@ def _late_max() -> int:
     from retrieval.late import LATE_MAX
 
     return LATE_MAX
-
-
-def _derive_files(
-    store: Store,
-    live: list[Passage],
-    passages: list[Passage],
-    embedder: _Embedder,
-    kept_tokens: dict[str, np.ndarray] | None,
-) -> None:
-    """The new generation's token vectors in the data dir, made from the tokens kept while
-    embedding, the live generation's (in the data dir, or a server's cache dir) and a
-    batch for the rest; and the model's ONNX export beside them. Nothing for an embedder
-    that is not the model (the bench's precomputed vectors) or above LATE_MAX passages."""
-    from retrieval.late import TokenVectors, store_views, stored_views
-
-    if kept_tokens is None:
-        return
-    model = embedder.model()
-    if not hasattr(model, "token_space"):
-        return
-    settings = store.settings
-    folder = derived_dir(settings.data_dir, settings.collection_prefix)
-    known = [TokenVectors.of(list(kept_tokens), kept_tokens)]
-    if live:
-        previous = stored_views(live, model, folder) or stored_views(
-            live, model, settings.cache_dir
-        )
-        known += previous or []
-    store_views(passages, model, folder, known, keep=[live] if live else [])
-    model.keep_export(folder)
 
 
 class _Embedder:

@@ -34,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from peerqa.config import Settings
 from peerqa.embedding import MiniLMEmbedding
-from peerqa.files import prune, used, write_aside
+from peerqa.files import derived_dir, prune, used, write_aside
 from peerqa.models import Passage
 from peerqa.store import embed_text
 
@@ -201,3 +202,28 @@ def _write_cache(path: Path, views: Sequence[TokenVectors]) -> None:
         prune(path.parent, "late-*.npz", CACHE_FILES)
     except OSError as err:
         log.warning("token vectors not cached in %s: %s", path.parent, err)
+
+
+def derive_files(
+    settings: Settings,
+    live: Sequence[Passage],
+    passages: Sequence[Passage],
+    model: object,
+    kept: Mapping[str, np.ndarray],
+) -> None:
+    """At ingest, before the publish: the new generation's token vectors in the data dir
+    (peerqa.files.derived_dir), made from `kept` (tokens kept while embedding), the live
+    generation's (in the data dir, or a server's cache dir) and a batch for the rest; and
+    the model's ONNX export beside them. Nothing for an embedder that is not the model
+    (the bench's precomputed vectors)."""
+    if not isinstance(model, MiniLMEmbedding):
+        return
+    folder = derived_dir(settings.data_dir, settings.collection_prefix)
+    known = [TokenVectors.of(list(kept), kept)]
+    if live:
+        previous = stored_views(live, model, folder) or stored_views(
+            live, model, settings.cache_dir
+        )
+        known += previous or []
+    store_views(passages, model, folder, known, keep=[live] if live else [])
+    model.keep_export(folder)
