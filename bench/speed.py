@@ -9,7 +9,9 @@
 - /v1/ask p95 during admin uploads of papers against the same server's idle p95, on the
   embedded store and on a Chroma server (`chroma run` on a free loopback port). Asks are
   sent one at a time at ASK_PACE_S with queries never sent before: idle (half before the
-  uploads, half after, so a load change on the machine weighs on both) and during.
+  uploads, half after, so a load change on the machine weighs on both; each half after
+  N_WARM_ASKS that fill the answer caches) and during (the publishes and the caches they
+  empty count: that is what an upload costs).
 
 The machine is shared: every figure is a median of runs or a ratio within one run.
 """
@@ -41,9 +43,12 @@ PAPERS = sorted((REPO_ROOT / "tests" / "fixtures" / "papers").glob("paper_*.md")
 UPLOADS = PAPERS[-2:]  # uploaded one after the other while asks are measured
 INGEST_RUNS = int(os.environ.get("BENCH_INGEST_RUNS", "3"))
 START_RUNS = 3
-ASK_PACE_S = 0.2  # one ask every 0.2 s at most: a steady load, the same idle and during
+ASK_PACE_S = 0.4  # one ask every 0.4 s at most: a steady load, the same idle and during
 N_IDLE_ASKS = 80
-MAX_UPLOAD_ASKS = 200  # asks measured during the uploads, at most (the query pool is finite)
+# Before each idle half: asks that fill the answer composer's sentence cache (dropped
+# whenever a generation is published), so idle means steady state.
+N_WARM_ASKS = 30
+MAX_UPLOAD_ASKS = 150  # asks measured during the uploads, at most (the query pool is finite)
 ADMIN_KEY = "bench-admin-key"
 CHROMA_STARTUP_S = 60.0
 
@@ -151,7 +156,7 @@ def bench_ask_during_upload(
     with Server(env, data_dir.parent / "server.log", REPO_ROOT) as server:
         client = httpx.Client(base_url=server.base_url, timeout=600.0, trust_env=False)
         with client:
-            _paced_asks(client, iter(pool.take(10)))  # warm-up
+            _paced_asks(client, iter(pool.take(N_WARM_ASKS)))
             _log(f"upload ({label}): idle asks")
             idle = _paced_asks(client, iter(pool.take(N_IDLE_ASKS // 2)))
             uploads: list[dict[str, Any]] = []
@@ -175,6 +180,7 @@ def bench_ask_during_upload(
             during = _paced_asks(client, queries, until=lambda: not uploader.is_alive())
             uploader.join()
             _log(f"upload ({label}): idle asks again")
+            _paced_asks(client, iter(pool.take(N_WARM_ASKS)))
             idle += _paced_asks(client, iter(pool.take(N_IDLE_ASKS // 2)))
     idle_s, during_s = summarize(idle), summarize(during)
     return {

@@ -8,6 +8,7 @@ at a time, ingest in length-sorted batches; on torch only when the export cannot
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +30,6 @@ from peerqa.files import derived_dir
 from peerqa.onnx_encoder import (
     ModelTokenizer,
     TextEncoding,
-    keep_export,
     load_onnx_encoder,
     weights_digest,
 )
@@ -262,8 +262,12 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def keep_export(self, folder: Path) -> None:
         """Keep the ONNX export this model runs in `folder` (ingest: the data dir)."""
-        if self._onnx is not None:
-            keep_export(self._onnx.path, folder)
+        if self._onnx is None:
+            return
+        try:
+            self._onnx.keep_in(folder)
+        except Exception as err:  # noqa: BLE001 - only costs a server the export at start
+            logging.getLogger("peerqa.embedding").warning("ONNX export not kept: %r", err)
 
     @contextmanager
     def keeping_tokens(self) -> Iterator[dict[str, np.ndarray]]:

@@ -10,7 +10,7 @@ difference ~1e-6), so vectors written by either meet queries embedded by either.
 The model is exported from the packaged weights once per machine (~1-3 s, no download)
 to `PEERQA_CACHE_DIR`, under a name that changes with the weights, and written atomically
 so concurrent processes never read half a file. Ingest links the export into the data
-dir beside the index (`keep_export`), where a server with a fresh cache dir finds it.
+dir beside the index (`OnnxQueryEncoder.keep_in`), where a server with a fresh cache dir finds it.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ ONNX_FILES = 3
 # Texts per forward batch at ingest. Sorted by length, a batch pads to at most its own
 # longest text; larger batches gained nothing measurable on 2 cores.
 BATCH_TEXTS = 32
+# From this many texts a call runs on every core (BATCH_THREADS); fewer, as a server
+# embeds an answer's uncached sentences beside other requests, run on the query session.
+MANY_TEXTS = 32
 
 # Intra-op threads for batches: None is every core. An ingest beside a server
 # (service/admin_worker.py) sets fewer before its first batch, so requests keep a core.
@@ -169,6 +172,7 @@ class OnnxQueryEncoder:
         # One core per query; concurrent queries share. Spinning keeps a query's latency.
         self._session = _session(target, threads=1, spin=True)
         self._tokenizer = tokenizer
+        self._transformer = transformer
         self._batch_session: Any = None  # made by the first batch: a server may never need it
 
     def encode(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -180,12 +184,35 @@ class OnnxQueryEncoder:
         vector = hidden[0].mean(axis=0)  # one text: no padding to mask out of the mean
         return vector / np.linalg.norm(vector), hidden[0], ids
 
+    def keep_in(self, folder: Path) -> None:
+        """The export in `folder` too, and no other export there: an ingest keeps the one
+        its data dir's generations were made with. A hard link, else a copy; made again
+        from the weights when the cache's was pruned meanwhile (another environment's
+        export may push it out)."""
+        target = folder / self.path.name
+        if self.path != target and not target.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(self.path, target)
+            except FileExistsError:  # another ingest linked it meanwhile
+                pass
+            except FileNotFoundError:
+                _export(self._transformer(), self._tokenizer, target)
+            except OSError:  # another file system, or links not allowed
+                write_aside(target, lambda aside: shutil.copyfile(self.path, aside))
+        for other in folder.glob("minilm-*.onnx"):
+            if other != target:
+                other.unlink(missing_ok=True)
+
     def encode_batch(self, texts: list[str]) -> list[TextEncoding]:
         """Each text's vector, token vectors and ids, as `encode` gives them, in batches
         of BATCH_TEXTS texts of similar length."""
-        if self._batch_session is None:
-            threads = BATCH_THREADS or os.cpu_count() or 1
-            self._batch_session = _session(self.path, threads=threads, spin=False)
+        session = self._session  # a few texts (a server's answer sentences): one core
+        if len(texts) >= MANY_TEXTS:
+            if self._batch_session is None:
+                threads = BATCH_THREADS or os.cpu_count() or 1
+                self._batch_session = _session(self.path, threads=threads, spin=False)
+            session = self._batch_session
         encoded = self._tokenizer.encode(texts)
         ids = [i for i, _ in encoded]
         types = [t for _, t in encoded]
@@ -200,33 +227,12 @@ class OnnxQueryEncoder:
                 arrays["input_ids"][row, :n] = ids[i]
                 arrays["attention_mask"][row, :n] = 1
                 arrays["token_type_ids"][row, :n] = types[i]
-            (hidden,) = self._batch_session.run(None, arrays)
+            (hidden,) = session.run(None, arrays)
             for row, i in enumerate(chunk):
                 n = len(ids[i])
                 vector = hidden[row, :n].mean(axis=0)  # the text's own tokens, no padding
                 out[i] = TextEncoding(vector / np.linalg.norm(vector), hidden[row, :n], ids[i])
         return out  # type: ignore[return-value]  # every position was filled
-
-
-def keep_export(export: Path, folder: Path) -> None:
-    """The export in `folder` too (a hard link, else a copy), and no other export there:
-    an ingest keeps the one its data dir's generations were made with."""
-    target = folder / export.name
-    if export != target and not target.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            try:
-                os.link(export, target)
-            except FileExistsError:  # another ingest linked it meanwhile
-                pass
-            except OSError:  # another file system, or links not allowed
-                write_aside(target, lambda aside: shutil.copyfile(export, aside))
-        except OSError as err:  # pruned from the cache meanwhile: a server exports it again
-            log.warning("ONNX export not kept in %s: %s", folder, err)
-            return
-    for other in folder.glob("minilm-*.onnx"):
-        if other != target:
-            other.unlink(missing_ok=True)
 
 
 def load_onnx_encoder(
