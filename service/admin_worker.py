@@ -31,8 +31,8 @@ from fastapi.exceptions import RequestValidationError
 from peerqa.config import Settings
 from peerqa.models import DocumentInfo, IngestReport
 
-# Lower than the server (0): CFS then gives the worker ~10% of a core the server wants.
-NICE = 10
+# The lowest priority: CFS then gives the worker ~1.5% of a core the server wants.
+NICE = 19
 # Intra-op threads for the worker's model: a core stays free for requests.
 THREADS = max(1, (os.cpu_count() or 1) - 1)
 WORKER_GONE = "the ingest worker stopped before it finished; the index is unchanged: try again"
