@@ -37,9 +37,11 @@ MAX_TOKENS = 256  # the model's max_seq_length, as SentenceTransformer truncates
 # Exports kept in cache_dir (90 MB each), the least recently used go. The key follows the
 # weights' path, so each virtual environment (each CI clone) makes its own export.
 ONNX_FILES = 3
-# Texts per forward batch at ingest. Sorted by length, a batch pads to at most its own
-# longest text; larger batches gained nothing measurable on 2 cores.
-BATCH_TEXTS = 32
+# Tokens per forward batch at ingest (texts x the longest of them): 16 texts of the
+# model's 256 tokens, 128 sentences of 32. Sorted by length, a batch pads to at most its
+# own longest text; a budget in tokens, not texts, bounds the memory a batch of long
+# texts takes (attention grows with the square of its length).
+BATCH_TOKENS = 4096
 # From this many texts a call runs on every core (BATCH_THREADS); fewer, as a server
 # embeds an answer's uncached sentences beside other requests, run on the query session.
 MANY_TEXTS = 32
@@ -206,7 +208,7 @@ class OnnxQueryEncoder:
 
     def encode_batch(self, texts: list[str]) -> list[TextEncoding]:
         """Each text's vector, token vectors and ids, as `encode` gives them, in batches
-        of BATCH_TEXTS texts of similar length."""
+        of texts of similar length (BATCH_TOKENS each)."""
         session = self._session  # a few texts (a server's answer sentences): one core
         if len(texts) >= MANY_TEXTS:
             if self._batch_session is None:
@@ -218,8 +220,13 @@ class OnnxQueryEncoder:
         types = [t for _, t in encoded]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         out: list[TextEncoding | None] = [None] * len(texts)
-        for start in range(0, len(order), BATCH_TEXTS):
-            chunk = order[start : start + BATCH_TEXTS]
+        start = 0
+        while start < len(order):
+            # Ascending lengths: the batch's last (longest) text sets its width.
+            end = start + 1
+            while end < len(order) and (end - start + 1) * len(ids[order[end]]) <= BATCH_TOKENS:
+                end += 1
+            chunk, start = order[start:end], end
             width = max(len(ids[i]) for i in chunk)
             arrays = {name: np.zeros((len(chunk), width), dtype=np.int64) for name in _INPUTS}
             for row, i in enumerate(chunk):
