@@ -2,7 +2,9 @@
 
 Parsing happens before the store is touched, so bad input leaves the index as it was.
 Embeddings are reused by (passage id, hash of the embedded text) from the live index,
-so re-ingesting unchanged sources computes 0 embeddings.
+so re-ingesting unchanged sources computes 0 embeddings. Before the publish, the files
+search derives from a generation (late interaction's token vectors, the ONNX export) are
+made in the data dir (peerqa.files.derived_dir), so no server makes them at load.
 
 llama-index, the model and torch are imported only once something must be written: a
 no-op re-ingest parses, fingerprints and reads the pointer (chromadb) and nothing else.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -139,26 +142,40 @@ def index_documents(
         return report(state, embedded=0)
 
     carried_ids = [i for i in live if i not in prints and i not in remove]
-    carried = [p for p in _live_passages(store, state) if p.document in carried_ids]
+    live_passages = _live_passages(store, state)
+    carried = [p for p in live_passages if p.document in carried_ids]
     passages = carried + [p for d in parsed for p in d.passages]
     generation = state.generation + 1 if state else 1
     collection = store.new_collection(generation)
     sentences = store.new_collection(generation, collection.name)
     embedder = _Embedder(embed_model)
+    # A passage's tokens for late interaction, from the pass that embeds it (see below).
+    kept_tokens: dict[str, np.ndarray] | None = {} if _late_max() >= len(passages) else None
     _write(
         (passage_to_node(p) for p in passages),
         collection,
         store.collection(state.collection) if state else None,
         embedder,
         progress,
+        kept_tokens,
     )
+    sentence_tokens: dict[str, np.ndarray] | None = None if kept_tokens is None else {}
     n_sentences = _write(
         (n for p in passages for n in sentence_nodes(p)),
         sentences,
         store.collection(sentence_collection(state.collection)) if state else None,
         embedder,
         progress,
+        sentence_tokens,
     )
+    if kept_tokens is not None and sentence_tokens:
+        # A one-sentence passage's text was embedded as its sentence: its tokens too.
+        texts = {p.text for p in passages}
+        kept_tokens.update((t, v) for t, v in sentence_tokens.items() if t in texts)
+    if kept_tokens is not None:
+        from retrieval.late import derive_files
+
+        derive_files(store.settings, live_passages, passages, embedder.model(), kept_tokens)
 
     for doc in parsed:
         doc.info.references_resolved = passage_reference_links(doc.passages)
@@ -177,25 +194,34 @@ def index_documents(
     return report(new_state, embedded=embedder.embedded)
 
 
+def _late_max() -> int:
+    from retrieval.late import LATE_MAX
+
+    return LATE_MAX
+
+
 class _Embedder:
     """The embedding transform, loaded on first use: a publish that only reuses vectors
-    (removing a document, carrying unchanged ones) never loads the model."""
+    (removing a document, carrying unchanged ones) never loads it to embed."""
 
     def __init__(self, model: TransformComponent | None):
         self._model = model
         self.embedded = 0
+
+    def model(self) -> TransformComponent:
+        if self._model is None:
+            from peerqa.embedding import load_embedding
+
+            self._model = load_embedding()
+        return self._model
 
     def __call__(self, nodes: Sequence[TextNode]) -> TransformComponent | None:
         """The transform for a chunk, or None when every node has its vector."""
         todo = sum(n.embedding is None for n in nodes)
         if not todo:
             return None
-        if self._model is None:
-            from peerqa.embedding import load_embedding
-
-            self._model = load_embedding()
         self.embedded += todo
-        return self._model
+        return self.model()
 
 
 def _write(
@@ -204,8 +230,10 @@ def _write(
     live: chromadb.Collection | None,
     embedder: _Embedder,
     progress: bool,
+    kept_tokens: dict[str, np.ndarray] | None = None,
 ) -> int:
-    """Embed (or reuse) and add `nodes` to `target`, CHUNK at a time; how many there were."""
+    """Embed (or reuse) and add `nodes` to `target`, CHUNK at a time; how many there were.
+    With `kept_tokens`, the content token vectors of each text embedded go there too."""
     from llama_index.core.ingestion import IngestionPipeline
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -215,11 +243,15 @@ def _write(
         if live is not None:
             _reuse_vectors(chunk, live)
         transform = embedder(chunk)
-        IngestionPipeline(
-            transformations=[transform] if transform else [],
-            vector_store=vector_store,
-            disable_cache=True,
-        ).run(nodes=chunk, show_progress=progress)
+        keeping = getattr(transform, "keeping_tokens", None)
+        with keeping() if keeping and kept_tokens is not None else nullcontext({}) as kept:
+            IngestionPipeline(
+                transformations=[transform] if transform else [],
+                vector_store=vector_store,
+                disable_cache=True,
+            ).run(nodes=chunk, show_progress=progress)
+        if kept_tokens is not None:
+            kept_tokens.update(kept)
         written += len(chunk)
     return written
 

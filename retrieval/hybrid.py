@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from peerqa.config import Settings, get_settings
 from peerqa.embedding import MiniLMEmbedding, QueryEncoding, load_embedding
+from peerqa.files import derived_dir
 from peerqa.models import Filters, Passage, ScoredPassage
 from peerqa.store import (
     FILTER_KEYS,
@@ -41,7 +42,7 @@ from peerqa.store import (
     sentence_passage,
 )
 from retrieval.expansion import expand
-from retrieval.late import TokenVectors, load_views
+from retrieval.late import TokenVectors, load_views, passage_order
 from retrieval.programmes import ProgrammeFinder
 
 CANDIDATES = 30  # per retriever, before fusion
@@ -423,7 +424,7 @@ class LiveIndex:
 
     def _load(self, state: IndexState) -> None:
         collection = self.store.collection(state.collection)
-        passages = sorted(self.store.passages(collection), key=_document_order)
+        passages = sorted(self.store.passages(collection), key=passage_order)
         nodes = [passage_to_node(p, LoadedNode) for p in passages]
         self._nodes = {n.node_id: n for n in nodes}
         # BM25Retriever.from_defaults(nodes, stemmer, language="english"), built directly:
@@ -477,7 +478,11 @@ class LiveIndex:
             fetch=3,
         )
         self._late = load_views(
-            passages, self.embed_model, getattr(self, "_late", ()), self.settings.cache_dir
+            passages,
+            self.embed_model,
+            getattr(self, "_late", ()),
+            self.settings.cache_dir,
+            stored=derived_dir(self.settings.data_dir, self.settings.collection_prefix),
         )
         self.state = state
 
@@ -680,7 +685,3 @@ def _chroma_where(active: dict[str, list[str]]) -> dict[str, Any] | None:
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def _document_order(p: Passage) -> tuple[str, int]:
-    return (p.document, p.char_start)

@@ -12,12 +12,15 @@ context. Kept on the curated set: the text ranking took MRR@10 0.674 -> 0.728 (c
 (calibrate 0.788, test 0.696); nDCG@10 0.692 -> 0.729 -> 0.753, answers citing gold
 evidence 0.736 -> 0.755 -> 0.773; Recall@5 unchanged at 0.800.
 
-Token vectors (TOKEN_DIMS wide, peerqa/embedding.py) are made when a generation first
-loads on a machine (~5 s for the bundled corpus's 178 passages, both views, on 2 cores),
-reusing the previous generation's for texts it held, and kept in the settings' cache_dir:
-a server restart, another worker or a CLI run reads them back in milliseconds. Only up
-to LATE_MAX passages: above, the load would take minutes, and search fuses the other
-rankings alone. A query's token vectors come from the forward pass that embeds it.
+Token vectors (TOKEN_DIMS wide, peerqa/embedding.py) are made at ingest, beside the
+generation they belong to (the data dir's derived folder, peerqa.files.derived_dir):
+a passage's context view from the forward pass that embeds the passage, the rest in
+batches, reusing the previous generation's for texts it held. A server start, another
+worker or a CLI run reads them back in milliseconds, whatever its cache dir. A generation
+published without them (an older version, another machine's data dir) has them made at
+its first load and kept in the settings' cache_dir. Only up to LATE_MAX passages: above,
+making them would take minutes, and search fuses the other rankings alone. A query's
+token vectors come from the forward pass that embeds it.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from peerqa.config import Settings
 from peerqa.embedding import MiniLMEmbedding
-from peerqa.files import prune, used, write_aside
+from peerqa.files import derived_dir, prune, used, write_aside
 from peerqa.models import Passage
 from peerqa.store import embed_text
 
@@ -40,6 +44,12 @@ LATE_MAX = 2_000  # passages in a generation
 CACHE_FILES = 8  # generations' token vectors kept in cache_dir, the least recently used go
 
 log = logging.getLogger("peerqa.retrieval")
+
+
+def passage_order(passage: Passage) -> tuple[str, int]:
+    """The order of a loaded generation's passages (by document, then offset): view rows
+    are by position in it, so ingest and load must agree."""
+    return (passage.document, passage.char_start)
 
 
 def verbatim_text(passage: Passage) -> str:
@@ -71,7 +81,7 @@ class TokenVectors:
         return cls(list(texts), matrix, starts)
 
     def rows(self) -> list[np.ndarray]:
-        return np.split(self.matrix, self.starts[1:-1])
+        return np.split(self.matrix, self.starts[1:-1]) if self.text else []
 
     def maxsim(self, query_tokens: np.ndarray, positions: Sequence[int]) -> np.ndarray:
         """The MaxSim score of each passage (by position) against the query's tokens."""
@@ -90,18 +100,21 @@ def load_views(
     embed_model: MiniLMEmbedding,
     previous: Sequence[TokenVectors] = (),
     cache_dir: Path | None = None,
+    stored: Path | None = None,
 ) -> tuple[TokenVectors, ...]:
-    """The TokenVectors of each of LATE_VIEWS, or none above LATE_MAX passages: read from
-    cache_dir when a load on this machine made them, else made and kept there. A text the
-    previous generation held (in either view) keeps its vectors; the others are embedded
-    together, once each (a passage without context reads the same in both views)."""
+    """The TokenVectors of each of LATE_VIEWS (passages in load order), or none above
+    LATE_MAX passages: read from `stored` (ingest made them there) or cache_dir when
+    there, else made and kept in cache_dir. A text `previous` holds (in either view)
+    keeps its vectors; the others are embedded together, once each (a passage without
+    context reads the same in both views)."""
     if len(passages) > LATE_MAX:
         return ()
     views = [[read(p) for p in passages] for read in LATE_VIEWS]
+    for folder in (stored, cache_dir):
+        cached = folder and _read_cache(cache_path(folder, embed_model.token_space, views), views)
+        if cached:
+            return cached
     path = cache_dir and cache_path(cache_dir, embed_model.token_space, views)
-    cached = path and _read_cache(path, views)
-    if cached:
-        return cached
     known = {t: r for old in previous for t, r in zip(old.text, old.rows(), strict=True)}
     new = sorted({t for texts in views for t in texts} - known.keys())
     known.update(zip(new, embed_model.token_vectors(new) if new else [], strict=True))
@@ -109,6 +122,41 @@ def load_views(
     if path:
         _write_cache(path, made)
     return made
+
+
+def stored_views(
+    passages: Sequence[Passage], embed_model: MiniLMEmbedding, folder: Path
+) -> tuple[TokenVectors, ...] | None:
+    """A generation's views as ingest stored them in `folder`; None when absent."""
+    views = [[read(p) for p in sorted(passages, key=passage_order)] for read in LATE_VIEWS]
+    return _read_cache(cache_path(folder, embed_model.token_space, views), views)
+
+
+def store_views(
+    passages: Sequence[Passage],
+    embed_model: MiniLMEmbedding,
+    folder: Path,
+    known: Sequence[TokenVectors] = (),
+    keep: Sequence[Sequence[Passage]] = (),
+) -> Path | None:
+    """Make a new generation's views in `folder` at ingest (texts in `known` are not
+    embedded again), and remove the others there except those of the generations in
+    `keep` (the live one, still served until the pointer moves). The file made, or None
+    above LATE_MAX passages."""
+    if len(passages) > LATE_MAX:
+        return None
+    ordered = sorted(passages, key=passage_order)
+    load_views(ordered, embed_model, known, cache_dir=folder)
+    wanted = {_path_of(p, embed_model, folder) for p in (ordered, *keep)}
+    for old in folder.glob("late-*.npz"):
+        if old not in wanted:
+            old.unlink(missing_ok=True)
+    return _path_of(ordered, embed_model, folder)
+
+
+def _path_of(passages: Sequence[Passage], embed_model: MiniLMEmbedding, folder: Path) -> Path:
+    views = [[read(p) for p in sorted(passages, key=passage_order)] for read in LATE_VIEWS]
+    return cache_path(folder, embed_model.token_space, views)
 
 
 def cache_path(cache_dir: Path, token_space: str, views: Sequence[Sequence[str]]) -> Path:
@@ -154,3 +202,28 @@ def _write_cache(path: Path, views: Sequence[TokenVectors]) -> None:
         prune(path.parent, "late-*.npz", CACHE_FILES)
     except OSError as err:
         log.warning("token vectors not cached in %s: %s", path.parent, err)
+
+
+def derive_files(
+    settings: Settings,
+    live: Sequence[Passage],
+    passages: Sequence[Passage],
+    model: object,
+    kept: Mapping[str, np.ndarray],
+) -> None:
+    """At ingest, before the publish: the new generation's token vectors in the data dir
+    (peerqa.files.derived_dir), made from `kept` (tokens kept while embedding), the live
+    generation's (in the data dir, or a server's cache dir) and a batch for the rest; and
+    the model's ONNX export beside them. Nothing for an embedder that is not the model
+    (the bench's precomputed vectors)."""
+    if not isinstance(model, MiniLMEmbedding):
+        return
+    folder = derived_dir(settings.data_dir, settings.collection_prefix)
+    known = [TokenVectors.of(list(kept), kept)]
+    if live:
+        previous = stored_views(live, model, folder) or stored_views(
+            live, model, settings.cache_dir
+        )
+        known += previous or []
+    store_views(passages, model, folder, known, keep=[live] if live else [])
+    model.keep_export(folder)

@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from peerqa.config import bundled_model_path
-from peerqa.embedding import load_embedding
-from peerqa.onnx_encoder import ONNX_FILES, OnnxQueryEncoder, load_onnx_encoder
+from peerqa.embedding import content_vocabulary, load_embedding
+from peerqa.onnx_encoder import (
+    MAX_TOKENS,
+    ONNX_FILES,
+    ModelTokenizer,
+    OnnxQueryEncoder,
+    load_onnx_encoder,
+)
 
 QUERIES = [
     "How do programmes pair mentors with patients?",
@@ -22,11 +28,24 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def model():
-    return load_embedding()._model  # the SentenceTransformer ingest uses
+    return load_embedding().sentence_transformer()  # the model on torch
 
 
 def encoder(model, cache_dir: Path) -> OnnxQueryEncoder:
-    return OnnxQueryEncoder(bundled_model_path(), model[0].auto_model, model.tokenizer, cache_dir)
+    path = bundled_model_path()
+    return OnnxQueryEncoder(path, lambda: model[0].auto_model, ModelTokenizer(path), cache_dir)
+
+
+def test_the_tokenizer_is_the_models_without_transformers(model):
+    """tokenizer.json on `tokenizers` (no torch import) reads texts as the model's own
+    tokenizer does, with the same vocabulary and special tokens."""
+    ours = ModelTokenizer(bundled_model_path())
+    texts = [*QUERIES, "Café naïve CO-OPS: 12.5% (n=43)!"]
+    for (ids, types), want in zip(ours.encode(texts), texts, strict=True):
+        expected = model.tokenizer(want, truncation=True, max_length=MAX_TOKENS)
+        assert ids.tolist() == expected["input_ids"]
+        assert types.tolist() == expected["token_type_ids"]
+    assert np.array_equal(content_vocabulary(ours), content_vocabulary(model.tokenizer))
 
 
 def test_onnx_vectors_are_torch_vectors(model, tmp_path: Path):
@@ -69,7 +88,8 @@ def test_no_encoder_when_the_cache_cannot_be_written(model, tmp_path: Path):
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the cache folder should be")
     path = bundled_model_path()
-    assert load_onnx_encoder(path, model[0].auto_model, model.tokenizer, blocked) is None
+    tokenizer = ModelTokenizer(path)
+    assert load_onnx_encoder(path, lambda: model[0].auto_model, tokenizer, blocked) is None
 
 
 def test_the_loaded_model_embeds_queries_on_onnx(model):
@@ -78,3 +98,32 @@ def test_the_loaded_model_embeds_queries_on_onnx(model):
     query = "a question nobody asked before 7f3c"
     expected = model.encode([query], normalize_embeddings=True)[0]
     assert np.abs(np.asarray(embedding.get_query_embedding(query)) - expected).max() < 1e-5
+
+
+def test_ingest_batches_on_onnx_give_torch_vectors(model, tmp_path: Path):
+    """Length-sorted batches (padding inside a batch masked out of the mean) give each
+    text torch's vectors, in the order given; texts over the model's 256 tokens truncate
+    alike."""
+    texts = [QUERIES[2], "peer", *QUERIES[:2], "Mentors met patients weekly. " * 3] * 9
+    onnx = encoder(model, tmp_path)
+    got = onnx.encode_batch(texts)
+    want = model.encode(texts, normalize_embeddings=True)
+    tokens = model.encode(texts, output_value="token_embeddings")
+    assert len(got) == len(texts)
+    for encoding, vector, hidden in zip(got, want, tokens, strict=True):
+        assert np.abs(encoding.vector - vector).max() < 1e-5
+        assert encoding.hidden.shape == tuple(hidden.shape) == (len(encoding.ids), 384)
+        assert np.abs(encoding.hidden - hidden.numpy()).max() < 1e-4
+
+
+def test_the_loaded_model_embeds_documents_in_onnx_batches(model):
+    embedding = load_embedding()
+    texts = ["Volunteers ring new parents every week.", QUERIES[2], "funding"]
+    on_torch = embedding._forward(texts, "sentence_embedding")
+    with embedding.keeping_tokens() as kept:
+        vectors = embedding.get_text_embedding_batch(texts)
+    assert np.abs(np.asarray(vectors) - on_torch).max() < 1e-5
+    # The content tokens of each text came with it, as token_vectors makes them.
+    assert list(kept) == texts
+    for text, tokens in zip(texts, embedding.token_vectors(texts), strict=True):
+        assert np.abs(kept[text] - tokens).max() < 1e-5

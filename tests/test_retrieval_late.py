@@ -33,7 +33,7 @@ def test_a_passage_scores_the_mean_over_query_tokens_of_its_best_matching_token(
 
 
 def test_content_tokens_are_the_words_that_carry_the_question(corpus_index):
-    tokenizer = corpus_index.embed_model._model.tokenizer
+    tokenizer = corpus_index.embed_model.sentence_transformer().tokenizer
     content = content_vocabulary(tokenizer)
     ids = tokenizer("How do they pair people up, and what does it cost?")["input_ids"]
     kept = [t for t, i in zip(tokenizer.convert_ids_to_tokens(ids), ids, strict=True) if content[i]]

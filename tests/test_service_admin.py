@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from peerqa.config import Settings
+from peerqa.store import Store
+from service import admin_worker
 from service.app import create_app
+from service.documents import admin_lock
+from tests.test_faults import waiting_for_a_lock
 from tests.test_ingest_prose import make_pdf
 
 KEY = "s3cret-key"
@@ -223,3 +232,66 @@ def test_reindex_bundled_paper_is_protected(client):
     assert r.status_code == 409
     paper = next(d for d in client.get("/v1/documents").json() if d["id"] == PAPER)
     assert paper["passages"] == report["passages"]
+
+
+# -- uploads run outside the request path -------------------------------------------------
+def waiting_worker(deadline_s: float = 300.0) -> int:
+    """The admin worker's pid once it is blocked on the admin lock (held by the test):
+    an upload is then in progress, in another process."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        for pid in admin_worker.worker_pids():
+            if waiting_for_a_lock(pid):
+                assert pid != os.getpid()
+                return pid
+        time.sleep(0.05)
+    raise AssertionError("no upload reached the admin lock")
+
+
+def test_searches_answer_while_an_upload_is_in_progress(client, settings):
+    assert upload(client, "memo.txt", MEMO).status_code == 201
+    documents = client.get("/v1/documents").json()
+    with ThreadPoolExecutor(1) as pool, admin_lock(settings):
+        pending = pool.submit(upload, client, "buddy.md", NOTES_MD)
+        waiting_worker()
+        # The upload holds nothing this process needs: searches and answers go on.
+        hits = client.post("/v1/search", json={"query": "telephone peer support"}).json()
+        assert hits["results"][0]["document"] == "memo"
+        assert client.post("/v1/ask", json={"question": "When does the pilot start?"}).is_success
+        assert client.get("/v1/documents").json() == documents
+        assert not pending.done()
+    # The lock released, the upload finishes: 201 with its summary, served at once.
+    r = pending.result(timeout=600)
+    assert r.status_code == 201 and r.json()["id"] == "buddy"
+    assert {d["id"] for d in client.get("/v1/documents").json()} == {"memo", "buddy"}
+
+
+def test_a_failed_upload_leaves_the_index_unchanged(client, settings):
+    assert upload(client, "memo.txt", MEMO).status_code == 201
+    state = Store(settings).state()
+    assert upload(client, "broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 50).status_code == 422
+    assert Store(settings).state() == state
+    # A worker killed mid-upload: 503, nothing published, and the next upload works.
+    with ThreadPoolExecutor(1) as pool:
+        with admin_lock(settings):
+            pending = pool.submit(upload, client, "buddy.md", NOTES_MD)
+            os.kill(waiting_worker(), signal.SIGKILL)
+            r = pending.result(timeout=600)
+    assert r.status_code == 503 and "unchanged" in r.json()["detail"]
+    assert Store(settings).state() == state
+    assert [d["id"] for d in client.get("/v1/documents").json()] == ["memo"]
+    assert upload(client, "buddy.md", NOTES_MD).status_code == 201
+
+
+def test_the_worker_embeds_not_the_server(client, monkeypatch):
+    """Nothing of an upload is embedded by the serving process."""
+    from peerqa.embedding import MiniLMEmbedding
+
+    embedded = []
+    real = MiniLMEmbedding._encode
+    monkeypatch.setattr(
+        MiniLMEmbedding, "_encode", lambda self, texts: embedded.extend(texts) or real(self, texts)
+    )
+    assert upload(client, "buddy.md", NOTES_MD).status_code == 201
+    assert embedded == []
+    assert client.post("/v1/search", json={"query": "kidney buddy scheme"}).is_success

@@ -1,7 +1,10 @@
 """Admin: add, replace and delete user documents, and re-ingest the bundled corpus.
 
-Each write holds the admin lock, publishes a new index generation (index_documents keeps
-every other document), and refreshes this worker's index so the change is served at once.
+Each write runs in the admin worker process (service/admin_worker.py: parsing and
+embedding never compete with requests for this process), which holds the admin lock and
+publishes a new index generation (index_documents keeps every other document); the route
+then refreshes this process's index so the change is served at once. Plain `def` routes:
+each waits for the worker on a thread of the pool, never on the event loop.
 """
 
 from __future__ import annotations
@@ -10,15 +13,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Response, UploadFile
 
-from ingest.pipeline import index_documents, ingest
-from ingest.sources import SourceError
 from peerqa.models import DocumentInfo, IngestReport
+from service import admin_worker
 from service.auth import Admin
-from service.deps import AppSettings, Index, ready_state
-from service.documents import admin_lock, bundled_ids, parse_upload
+from service.deps import AppSettings, Index
 from service.errors import error_responses
 
-router = APIRouter(tags=["admin"], dependencies=[Admin], responses=error_responses(401, 403))
+router = APIRouter(
+    tags=["admin"],
+    dependencies=[Admin],
+    responses=error_responses(401, 403, (503, "The ingest worker stopped; index unchanged")),
+)
 
 
 @router.post(
@@ -39,16 +44,9 @@ def upload_document(
     data = file.file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(413, f"file over the {settings.max_upload_bytes}-byte upload limit")
-    parsed = parse_upload(file.filename, data, settings)
-    with admin_lock(settings):
-        index.refresh()
-        if parsed.info.id in bundled_ids(settings, index.state):
-            raise HTTPException(
-                409, f"'{parsed.info.id}' is a bundled corpus document: rename the file"
-            )
-        index_documents(index.store, [parsed])
-        index.refresh()
-    return next(d for d in ready_state(index).documents if d.id == parsed.info.id)
+    document = admin_worker.run(admin_worker.upload, settings, file.filename, data)
+    index.refresh()
+    return document
 
 
 @router.delete(
@@ -63,18 +61,8 @@ def upload_document(
 def delete_document(document_id: str, index: Index, settings: AppSettings) -> Response:
     """Remove an uploaded document. The bundled corpus is the core evidence: deleting one
     of its documents is a 409 (as is deleting the last document of the index)."""
-    with admin_lock(settings):
-        index.refresh()
-        if document_id in bundled_ids(settings, index.state):
-            raise HTTPException(409, f"'{document_id}' is a bundled corpus document")
-        live = {d.id for d in index.state.documents} if index.state else set()
-        if document_id not in live:
-            raise HTTPException(404, f"no document with id {document_id!r}")
-        if live == {document_id}:
-            # An index of nothing cannot be loaded (or searched): keep the last document.
-            raise HTTPException(409, f"'{document_id}' is the only document in the index")
-        index_documents(index.store, [], remove=[document_id])
-        index.refresh()
+    admin_worker.run(admin_worker.delete, settings, document_id)
+    index.refresh()
     return Response(status_code=204)
 
 
@@ -85,10 +73,6 @@ def delete_document(document_id: str, index: Index, settings: AppSettings) -> Re
 def reindex(index: Index, settings: AppSettings) -> IngestReport:
     """Re-ingest the bundled corpus, keeping uploaded documents; nothing is re-embedded
     or republished when it is unchanged."""
-    with admin_lock(settings):
-        try:
-            report = ingest(settings=settings)
-        except SourceError as err:
-            raise HTTPException(500, f"bundled corpus: {err} (index unchanged)") from err
-        index.refresh()
+    report = admin_worker.run(admin_worker.reindex, settings)
+    index.refresh()
     return report
