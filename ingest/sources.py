@@ -30,6 +30,7 @@ MEDIA_TYPES: dict[str, str] = {
     ".html": "text/html",
     ".htm": "text/html",
     ".pdf": "application/pdf",
+    ".xml": "application/xml",  # a paper as JATS (PubMed Central) or GROBID TEI
 }
 SUPPORTED = tuple(MEDIA_TYPES)
 
@@ -484,10 +485,28 @@ def _brief(exc: Exception) -> str:
     return message if len(message) <= _MAX_DETAIL else message[: _MAX_DETAIL - 1] + "…"
 
 
+def _read_xml(path: Path, data: bytes) -> _Content:
+    """A JATS or TEI paper: its laid-out text, one block per paragraph."""
+    from ingest.readers import read_xml
+
+    paper = read_xml(path, data)
+    blocks = [
+        Block(
+            b.start,
+            b.end,
+            section=tuple(b.section),
+            kind="list_item" if b.list_item else "paragraph",
+        )
+        for b in [*paper.abstract, *paper.paragraphs]
+    ]
+    return _Content(paper.text, paper.study.title or "", sorted(blocks, key=lambda b: b.start))
+
+
 _READERS: dict[str, Callable[[Path, bytes], _Content]] = {
     ".txt": _read_text,
     ".md": _read_markdown,
     ".html": _read_html,
     ".htm": _read_html,
     ".pdf": _read_pdf,
+    ".xml": _read_xml,
 }
