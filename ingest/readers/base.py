@@ -230,8 +230,8 @@ def reference_keys(citation: str) -> tuple[str | None, int | None]:
 
 _LABEL_WORDS = (
     r"(?:Background|Objectives?|Aims?|Purpose|Introduction|Methods?|Design|"
-    r"Setting|Participants|Interventions?|Measures|Main outcome measures|Results?|Findings|"
-    r"Conclusions?|Interpretation|Implications|Discussion|Context|Trial registration|"
+    r"Setting|Participants|Interventions?|Measures|(?:Main )?[Oo]utcome measures|Primary outcome measures?|Results?|Findings|"
+    r"Conclusions?|Interpretation|Implications|Discussion|Context|Trial registration(?: number)?|"
     r"Registration|Keywords|Limitations)(?: and [A-Za-z]+)?"
 )
 _ABSTRACT_LABEL = re.compile(
@@ -268,7 +268,8 @@ def abstract_parts(text: str, start: int, end: int) -> list[tuple[str | None, in
             if body:
                 parts.append((label["label"], *body))
             continue
-        parts.append((pending, s, e))
+        if re.search(r"\w", piece):  # a stray "." left between parts is not a part
+            parts.append((pending, s, e))
         pending = None
     return parts
 

@@ -102,6 +102,12 @@ class _Walker:
                 span = _markdown_span(self.text, self.offsets, token, following)
                 if span:
                     self.paragraph(*span, in_item > 0)
+            elif token.type == "code_block" and token.map:
+                # Converters indent text (a structured abstract's parts, say) by four
+                # spaces or more, which Markdown reads as code: in a paper it is text.
+                span = self.line_span(token)
+                if span:
+                    self.paragraph(*span, in_item > 0)
             elif token.type == "tr_open" and token.map:
                 span = self.line_span(token)
                 if span:
