@@ -63,6 +63,7 @@ class CitationResolver:
 
     def __init__(self, paper: ScholarlyPaper) -> None:
         self.text = paper.text
+        self.marked = paper.citations
         self.numbers = {r.n for r in paper.references}
         self.by_key = {
             (r.surname.lower(), r.year): r.n
@@ -74,8 +75,23 @@ class CitationResolver:
         # cite in brackets: elsewhere a glued digit is more likely a name or a count.
         self.brackets = any(_BRACKETS.search(self.text, s, e) for s, e in body)
 
+    def _marked_numbers(self, start: int, end: int, target: list[int]) -> list[int]:
+        """A marked citation's numbers: as printed when it is numeric ("28", "[3-5]"),
+        since converters' links can be off by a reference; else its link's."""
+        printed = self.text[start:end].strip("[]() ")
+        try:
+            numbers = expand_marker(re.sub(r"\s+", "", printed).replace(";", ","))
+        except ValueError:
+            return target
+        return numbers if numbers and all(n in self.numbers for n in numbers) else target
+
     def cited(self, start: int, end: int) -> list[int]:
-        found: set[int] = set()
+        found = {
+            n
+            for c in self.marked
+            if start <= c.start < end
+            for n in self._marked_numbers(c.start, c.end, c.numbers)
+        }
         for m in _BRACKETS.finditer(self.text, start, end):
             try:
                 numbers = expand_marker(re.sub(r"\s+", "", m["numbers"]).replace(";", ","))

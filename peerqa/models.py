@@ -201,6 +201,15 @@ class PaperReference(Span):
     year: int | None = None
 
 
+class PaperCitation(BaseModel):
+    """An in-text citation the source marks as such (JATS <xref>, TEI <ref>): where it
+    is in the text and the reference numbers it points to."""
+
+    start: int
+    end: int
+    numbers: list[int]
+
+
 class ScholarlyPaper(BaseModel):
     """One structure for every format a paper comes in (PDF, JATS, TEI, HTML, Markdown)."""
 
@@ -216,6 +225,9 @@ class ScholarlyPaper(BaseModel):
     tables: list[PaperTable] = Field(default_factory=list)
     footnotes: list[PaperBlock] = Field(default_factory=list)
     references: list[PaperReference] = Field(default_factory=list)
+    citations: list[PaperCitation] = Field(
+        default_factory=list, description="Citations the source marks (found in text too)"
+    )
     pages: list[tuple[int, int]] = Field(default_factory=list)
     dropped: list[Span] = Field(
         default_factory=list,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from peerqa.models import (
     PaperBlock,
+    PaperCitation,
     PaperReference,
     PaperSection,
     PaperTable,
@@ -52,6 +53,21 @@ class TextBuilder:
         self.parts: list[str] = []
         self.length = 0
         self.pieces: list[Piece] = []
+        self.citations: list[PaperCitation] = []
+
+    def cite(self, piece: Piece | None, marks: list[tuple[str, int]]) -> None:
+        """Record marked citations ((marker text, reference number), in order) inside
+        the text of `piece`, the block just added."""
+        if piece is None:
+            return
+        cursor = piece.start
+        for marker, n in marks:
+            found = self.text.find(marker, cursor, piece.end) if marker else -1
+            if found >= 0:
+                self.citations.append(
+                    PaperCitation(start=found, end=found + len(marker), numbers=[n])
+                )
+                cursor = found + len(marker)
 
     @property
     def text(self) -> str:
@@ -304,6 +320,7 @@ def assemble(
     pages: list[tuple[int, int]] | None = None,
     pmcid: str | None = None,
     keywords: list[str] | None = None,
+    citations: list[PaperCitation] | None = None,
 ) -> ScholarlyPaper:
     """Sort the pieces into the paper's structure, dropping what is not evidence."""
     paper = ScholarlyPaper(
@@ -313,6 +330,7 @@ def assemble(
         pmcid=pmcid,
         keywords=keywords or [],
         pages=pages or [],
+        citations=citations or [],
     )
     tables = _Tables()
     headings: list[Piece] = []

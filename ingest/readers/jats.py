@@ -91,9 +91,11 @@ def read_study(root: etree._Element) -> tuple[Study, str | None, list[str]]:
 
 
 class _Reader:
-    def __init__(self) -> None:
+    def __init__(self, root: etree._Element) -> None:
         self.out = TextBuilder()
         self.tables = 0
+        refs = [r for r in root.iter() if _local(r) == "ref"]
+        self.ref_ids = {r.get("id"): n for n, r in enumerate(refs, start=1) if r.get("id")}
 
     def block(self, el: etree._Element, section: tuple[str, ...], role: str) -> None:
         """Everything inside a <sec>, <abstract>, <body>, <back> or <ack>, in order."""
@@ -126,6 +128,18 @@ class _Reader:
             elif name == "ref-list":
                 self.references(child)
 
+    def marks(self, el: etree._Element) -> list[tuple[str, int]]:
+        """The bibliography xrefs in `el`: (marker text, reference number); a reference's
+        number is its position in the ref-list."""
+        return [
+            (text_of(x), self.ref_ids[x.get("rid", "").split()[0]])
+            for x in el.iter()
+            if _local(x) == "xref"
+            and x.get("ref-type") == "bibr"
+            and x.get("rid", "").split()[:1]
+            and x.get("rid", "").split()[0] in self.ref_ids
+        ]
+
     def paragraph(self, p: etree._Element, section: tuple[str, ...], role: str) -> None:
         piece = self.out.add(
             text_of(p),
@@ -133,6 +147,8 @@ class _Reader:
             section=section,
             label=section[-1] if role == ABSTRACT and len(section) > 1 else None,
         )
+        if role != ABSTRACT:
+            self.out.cite(piece, self.marks(p))
         if piece and role == ABSTRACT:
             self.out.pieces.pop()
             for part, start, end in abstract_parts(self.out.text, piece.start, piece.end):
@@ -179,7 +195,7 @@ class _Reader:
 
 def read_jats(root: etree._Element) -> ScholarlyPaper:
     study, pmcid, keywords = read_study(root)
-    reader = _Reader()
+    reader = _Reader(root)
     for abstract in (
         a for a in root.iter() if _local(a) == "abstract" and not a.get("abstract-type")
     ):
@@ -190,5 +206,11 @@ def read_jats(root: etree._Element) -> ScholarlyPaper:
         if el is not None:
             reader.block(el, (), PARAGRAPH)
     return assemble(
-        reader.out.text, reader.out.pieces, study, MEDIA_TYPE, pmcid=pmcid, keywords=keywords
+        reader.out.text,
+        reader.out.pieces,
+        study,
+        MEDIA_TYPE,
+        pmcid=pmcid,
+        keywords=keywords,
+        citations=reader.out.citations,
     )

@@ -77,6 +77,16 @@ def read_study(root: etree._Element) -> tuple[Study, list[str]]:
     ]
 
 
+def _marks(el: etree._Element) -> list[tuple[str, int]]:
+    """The bibliography refs in `el`, in order: (marker text, reference number)."""
+    marks = []
+    for ref in el.iter(_t("ref")):
+        target = ref.get("target", "")
+        if ref.get("type") == "bibr" and re.fullmatch(r"#b\d+", target):
+            marks.append((collapse("".join(ref.itertext())), int(target[2:]) + 1))
+    return marks
+
+
 class _Reader:
     def __init__(self) -> None:
         self.out = TextBuilder()
@@ -119,7 +129,7 @@ class _Reader:
     def paragraph(self, p: etree._Element, section: tuple[str, ...], role: str) -> None:
         text = inline(p)
         if role != ABSTRACT:
-            self.out.add(text, role, section=section)
+            self.out.cite(self.out.add(text, role, section=section), _marks(p))
             return
         label = section[-1] if len(section) > 1 else None
         piece = self.out.add(text, ABSTRACT, section=section, label=label)
@@ -188,4 +198,11 @@ def read_tei(root: etree._Element) -> ScholarlyPaper:
         study = study.model_copy(
             update={"journal": study.journal or journal, "year": study.year or year}
         )
-    return assemble(text, reader.out.pieces, study, MEDIA_TYPE, keywords=keywords)
+    return assemble(
+        text,
+        reader.out.pieces,
+        study,
+        MEDIA_TYPE,
+        keywords=keywords,
+        citations=reader.out.citations,
+    )
