@@ -246,7 +246,8 @@ def reference_keys(citation: str) -> tuple[str | None, int | None]:
 
 _LABEL_WORDS = (
     r"(?:Background|Objectives?|Aims?|Purpose|Introduction|Methods?|Design|"
-    r"Setting|Participants|Interventions?|Measures|(?:Main )?[Oo]utcome measures|Primary outcome measures?|Results?|Findings|"
+    r"Setting|Participants|Interventions?|Measures|(?:Main |Primary )?[Oo]utcome measures?|"
+    r"Results?|Findings|"
     r"Conclusions?|Interpretation|Implications|Discussion|Context|Trial registration(?: number)?|"
     r"Registration|Keywords|Limitations)(?: and [A-Za-z]+)?"
 )
