@@ -211,17 +211,17 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
         passages.append(
             Passage(
                 id=f"{doc_id}:{i:04d}",
-                text=text[d.start : d.end],
                 document=doc_id,
-                section=d.section,
-                kind=d.kind,
-                ref_numbers=refs,
-                references=[Reference(n=n, citation=citations[n]) for n in refs],
                 char_start=d.start,
                 char_end=d.end,
                 page=d.page,
+                text=text[d.start : d.end],
+                kind=d.kind,
+                section=d.section,
                 header=d.header,
                 context=d.context,
+                ref_numbers=refs,
+                references=[Reference(n=n, citation=citations[n]) for n in refs],
             )
         )
     return passages

@@ -127,15 +127,21 @@ def _supported() -> str:
     return ", ".join(SUPPORTED)
 
 
-def read_source(path: Path) -> Extracted:
-    """Read one user file and extract its text and blocks; raise SourceError if unusable."""
-    suffix = _checked_file(path).suffix.lower()
+def source_bytes(path: Path) -> bytes:
+    """A user file's bytes; SourceError when unreadable or blank."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(path, f"cannot read file ({exc.strerror or exc})") from exc
     if not data.strip():
         raise SourceError(path, "empty document")
+    return data
+
+
+def read_source(path: Path) -> Extracted:
+    """Read one user file and extract its text and blocks; raise SourceError if unusable."""
+    suffix = _checked_file(path).suffix.lower()
+    data = source_bytes(path)
     content = _READERS[suffix](path, data)
     return Extracted(
         text=content.text,

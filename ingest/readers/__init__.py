@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ingest.sources import Extracted, SourceError
+from ingest.sources import Extracted, SourceError, source_bytes
 from peerqa.models import ScholarlyPaper
 
 XML_MEDIA_TYPE = "application/xml"
@@ -52,7 +52,7 @@ def read_paper(path: Path, source: Extracted) -> ScholarlyPaper | None:
     already validated it (type, encoding, encryption, emptiness)."""
     suffix = path.suffix.lower()
     if suffix == ".xml":
-        return read_xml(path, _bytes(path))
+        return read_xml(path, source_bytes(path))
     if suffix == ".md":
         from ingest.readers.markdown import looks_like_paper, read_markdown_paper
 
@@ -60,19 +60,9 @@ def read_paper(path: Path, source: Extracted) -> ScholarlyPaper | None:
     if suffix == ".pdf":
         from ingest.readers.pdf import read_pdf
 
-        return read_pdf(_bytes(path))
+        return read_pdf(source_bytes(path))
     if suffix in (".html", ".htm"):
         from ingest.readers.html import read_html_paper
 
-        return read_html_paper(_bytes(path))
+        return read_html_paper(source_bytes(path))
     return None
-
-
-def _bytes(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(path, f"cannot read file ({exc.strerror or exc})") from exc
-    if not data.strip():
-        raise SourceError(path, "empty document")
-    return data

@@ -25,10 +25,13 @@ from peerqa.models import (
 )
 from peerqa.segment import trimmed
 
-# Roles a reader gives its pieces.
-HEADING, PARAGRAPH, LIST_ITEM, ABSTRACT = "heading", "paragraph", "list_item", "abstract"
-CAPTION, TABLE_ROW, TABLE_HEADER, TABLE_NOTE = "caption", "table_row", "table_header", "table_note"
-FOOTNOTE, REFERENCE, FURNITURE = "footnote", "reference", "furniture"
+
+class Role:
+    """What a reader knows a piece of the text to be."""
+
+    HEADING, PARAGRAPH, LIST_ITEM, ABSTRACT = "heading", "paragraph", "list_item", "abstract"
+    CAPTION, TABLE_ROW, TABLE_HEADER = "caption", "table_row", "table_header"
+    TABLE_NOTE, FOOTNOTE, REFERENCE, FURNITURE = "table_note", "footnote", "reference", "furniture"
 
 
 @dataclass
@@ -85,6 +88,18 @@ class TextBuilder:
         piece = Piece(self.length - len(text), self.length, role, **fields)
         self.pieces.append(piece)
         return piece
+
+    def add_abstract(self, text: str, label: str | None, page: int | None = None) -> None:
+        """An abstract paragraph, cut into its labelled parts (a part without a label of
+        its own keeps `label`, its heading's)."""
+        piece = self.add(text, Role.ABSTRACT, page=page)
+        if piece is None:
+            return
+        self.pieces.pop()
+        for part, start, end in abstract_parts(self.text, piece.start, piece.end):
+            own = part or label
+            where = ("Abstract", own) if own else ("Abstract",)
+            self.pieces.append(Piece(start, end, Role.ABSTRACT, where, page=page, label=own))
 
     def pop(self) -> None:
         """Take back the last piece and its text (a heading that continues on the next line)."""
@@ -338,16 +353,16 @@ def assemble(
     for piece in pieces:
         span_text = text[piece.start : piece.end]
         span = Span(start=piece.start, end=piece.end, page=piece.page)
-        if piece.role == HEADING:
+        if piece.role == Role.HEADING:
             headings.append(piece)
             continue
         # A long block with furniture spilled into it (GROBID does this) is kept: its
         # furniture sentences are dropped when passages are cut.
-        if piece.role == REFERENCE and is_page_furniture(span_text):
+        if piece.role == Role.REFERENCE and is_page_furniture(span_text):
             paper.dropped.append(span)  # an editorial or copyright note in the list
             continue
-        if piece.role == FURNITURE or (
-            piece.role not in (REFERENCE, TABLE_ROW, TABLE_HEADER)
+        if piece.role == Role.FURNITURE or (
+            piece.role not in (Role.REFERENCE, Role.TABLE_ROW, Role.TABLE_HEADER)
             and (
                 is_declaration_section(piece.section)
                 or (not_evidence(span_text) and len(span_text.split()) <= _SHORT_BLOCK_WORDS)
@@ -359,27 +374,27 @@ def assemble(
             **span.model_dump(),
             section=list(piece.section),
             label=piece.label,
-            list_item=piece.role == LIST_ITEM,
+            list_item=piece.role == Role.LIST_ITEM,
         )
-        if piece.role == ABSTRACT:
+        if piece.role == Role.ABSTRACT:
             paper.abstract.append(block)
-        elif piece.role in (PARAGRAPH, LIST_ITEM):
+        elif piece.role in (Role.PARAGRAPH, Role.LIST_ITEM):
             paper.paragraphs.append(block)
-        elif piece.role == CAPTION:
+        elif piece.role == Role.CAPTION:
             if piece.label and piece.label.startswith("Table"):
                 tables.get(piece.label, piece.section).caption = span
             else:
                 paper.captions.append(block)
-        elif piece.role == TABLE_HEADER:
+        elif piece.role == Role.TABLE_HEADER:
             table = tables.get(piece.label or "Table", piece.section)
             table.header = _merge_header(table.header, piece.cells or [])
-        elif piece.role == TABLE_ROW:
+        elif piece.role == Role.TABLE_ROW:
             _add_row(tables.get(piece.label or "Table", piece.section), piece)
-        elif piece.role == TABLE_NOTE:
+        elif piece.role == Role.TABLE_NOTE:
             tables.get(piece.label or "Table", piece.section).notes.append(span)
-        elif piece.role == FOOTNOTE:
+        elif piece.role == Role.FOOTNOTE:
             paper.footnotes.append(block)
-        elif piece.role == REFERENCE:
+        elif piece.role == Role.REFERENCE:
             paper.references.append(_reference(text, piece, len(paper.references) + 1))
     paper.sections = _section_tree(headings)
     paper.tables = [t for t in tables.tables.values() if t.rows]

@@ -15,16 +15,9 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 
 from ingest.readers.base import (
-    ABSTRACT,
-    CAPTION,
     DOI,
-    HEADING,
-    LIST_ITEM,
-    PARAGRAPH,
-    REFERENCE,
-    TABLE_HEADER,
-    TABLE_ROW,
     Piece,
+    Role,
     abstract_parts,
     assemble,
     collapse,
@@ -90,7 +83,9 @@ def read_html_paper(data: bytes) -> ScholarlyPaper | None:
         if section != path and section:
             title = section[-1]
             pieces.append(
-                Piece(block.start, block.start, HEADING, section, label=title, level=len(section))
+                Piece(
+                    block.start, block.start, Role.HEADING, section, label=title, level=len(section)
+                )
             )
         path = section
         body = text[block.start : block.end]
@@ -100,9 +95,9 @@ def read_html_paper(data: bytes) -> ScholarlyPaper | None:
                 tables += 1
                 table_label = caption or f"Table {tables}"
                 caption = None
-                role = TABLE_HEADER
+                role = Role.TABLE_HEADER
             else:
-                role = TABLE_ROW
+                role = Role.TABLE_ROW
             pieces.append(
                 Piece(
                     block.start,
@@ -116,21 +111,21 @@ def read_html_paper(data: bytes) -> ScholarlyPaper | None:
         elif any(_ABSTRACT.match(s) for s in section):
             for label, s, e in abstract_parts(text, block.start, block.end):
                 where = ("Abstract", label) if label else ("Abstract",)
-                pieces.append(Piece(s, e, ABSTRACT, where, label=label))
+                pieces.append(Piece(s, e, Role.ABSTRACT, where, label=label))
         elif section and _REFERENCES.match(section[-1]):
-            pieces.append(Piece(block.start, block.end, REFERENCE, ("References",)))
+            pieces.append(Piece(block.start, block.end, Role.REFERENCE, ("References",)))
         elif m := _CAPTION.match(body):
             kind = "Table" if m["kind"] == "Table" else "Figure"
             label = f"{kind} {m['n']}"
             caption = label if kind == "Table" else caption
-            pieces.append(Piece(block.start, block.end, CAPTION, (label,), label=label))
+            pieces.append(Piece(block.start, block.end, Role.CAPTION, (label,), label=label))
         else:
-            role = LIST_ITEM if block.kind == "list_item" else PARAGRAPH
+            role = Role.LIST_ITEM if block.kind == "list_item" else Role.PARAGRAPH
             pieces.append(Piece(block.start, block.end, role, section))
         previous_kind = block.kind
     return assemble(
         text,
-        [p for p in pieces if p.role != HEADING or p.label],
+        [p for p in pieces if p.role != Role.HEADING or p.label],
         study,
         MEDIA_TYPE,
         pmcid=pmcid[0] if pmcid else None,

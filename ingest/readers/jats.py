@@ -11,18 +11,8 @@ from __future__ import annotations
 from lxml import etree
 
 from ingest.readers.base import (
-    ABSTRACT,
-    CAPTION,
-    FOOTNOTE,
-    HEADING,
-    LIST_ITEM,
-    PARAGRAPH,
-    REFERENCE,
-    TABLE_HEADER,
-    TABLE_NOTE,
-    TABLE_ROW,
+    Role,
     TextBuilder,
-    abstract_parts,
     assemble,
     collapse,
 )
@@ -106,25 +96,25 @@ class _Reader:
                 if not title and name == "ack":
                     title = "Acknowledgments"
                 inner = (*section, title.rstrip(":")) if title else section
-                if title and role != ABSTRACT:
-                    self.out.add(title, HEADING, section=inner, label=title, level=len(inner))
+                if title and role != Role.ABSTRACT:
+                    self.out.add(title, Role.HEADING, section=inner, label=title, level=len(inner))
                 self.block(child, inner, role)
             elif name == "p":
                 self.paragraph(child, section, role)
             elif name == "list":
                 for item in child.iter():
                     if _local(item) == "list-item":
-                        self.out.add(text_of(item), LIST_ITEM, section=section)
+                        self.out.add(text_of(item), Role.LIST_ITEM, section=section)
             elif name == "table-wrap":
                 self.table(child)
             elif name == "fig":
                 label = text_of(_first(child, "label")) or "Figure"
                 self.out.add(
-                    text_of(_first(child, "caption")), CAPTION, section=(label,), label=label
+                    text_of(_first(child, "caption")), Role.CAPTION, section=(label,), label=label
                 )
             elif name in ("fn-group", "fn", "notes"):
                 for p in (c for c in child.iter() if _local(c) == "p"):
-                    self.out.add(text_of(p), FOOTNOTE, section=section)
+                    self.out.add(text_of(p), Role.FOOTNOTE, section=section)
             elif name == "ref-list":
                 self.references(child)
 
@@ -141,26 +131,16 @@ class _Reader:
         ]
 
     def paragraph(self, p: etree._Element, section: tuple[str, ...], role: str) -> None:
-        piece = self.out.add(
-            text_of(p),
-            role,
-            section=section,
-            label=section[-1] if role == ABSTRACT and len(section) > 1 else None,
-        )
-        if role != ABSTRACT:
-            self.out.cite(piece, self.marks(p))
-        if piece and role == ABSTRACT:
-            self.out.pieces.pop()
-            for part, start, end in abstract_parts(self.out.text, piece.start, piece.end):
-                own = part or piece.label
-                where = ("Abstract", own) if own else ("Abstract",)
-                self.out.pieces.append(type(piece)(start, end, ABSTRACT, section=where, label=own))
+        if role == Role.ABSTRACT:
+            self.out.add_abstract(text_of(p), section[-1] if len(section) > 1 else None)
+        else:
+            self.out.cite(self.out.add(text_of(p), role, section=section), self.marks(p))
 
     def table(self, wrap: etree._Element) -> None:
         self.tables += 1
         label = text_of(_first(wrap, "label")).rstrip(".") or f"Table {self.tables}"
         where = (label,)
-        self.out.add(text_of(_first(wrap, "caption")), CAPTION, section=where, label=label)
+        self.out.add(text_of(_first(wrap, "caption")), Role.CAPTION, section=where, label=label)
         header_rows = [tr for t in wrap.iter() if _local(t) == "thead" for tr in _kids(t, "tr")]
         rows = [tr for tr in wrap.iter() if _local(tr) == "tr"]
         for tr in rows:
@@ -168,14 +148,14 @@ class _Reader:
             if not any(cells):
                 continue
             role = (
-                TABLE_HEADER
+                Role.TABLE_HEADER
                 if tr in header_rows or (not header_rows and tr is rows[0])
-                else TABLE_ROW
+                else Role.TABLE_ROW
             )
             self.out.add(" | ".join(cells), role, sep="\n", section=where, label=label, cells=cells)
         for foot in (f for f in wrap.iter() if _local(f) == "table-wrap-foot"):
             for p in (c for c in foot.iter() if _local(c) == "p"):
-                self.out.add(text_of(p), TABLE_NOTE, section=where, label=label)
+                self.out.add(text_of(p), Role.TABLE_NOTE, section=where, label=label)
 
     def references(self, ref_list: etree._Element) -> None:
         for n, ref in enumerate((r for r in ref_list.iter() if _local(r) == "ref"), start=1):
@@ -186,7 +166,7 @@ class _Reader:
             )
             self.out.add(
                 text_of(citation if citation is not None else ref),
-                REFERENCE,
+                Role.REFERENCE,
                 sep="\n",
                 section=("References",),
                 label=label if label.isdigit() else str(n),
@@ -199,12 +179,12 @@ def read_jats(root: etree._Element) -> ScholarlyPaper:
     for abstract in (
         a for a in root.iter() if _local(a) == "abstract" and not a.get("abstract-type")
     ):
-        reader.block(abstract, ("Abstract",), ABSTRACT)
+        reader.block(abstract, ("Abstract",), Role.ABSTRACT)
         break
     for part in ("body", "back"):
         el = _first(root, part)
         if el is not None:
-            reader.block(el, (), PARAGRAPH)
+            reader.block(el, (), Role.PARAGRAPH)
     return assemble(
         reader.out.text,
         reader.out.pieces,

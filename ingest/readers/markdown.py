@@ -14,19 +14,10 @@ import re
 from markdown_it.token import Token
 
 from ingest.readers.base import (
-    ABSTRACT,
-    CAPTION,
     DOI,
-    FOOTNOTE,
-    FURNITURE,
-    HEADING,
-    LIST_ITEM,
-    PARAGRAPH,
     PMCID,
-    REFERENCE,
-    TABLE_HEADER,
-    TABLE_ROW,
     Piece,
+    Role,
     abstract_parts,
     assemble,
     is_furniture_heading,
@@ -123,23 +114,23 @@ class _Walker:
         level = int(token.tag[1])
         if level == 1 and not self.title:
             self.title = title
-            self.pieces.append(Piece(*span, FURNITURE))
+            self.pieces.append(Piece(*span, Role.FURNITURE))
             return
         start = self.text.find(title[:20], *span)
         start = start if start >= 0 else span[0]
         if is_prose_heading(title):
             # A converter's heading that is really a quote or a sentence: prose it stays.
-            self.pieces.append(Piece(start, span[1], PARAGRAPH, section=self.section))
+            self.pieces.append(Piece(start, span[1], Role.PARAGRAPH, section=self.section))
             return
         if is_furniture_heading(title):
-            self.pieces.append(Piece(*span, FURNITURE))
+            self.pieces.append(Piece(*span, Role.FURNITURE))
             return
         while self.path and self.path[-1][0] >= level:
             self.path.pop()
         self.path.append((level, title))
         self.after_table = None
         self.pieces.append(
-            Piece(start, span[1], HEADING, self.section, label=title, level=len(self.path))
+            Piece(start, span[1], Role.HEADING, self.section, label=title, level=len(self.path))
         )
 
     def paragraph(self, start: int, end: int, listed: bool) -> None:
@@ -148,22 +139,22 @@ class _Walker:
         fields = [m for line in lines if (m := _FIELD.match(line))]
         if fields and len(fields) == len(lines):
             self.fields.update({m["key"].strip(): m["value"] for m in fields})
-            self.pieces.append(Piece(start, end, FURNITURE))  # the author/DOI block
+            self.pieces.append(Piece(start, end, Role.FURNITURE))  # the author/DOI block
             return
         heading = self.path[-1][1] if self.path else ""
         if _REFERENCES.match(heading):
             self.pieces.append(
-                Piece(start, end, REFERENCE, ("References",), label=self.item_number or None)
+                Piece(start, end, Role.REFERENCE, ("References",), label=self.item_number or None)
             )
             self.item_number = ""
             return
         if any(_ABSTRACT.match(t) for t in self.section):
             for label, s, e in abstract_parts(self.text, start, end):
                 where = ("Abstract", label) if label else ("Abstract",)
-                self.pieces.append(Piece(s, e, ABSTRACT, where, label=label))
+                self.pieces.append(Piece(s, e, Role.ABSTRACT, where, label=label))
             return
         if _FOOTNOTES.match(heading):
-            self.pieces.append(Piece(start, end, FOOTNOTE, self.section))
+            self.pieces.append(Piece(start, end, Role.FOOTNOTE, self.section))
             return
         caption = _CAPTION.match(body)
         if caption:
@@ -171,10 +162,10 @@ class _Walker:
             label = f"{kind} {caption['n']}"
             if kind == "Table":
                 self.pending_caption, self.after_table = label, None
-            self.pieces.append(Piece(start, end, CAPTION, (label,), label=label))
+            self.pieces.append(Piece(start, end, Role.CAPTION, (label,), label=label))
             return
         section = (self.after_table,) if self.after_table else self.section
-        self.pieces.append(Piece(start, end, LIST_ITEM if listed else PARAGRAPH, section))
+        self.pieces.append(Piece(start, end, Role.LIST_ITEM if listed else Role.PARAGRAPH, section))
 
     def row(self, start: int, end: int, header: bool) -> None:
         line = self.text[start:end]
@@ -190,7 +181,7 @@ class _Walker:
         # The row's span runs from its first to its last non-empty cell: no edge pipes.
         first = line.find(cells[filled[0]])
         last = line.rfind(cells[filled[-1]]) + len(cells[filled[-1]])
-        role = TABLE_HEADER if header else TABLE_ROW
+        role = Role.TABLE_HEADER if header else Role.TABLE_ROW
         self.pieces.append(
             Piece(start + first, start + last, role, (label,), label=label, cells=cells)
         )
@@ -207,7 +198,11 @@ def read_markdown_paper(text: str) -> ScholarlyPaper:
     journal = f.get("journal") or None
     year = _year(f.get("year", "")) or _year(f.get("date", ""))
     if journal is None or year is None:
-        lines = [text[p.start : p.end] for p in walker.pieces if p.role in (FOOTNOTE, FURNITURE)]
+        lines = [
+            text[p.start : p.end]
+            for p in walker.pieces
+            if p.role in (Role.FOOTNOTE, Role.FURNITURE)
+        ]
         found_journal, found_year = journal_from_furniture(lines)
         journal, year = journal or found_journal, year or found_year
     pmcid = f.get("pmcid") or ((m := PMCID.search(text)) and m.group()) or None

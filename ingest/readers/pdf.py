@@ -26,20 +26,10 @@ from dataclasses import dataclass, field
 import pdfplumber
 
 from ingest.readers.base import (
-    ABSTRACT,
-    CAPTION,
     DOI,
-    FURNITURE,
-    HEADING,
-    LIST_ITEM,
-    PARAGRAPH,
     PMCID,
-    REFERENCE,
-    TABLE_HEADER,
-    TABLE_ROW,
-    Piece,
+    Role,
     TextBuilder,
-    abstract_parts,
     assemble,
     collapse,
     is_furniture,
@@ -364,10 +354,12 @@ class _Layout:
         if is_furniture_heading(title):
             return
         if is_prose_heading(title):  # a quote or sentence set in bold: prose
-            self.out.add(title, PARAGRAPH, section=self.section, page=line.page)
+            self.out.add(title, Role.PARAGRAPH, section=self.section, page=line.page)
             return
         self.section = (title,)
-        self.out.add(title, HEADING, section=self.section, page=line.page, label=title, level=1)
+        self.out.add(
+            title, Role.HEADING, section=self.section, page=line.page, label=title, level=1
+        )
 
     def joined(self, lines: list[Line]) -> tuple[str, list[tuple[int, int]]]:
         """The lines as one paragraph, and where each line starts (offset, page)."""
@@ -398,27 +390,21 @@ class _Layout:
         self.marks += [(start + offset, p) for offset, p in marks]
         section = self.section
         if section[:1] == ("Abstract",):
-            where = ("Abstract", label) if label else ("Abstract",)
-            piece = self.out.add(text, ABSTRACT, section=where, page=page, label=label)
-            if piece and not label:
-                self.out.pieces.pop()
-                for part, s, e in abstract_parts(self.out.text, piece.start, piece.end):
-                    own = ("Abstract", part) if part else ("Abstract",)
-                    self.out.pieces.append(Piece(s, e, ABSTRACT, own, page=page, label=part))
+            self.out.add_abstract(text, label, page=page)
             return
         if section and _REFERENCES.match(section[-1]) and _ENTRY.match(text):
-            self.out.add(text, REFERENCE, section=("References",), page=page)
+            self.out.add(text, Role.REFERENCE, section=("References",), page=page)
             return
         caption = _CAPTION.match(text)
         if caption:
             kind = "Table" if caption["kind"] == "Table" else "Figure"
             label = f"{kind} {caption['n']}"
             self.caption = label if kind == "Table" else self.caption
-            self.out.add(text, CAPTION, section=(label,), page=page, label=label)
+            self.out.add(text, Role.CAPTION, section=(label,), page=page, label=label)
             return
-        role = LIST_ITEM if _BULLET.match(text) else PARAGRAPH
+        role = Role.LIST_ITEM if _BULLET.match(text) else Role.PARAGRAPH
         if is_furniture(text) and len(text.split()) <= 12:
-            role = FURNITURE
+            role = Role.FURNITURE
         self.out.add(text, role, section=section, page=page)
 
     def table(self, table: Table) -> None:
@@ -429,7 +415,7 @@ class _Layout:
         for k, cells in enumerate(table.rows):
             if not any(cells):
                 continue
-            role = TABLE_HEADER if k == 0 else TABLE_ROW
+            role = Role.TABLE_HEADER if k == 0 else Role.TABLE_ROW
             filled = [i for i, c in enumerate(cells) if c]
             self.out.add(
                 " | ".join(cells[filled[0] : filled[-1] + 1]),

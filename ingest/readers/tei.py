@@ -13,18 +13,8 @@ import re
 from lxml import etree
 
 from ingest.readers.base import (
-    ABSTRACT,
-    CAPTION,
-    FOOTNOTE,
-    HEADING,
-    LIST_ITEM,
-    PARAGRAPH,
-    REFERENCE,
-    TABLE_HEADER,
-    TABLE_NOTE,
-    TABLE_ROW,
+    Role,
     TextBuilder,
-    abstract_parts,
     assemble,
     collapse,
     is_furniture_heading,
@@ -94,7 +84,7 @@ class _Reader:
         self.current: tuple[str, ...] = ()  # the last real section (GROBID's divs are flat)
 
     def heading(self, title: str, section: tuple[str, ...]) -> None:
-        self.out.add(title, HEADING, section=section, label=title, level=len(section))
+        self.out.add(title, Role.HEADING, section=section, label=title, level=len(section))
 
     def divs(self, parent: etree._Element, section: tuple[str, ...], role: str) -> None:
         """Walk a div tree; a div's head extends the section path of what it holds."""
@@ -103,14 +93,14 @@ class _Reader:
             if tag == "div":
                 head = child.find("t:head", NS)
                 title = _LABEL_TRAIL.sub("", inline(head)) if head is not None else ""
-                if title and role != ABSTRACT and is_prose_heading(title):
+                if title and role != Role.ABSTRACT and is_prose_heading(title):
                     # GROBID promotes quotes to heads: the text stays in its section.
                     self.out.add(title, role, section=self.current or section)
                     title = ""
-                elif title and role != ABSTRACT and is_furniture_heading(title):
+                elif title and role != Role.ABSTRACT and is_furniture_heading(title):
                     title = ""
                 inner = (*section, title) if title else (self.current or section)
-                if title and role != ABSTRACT:
+                if title and role != Role.ABSTRACT:
                     self.heading(title, inner)
                     self.current = inner
                 self.divs(child, inner, role)
@@ -118,28 +108,21 @@ class _Reader:
                 self.paragraph(child, section, role)
             elif tag == "list":
                 for item in child.findall("t:item", NS):
-                    self.out.add(inline(item), LIST_ITEM, section=section)
+                    self.out.add(inline(item), Role.LIST_ITEM, section=section)
             elif tag == "figure":
                 self.figure(child, section)
             elif tag == "note" and child.get("place") == "foot":
-                self.out.add(inline(child), FOOTNOTE, section=section)
+                self.out.add(inline(child), Role.FOOTNOTE, section=section)
             elif tag in ("formula",):
-                self.out.add(inline(child), PARAGRAPH, section=section)
+                self.out.add(inline(child), Role.PARAGRAPH, section=section)
 
     def paragraph(self, p: etree._Element, section: tuple[str, ...], role: str) -> None:
         text = inline(p)
-        if role != ABSTRACT:
+        if role != Role.ABSTRACT:
             self.out.cite(self.out.add(text, role, section=section), _marks(p))
             return
-        label = section[-1] if len(section) > 1 else None
-        piece = self.out.add(text, ABSTRACT, section=section, label=label)
-        if piece:
-            # A paragraph may run further labels inline ("Methods: …"), a label's div or not.
-            self.out.pieces.pop()
-            for part, start, end in abstract_parts(self.out.text, piece.start, piece.end):
-                own = part or label
-                where = ("Abstract", own) if own else ("Abstract",)
-                self.out.pieces.append(type(piece)(start, end, ABSTRACT, section=where, label=own))
+        # A paragraph may run further labels inline ("Methods: …"), a label's div or not.
+        self.out.add_abstract(text, section[-1] if len(section) > 1 else None)
 
     def figure(self, fig: etree._Element, section: tuple[str, ...]) -> None:
         head = inline(fig.find("t:head", NS)) if fig.find("t:head", NS) is not None else ""
@@ -153,26 +136,29 @@ class _Reader:
         else:
             label = _LABEL_TRAIL.sub("", head) or (f"Figure {number}" if number else "Figure")
         where = (label,)
-        self.out.add(caption or head, CAPTION, section=where, label=label)
+        self.out.add(caption or head, Role.CAPTION, section=where, label=label)
         table = fig.find("t:table", NS)
         if table is not None:
             for k, row in enumerate(table.findall("t:row", NS)):
                 cells = [inline(c) for c in row.findall("t:cell", NS)]
                 if any(cells):
-                    role = TABLE_HEADER if k == 0 else TABLE_ROW
+                    role = Role.TABLE_HEADER if k == 0 else Role.TABLE_ROW
                     self.out.add(
                         " | ".join(cells), role, sep="\n", section=where, label=label, cells=cells
                     )
         for note in fig.findall("t:note", NS):
             self.out.add(
-                inline(note), TABLE_NOTE if is_table else CAPTION, section=where, label=label
+                inline(note),
+                Role.TABLE_NOTE if is_table else Role.CAPTION,
+                section=where,
+                label=label,
             )
 
     def references(self, back: etree._Element) -> None:
         for n, bibl in enumerate(back.iterfind(".//t:listBibl/t:biblStruct", NS), start=1):
             raw = bibl.find("t:note[@type='raw_reference']", NS)
             text = inline(raw) if raw is not None else inline(bibl)
-            self.out.add(text, REFERENCE, sep="\n", section=("References",), label=str(n))
+            self.out.add(text, Role.REFERENCE, sep="\n", section=("References",), label=str(n))
 
 
 def read_tei(root: etree._Element) -> ScholarlyPaper:
@@ -180,15 +166,15 @@ def read_tei(root: etree._Element) -> ScholarlyPaper:
     reader = _Reader()
     abstract = root.find(".//t:profileDesc/t:abstract", NS)
     if abstract is not None:
-        reader.divs(abstract, ("Abstract",), ABSTRACT)
+        reader.divs(abstract, ("Abstract",), Role.ABSTRACT)
     body = root.find(".//t:text/t:body", NS)
     if body is not None:
-        reader.divs(body, (), PARAGRAPH)
+        reader.divs(body, (), Role.PARAGRAPH)
     back = root.find(".//t:text/t:back", NS)
     if back is not None:
         for div in back.findall("t:div", NS):
             if div.get("type") != "references":
-                reader.divs(div, (), PARAGRAPH)
+                reader.divs(div, (), Role.PARAGRAPH)
         reader.references(back)
     text = reader.out.text
     if study.journal is None or study.year is None:
