@@ -28,11 +28,12 @@ from peerqa.models import (
     Reference,
     ScholarlyPaper,
     Span,
+    study_label,
 )
 from peerqa.segment import chunk_spans, sentence_spans, word_count
 
 SECTION_SEPARATOR = " > "
-MAX_CONTEXT_WORDS = 60
+MAX_CONTEXT_WORDS = 100  # study label and title, section or caption, a row's column: value pairs
 # A "sentence" this many times the passage budget is a flattened table or a list run
 # together; it is cut at word boundaries instead of kept whole.
 RUN_ON_FACTOR = 1.5
@@ -149,7 +150,10 @@ def _page(paper: ScholarlyPaper, offset: int, default: int | None) -> int | None
 
 
 def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[Passage]:
-    text, title = paper.text, paper.study.title or ""
+    text = paper.text
+    # Every passage's context says which study it is ("Prescott et al. 2017, JMIR Mental
+    # Health. Peer Communication in …"), so a question naming the study finds its passages.
+    title = ". ".join(dict.fromkeys(p for p in (study_label(paper.study), paper.study.title) if p))
     drafts: list[_Draft] = []
 
     def prose(span: Span, section: str, kind: Kind = "paragraph", extra: str | None = None):
