@@ -33,14 +33,14 @@ def xml_root(path: Path, data: bytes) -> etree._Element:
 
 def read_xml(path: Path, data: bytes) -> ScholarlyPaper:
     root = xml_root(path, data)
-    if etree.QName(root).localname == "TEI":
-        from ingest.readers.tei import read_tei
+    from ingest.readers.jats import read_jats
+    from ingest.readers.tei import read_tei
 
-        paper = read_tei(root)
-    else:
-        from ingest.readers.jats import read_jats
-
-        paper = read_jats(root)
+    reader = read_tei if etree.QName(root).localname == "TEI" else read_jats
+    try:
+        paper = reader(root)
+    except Exception as exc:  # input is untrusted: any failure is a reason, never a crash
+        raise SourceError(path, f"XML paper could not be read ({type(exc).__name__})") from exc
     if not (paper.paragraphs or paper.abstract or paper.tables):
         raise SourceError(path, "XML paper has no text (no abstract, paragraphs or tables)")
     return paper
@@ -53,6 +53,15 @@ def read_paper(path: Path, source: Extracted) -> ScholarlyPaper | None:
     suffix = path.suffix.lower()
     if suffix == ".xml":
         return read_xml(path, source_bytes(path))
+    try:
+        return _structured(path, suffix, source)
+    except Exception:
+        # A file the generic reader has accepted that the structure reader cannot follow
+        # (an unusual PDF, say) is still ingested, block by block, rather than refused.
+        return None
+
+
+def _structured(path: Path, suffix: str, source: Extracted) -> ScholarlyPaper | None:
     if suffix == ".md":
         from ingest.readers.markdown import looks_like_paper, read_markdown_paper
 
