@@ -137,7 +137,7 @@ _FURNITURE_HEADING = re.compile(
 # Lines a journal prints on every page or around the article, never evidence.
 _FURNITURE = re.compile(
     r"page number not for citation purposes|\|\s*vol(?:ume)?\.?\s*\d+\s*\||"
-    r"^\s*(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$|^XSL\s*•\s*FO$|^RenderX$|"
+    r"^\s*(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$|XSL\s*•\s*FO|^RenderX$|"
     r"\bDownloaded from\b|\bProtected by copyright\b|\bfirst published as\b|^\s*©|"
     r"\bCopyright\s*(?:©|\(c\))|"
     r"\bCreative Commons\b|\bopen[- ]access article\b|\bOriginally published in\b|"
@@ -358,7 +358,8 @@ def assemble(
             continue
         # A long block with furniture spilled into it (GROBID does this) is kept: its
         # furniture sentences are dropped when passages are cut.
-        if piece.role == Role.REFERENCE and is_page_furniture(span_text):
+        entry = span_text[reference_label(span_text)[1] :]
+        if piece.role == Role.REFERENCE and is_page_furniture(entry):
             paper.dropped.append(span)  # an editorial or copyright note in the list
             continue
         if piece.role == Role.FURNITURE or (
