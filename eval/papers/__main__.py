@@ -200,18 +200,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.code:
         sys.path.insert(0, str(args.code.resolve()))
+    report: dict = {"code": str(args.code or ROOT), "formats": []}
+
+    def save() -> None:  # after each step: a long run killed midway keeps what it measured
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
     with tempfile.TemporaryDirectory() as tmp:
-        report = {
-            "code": str(args.code or ROOT),
-            "bundled_alone": bundled_alone(Path(tmp), score=not args.skip_bundled_alone),
-            "formats": [
-                measure(f, Path(tmp), not args.no_answers) for f in args.formats.split(",")
-            ],
-        }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+        report["bundled_alone"] = bundled_alone(Path(tmp), score=not args.skip_bundled_alone)
+        save()
+        for fmt in args.formats.split(","):
+            report["formats"].append(measure(fmt, Path(tmp), not args.no_answers))
+            save()
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
