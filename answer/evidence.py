@@ -359,7 +359,12 @@ def with_theme_partners(
             if partner.id not in seen:
                 seen.add(partner.id)
                 expanded.append(
-                    ScoredPassage(**partner.model_dump(), context=partner.context, score=0.0)
+                    ScoredPassage(
+                        **partner.model_dump(),
+                        context=partner.context,
+                        score=0.0,
+                        study=index.study(partner.document),
+                    )
                 )
     return expanded
 

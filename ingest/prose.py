@@ -7,6 +7,8 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
+from ingest.papers import paper_document
+from ingest.readers import read_paper
 from ingest.sources import Block, Extracted, SourceError, read_source
 from peerqa.models import DocumentInfo, ParsedDocument, Passage
 from peerqa.segment import chunk_spans, sentence_spans
@@ -16,9 +18,19 @@ SECTION_SEPARATOR = " > "
 
 
 def parse_user_document(path: Path, max_words: int = 120) -> ParsedDocument:
-    """Read a user file and cut it into verbatim passages; raise SourceError if unusable."""
+    """Read a user file and cut it into verbatim passages; raise SourceError if unusable.
+
+    A scholarly paper (JATS or TEI XML, a journal PDF, a paper in Markdown or HTML) is
+    read for its structure (ingest/readers, ingest/papers); anything else is cut block
+    by block."""
     source = read_source(path)
     doc_id = document_id(path.stem, source.sha256)
+    paper = read_paper(path, source)
+    if paper is not None:
+        parsed = paper_document(path, paper, doc_id, source.sha256, max_words)
+        if not parsed.passages:
+            raise SourceError(path, "no text passages found")
+        return parsed
     passages = [
         Passage(
             id=f"{doc_id}:{i:04d}",

@@ -30,6 +30,7 @@ MEDIA_TYPES: dict[str, str] = {
     ".html": "text/html",
     ".htm": "text/html",
     ".pdf": "application/pdf",
+    ".xml": "application/xml",  # a paper as JATS (PubMed Central) or GROBID TEI
 }
 SUPPORTED = tuple(MEDIA_TYPES)
 
@@ -126,15 +127,21 @@ def _supported() -> str:
     return ", ".join(SUPPORTED)
 
 
-def read_source(path: Path) -> Extracted:
-    """Read one user file and extract its text and blocks; raise SourceError if unusable."""
-    suffix = _checked_file(path).suffix.lower()
+def source_bytes(path: Path) -> bytes:
+    """A user file's bytes; SourceError when unreadable or blank."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(path, f"cannot read file ({exc.strerror or exc})") from exc
     if not data.strip():
         raise SourceError(path, "empty document")
+    return data
+
+
+def read_source(path: Path) -> Extracted:
+    """Read one user file and extract its text and blocks; raise SourceError if unusable."""
+    suffix = _checked_file(path).suffix.lower()
+    data = source_bytes(path)
     content = _READERS[suffix](path, data)
     return Extracted(
         text=content.text,
@@ -484,10 +491,28 @@ def _brief(exc: Exception) -> str:
     return message if len(message) <= _MAX_DETAIL else message[: _MAX_DETAIL - 1] + "…"
 
 
+def _read_xml(path: Path, data: bytes) -> _Content:
+    """A JATS or TEI paper: its laid-out text, one block per paragraph."""
+    from ingest.readers import read_xml
+
+    paper = read_xml(path, data)
+    blocks = [
+        Block(
+            b.start,
+            b.end,
+            section=tuple(b.section),
+            kind="list_item" if b.list_item else "paragraph",
+        )
+        for b in [*paper.abstract, *paper.paragraphs]
+    ]
+    return _Content(paper.text, paper.study.title or "", sorted(blocks, key=lambda b: b.start))
+
+
 _READERS: dict[str, Callable[[Path, bytes], _Content]] = {
     ".txt": _read_text,
     ".md": _read_markdown,
     ".html": _read_html,
     ".htm": _read_html,
     ".pdf": _read_pdf,
+    ".xml": _read_xml,
 }

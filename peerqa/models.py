@@ -5,9 +5,17 @@ Field names and shapes follow ../shared/API.md; extend, never rename.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    computed_field,
+    field_validator,
+)
 
 Kind = Literal["paragraph", "quote", "table_row", "reference", "list_item"]
 Stance = Literal["benefit", "challenge", "mitigation"]
@@ -18,6 +26,50 @@ KINDS: tuple[str, ...] = Kind.__args__
 STANCES: tuple[str, ...] = Stance.__args__
 ROLES: tuple[str, ...] = Role.__args__
 PROGRAMMES: tuple[str, ...] = ProgrammeLetter.__args__
+
+
+class Study(BaseModel):
+    """Which study a document is: its citation metadata, each field null (or empty) when
+    the source does not state it."""
+
+    title: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    year: int | None = None
+    journal: str | None = None
+    doi: str | None = None
+
+
+# "Joo JH" (surname, then initials) as well as "Julie Prescott" (given names, surname).
+_INITIALS = re.compile(r"^[A-Z]{1,3}\.?$|^(?:[A-Z]\.){1,3}$")
+
+
+def surname(author: str) -> str:
+    """The family name in an author string: "Joo JH" -> "Joo", "Dong (Roman) Xu" -> "Xu",
+    "Van Voorhees, Benjamin" -> "Van Voorhees"."""
+    author = re.sub(r"\([^)]*\)", " ", author).strip()
+    if "," in author:
+        return author.split(",", 1)[0].strip()
+    words = author.split()
+    if len(words) > 1 and _INITIALS.match(words[-1]):
+        return " ".join(words[:-1])
+    return words[-1] if words else ""
+
+
+def study_label(study: Study | None, fallback: str = "") -> str:
+    """The short label a reader recognises a study by: "Berg et al. 2021, PLoS One"
+    ("Berg and Lee 2021", "Berg 2021" for one or two authors). Parts the source does
+    not state are left out; with no author and no year, the title (or `fallback`)."""
+    if study is None:
+        return fallback
+    names = [surname(a) for a in study.authors if surname(a)]
+    if len(names) > 2:
+        who = f"{names[0]} et al."
+    else:
+        who = " and ".join(names)
+    head = " ".join(str(p) for p in (who, study.year) if p)
+    if not head:
+        head = study.title or fallback
+    return ", ".join(p for p in (head, study.journal) if p)
 
 
 class Reference(BaseModel):
@@ -44,6 +96,9 @@ class Passage(BaseModel):
     char_start: int
     char_end: int
     page: int | None = Field(default=None, description="1-based page for PDF sources")
+    header: str | None = Field(
+        default=None, description="For a table_row: its table's column names, ' | '-separated"
+    )
     # Retrieval context (section title, theme, caption, cited titles): embedded and
     # keyword-indexed, never part of the evidence text and never returned by the API.
     context: str = Field(default="", exclude=True)
@@ -51,6 +106,7 @@ class Passage(BaseModel):
 
 class ScoredPassage(Passage):
     score: float
+    study: Study | None = Field(default=None, description="The study the passage comes from")
 
 
 class Citation(ScoredPassage):
@@ -78,11 +134,105 @@ class DocumentInfo(BaseModel):
     journal: str | None = None
     year: int | None = None
     identifier: str | None = None
+    doi: str | None = None
     licence: str | None = None
     pages: int | None = None
     passages: int = 0
     by_kind: dict[str, int] = Field(default_factory=dict)
     references_resolved: int = Field(default=0, description="In-text citations resolved")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def study(self) -> Study:
+        """Citation metadata as API.md's "Citation metadata" section gives it."""
+        return Study(
+            title=self.title or None,
+            authors=self.authors,
+            year=self.year,
+            journal=self.journal,
+            doi=self.doi,
+        )
+
+
+# --- a scholarly paper as its reader found it (ingest/readers) -------------------------
+
+
+class Span(BaseModel):
+    """`text[start:end]` of the paper's text (the extracted text for PDF and XML), with
+    its 1-based page for PDF."""
+
+    start: int
+    end: int
+    page: int | None = None
+
+
+class PaperBlock(Span):
+    """A paragraph, list item, caption or footnote, under its section path."""
+
+    section: list[str] = Field(default_factory=list)
+    label: str | None = Field(
+        default=None, description="Structured-abstract part, or 'Figure 2' for a caption"
+    )
+    list_item: bool = False
+
+
+class PaperSection(BaseModel):
+    title: str
+    level: int
+    children: list[PaperSection] = Field(default_factory=list)
+
+
+class PaperTableRow(Span):
+    cells: list[str] = Field(description="Cell texts, as printed")
+
+
+class PaperTable(BaseModel):
+    label: str = Field(description="e.g. 'Table 2'")
+    caption: Span | None = None
+    header: list[str] = Field(default_factory=list, description="Column names")
+    rows: list[PaperTableRow] = Field(default_factory=list, description="Body rows")
+    notes: list[Span] = Field(default_factory=list)
+    section: list[str] = Field(default_factory=list)
+
+
+class PaperReference(Span):
+    n: int = Field(description="1-based position in the reference list (its printed label)")
+    surname: str | None = Field(default=None, description="First author's family name")
+    year: int | None = None
+
+
+class PaperCitation(BaseModel):
+    """An in-text citation the source marks as such (JATS <xref>, TEI <ref>): where it
+    is in the text and the reference numbers it points to."""
+
+    start: int
+    end: int
+    numbers: list[int]
+
+
+class ScholarlyPaper(BaseModel):
+    """One structure for every format a paper comes in (PDF, JATS, TEI, HTML, Markdown)."""
+
+    text: str
+    media_type: str
+    study: Study
+    pmcid: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    abstract: list[PaperBlock] = Field(default_factory=list)
+    sections: list[PaperSection] = Field(default_factory=list)
+    paragraphs: list[PaperBlock] = Field(default_factory=list)
+    captions: list[PaperBlock] = Field(default_factory=list)
+    tables: list[PaperTable] = Field(default_factory=list)
+    footnotes: list[PaperBlock] = Field(default_factory=list)
+    references: list[PaperReference] = Field(default_factory=list)
+    citations: list[PaperCitation] = Field(
+        default_factory=list, description="Citations the source marks (found in text too)"
+    )
+    pages: list[tuple[int, int]] = Field(default_factory=list)
+    dropped: list[Span] = Field(
+        default_factory=list,
+        description="Page furniture, declarations and stubs left out of the evidence",
+    )
 
 
 class ParsedDocument(BaseModel):

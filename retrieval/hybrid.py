@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 from peerqa.config import Settings, get_settings
 from peerqa.embedding import MiniLMEmbedding, QueryEncoding, load_embedding
 from peerqa.files import derived_dir
-from peerqa.models import Filters, Passage, ScoredPassage
+from peerqa.models import Filters, Passage, ScoredPassage, Study
 from peerqa.store import (
     FILTER_KEYS,
     IndexState,
@@ -453,6 +453,7 @@ class LiveIndex:
             k: Column.of([str(getattr(p, k) or "") for p in passages]) for k in FILTER_KEYS
         }
         self.passages = {p.id: p for p in passages}
+        self._studies = {d.id: d.study for d in state.documents}
         self._themes = {p.id: (p.document, p.theme) for p in passages if p.theme}
         self.order = [p.id for p in passages]
         self._position = {pid: i for i, pid in enumerate(self.order)}
@@ -669,10 +670,17 @@ class LiveIndex:
             mask &= self._columns[key].mask(values)
         return mask
 
+    def study(self, document: str) -> Study | None:
+        """The citation metadata of a document in the index (API.md "Citation metadata")."""
+        return getattr(self, "_studies", {}).get(document)
+
     def _scored(self, hit: NodeWithScore) -> ScoredPassage:
         passage = self.passages[hit.node.node_id]
         return ScoredPassage(
-            **passage.model_dump(), context=passage.context, score=round(hit.score or 0.0, 6)
+            **passage.model_dump(),
+            context=passage.context,
+            score=round(hit.score or 0.0, 6),
+            study=self.study(passage.document),
         )
 
 

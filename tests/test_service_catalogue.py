@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
 from peerqa.config import Settings
+from peerqa.models import Study, study_label
 from service.app import create_app
 from tests.conftest import CORPUS_TEXT
 
@@ -86,3 +89,68 @@ def test_documents_with_citation_metadata_and_counts(client):
 def test_empty_store_is_503(settings: Settings, route):
     with TestClient(create_app(settings)) as c:
         assert c.get(route).status_code == 503
+
+
+# --- which study each document and citation is (API.md "Citation metadata") -----------
+
+
+@pytest.fixture(scope="module")
+def papers_client(tmp_path_factory: pytest.TempPathFactory):
+    """The bundled paper plus a real user paper (Prescott et al. 2017, as Markdown)."""
+    from ingest.pipeline import ingest
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path_factory.mktemp("papers") / "data")
+    ingest([Path(__file__).parent / "fixtures" / "papers" / "paper_1571.md"], settings)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+PRESCOTT = {
+    "title": "Peer Communication in Online Mental Health Forums for Young People: "
+    "Directional and Nondirectional Support",
+    "authors": ["Julie Prescott", "Terry Hanley", "Katalin Ujhelyi"],
+    "year": 2017,
+    "journal": "JMIR Mental Health",
+    "doi": "10.2196/mental.6921",
+}
+
+
+def test_every_document_says_which_study_it_is(papers_client):
+    docs = {d["id"]: d for d in papers_client.get("/v1/documents").json()}
+    assert docs["paper-1571"]["study"] == PRESCOTT
+    joo = docs["joo-2022-peer-support"]["study"]
+    assert joo["authors"][0] == "Joo JH" and joo["year"] == 2022
+    assert joo["journal"] == "Family Practice" and joo["doi"] is None  # not in the source
+
+
+def test_citations_and_search_results_carry_their_study(papers_client):
+    body = papers_client.post("/v1/ask", json={"question": "What is Kooth?"}).json()
+    cited = [c for c in body["citations"] if c["document"] == "paper-1571"]
+    assert cited and all(c["study"] == PRESCOTT for c in cited)
+    results = papers_client.post("/v1/search", json={"query": "Kooth forum posts"}).json()
+    assert all(r["study"]["title"] for r in results["results"])
+    assert study_label(Study(**cited[0]["study"])) == "Prescott et al. 2017, JMIR Mental Health"
+
+
+def test_openai_sources_name_the_study(papers_client):
+    body = papers_client.post(
+        "/v1/chat/completions",
+        json={"model": "peerqa", "messages": [{"role": "user", "content": "What is Kooth?"}]},
+    ).json()
+    sources = body["choices"][0]["message"]["content"].split("\n\nSources:\n")[1]
+    assert "Prescott et al. 2017, JMIR Mental Health" in sources
+
+
+@pytest.mark.parametrize(
+    ("study", "label"),
+    [
+        (Study(authors=["Berg A", "Lee B", "Kim C"], year=2021, journal="PLoS One"),
+         "Berg et al. 2021, PLoS One"),
+        (Study(authors=["Rayland A", "Andrews J"], year=2023), "Rayland and Andrews 2023"),
+        (Study(authors=["Dong (Roman) Xu"], journal="JMIR"), "Xu, JMIR"),
+        (Study(title="A study with no authors stated"), "A study with no authors stated"),
+    ],
+)  # fmt: skip
+def test_study_label(study: Study, label: str):
+    assert study_label(study) == label

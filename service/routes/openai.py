@@ -33,6 +33,7 @@ from peerqa.models import (
     ModelCard,
     ModelList,
     Usage,
+    study_label,
 )
 from retrieval.hybrid import IndexNotReady, LiveIndex
 from service.deps import AppSettings, Index, json_body
@@ -233,7 +234,10 @@ def sources_text(citations: Sequence[Citation]) -> str:
         )
         excerpt = textwrap.shorten(c.text, EXCERPT_CHARS, placeholder=" …")
         lines.append(
-            " — ".join(p for p in (f"{c.marker} {c.section}", who, excerpt) if p) + f" ({c.id})"
+            " — ".join(
+                p for p in (f"{c.marker} {c.section}", study_label(c.study), who, excerpt) if p
+            )
+            + f" ({c.id})"
         )
     return "\n\nSources:\n" + "\n".join(lines)
 

@@ -1,0 +1,219 @@
+"""Measure how well user papers are read: `python -m eval.papers [--formats md,tei,pdf]`.
+
+Ingests the six fixture papers (tests/fixtures/papers) beside the bundled paper into a
+temporary data dir, once per format, and scores eval/papers/questions.jsonl by split:
+Recall@5 and MRR@10 (a hit: a passage of the paper asked about containing the gold span,
+compared after undoing whitespace, ligatures and case), reference entries among the top
+10, the share of passages that are reference entries or furniture/declarations, answer
+citations from the paper a question names, reference/furniture/declaration passages
+cited, metadata completeness, and the bundled paper's own Recall@5/MRR@10
+(eval/questions.jsonl) with and without the papers beside it.
+
+`--code DIR` imports ingest/retrieval/answer from another checkout first (e.g. an
+unpacked `git archive 3c6c3b2`), to measure the code before this work the same way; a
+format that code cannot read is reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PAPERS = ROOT / "tests" / "fixtures" / "papers"
+QUESTIONS = Path(__file__).with_name("questions.jsonl")
+BUNDLED_QUESTIONS = ROOT / "eval" / "questions.jsonl"
+SUFFIX = {"md": ".md", "tei": ".tei.xml", "pdf": ".pdf", "jats": ".jats.xml"}
+# What is not evidence, judged independently of the readers' own patterns.
+NOT_EVIDENCE = re.compile(
+    r"page number not for citation purposes|\| ?vol\. ?\d+ ?\||Page \d+ of \d+|XSL • FO|"
+    r"RenderX|^None declared\.?$|^Not applicable\.?$|Downloaded from|Protected by copyright|"
+    r"\[DOCX File|Originally published in|\*\*Authors:\*\*|\*\*DOI:\*\*|Creative Commons|"
+    r"declare no (?:competing|conflict)|^©",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def hit(passage_text: str, gold: list[str]) -> bool:
+    p = norm(passage_text)
+    for g in map(norm, gold):
+        # The gold inside the passage, or the passage a large part of a gold that a
+        # chunk boundary split.
+        if g in p or (len(p) >= 0.5 * len(g) and p in g):
+            return True
+    return False
+
+
+def load(path: Path) -> list[dict]:
+    """The questions that have gold evidence (out-of-scope ones have none)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [q for q in rows if q.get("gold")]
+
+
+def files_for(fmt: str, tmp: Path) -> list[Path]:
+    if fmt == "pdf":
+        sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+        from make_pdfs import write_pdf
+
+        out = tmp / "pdf"
+        out.mkdir(exist_ok=True)
+        return [write_pdf(md, out) for md in sorted(PAPERS.glob("paper_*.md"))]
+    return sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))
+
+
+def paper_of(source: str) -> str:
+    return source.split(".", 1)[0]
+
+
+def retrieval(index, questions: list[dict], docs: dict[str, str]) -> dict[str, dict]:
+    """Per split: Recall@5, MRR@10, reference entries in the top 10."""
+    by_split: dict[str, dict] = {}
+    for q in questions:
+        doc = docs.get(q.get("paper", ""), "joo-2022-peer-support")
+        results = index.search(q["question"], top_k=10)
+        rank = next(
+            (i for i, r in enumerate(results, 1) if r.document == doc and hit(r.text, q["gold"])),
+            None,
+        )
+        s = by_split.setdefault(q["split"], {"n": 0, "r5": 0, "mrr": 0.0, "refs": 0, "slots": 0})
+        s["n"] += 1
+        s["r5"] += bool(rank and rank <= 5)
+        s["mrr"] += 1 / rank if rank else 0.0
+        s["refs"] += sum(r.kind == "reference" for r in results)
+        s["slots"] += len(results)
+    return {
+        split: {
+            "questions": s["n"],
+            "recall@5": round(s["r5"] / s["n"], 3),
+            "mrr@10": round(s["mrr"] / s["n"], 3),
+            "reference_share_of_top10": round(s["refs"] / max(s["slots"], 1), 3),
+        }
+        for split, s in sorted(by_split.items())
+    }
+
+
+def answers(index, questions: list[dict], docs: dict[str, str]) -> dict[str, dict]:
+    from answer.compose import compose
+
+    by_split: dict[str, dict] = {}
+    for q in questions:
+        answer = compose(index, q["question"])
+        s = by_split.setdefault(
+            q["split"], {"named": 0, "from_named": 0, "cited": 0, "bad": 0, "abstained": 0}
+        )
+        s["abstained"] += answer.abstained
+        for c in answer.citations:
+            s["cited"] += 1
+            s["bad"] += c.kind == "reference" or bool(NOT_EVIDENCE.search(c.text))
+            if q["names_paper"]:
+                s["named"] += 1
+                s["from_named"] += c.document == docs[q["paper"]]
+    return {
+        split: {
+            "citations_from_named_paper": round(s["from_named"] / s["named"], 3)
+            if s["named"]
+            else None,
+            "reference_or_furniture_citations": s["bad"],
+            "citations": s["cited"],
+            "abstained": s["abstained"],
+        }
+        for split, s in sorted(by_split.items())
+    }
+
+
+def measure(fmt: str, tmp: Path, with_answers: bool) -> dict:
+    import shutil
+
+    from ingest.pipeline import ingest
+    from peerqa.config import Settings
+    from retrieval.hybrid import LiveIndex
+
+    settings = Settings(data_dir=tmp / f"data-{fmt}")
+    if (tmp / "data-bundled").is_dir():
+        # Start from the bundled paper's store: its vectors are reused, only the papers'
+        # passages are embedded (ingest_seconds is then the papers' ingest alone).
+        shutil.copytree(tmp / "data-bundled", settings.data_dir)
+    files = files_for(fmt, tmp)
+    started = time.perf_counter()
+    try:
+        ingest(files, settings)
+    except Exception as exc:  # the code measured may not read this format at all
+        return {"format": fmt, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    ingest_s = round(time.perf_counter() - started, 1)
+    index = LiveIndex(settings)
+    state = index.state
+    docs = {paper_of(d.source): d.id for d in state.documents if d.source.startswith("paper_")}
+    papers = [p for p in index.passages.values() if p.document in docs.values()]
+    infos = [d for d in state.documents if d.id in docs.values()]
+    questions = load(QUESTIONS)
+    out = {
+        "format": fmt,
+        "ingest_seconds": ingest_s,
+        "passages": len(papers),
+        "reference_share": round(sum(p.kind == "reference" for p in papers) / len(papers), 3),
+        "furniture_or_declaration_share": round(
+            sum(bool(NOT_EVIDENCE.search(p.text)) for p in papers) / len(papers), 3
+        ),
+        "max_passage_words": max(len(p.text.split()) for p in papers),
+        "metadata_complete": f"{sum(bool(d.authors and d.year and d.journal) for d in infos)}"
+        f"/{len(infos)}",
+        "retrieval": retrieval(index, questions, docs),
+        "bundled": retrieval(index, load(BUNDLED_QUESTIONS), {}),
+    }
+    if with_answers:
+        out["answers"] = answers(index, questions, docs)
+    return out
+
+
+def bundled_alone(tmp: Path, score: bool = True) -> dict | None:
+    """The bundled paper alone: ingested (its store seeds each format's), and scored."""
+    from ingest.pipeline import ingest
+    from peerqa.config import Settings
+    from retrieval.hybrid import LiveIndex
+
+    settings = Settings(data_dir=tmp / "data-bundled")
+    ingest([], settings)
+    return retrieval(LiveIndex(settings), load(BUNDLED_QUESTIONS), {}) if score else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--formats", default="md,tei,pdf")
+    parser.add_argument("--code", type=Path, help="checkout whose ingest/retrieval/answer to use")
+    parser.add_argument("--no-answers", action="store_true")
+    parser.add_argument(
+        "--skip-bundled-alone", action="store_true", help="skip the bundled-only baseline"
+    )
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    if args.code:
+        sys.path.insert(0, str(args.code.resolve()))
+    report: dict = {"code": str(args.code or ROOT), "formats": []}
+
+    def save() -> None:  # after each step: a long run killed midway keeps what it measured
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report["bundled_alone"] = bundled_alone(Path(tmp), score=not args.skip_bundled_alone)
+        save()
+        for fmt in args.formats.split(","):
+            report["formats"].append(measure(fmt, Path(tmp), not args.no_answers))
+            save()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""A scholarly paper (any format, see ingest/readers) -> passages that are evidence.
+
+- Paragraphs are cut at sentence boundaries within `max_words`; a sentence that is page
+  furniture, a declaration or a supplementary-file stub is left out, and a run-on
+  "sentence" (a table a converter flattened into prose) is cut at word boundaries.
+- Each table row is one `table_row` passage that carries its table's column names
+  (`header`) and reads with them in its retrieval context; continuation rows were merged
+  into their row by the reader.
+- Each reference-list entry is one `reference` passage; in-text citations (numeric,
+  ranges, superscripts, author-year) resolve to those entries.
+- `text` is always `paper.text[char_start:char_end]`, with its page for PDF.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.citations import expand_marker, find_citations
+from ingest.readers.base import not_evidence
+from peerqa.models import (
+    DocumentInfo,
+    Kind,
+    ParsedDocument,
+    Passage,
+    Reference,
+    ScholarlyPaper,
+    Span,
+    study_label,
+)
+from peerqa.segment import chunk_spans, sentence_spans, word_count
+
+SECTION_SEPARATOR = " > "
+MAX_CONTEXT_WORDS = 100  # study label and title, section or caption, a row's column: value pairs
+# A "sentence" this many times the passage budget is a flattened table or a list run
+# together; it is cut at word boundaries instead of kept whole.
+RUN_ON_FACTOR = 1.5
+
+_BRACKETS = re.compile(
+    r"\[(?P<numbers>\d{1,4}(?:\s*[-–]\s*\d{1,4})?(?:\s*[,;]\s*\d{1,4}(?:\s*[-–]\s*\d{1,4})?)*)\]"
+)
+_AUTHOR_YEAR = re.compile(
+    r"(?P<name>[A-Z][\w'’\-]+)(?:\s+et\s+al\.?|\s+(?:and|&)\s+[A-Z][\w'’\-]+)?,?\s+"
+    r"\(?(?P<year>(?:19|20)\d{2})[a-z]?\b"
+)
+
+
+@dataclass
+class _Draft:
+    start: int
+    end: int
+    section: str
+    kind: Kind
+    page: int | None
+    context: str
+    header: str | None = None
+    refs: list[int] = field(default_factory=list)
+
+
+class CitationResolver:
+    """In-text citations -> reference numbers, in the style the paper uses."""
+
+    def __init__(self, paper: ScholarlyPaper) -> None:
+        self.text = paper.text
+        self.marked = paper.citations
+        self.numbers = {r.n for r in paper.references}
+        self.by_key = {
+            (r.surname.lower(), r.year): r.n
+            for r in reversed(paper.references)
+            if r.surname and r.year
+        }
+        body = [(b.start, b.end) for b in paper.paragraphs]
+        # Glued superscript numbers ("health27–29") are read only in papers that do not
+        # cite in brackets: elsewhere a glued digit is more likely a name or a count.
+        self.brackets = any(_BRACKETS.search(self.text, s, e) for s, e in body)
+
+    def _marked_numbers(self, start: int, end: int, target: list[int]) -> list[int]:
+        """A marked citation's numbers: as printed when it is numeric ("28", "[3-5]"),
+        since converters' links can be off by a reference; else its link's."""
+        printed = self.text[start:end].strip("[]() ")
+        try:
+            numbers = expand_marker(re.sub(r"\s+", "", printed).replace(";", ","))
+        except ValueError:
+            return target
+        return numbers if numbers and all(n in self.numbers for n in numbers) else target
+
+    def cited(self, start: int, end: int) -> list[int]:
+        found = {
+            n
+            for c in self.marked
+            if start <= c.start < end
+            for n in self._marked_numbers(c.start, c.end, c.numbers)
+        }
+        for m in _BRACKETS.finditer(self.text, start, end):
+            try:
+                numbers = expand_marker(re.sub(r"\s+", "", m["numbers"]).replace(";", ","))
+            except ValueError:
+                continue
+            if numbers and all(n in self.numbers for n in numbers):
+                found.update(numbers)
+        if not self.brackets and self.numbers:
+            limit = max(self.numbers)
+            found.update(n for c in find_citations(self.text, limit, start, end) for n in c.numbers)
+        for m in _AUTHOR_YEAR.finditer(self.text, start, end):
+            n = self.by_key.get((m["name"].lower(), int(m["year"])))
+            if n:
+                found.add(n)
+        return sorted(found & self.numbers)
+
+
+def _context(*parts: str | None) -> str:
+    words = ". ".join(p for p in parts if p).split()
+    return " ".join(words[:MAX_CONTEXT_WORDS])
+
+
+def _run_on_spans(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+    """Cut one overlong span at word boundaries into pieces of about max_words words."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    n = max(1, round(len(words) / max_words))
+    size = -(-len(words) // n)
+    return [
+        (start + words[i][0], start + words[min(i + size, len(words)) - 1][1])
+        for i in range(0, len(words), size)
+    ]
+
+
+def evidence_spans(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+    """Passages of text[start:end]: sentence-aligned chunks, with furniture and
+    declaration sentences left out (a chunk never spans a dropped sentence)."""
+    runs: list[list[tuple[int, int]]] = [[]]
+    for s, e in sentence_spans(text, start, end):
+        if not_evidence(text[s:e]):
+            runs.append([])
+        elif word_count(text[s:e]) > RUN_ON_FACTOR * max_words:
+            runs.append([])
+            runs.extend([[span] for span in _run_on_spans(text, s, e, max_words)])
+            runs.append([])
+        else:
+            runs[-1].append((s, e))
+    return [span for run in runs if run for span in chunk_spans(text, run, max_words)]
+
+
+def _page(paper: ScholarlyPaper, offset: int, default: int | None) -> int | None:
+    for number, (s, e) in enumerate(paper.pages, start=1):
+        if s <= offset < e:
+            return number
+    return default
+
+
+def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[Passage]:
+    text = paper.text
+    # Every passage's context says which study it is ("Prescott et al. 2017, JMIR Mental
+    # Health. Peer Communication in …"), so a question naming the study finds its passages.
+    title = ". ".join(dict.fromkeys(p for p in (study_label(paper.study), paper.study.title) if p))
+    drafts: list[_Draft] = []
+
+    def prose(span: Span, section: str, kind: Kind = "paragraph", extra: str | None = None):
+        for s, e in evidence_spans(text, span.start, span.end, max_words):
+            drafts.append(
+                _Draft(
+                    s, e, section, kind, _page(paper, s, span.page), _context(title, section, extra)
+                )
+            )
+
+    for block in paper.abstract:
+        prose(block, SECTION_SEPARATOR.join(block.section) or "Abstract")
+    for block in paper.paragraphs:
+        kind: Kind = "list_item" if block.list_item else "paragraph"
+        prose(block, SECTION_SEPARATOR.join(block.section) or title, kind)
+    for block in paper.captions:
+        prose(block, block.label or SECTION_SEPARATOR.join(block.section))
+    for block in paper.footnotes:
+        prose(block, "Footnotes")
+    for table in paper.tables:
+        caption = text[table.caption.start : table.caption.end] if table.caption else ""
+        header = " | ".join(h for h in table.header) or None
+        for row in table.rows:
+            pairs = "; ".join(
+                f"{h}: {c}" for h, c in zip(table.header, row.cells, strict=False) if h and c
+            )
+            drafts.append(
+                _Draft(
+                    row.start,
+                    row.end,
+                    table.label,
+                    "table_row",
+                    row.page,
+                    _context(title, f"{table.label}. {caption}", pairs),
+                    header=header,
+                )
+            )
+        for note in table.notes:
+            prose(note, table.label, extra=caption)
+    for ref in paper.references:
+        drafts.append(
+            _Draft(
+                ref.start,
+                ref.end,
+                "References",
+                "reference",
+                ref.page,
+                f"References. Reference {ref.n}",
+                refs=[ref.n],
+            )
+        )
+
+    resolver = CitationResolver(paper)
+    citations = {r.n: text[r.start : r.end] for r in paper.references}
+    drafts.sort(key=lambda d: d.start)
+    passages = []
+    for i, d in enumerate(drafts):
+        refs = d.refs if d.kind == "reference" else resolver.cited(d.start, d.end)
+        passages.append(
+            Passage(
+                id=f"{doc_id}:{i:04d}",
+                document=doc_id,
+                char_start=d.start,
+                char_end=d.end,
+                page=d.page,
+                text=text[d.start : d.end],
+                kind=d.kind,
+                section=d.section,
+                header=d.header,
+                context=d.context,
+                ref_numbers=refs,
+                references=[Reference(n=n, citation=citations[n]) for n in refs],
+            )
+        )
+    return passages
+
+
+def paper_document(
+    path: Path, paper: ScholarlyPaper, doc_id: str, sha256: str, max_words: int
+) -> ParsedDocument:
+    passages = paper_passages(paper, doc_id, max_words)
+    study = paper.study
+    info = DocumentInfo(
+        id=doc_id,
+        title=study.title or path.stem,
+        source=path.name,
+        media_type=paper.media_type,
+        sha256=sha256,
+        authors=study.authors,
+        journal=study.journal,
+        year=study.year,
+        doi=study.doi,
+        identifier=paper.pmcid or (f"doi:{study.doi}" if study.doi else None),
+        pages=len(paper.pages) or None,
+        passages=len(passages),
+        by_kind=dict(Counter(p.kind for p in passages)),
+    )
+    return ParsedDocument(info=info, text=paper.text, passages=passages)

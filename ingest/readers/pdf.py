@@ -1,0 +1,473 @@
+"""A journal-style PDF -> ScholarlyPaper, from word positions (pdfplumber).
+
+What a journal PDF does and how it is undone:
+- two columns: each page's lines are split at the gutter and read left column, then
+  right, between full-width bands (title block, tables);
+- running headers and footers, page numbers, journal/volume lines: lines in the top
+  and bottom margins are furniture (kept aside for metadata, never in the text);
+- end-of-line hyphenation: "hyphen-" + "ation" is joined to "hyphenation", unless the
+  document prints that word with its hyphen elsewhere ("peer-led");
+- ligatures (ﬁ, ﬂ, …) become their letters;
+- ruled tables: cells come from the rules (pdfplumber's table finder), one line per row.
+
+The extracted text is laid out here (blocks separated by blank lines, a paragraph's
+lines joined); passages are verbatim spans of it, each with its page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import statistics
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pdfplumber
+
+from ingest.readers.base import (
+    DOI,
+    PMCID,
+    Role,
+    TextBuilder,
+    assemble,
+    collapse,
+    is_furniture,
+    is_furniture_heading,
+    is_page_furniture,
+    is_prose_heading,
+    journal_from_furniture,
+)
+from peerqa.models import ScholarlyPaper, Study
+
+MEDIA_TYPE = "application/pdf"
+MARGIN_SHARE = 0.075  # top and bottom bands of the page where running heads live
+_LIGATURES = {
+    c: unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
+}
+_REFERENCES = re.compile(r"^(?:references?|bibliography|literature cited)$", re.I)
+_ABSTRACT = re.compile(r"^(?:abstract|summary)$", re.I)
+_ENTRY = re.compile(r"^(?:\[\d{1,4}\]|\d{1,4}\.)\s")
+_CAPTION = re.compile(r"^(?P<kind>Table|Figure|Fig\.)\s*(?P<n>\d+)[.:]?\s")
+_LABEL_LINE = re.compile(r"^[A-Z][A-Za-z ]{2,40}:$")
+_BULLET = re.compile(r"^(?:[•▪►●-]|\(?\d{1,2}\))\s")
+_AFFILIATION = re.compile(r"\b(?:University|Department|Institute|School|Hospital|Centre|Center)\b")
+
+
+def _clean(text: str) -> str:
+    return "".join(_LIGATURES.get(c, c) for c in text)
+
+
+@dataclass
+class Line:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+    bold: bool
+    page: int
+    column: int = -1  # 0 left, 1 right, -1 full width
+
+
+@dataclass
+class Table:
+    top: float
+    bottom: float
+    page: int
+    rows: list[list[str]]
+
+
+@dataclass
+class _Page:
+    items: list[Line | Table] = field(default_factory=list)  # in reading order
+    margins: list[Line] = field(default_factory=list)  # lines in the top/bottom bands
+    furniture: list[str] = field(default_factory=list)
+
+
+def _lines(words: list[dict], page: int, mid: float) -> list[Line]:
+    """Words -> lines, a line split where it crosses the column gutter."""
+    words = sorted(words, key=lambda w: (round(w["top"]), w["x0"]))
+    rows: list[list[dict]] = []
+    for w in words:
+        if rows and abs(rows[-1][0]["top"] - w["top"]) <= 2:
+            rows[-1].append(w)
+        else:
+            rows.append([w])
+    lines = []
+    for row in rows:
+        row.sort(key=lambda w: w["x0"])
+        segment = [row[0]]
+        for w in row[1:]:
+            gap = w["x0"] - segment[-1]["x1"]
+            # The right column starts past the middle; a long URL may overrun the gutter.
+            if gap > max(w["size"], 1) * 0.8 and w["x0"] >= mid - 1 > segment[0]["x0"]:
+                lines.append(_line(segment, page, mid))
+                segment = []
+            segment.append(w)
+        lines.append(_line(segment, page, mid))
+    return lines
+
+
+def _line(words: list[dict], page: int, mid: float) -> Line:
+    x0, x1 = words[0]["x0"], words[-1]["x1"]
+    # A left-column line may overrun the gutter a little (a long URL); a full-width line
+    # reaches well into the right half.
+    column = 1 if x0 >= mid - 2 else 0 if x1 <= mid * 1.12 else -1
+    return Line(
+        text=_clean(" ".join(w["text"] for w in words)),
+        x0=x0,
+        x1=x1,
+        top=min(w["top"] for w in words),
+        bottom=max(w["bottom"] for w in words),
+        size=statistics.median(w["size"] for w in words),
+        bold=all("bold" in w["fontname"].lower() for w in words),
+        page=page,
+        column=column,
+    )
+
+
+def _read_page(page, number: int) -> _Page:
+    height, mid = page.height, page.width / 2
+    tables = []
+    for found in page.find_tables():
+        rows = [[collapse(_clean(c or "")) for c in row] for row in found.extract()]
+        if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
+            tables.append((found.bbox, rows))
+    words = [
+        w
+        for w in page.extract_words(extra_attrs=["size", "fontname"], keep_blank_chars=False)
+        if not any(
+            x0 <= w["x0"] <= x1 and top <= w["top"] <= bottom for (x0, top, x1, bottom), _ in tables
+        )
+    ]
+    out = _Page()
+    for line in _lines(words, number, mid):
+        if line.bottom < height * MARGIN_SHARE or line.top > height * (1 - MARGIN_SHARE):
+            out.margins.append(line)
+        else:
+            out.items.append(line)
+    out.items += [Table(bbox[1], bbox[3], number, rows) for bbox, rows in tables]
+    return out
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"\d+", "#", text.lower()).strip()
+
+
+def _sort_furniture(pages: list[_Page]) -> None:
+    """A margin line is furniture when the same line (numbers aside) recurs on other
+    pages, or it is a page number, a journal line or a copyright line; otherwise it is
+    text that merely starts high or ends low on its page."""
+    seen = Counter(_shape(line.text) for page in pages for line in page.margins)
+    for page in pages:
+        for line in page.margins:
+            recurs = len(pages) > 1 and seen[_shape(line.text)] > 1
+            if recurs or is_page_furniture(line.text):
+                page.furniture.append(line.text)
+            else:
+                page.items.append(line)
+        page.items = _reading_order(page.items)
+
+
+def _reading_order(items: list[Line | Table]) -> list[Line | Table]:
+    """Full-width items in place; between them, the left column, then the right."""
+    items = sorted(items, key=lambda i: i.top)
+    ordered: list[Line | Table] = []
+    zone: list[Line] = []
+
+    def flush() -> None:
+        ordered.extend(sorted((i for i in zone if i.column == 0), key=lambda i: i.top))
+        ordered.extend(sorted((i for i in zone if i.column == 1), key=lambda i: i.top))
+        zone.clear()
+
+    for item in items:
+        if isinstance(item, Table) or item.column == -1:
+            flush()
+            ordered.append(item)
+        else:
+            zone.append(item)
+    flush()
+    return ordered
+
+
+class _Layout:
+    """Ordered lines and tables -> the paper's text and pieces."""
+
+    def __init__(self, pages: list[_Page]) -> None:
+        self.pages = pages
+        lines = [i for p in pages for i in p.items if isinstance(i, Line)]
+        sizes = Counter(round(line.size, 1) for line in lines for _ in line.text)
+        self.body_size = sizes.most_common(1)[0][0] if sizes else 10.0
+        gaps = [
+            b.top - a.top
+            for a, b in zip(lines, lines[1:], strict=False)
+            if a.page == b.page
+            and a.column == b.column
+            and 0 < b.top - a.top < 3 * self.body_size
+            and abs(a.size - self.body_size) < 0.5
+            and abs(b.size - self.body_size) < 0.5
+        ]
+        self.leading = statistics.median(gaps) if gaps else self.body_size * 1.2
+        self.right_edge: dict[tuple[int, int], float] = {}
+        for line in lines:
+            key = (line.page, line.column)
+            self.right_edge[key] = max(self.right_edge.get(key, 0.0), line.x1)
+        self.hyphenated = {w.lower() for line in lines for w in re.findall(r"\w+-\w+", line.text)}
+        self.out = TextBuilder()
+        self.marks: list[tuple[int, int]] = []  # (text offset, page) where each line starts
+        self.section: tuple[str, ...] = ()
+        self.title = ""
+        self.front: list[str] = []  # lines between the title and the abstract
+        self.tables = 0
+        self.caption: str | None = None
+        self.last_heading: Line | None = None
+        self.entries = 0  # reference entries seen
+
+    # -- classification --------------------------------------------------------------
+
+    def is_heading(self, line: Line) -> bool:
+        words = line.text.split()
+        return (
+            line.bold
+            and len(words) <= 15
+            and line.size >= self.body_size - 0.1
+            and not line.text.endswith(":")
+            and not _CAPTION.match(line.text)
+        )
+
+    def is_title(self, line: Line) -> bool:
+        return line.page == 1 and line.size >= self.body_size + 3
+
+    # -- paragraphs ------------------------------------------------------------------
+
+    def run(self) -> None:
+        para: list[Line] = []
+        label: str | None = None
+        in_front = True
+        for item in (i for page in self.pages for i in page.items):
+            if isinstance(item, Table):
+                self.emit(para, label)
+                para, label = [], None
+                self.table(item)
+                continue
+            line = item
+            if self.is_title(line):
+                self.title = collapse(f"{self.title} {line.text}")
+                continue
+            if in_front and self.title and not self.section:
+                starts = _ABSTRACT.match(line.text) or _LABEL_LINE.match(line.text)
+                if starts or (self.is_heading(line) and self.front):
+                    in_front = False
+                else:
+                    self.front.append(line.text)  # authors, affiliations, DOI
+                    continue
+            if line.bold and (_LABEL_LINE.match(line.text) or _ABSTRACT.match(line.text)):
+                self.emit(para, label)
+                para = []
+                label = line.text.rstrip(":") if _LABEL_LINE.match(line.text) else None
+                if not self.section or _ABSTRACT.match(line.text):
+                    self.section = ("Abstract",)
+                continue
+            if self.is_heading(line):
+                self.emit(para, label)
+                para, label = [], None
+                self.heading(line)
+                continue
+            self.last_heading = None
+            if para and self.breaks(para[-1], line):
+                self.emit(para, label)
+                para = []
+            para.append(line)
+        self.emit(para, label)
+
+    def page_ranges(self) -> list[tuple[int, int]]:
+        """Each page's (start, end) in the text, from where its first line landed."""
+        starts: dict[int, int] = {}
+        for offset, page in self.marks:
+            starts.setdefault(page, offset)
+        bounds = sorted(starts.items())
+        ranges = []
+        for n in range(1, len(self.pages) + 1):
+            start = starts.get(n)
+            if start is None:
+                ranges.append((ranges[-1][1] if ranges else 0,) * 2)
+                continue
+            later = [s for p, s in bounds if p > n]
+            ranges.append((start, later[0] if later else self.out.length))
+        return ranges
+
+    def wrapped(self, line: Line) -> bool:
+        """Whether a line runs to its column's right edge (so it continues below)."""
+        return (
+            line.text.endswith("-")
+            or line.x1
+            >= self.right_edge.get((line.page, line.column), line.x1) - 2 * self.body_size
+        )
+
+    def breaks(self, previous: Line, line: Line) -> bool:
+        """Whether `line` starts a new block after `previous`."""
+        if self.section and _REFERENCES.match(self.section[-1]):
+            # A new entry is the next number (a wrapped line may start "2019. Available").
+            entry = _ENTRY.match(line.text)
+            if entry and int(re.sub(r"\D", "", entry.group())) == self.entries + 1:
+                self.entries += 1
+                return True
+            return is_page_furniture(line.text)
+        if _CAPTION.match(line.text) or _BULLET.match(line.text):
+            return True
+        if abs(line.size - previous.size) > 0.6:
+            return True
+        if line.page != previous.page or line.column != previous.column:
+            # A paragraph carries on into the next column or page unless the last line
+            # closed a sentence and the new one starts with a capital.
+            closed = re.search(r"[.!?:)\]”\"]$", previous.text)
+            return bool(closed) and not line.text[:1].islower()
+        return line.top - previous.top > 1.45 * self.leading
+
+    def heading(self, line: Line) -> None:
+        """A heading line; the next line of a heading printed on two joins it."""
+        if _REFERENCES.match(line.text):
+            self.entries = 1  # its first entry opens the block after the heading
+        previous = self.last_heading
+        if (
+            previous
+            and self.wrapped(previous)
+            and line.column == previous.column
+            and (line.top - previous.top <= 1.6 * self.leading)
+        ):
+            self.out.pop()
+            line = Line(
+                self.joined([previous, line])[0],
+                previous.x0,
+                line.x1,
+                previous.top,
+                line.bottom,
+                line.size,
+                True,
+                previous.page,
+                previous.column,
+            )
+        self.last_heading = line
+        title = line.text
+        if is_furniture_heading(title):
+            return
+        if is_prose_heading(title):  # a quote or sentence set in bold: prose
+            self.out.add(title, Role.PARAGRAPH, section=self.section, page=line.page)
+            return
+        self.section = (title,)
+        self.out.add(
+            title, Role.HEADING, section=self.section, page=line.page, label=title, level=1
+        )
+
+    def joined(self, lines: list[Line]) -> tuple[str, list[tuple[int, int]]]:
+        """The lines as one paragraph, and where each line starts (offset, page)."""
+        text = ""
+        marks = []
+        for line in lines:
+            if re.search(r"[A-Za-z]-$", text) and line.text[:1].islower():
+                head = re.search(r"(\w+)-$", text)
+                tail = re.match(r"\w+", line.text)
+                word = f"{head.group(1)}-{tail.group()}".lower() if head and tail else ""
+                compound = (
+                    line.text[len(tail.group()) : len(tail.group()) + 1] == "-" if tail else False
+                )
+                if word not in self.hyphenated and not compound:
+                    text = text[:-1]  # a line-end hyphen, not the word's own
+            elif text:
+                text += " "
+            marks.append((len(text), line.page))
+            text += line.text
+        return text, marks
+
+    def emit(self, lines: list[Line], label: str | None) -> None:
+        if not lines:
+            return
+        text, marks = self.joined(lines)
+        page = lines[0].page
+        start = self.out.length + (2 if self.out.parts else 0)
+        self.marks += [(start + offset, p) for offset, p in marks]
+        section = self.section
+        if section[:1] == ("Abstract",):
+            self.out.add_abstract(text, label, page=page)
+            return
+        if section and _REFERENCES.match(section[-1]) and _ENTRY.match(text):
+            self.out.add(text, Role.REFERENCE, section=("References",), page=page)
+            return
+        caption = _CAPTION.match(text)
+        if caption:
+            kind = "Table" if caption["kind"] == "Table" else "Figure"
+            label = f"{kind} {caption['n']}"
+            self.caption = label if kind == "Table" else self.caption
+            self.out.add(text, Role.CAPTION, section=(label,), page=page, label=label)
+            return
+        role = Role.LIST_ITEM if _BULLET.match(text) else Role.PARAGRAPH
+        if is_furniture(text) and len(text.split()) <= 12:
+            role = Role.FURNITURE
+        self.out.add(text, role, section=section, page=page)
+
+    def table(self, table: Table) -> None:
+        self.marks.append((self.out.length + 2, table.page))
+        self.tables += 1
+        label = self.caption or f"Table {self.tables}"
+        self.caption = None
+        for k, cells in enumerate(table.rows):
+            if not any(cells):
+                continue
+            role = Role.TABLE_HEADER if k == 0 else Role.TABLE_ROW
+            filled = [i for i, c in enumerate(cells) if c]
+            self.out.add(
+                " | ".join(cells[filled[0] : filled[-1] + 1]),
+                role,
+                sep="\n",
+                section=(label,),
+                page=table.page,
+                label=label,
+                cells=cells,
+            )
+
+
+def _authors(front: list[str]) -> list[str]:
+    """Author names from the lines under the title: up to the DOI/affiliation lines."""
+    names: list[str] = []
+    lines = []
+    for line in front:
+        if DOI.search(line) or _AFFILIATION.search(line) or "@" in line:
+            break
+        lines.append(line)
+    for part in re.split(r",|;|\band\b|&", " ".join(lines)):
+        name = collapse(re.sub(r"[\d*†‡§¶]+", " ", part))
+        words = name.split()
+        if len(words) >= 2 and all(w[:1].isupper() for w in words if w[0].isalpha()):
+            names.append(name)
+    return names
+
+
+def read_pdf(data: bytes) -> ScholarlyPaper:
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        pages = [_read_page(page, n) for n, page in enumerate(pdf.pages, start=1)]
+    _sort_furniture(pages)
+    layout = _Layout(pages)
+    layout.run()
+    text = layout.out.text
+    furniture = [line for p in pages for line in p.furniture]
+    front = " ".join(layout.front)
+    journal, year = journal_from_furniture(furniture)
+    doi = DOI.search(front) or DOI.search(" ".join(furniture)) or DOI.search(text[:3000])
+    pmcid = PMCID.search(front + " " + " ".join(furniture))
+    study = Study(
+        title=layout.title or None,
+        authors=_authors(layout.front),
+        year=year,
+        journal=journal,
+        doi=doi.group(1) if doi else None,
+    )
+    return assemble(
+        text,
+        layout.out.pieces,
+        study,
+        MEDIA_TYPE,
+        pages=layout.page_ranges(),
+        pmcid=pmcid.group() if pmcid else None,
+    )

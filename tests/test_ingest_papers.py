@@ -1,0 +1,377 @@
+"""Scholarly papers in every format, read from real CC BY papers (tests/fixtures/papers):
+metadata, labelled abstract, sections, tables with headers, references resolved, page
+furniture and declarations dropped, verbatim offsets (with the page for PDF)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.papers import CitationResolver
+from ingest.prose import parse_user_document
+from ingest.readers import read_xml
+from ingest.readers.markdown import read_markdown_paper
+from ingest.readers.pdf import read_pdf
+from ingest.sources import SourceError
+from peerqa.models import ParsedDocument, Passage, ScholarlyPaper
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAPERS = FIXTURES / "papers"
+sys.path.insert(0, str(FIXTURES))
+from make_pdfs import write_pdf  # noqa: E402
+
+# What journals print around the evidence; none of it may become a passage.
+FURNITURE = re.compile(
+    r"page number not for citation purposes|\| vol\. ?\d+ \||Page \d+ of \d+|XSL • FO|"
+    r"RenderX|^None declared\.$|Downloaded from|Protected by copyright|\[DOCX File|"
+    r"Originally published in|\*\*Authors:\*\*|\*\*DOI:\*\*",
+    re.MULTILINE,
+)
+
+
+@pytest.fixture(scope="module")
+def pdf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pdfs")
+    for n in ("1571", "1850", "0635"):
+        write_pdf(PAPERS / f"paper_{n}.md", out)
+    return out
+
+
+def parsed(path: Path) -> ParsedDocument:
+    return parse_user_document(path, max_words=120)
+
+
+def assert_verbatim(doc: ParsedDocument) -> None:
+    for p in doc.passages:
+        assert doc.text[p.char_start : p.char_end] == p.text
+        assert p.text == p.text.strip() and p.text
+
+
+def assert_no_furniture(passages: list[Passage]) -> None:
+    leaked = [p.text for p in passages if FURNITURE.search(p.text)]
+    assert leaked == []
+
+
+def by_section(doc: ParsedDocument, prefix: str) -> list[Passage]:
+    return [p for p in doc.passages if p.section.startswith(prefix)]
+
+
+# --- GROBID TEI ------------------------------------------------------------------------
+
+
+def test_tei_paper_metadata_abstract_sections_and_references():
+    doc = parsed(PAPERS / "paper_1571.tei.xml")
+    info = doc.info
+    assert info.media_type == "application/tei+xml"
+    assert info.title.startswith("Peer Communication in Online Mental Health Forums")
+    assert info.authors == ["Julie Prescott", "Terry Hanley", "Katalin Ujhelyi"]
+    assert info.doi == "10.2196/mental.6921"
+    # The TEI header has no journal or year; the running footer states both.
+    assert (info.journal, info.year) == ("JMIR Ment Health", 2017)
+    assert info.study.model_dump() == {
+        "title": info.title,
+        "authors": info.authors,
+        "year": 2017,
+        "journal": "JMIR Ment Health",
+        "doi": "10.2196/mental.6921",
+    }
+    abstract = [p.section for p in by_section(doc, "Abstract")]
+    assert list(dict.fromkeys(abstract)) == [
+        "Abstract > Background",
+        "Abstract > Objective",
+        "Abstract > Methods",
+        "Abstract > Results",
+        "Abstract > Conclusions",
+    ]
+    assert not any(p.text.startswith(("Methods:", "Conclusions:")) for p in doc.passages)
+    assert info.by_kind["reference"] == 41  # 43 entries, less the editorial and © notes
+    assert_verbatim(doc)
+    assert_no_furniture(doc.passages)
+    # Declarations are gone: acknowledgements, conflicts, author contributions.
+    assert not any("Kooth for their support" in p.text for p in doc.passages)
+    assert not any(p.section.startswith("Authors' Contributions") for p in doc.passages)
+
+
+def test_tei_in_text_citations_resolve_to_reference_entries():
+    doc = parsed(PAPERS / "paper_1571.tei.xml")
+    (passage,) = [p for p in doc.passages if "overriding differences with peers" in p.text]
+    assert 9 in passage.ref_numbers
+    (ref9,) = [r for r in passage.references if r.n == 9]
+    assert ref9.citation.startswith("Kummervold PE")
+    references = [p for p in doc.passages if p.kind == "reference"]
+    assert references[0].text.startswith("Kessler RC") and references[0].ref_numbers == [1]
+
+
+def test_tei_tables_keep_their_header_and_quotes_promoted_to_headings_stay_prose():
+    doc = parsed(PAPERS / "paper_1571.tei.xml")
+    rows = [p for p in doc.passages if p.kind == "table_row"]
+    assert [r.text.split(" | ")[0] for r in rows] == [
+        "Transgender",
+        "Anxiety and panic attacks",
+        "Self-harm",
+        "Bullying",
+        "Pregnancy related",
+    ]
+    assert {r.header for r in rows} == {"Issues | Support theme | Approach"}
+    assert {r.section for r in rows} == {"Table 2"}
+    assert "Support theme: Informational support" in rows[1].context
+    # GROBID made a forum quote a <head>; it is a passage, not a section name.
+    assert any(p.text.startswith("Do what comes naturally to you") for p in doc.passages)
+    assert not any(
+        s.startswith("Do what comes naturally") for s in {p.section for p in doc.passages}
+    )
+
+
+def test_tei_furniture_spilled_into_a_paragraph_is_cut_out_sentence_by_sentence():
+    doc = parsed(PAPERS / "paper_1872.tei.xml")
+    assert_no_furniture(doc.passages)
+    # The paragraph that GROBID glued "Downloaded from … first published as" onto survives.
+    assert any(p.text.startswith("This was a prospective, two-arm") for p in doc.passages)
+    assert "Open access" not in {p.section for p in doc.passages}
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+
+def test_markdown_paper_metadata_block_is_metadata_not_evidence():
+    path = PAPERS / "paper_1850.md"
+    raw = path.read_text(encoding="utf-8")
+    doc = parsed(path)
+    assert doc.text == raw
+    assert_verbatim(doc)
+    assert_no_furniture(doc.passages)
+    info = doc.info
+    assert info.authors[0] == "Yiyuan Cai" and info.authors[-1] == "Dong (Roman) Xu"
+    assert (info.year, info.journal, info.doi) == (
+        2020,
+        "Journal of Medical Internet Research",
+        "10.2196/22631",
+    )
+    assert doc.passages[0].section == "Abstract > Background"
+
+
+def test_markdown_abstract_labels_and_tab_runs_never_reach_passage_text():
+    doc = parsed(PAPERS / "paper_1571.md")
+    abstract = by_section(doc, "Abstract")
+    assert [p.section for p in abstract][:2] == ["Abstract > Background", "Abstract > Objective"]
+    assert all("    " not in p.text and "\t" not in p.text for p in doc.passages)
+    assert not any(p.text in ("Background", "Objective") for p in doc.passages)
+    assert abstract[0].text.startswith("The Internet has the potential")
+
+
+def test_markdown_table_rows_know_their_header_and_continuations_merge():
+    doc = parsed(PAPERS / "paper_1850.md")
+    rows = [p for p in doc.passages if p.kind == "table_row"]
+    # The header's second line ("| | mean (SD) | (SD) | | |") completes the column names.
+    assert rows[0].header == (
+        "Measures | Intervention periods, mean (SD) | Control periods, mean (SD) | "
+        "Mean difference (95% CI) | P value"
+    )
+    assert not any(r.text.startswith(("mean (SD)", "|")) for r in rows)
+    (pill,) = [r for r in rows if r.text.startswith("Pill-count assessment")]
+    assert "Intervention periods, mean (SD): 0.58 (0.38)" in pill.context
+    assert pill.section == "Table 1"
+
+
+def test_markdown_numeric_ranges_and_lists_resolve():
+    doc = parsed(PAPERS / "paper_0635.md")
+    (passage,) = [p for p in doc.passages if "lowers the cost of providing services" in p.text]
+    assert {2, 3, 5} <= set(passage.ref_numbers)
+    assert all(r.citation for r in passage.references)
+    assert doc.info.by_kind["reference"] == 29
+
+
+def test_author_year_and_range_citations_resolve():
+    text = (
+        "Peer support reduced isolation (Kessler et al., 2007) and helped [2-3].\n\n"
+        "1. Kessler RC, Amminger GP. Age of onset of mental disorders. 2007.\n"
+        "2. Patel V. Mental health of young people. Lancet 2007.\n"
+        "3. Rickwood D. Young people's help-seeking. 2005."
+    )
+    body_end = text.index("\n\n")
+    paper = read_markdown_paper(
+        "# T\n\n**Authors:** A B\n\n## Results\n\n"
+        + text.replace("\n1.", "\n\n## References\n\n1.", 1)
+    )
+    assert paper.references and [r.surname for r in paper.references] == [
+        "Kessler",
+        "Patel",
+        "Rickwood",
+    ]
+    resolver = CitationResolver(paper)
+    start = paper.text.index("Peer support")
+    assert resolver.cited(start, start + body_end) == [1, 2, 3]
+
+
+# --- PDF ---------------------------------------------------------------------------------
+
+
+def test_pdf_metadata_from_title_block_running_header_and_doi(pdf_dir: Path):
+    doc = parsed(pdf_dir / "paper_1850.pdf")
+    info = doc.info
+    assert info.media_type == "application/pdf"
+    assert info.title.startswith("Mobile Texting and Lay Health Supporters")
+    assert len(info.authors) == 15 and "Stephen Gloyd" in info.authors
+    assert (info.journal, info.year, info.doi) == (
+        "Journal of Medical Internet Research",
+        2020,
+        "10.2196/22631",
+    )
+    assert info.pages == 10
+
+
+def test_pdf_passages_are_verbatim_with_pages_and_no_furniture(pdf_dir: Path):
+    doc = parsed(pdf_dir / "paper_1850.pdf")
+    assert_verbatim(doc)
+    assert_no_furniture(doc.passages)
+    assert all(p.page and 1 <= p.page <= 10 for p in doc.passages)
+    assert "\ufb01" not in doc.text and "\ufb02" not in doc.text  # ligatures undone
+    pages = sorted({p.page for p in doc.passages})
+    assert pages[0] == 1 and pages[-1] >= 9
+    abstract = by_section(doc, "Abstract")
+    assert abstract[0].section == "Abstract > Background" and abstract[0].page == 1
+
+
+def test_pdf_two_columns_and_hyphenation_recover_the_source_sentences(pdf_dir: Path):
+    """Sentences of the source Markdown come back whole from the two-column,
+    hyphenated PDF: reading order, line joins and de-hyphenation are right."""
+    source = (PAPERS / "paper_1571.md").read_text(encoding="utf-8")
+    doc = parsed(pdf_dir / "paper_1571.pdf")
+    body = source[source.index("## Introduction") : source.index("## Figures and tables")]
+    sentences = [
+        s for s in re.findall(r"[A-Z][^.?!\n]{60,300}[.?!]", body) if "[" not in s and "  " not in s
+    ][::7]
+    assert len(sentences) >= 10
+    missing = [s for s in sentences if s not in doc.text]
+    assert missing == []
+
+
+def test_pdf_ruled_table_rows_and_references(pdf_dir: Path):
+    doc = parsed(pdf_dir / "paper_0635.pdf")
+    rows = [p for p in doc.passages if p.kind == "table_row"]
+    assert {r.header for r in rows} == {"Category | Subcategory | Result (n) | Result (%)"}
+    assert rows[0].text == "Rural/Urban | Rural | 15 | 54%"
+    assert all(r.page for r in rows)
+    refs = [p for p in doc.passages if p.kind == "reference"]
+    assert len(refs) == 29 and refs[0].text.startswith("Narasimhan V")  # label outside
+    (passage,) = [p for p in doc.passages if "Nearly all countries are challenged" in p.text]
+    assert 1 in passage.ref_numbers
+
+
+# --- bad XML --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"<TEI><text>unclosed", "not well-formed XML"),
+        (b"<html><body>hi</body></html>", "neither a TEI paper"),
+        (b'<TEI xmlns="http://www.tei-c.org/ns/1.0"><text><body/></text></TEI>', "has no text"),
+    ],
+)
+def test_bad_xml_is_a_one_line_reason(tmp_path: Path, content: bytes, reason: str):
+    path = tmp_path / "bad.xml"
+    path.write_bytes(content)
+    with pytest.raises(SourceError) as err:
+        parsed(path)
+    assert reason in err.value.reason and "\n" not in str(err.value)
+
+
+def test_every_format_reads_into_one_structure(pdf_dir: Path):
+    papers: list[ScholarlyPaper] = [
+        read_xml(Path("x.xml"), (PAPERS / "paper_1571.tei.xml").read_bytes()),
+        read_markdown_paper((PAPERS / "paper_1571.md").read_text(encoding="utf-8")),
+        read_pdf((pdf_dir / "paper_1571.pdf").read_bytes()),
+    ]
+    for paper in papers:
+        assert paper.study.doi == "10.2196/mental.6921"
+        assert [b.label for b in paper.abstract][:2] == ["Background", "Objective"]
+        assert "Principal Findings" in [s.title for s in paper.sections]
+        assert paper.tables and paper.tables[0].header == ["Issues", "Support theme", "Approach"]
+        assert len(paper.references) in (41, 42)
+
+
+# --- JATS and HTML -----------------------------------------------------------------------
+
+
+def test_jats_paper_front_matter_sections_tables_and_xref_citations():
+    doc = parsed(PAPERS / "paper_1850.jats.xml")
+    info = doc.info
+    assert info.media_type == "application/jats+xml"
+    assert (info.journal, info.year, info.doi) == (
+        "Journal of Medical Internet Research",
+        2020,
+        "10.2196/22631",
+    )
+    assert info.authors[:2] == ["Yiyuan Cai", "Wenjie Gong"] and len(info.authors) == 15
+    assert [p.section for p in by_section(doc, "Abstract")][0] == "Abstract > Background"
+    rows = [p for p in doc.passages if p.kind == "table_row"]
+    assert rows and all(r.header and r.header.startswith("Measures | Intervention") for r in rows)
+    (first,) = [p for p in doc.passages if p.text.startswith("Affecting 0.4% of the population")]
+    assert first.ref_numbers[0] == 1 and first.references[0].citation.startswith("McGrath J")
+    assert info.by_kind["reference"] == 52
+    assert_verbatim(doc)
+    assert_no_furniture(doc.passages)
+    assert not any(p.section.startswith("Multimedia Appendix") for p in doc.passages)
+
+
+def article_html(md: Path) -> bytes:
+    """A publisher-style article page made mechanically from the paper's Markdown: its
+    metadata block as Highwire citation_* meta tags, its body rendered by markdown-it."""
+    from markdown_it import MarkdownIt
+
+    text = md.read_text(encoding="utf-8")
+    fields = dict(re.findall(r"^\*\*([^*]+):\*\*\s*(.*?)\s*$", text, re.M))
+    title = text.split("\n", 1)[0].lstrip("# ").strip()
+    metas = [("citation_title", title), ("citation_journal_title", fields["Journal"])]
+    metas += [("citation_author", a.strip()) for a in fields["Authors"].split(",")]
+    metas += [("citation_publication_date", fields["Year"]), ("citation_doi", fields["DOI"])]
+    head = "".join(f'<meta name="{k}" content="{v}">' for k, v in metas)
+    body = MarkdownIt("commonmark").enable("table").render(text[text.index("## Abstract") :])
+    return f"<html><head><title>{title}</title>{head}</head><body>{body}</body></html>".encode()
+
+
+def test_html_article_page_reads_meta_tags_abstract_tables_and_references(tmp_path: Path):
+    path = tmp_path / "prescott-2017.html"
+    path.write_bytes(article_html(PAPERS / "paper_1571.md"))
+    doc = parsed(path)
+    info = doc.info
+    assert info.authors == ["Julie Prescott", "Terry Hanley", "Katalin Ujhelyi"]
+    assert (info.journal, info.year, info.doi) == (
+        "JMIR Mental Health",
+        2017,
+        "10.2196/mental.6921",
+    )
+    assert [p.section for p in by_section(doc, "Abstract")][:2] == [
+        "Abstract > Background",
+        "Abstract > Objective",
+    ]
+    rows = [p for p in doc.passages if p.kind == "table_row"]
+    assert "Issues | Support theme | Approach" in {r.header for r in rows}
+    assert info.by_kind["reference"] == 41
+    assert_verbatim(doc)
+    assert_no_furniture(doc.passages)
+
+
+def test_a_web_page_that_is_not_a_paper_keeps_the_generic_reader(tmp_path: Path):
+    path = tmp_path / "leaflet.html"
+    path.write_text("<h1>Clinic leaflet</h1><p>Peer groups meet on Mondays.</p>", encoding="utf-8")
+    doc = parsed(path)
+    assert doc.info.media_type == "text/html" and doc.info.authors == []
+    assert [p.text for p in doc.passages] == ["Peer groups meet on Mondays."]
+
+
+def test_tei_superscript_citations_resolve_through_the_marked_refs():
+    """BMJ prints citations as superscripts; GROBID leaves a bare "28" in the text and
+    marks it <ref type="bibr">: the mark, not the digits alone, makes it a citation, and
+    the printed number picks the entry."""
+    doc = parsed(PAPERS / "paper_1872.tei.xml")
+    marker = "Global Adult Tobacco Survey questionnaire) 28"
+    (passage,) = [p for p in doc.passages if marker in p.text]
+    assert 28 in passage.ref_numbers
+    entries = [p.text for p in doc.passages if p.kind == "reference"]
+    assert {r.n: r.citation for r in passage.references}[28] == entries[27]
+    assert doc.info.references_resolved == 0  # counted by the pipeline, not the parser
