@@ -157,6 +157,7 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
     drafts: list[_Draft] = []
 
     def prose(span: Span, section: str, kind: Kind = "paragraph", extra: str | None = None):
+        section = section or "Body"  # a paper without headings or metadata: never empty
         for s, e in evidence_spans(text, span.start, span.end, max_words):
             drafts.append(
                 _Draft(

@@ -106,7 +106,7 @@ def test_upload_markdown_and_pdf(client):
     assert md.status_code == 201
     assert md.json()["media_type"] == "text/markdown"
     pdf = upload(client, "report.pdf", make_pdf(["Peer mentors phone new parents weekly."] * 2))
-    assert pdf.status_code == 201
+    assert pdf.status_code == 201, pdf.text
     assert pdf.json()["media_type"] == "application/pdf"
     assert pdf.json()["pages"] == 2
     assert {d["id"] for d in client.get("/v1/documents").json()} == {"buddy", "report"}

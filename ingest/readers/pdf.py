@@ -159,11 +159,14 @@ def _shape(text: str) -> str:
 def _sort_furniture(pages: list[_Page]) -> None:
     """A margin line is furniture when the same line (numbers aside) recurs on other
     pages, or it is a page number, a journal line or a copyright line; otherwise it is
-    text that merely starts high or ends low on its page."""
+    text that merely starts high or ends low on its page. A document whose every line sits
+    in a margin band (a short memo, a line a page) has no running heads: its lines are text.
+    """
     seen = Counter(_shape(line.text) for page in pages for line in page.margins)
+    has_body = any(page.items for page in pages)
     for page in pages:
         for line in page.margins:
-            recurs = len(pages) > 1 and seen[_shape(line.text)] > 1
+            recurs = has_body and len(pages) > 1 and seen[_shape(line.text)] > 1
             if recurs or is_page_furniture(line.text):
                 page.furniture.append(line.text)
             else:
