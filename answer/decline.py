@@ -141,7 +141,9 @@ def verdict(
             "on peer support in health care and does not cover it.",
             label,
         )
-    if label == OFF_TOPIC:
+    # An off-topic reading yields to evidence as close as the fitted leaning threshold
+    # asks: a user's own paper may answer what the intent model never saw ("What is Kooth?").
+    if label == OFF_TOPIC and (s.support is None or s.support < t.leaning_support_below):
         return Decline(
             OUT_OF_SCOPE,
             f"The evidence held ({held}) does not cover this question: it is not about "
