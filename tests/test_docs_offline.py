@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from peerqa.config import Settings
 from service.app import create_app
 from service.docs import CONTRACT_URL
-from tests.serving import served
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.workers import serving_in_thread
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -28,7 +28,7 @@ def app_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def base_url(app_settings: Settings) -> Iterator[str]:
-    with served(create_app(app_settings)) as url:
+    with serving_in_thread(create_app(app_settings)) as url:
         yield url
 
 

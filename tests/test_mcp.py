@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from peerqa.config import Settings
 from service.app import create_app
 from tests.conftest import CORPUS_TEXT
-from tests.serving import served
+from tests.workers import serving_in_thread
 
 TOOLS = {
     "search_evidence",
@@ -90,7 +90,7 @@ async def over_http(url: str) -> AsyncIterator[ClientSession]:
 
 @pytest.fixture(scope="module")
 def base_url(corpus_settings: Settings) -> Iterator[str]:
-    with served(create_app(corpus_settings)) as url:
+    with serving_in_thread(create_app(corpus_settings)) as url:
         yield url
 
 

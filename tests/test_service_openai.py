@@ -23,7 +23,7 @@ from peerqa.models import Answer, ChatCompletionRequest
 from service.app import create_app
 from service.openai_compat import PARAMETERS, parameter_table
 from tests.conftest import CORPUS_TEXT
-from tests.serving import served
+from tests.workers import serving_in_thread
 
 QUESTION = "How do programmes keep peer supporters from burning out?"
 
@@ -31,7 +31,7 @@ QUESTION = "How do programmes keep peer supporters from burning out?"
 @pytest.fixture(scope="module")
 def base_url(corpus_settings: Settings):
     """The app under uvicorn on a free loopback port, for as long as the module runs."""
-    with served(create_app(corpus_settings)) as url:
+    with serving_in_thread(create_app(corpus_settings)) as url:
         yield f"{url}/v1"
 
 
