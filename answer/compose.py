@@ -44,11 +44,19 @@ def compose(
     """Answer `question` from the index, or decline (see `decline`)."""
     index.require()
     q = understand(index, question, history)
-    results = index.search(q.resolved, top_k=top_k, filters=filters, encoding=q.encoding)
+    results = retrieve(index, q, top_k, filters)
     declined = decline(index, q, results)
     if declined:
         return declination(question, declined)
     return answer_from(index, q, results, filters, selector or selector_for(index))
+
+
+def retrieve(
+    index: LiveIndex, q: Question, top_k: int = DEFAULT_TOP_K, filters: Filters | None = None
+) -> list[ScoredPassage]:
+    """What an answer is made from: the question's resolved text searched with its own
+    encoding (a follow-up's vector blends its own angle). eval scores this same call."""
+    return index.search(q.resolved, top_k=top_k, filters=filters, encoding=q.encoding)
 
 
 def answer_from(

@@ -16,9 +16,11 @@ from typing import Protocol, TypeVar
 from pydantic import BaseModel, Field
 
 from answer.compose import DEFAULT_TOP_K as COMPOSE_K
-from answer.compose import compose
+from answer.compose import compose, retrieve
 from answer.decline import load_thresholds
-from answer.followup import MAX_TURNS, retrieval_query
+from answer.followup import MAX_TURNS
+from answer.question import Question as Understood
+from answer.question import understand
 from eval.baselines import build_baselines
 from eval.metrics import (
     BUDGET_WORDS,
@@ -65,11 +67,26 @@ class System(Protocol):
     @property
     def universe(self) -> Sequence[Span]: ...
 
+    def ranking(self, q: Question) -> Sequence[Span]: ...
+
+
+class TextSearch(Protocol):
+    """A llama-index baseline (eval.baselines): searches text."""
+
+    name: str
+    description: str
+
+    @property
+    def universe(self) -> Sequence[Span]: ...
+
     def retrieve(self, query: str) -> Sequence[Span]: ...
 
 
 class Hybrid:
-    """Our retrieval: `LiveIndex.search`, top RETRIEVE_K, no filters."""
+    """Our retrieval as the product runs it: the question understood in its session
+    (`answer.question.understand`: resolved text, and a follow-up's blended vector), then
+    `answer.compose.retrieve`, no filters. Each question is understood once; the baselines
+    read its resolved text."""
 
     name = OURS
     description = (
@@ -81,17 +98,42 @@ class Hybrid:
 
     def __init__(self, index: LiveIndex):
         self._index = index
-        # The baseline answer reads the same rankings: each query is searched once.
-        self._ranked: dict[str, list[ScoredPassage]] = {}
+        self._understood: dict[tuple[str, tuple[str, ...]], Understood] = {}
+        self._ranked: dict[tuple[str, tuple[str, ...], int], list[ScoredPassage]] = {}
 
     @property
     def universe(self) -> Sequence[Span]:
         return list(self._index.passages.values())
 
-    def retrieve(self, query: str) -> list[ScoredPassage]:
-        if query not in self._ranked:
-            self._ranked[query] = self._index.search(query, top_k=RETRIEVE_K)
-        return self._ranked[query]
+    def understood(self, q: Question) -> Understood:
+        key = (q.question, tuple(q.history))
+        if key not in self._understood:
+            self._understood[key] = understand(self._index, q.question, q.history)
+        return self._understood[key]
+
+    def ranking(self, q: Question, top_k: int = RETRIEVE_K) -> list[ScoredPassage]:
+        """The product's ranking for `q`: top RETRIEVE_K for retrieval figures, COMPOSE_K
+        for the passages the composer reads (its first is the baseline answer)."""
+        key = (q.question, tuple(q.history), top_k)
+        if key not in self._ranked:
+            self._ranked[key] = retrieve(self._index, self.understood(q), top_k)
+        return self._ranked[key]
+
+
+class ReadsResolved:
+    """A text baseline given the resolved text our composer's question understanding
+    makes (a follow-up joined to the turns it refers to)."""
+
+    def __init__(self, baseline: TextSearch, ours: Hybrid):
+        self.name, self.description = baseline.name, baseline.description
+        self._baseline, self._ours = baseline, ours
+
+    @property
+    def universe(self) -> Sequence[Span]:
+        return self._baseline.universe
+
+    def ranking(self, q: Question) -> Sequence[Span]:
+        return self._baseline.retrieve(self._ours.understood(q).resolved)
 
 
 class SystemReport(BaseModel):
@@ -214,7 +256,7 @@ def run_eval(settings: Settings, out_dir: Path = REPORTS_DIR) -> EvalReport:
     ) as baselines:
         clock.lap("baselines_build")
         ours = Hybrid(index)
-        systems: list[System] = [ours, *baselines]
+        systems: list[System] = [ours, *(ReadsResolved(b, ours) for b in baselines)]
         reports = []
         for system in systems:
             reports.append(score_system(system, in_scope, gold))
@@ -231,7 +273,10 @@ def run_eval(settings: Settings, out_dir: Path = REPORTS_DIR) -> EvalReport:
         corpus={d.info.id: d.info.sha256 for d in parsed},
         operating_point=OperatingPoint(
             max_passage_words=settings.max_passage_words,
-            followup_query=f"answer.followup.retrieval_query (≤ {MAX_TURNS} earlier turns)",
+            followup_query=(
+                f"answer.question.understand (resolved against ≤ {MAX_TURNS} earlier turns; "
+                "a follow-up's vector blends its own) and answer.compose.retrieve"
+            ),
         ),
         questions=len(questions),
         in_scope=len(in_scope),
@@ -291,13 +336,13 @@ def _compose(index: LiveIndex, q: Question) -> Answer:
 def check_top_passages(
     search: Hybrid | LiveIndex, questions: Sequence[Question], sources: Mapping[str, str]
 ) -> list[AnswerCheck]:
-    """The baseline beside `check_answers`: for each question, the first result of
-    /v1/search (top_k RETRIEVE_K) for the query the composer retrieves with, as the answer."""
+    """The baseline beside `check_answers`: for each question, the first passage the
+    composer retrieves (the same understanding and search), as the answer."""
     ours = search if isinstance(search, Hybrid) else Hybrid(search)
     quotes = {doc: quote_spans(text) for doc, text in sources.items()}
     checks = []
     for q in questions:
-        results = ours.retrieve(retrieval_query(q.question, q.history))
+        results = ours.ranking(q, COMPOSE_K)
         first = results[0] if results else None
         checks.append(check_top_passage(q, first, gold_spans(q, sources), sources, quotes))
     return checks
@@ -326,10 +371,8 @@ def _or(value: float | None, default: float) -> float:
 def score_system(
     system: System, questions: Sequence[Question], gold: Mapping[str, list[GoldSpan]]
 ) -> SystemReport:
-    # Every system gets the query the composer retrieves with (followups carry history).
-    rankings = {
-        q.id: list(system.retrieve(retrieval_query(q.question, q.history))) for q in questions
-    }
+    # Ours ranks as the composer retrieves; the baselines read the same resolved text.
+    rankings = {q.id: list(system.ranking(q)) for q in questions}
     universe = system.universe
     ndcg = ndcg_at_k(rankings, {q.id: relevant_ids(universe, gold[q.id]) for q in questions})
     rows = [

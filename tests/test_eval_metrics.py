@@ -516,3 +516,26 @@ def test_a_fold_is_scored_with_the_baseline_beside(corpus_index, corpus_settings
     assert all(c.verbatim == c.sentences == 1 and c.invented == 0 for c in ours)
     assert not any(c.abstained for c in top)
     assert [c.expect_reason for c in top] == [q.expect_reason for q in questions]
+
+
+def test_ours_is_scored_on_the_ranking_the_composer_answers_from(corpus_index, corpus_settings):
+    """A follow-up is retrieved as answer.compose retrieves it (understand: resolved text
+    and the follow-up's blended vector), for the retrieval figures and the top-passage
+    baseline alike; the llama-index baselines read the same resolved text."""
+    from answer.compose import DEFAULT_TOP_K, retrieve
+    from answer.question import understand
+    from eval.run import RETRIEVE_K, Hybrid, check_top_passages, corpus_sources
+
+    (q,) = [q for q in load_questions() if q.id == "q102"]  # "And how do they fix that?"
+    assert q.history
+    ours = Hybrid(corpus_index)
+    understood = understand(corpus_index, q.question, q.history)
+    product = retrieve(corpus_index, understood, DEFAULT_TOP_K)
+    assert [p.id for p in ours.ranking(q)] == [
+        p.id for p in retrieve(corpus_index, understood, RETRIEVE_K)
+    ]
+    (top,) = check_top_passages(ours, [q], corpus_sources(corpus_settings))
+    assert (top.pieces[0].document, top.pieces[0].char_start) == (
+        product[0].document,
+        product[0].char_start,
+    )
