@@ -24,7 +24,7 @@ from answer.evidence import (
 from answer.profiles import Profile, profile_for
 from answer.question import Question, understand
 from answer.render import Block, render
-from answer.selector import Selector, corpus_key, load_selector, model_key
+from answer.selector import Policy, Selector, corpus_key, load_selector, model_key
 from answer.sentences import SentenceBank, bank_for
 from ingest.citations import find_citations
 from peerqa.models import Answer, Filters, ScoredPassage
@@ -66,14 +66,27 @@ def answer_from(
     filters: Filters | None,
     selector: Selector,
 ) -> Answer:
-    """Stages 2 and 3 over retrieved results (eval.fit_answer calls this per fold)."""
-    bank = bank_for(index)
+    """Stages 2 and 3 over retrieved results."""
+    units = candidates(index, q, results, filters)
+    score_units(units, selector)
+    return answer_units(index, q, units, selector.policy)
+
+
+def candidates(
+    index: LiveIndex, q: Question, results: Sequence[ScoredPassage], filters: Filters | None
+) -> list[Unit]:
+    """Every citable unit of the results (and of their theme partners), features filled in."""
     if q.stances:
         results = with_theme_partners(index, results, filters)
-    units = build_units(q, results, bank)
-    score_units(units, selector)
+    return build_units(q, results, bank_for(index))
+
+
+def answer_units(index: LiveIndex, q: Question, units: list[Unit], policy: Policy) -> Answer:
+    """The answer from scored units: chosen by `policy`, then rendered (eval.fit_answer
+    calls this with each fold's out-of-fold scores, so CV scores the product's answers)."""
+    bank = bank_for(index)
     profiles = _profiles(index, {u.passage.document for u in units})
-    blocks = choose(q, units, selector, profiles)
+    blocks = choose(q, units, policy, profiles)
     blocks = [
         Block(b.heading, with_citing_sentences(index, bank, q, b.units, units)) for b in blocks
     ]
@@ -86,11 +99,10 @@ def answer_from(
 
 
 def choose(
-    q: Question, units: list[Unit], selector: Selector, profiles: dict[str, Profile]
+    q: Question, units: list[Unit], policy: Policy, profiles: dict[str, Profile]
 ) -> list[Block]:
     """The blocks of the answer: one, or one per heading of the lead paper's grouped
     layout, or one per paper when several papers speak."""
-    policy = selector.policy
     if not units:
         return []
     lead = select(units, policy, limit=1)[0]

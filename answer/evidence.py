@@ -24,7 +24,7 @@ import numpy as np
 from answer import lexicon
 from answer.question import STANCE_GROUPS, Question, content_words
 from answer.selector import Policy, Selector
-from answer.sentences import WHOLE_KINDS, SentenceBank, Split
+from answer.sentences import WHOLE_KINDS, SentenceBank, Split, words_of
 from peerqa.models import Filters, Passage, ScoredPassage
 from peerqa.segment import word_count
 from retrieval.hybrid import LiveIndex
@@ -68,7 +68,15 @@ FEATURES = (
     "abstract",
     "facts_row",  # a table row for a question about programme facts
     "followup",
+    "lexical_own",  # share of the asked text's own content words (a follow-up's new angle)
+    "bm25",  # the unit's BM25 against the question's content words, over their idf sum
+    "bm25_rank",  # 1 / (1 + rank among units by bm25)
+    "neighbour_cosine",  # the best cosine of the sentences either side in its passage
+    "passage_units",  # 1 / units of its passage: a short passage says one thing
+    "asks_count",  # the question asks how many, how long, when
+    "count_number",  # ... and the unit states a number
 )
+BM25_K1, BM25_B = 1.2, 0.75
 
 
 @dataclass(eq=False)  # units are compared by identity
@@ -288,8 +296,17 @@ def describe(
     top_score = results[0].score if results and results[0].score > 0 else 1.0
     top_theme = results[0].theme if results else None
     keywords = question.keywords
+    own = content_words(question.raw)
     idf = bank.derived("idf", _idf)
     weight = sum(idf(w) for w in keywords) or 1.0
+    texts = [u.text for u in units]
+    bm25 = _bm25(keywords, texts, idf, weight)
+    bm25_order = {i: r for r, i in enumerate(sorted(range(len(units)), key=lambda i: -bm25[i]))}
+    neighbours = _neighbour_cosines(units)
+    per_passage: dict[str, int] = {}
+    for u in units:
+        per_passage[u.passage.id] = per_passage.get(u.passage.id, 0) + 1
+    asks_count = bool(lexicon.pattern("asks_count").search(question.resolved))
     for i, u in enumerate(units):
         words = content_words(u.text)
         overlap = len(keywords & words) / max(len(keywords), 1)
@@ -324,8 +341,50 @@ def describe(
             "abstract": float(u.passage.section.startswith("Abstract")),
             "facts_row": float(question.asks_facts and u.passage.kind == "table_row"),
             "followup": float(question.followup),
+            "lexical_own": len(own & words) / max(len(own), 1),
+            "bm25": bm25[i],
+            "bm25_rank": 1 / (1 + bm25_order[i]),
+            "neighbour_cosine": neighbours[i],
+            "passage_units": 1 / per_passage[u.passage.id],
+            "asks_count": float(asks_count),
+            "count_number": float(asks_count and bool(_NUMBER.search(u.text))),
         }
         u.features = np.asarray([values[f] for f in FEATURES], dtype=np.float64)
+
+
+# A number a sentence states: digits not inside a citation marker, or a small one in words.
+_NUMBER = re.compile(
+    r"(?<![\[\d])\d+(?:[.,]\d+)?(?![\]\d])|\b(?:two|three|four|five|six|seven|eight|nine|ten)\b",
+    re.IGNORECASE,
+)
+
+
+def _bm25(keywords: frozenset[str], texts: list[str], idf, weight: float) -> list[float]:
+    """Each text's BM25 against the question's content words (length-normalised against
+    these units' mean), over the words' idf sum: 0 to about BM25_K1 + 1."""
+    lengths = [len(words_of(t)) for t in texts]
+    mean = sum(lengths) / max(len(lengths), 1) or 1.0
+    scores = []
+    for text, length in zip(texts, lengths, strict=True):
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / mean)
+        # A word counts once (content_words is a set): sentences rarely repeat one.
+        matched = keywords & content_words(text)
+        scores.append(sum(idf(w) * (BM25_K1 + 1) / (1 + norm) for w in matched) / weight)
+    return scores
+
+
+def _neighbour_cosines(units: list[Unit]) -> list[float]:
+    """The best cosine among the units just before and after each, in its passage."""
+    by_passage: dict[str, list[int]] = {}
+    for i, u in enumerate(units):
+        by_passage.setdefault(u.passage.id, []).append(i)
+    out = [0.0] * len(units)
+    for members in by_passage.values():
+        members = sorted(members, key=lambda i: units[i].start)
+        for j, i in enumerate(members):
+            around = [units[members[k]].cosine for k in (j - 1, j + 1) if 0 <= k < len(members)]
+            out[i] = max(around, default=0.0)
+    return out
 
 
 # -- theme partners ----------------------------------------------------------------------
@@ -382,9 +441,10 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
 
     The lead is the best-scoring unit, except that the top passage's best unit keeps the
     lead unless another beats it by policy.margin (an answer is never worse than the top
-    passage). Further units follow while they score at least policy.ratio of the lead
-    and above policy.floor, at most policy.max_units (or `limit`), never two saying the
-    same thing and at most MAX_PER_PASSAGE of one passage.
+    passage). A lead scoring policy.alone or more is the whole answer. Further units
+    follow while they score at least policy.ratio of the lead and above policy.floor, at
+    most policy.max_units (or `limit`), never two saying the same thing and at most
+    MAX_PER_PASSAGE of one passage.
     """
     if not units:
         return []
@@ -394,6 +454,8 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     if top and lead.rank != 0 and lead.score < top[0].score + policy.margin:
         lead = top[0]
     chosen = [lead]
+    if lead.score >= policy.alone:
+        return chosen  # one unit answers: say it and stop
     bar = max(policy.floor, policy.ratio * lead.score)
     for u in ranked:
         if len(chosen) >= (limit or policy.max_units) or u.score < bar:

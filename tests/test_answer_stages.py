@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +15,15 @@ import numpy as np
 import pytest
 
 from answer.compose import choose, compose
-from answer.evidence import FEATURES, Unit, is_front_matter, quotation_bounds, wanted
+from answer.evidence import (
+    FEATURES,
+    Unit,
+    describe,
+    is_front_matter,
+    quotation_bounds,
+    select,
+    wanted,
+)
 from answer.profiles import Profile, profile_for
 from answer.question import Question, understand
 from answer.render import cells, render, row_pieces
@@ -248,7 +257,7 @@ def test_when_several_papers_speak_each_sentence_sits_under_its_paper():
         ),
     ]
     profiles = {d: Profile(document=d, label=f"{d} label") for d in ("review-2020", "trial-2021")}
-    blocks = choose(_question(), units, SimpleNamespace(policy=POLICY), profiles)
+    blocks = choose(_question(), units, POLICY, profiles)
     assert [b.heading for b in blocks] == ["review-2020 label:", "trial-2021 label:"]
     answer = render(_question(), blocks, profiles)
     lines = answer.answer.splitlines()
@@ -261,3 +270,72 @@ def test_a_question_naming_a_paper_takes_evidence_from_that_paper_only():
     other = passage("Two meta-analyses found reductions.", document="review-2020")
     named = passage("Group peer support did not reduce depression.", document="trial-2021")
     assert not wanted(q, other) and wanted(q, named)
+
+
+# -- selection policy and features ---------------------------------------------------------
+def _ranked_units() -> list[Unit]:
+    return [
+        _unit("a", "d1", "Matching was done by diagnosis and by life stage.", 0.95, 0),
+        _unit("b", "d2", "Leaders offered a new match when one failed.", 0.8, 1),
+        _unit("c", "d3", "Some matches were made by telephone only.", 0.7, 2),
+    ]
+
+
+def test_a_lead_scoring_the_alone_threshold_is_the_whole_answer():
+    units = _ranked_units()
+    assert select(units, replace(POLICY, alone=0.9)) == units[:1]
+    assert select(units, replace(POLICY, alone=1.0)) == units  # 1.0: never alone
+    assert select(units[1:], replace(POLICY, alone=0.9)) == units[1:]  # a lead below it
+
+
+def test_the_top_passage_keeps_the_lead_unless_beaten_by_the_margin():
+    top, other = (
+        _unit("t", "d1", "Programmes matched peers by diagnosis.", 0.6, 0),
+        _unit("o", "d2", "Rare conditions made matching hard.", 0.65, 1),
+    )
+    assert select([top, other], replace(POLICY, margin=0.1))[0] is top
+    assert select([top, other], replace(POLICY, margin=0.01))[0] is other
+
+
+def test_features_read_rare_shared_words_numbers_and_the_neighbouring_sentences():
+    texts = [
+        "We interviewed 43 key informants from 7 programmes.",
+        "The interviews were transcribed.",
+        "Informants described saturation of themes.",
+    ]
+    p = ScoredPassage(
+        id="p",
+        text=" ".join(texts),
+        document="d",
+        section="Methods",
+        kind="paragraph",
+        char_start=0,
+        char_end=len(" ".join(texts)),
+        score=1.0,
+    )
+    starts = [0, len(texts[0]) + 1, len(texts[0]) + len(texts[1]) + 2]
+    cosines = [0.2, 0.3, 0.9]
+    units = [
+        Unit(p, 0, s, s + len(t), i, c, np.eye(4)[i], None)
+        for i, (s, t, c) in enumerate(zip(starts, texts, cosines, strict=True))
+    ]
+    q = _question(
+        raw="How many informants did they interview?",
+        resolved="How many informants did they interview?",
+        keywords=frozenset({"informant", "interview"}),
+    )
+    rare = {"informant": 3.0}
+    bank = SimpleNamespace(derived=lambda key, build: lambda w: rare.get(w, 1.0))
+    describe(q, [p], units, bank)
+
+    def value(u: Unit, name: str) -> float:
+        return float(u.features[FEATURES.index(name)])
+
+    first, second, third = units
+    assert value(first, "bm25") > value(third, "bm25") > value(second, "bm25") > 0
+    assert value(first, "bm25_rank") == 1.0
+    assert value(first, "count_number") == 1.0 and value(third, "count_number") == 0.0
+    assert value(first, "asks_count") == value(third, "asks_count") == 1.0
+    assert value(first, "neighbour_cosine") == pytest.approx(0.3)
+    assert value(second, "neighbour_cosine") == pytest.approx(0.9)
+    assert value(first, "passage_units") == pytest.approx(1 / 3)
