@@ -70,11 +70,7 @@ FEATURES = (
     "followup",
     "lexical_own",  # share of the asked text's own content words (a follow-up's new angle)
     "bm25",  # the unit's BM25 against the question's content words, over their idf sum
-    "bm25_rank",  # 1 / (1 + rank among units by bm25)
     "neighbour_cosine",  # the best cosine of the sentences either side in its passage
-    "passage_units",  # 1 / units of its passage: a short passage says one thing
-    "asks_count",  # the question asks how many, how long, when
-    "count_number",  # ... and the unit states a number
 )
 BM25_K1, BM25_B = 1.2, 0.75
 
@@ -301,12 +297,7 @@ def describe(
     weight = sum(idf(w) for w in keywords) or 1.0
     texts = [u.text for u in units]
     bm25 = _bm25(keywords, texts, idf, weight)
-    bm25_order = {i: r for r, i in enumerate(sorted(range(len(units)), key=lambda i: -bm25[i]))}
     neighbours = _neighbour_cosines(units)
-    per_passage: dict[str, int] = {}
-    for u in units:
-        per_passage[u.passage.id] = per_passage.get(u.passage.id, 0) + 1
-    asks_count = bool(lexicon.pattern("asks_count").search(question.resolved))
     for i, u in enumerate(units):
         words = content_words(u.text)
         overlap = len(keywords & words) / max(len(keywords), 1)
@@ -343,20 +334,9 @@ def describe(
             "followup": float(question.followup),
             "lexical_own": len(own & words) / max(len(own), 1),
             "bm25": bm25[i],
-            "bm25_rank": 1 / (1 + bm25_order[i]),
             "neighbour_cosine": neighbours[i],
-            "passage_units": 1 / per_passage[u.passage.id],
-            "asks_count": float(asks_count),
-            "count_number": float(asks_count and bool(_NUMBER.search(u.text))),
         }
         u.features = np.asarray([values[f] for f in FEATURES], dtype=np.float64)
-
-
-# A number a sentence states: digits not inside a citation marker, or a small one in words.
-_NUMBER = re.compile(
-    r"(?<![\[\d])\d+(?:[.,]\d+)?(?![\]\d])|\b(?:two|three|four|five|six|seven|eight|nine|ten)\b",
-    re.IGNORECASE,
-)
 
 
 def _bm25(keywords: frozenset[str], texts: list[str], idf, weight: float) -> list[float]:
