@@ -1,7 +1,7 @@
 """Fit the answer layer's sentence selector on the non-test questions; report k-fold CV.
 
     PEERQA_DATA_DIR=/path/to/store python -m eval.fit_answer [--folds 5]
-        [--compare OLD_ARTEFACT.json] [--final-check]
+        [--padding-cost 0.1] [--compare OLD_ARTEFACT.json] [--final-check]
 
 Data: every in-scope question of eval/questions.jsonl whose split is not "test" is
 understood, retrieved and cut into units by answer.compose's own calls. A unit is
@@ -221,11 +221,11 @@ def _figures(checks) -> dict[str, float]:
     return {f: float(getattr(summary, f) or 0.0) for f in FIGURES}
 
 
-def objective(figures: dict[str, float]) -> float:
+def objective(figures: dict[str, float], padding_cost: float = PADDING_COST) -> float:
     return (
         figures["text_holds_gold"]
         + figures["first_holds_gold"]
-        - PADDING_COST * figures["padding_mean"]
+        - padding_cost * figures["padding_mean"]
     )
 
 
@@ -259,7 +259,9 @@ def _policy(margin: float, ratio: float, floor: float, units: int, alone: float)
     return Policy(margin, ratio, floor, units, PER_GROUP, THEME_BONUS, alone)
 
 
-def choose_policy(scorer: Scorer, scores: Sequence[np.ndarray]) -> tuple[Policy, dict[str, float]]:
+def choose_policy(
+    scorer: Scorer, scores: Sequence[np.ndarray], padding_cost: float = PADDING_COST
+) -> tuple[Policy, dict[str, float]]:
     """The policy of the grid whose out-of-fold answers score best on OBJECTIVE. Checking
     rendered answers takes a second a policy, so the grid is first cut to SHORTLIST
     policies by the same objective over the chosen units themselves (a unit holds gold,
@@ -272,12 +274,13 @@ def choose_policy(scorer: Scorer, scores: Sequence[np.ndarray]) -> tuple[Policy,
             continue  # one unit: ratio, floor and alone change nothing
         policy = _policy(margin, ratio, floor, units, alone)
         # Ties go to fewer units, then to the top passage keeping the lead more often.
-        grid.append(((objective(scorer.chosen(scores, policy)), -units, margin), policy))
+        figures = scorer.chosen(scores, policy)
+        grid.append(((objective(figures, padding_cost), -units, margin), policy))
     grid.sort(key=lambda g: g[0], reverse=True)
     best = None
     for _, policy in grid[:SHORTLIST]:
         figures = scorer.answers(scores, policy)
-        key = (round(objective(figures), 9), -policy.max_units, policy.margin)
+        key = (round(objective(figures, padding_cost), 9), -policy.max_units, policy.margin)
         if best is None or key > best[0]:
             best = (key, policy, figures)
     assert best is not None
@@ -298,6 +301,12 @@ def main() -> None:
         help="another selector artefact: the same CV for its feature set, beside",
     )
     parser.add_argument(
+        "--padding-cost",
+        type=float,
+        default=PADDING_COST,
+        help=f"OBJECTIVE's charge per padded sentence (default {PADDING_COST})",
+    )
+    parser.add_argument(
         "--final-check", action="store_true", help="also report the frozen test split"
     )
     args = parser.parse_args()
@@ -309,7 +318,7 @@ def main() -> None:
     print(f"non-test in-scope questions: {len(examples)}, units: {len(y)}, positive: {y.sum()}")
     scorer = Scorer(index, settings, examples)
     scores, cv = cross_validate(examples, args.folds)
-    policy, figures = choose_policy(scorer, scores)
+    policy, figures = choose_policy(scorer, scores, args.padding_cost)
     print(f"{args.folds}-fold CV unit AUC {cv['unit_auc_mean']:.3f} {cv['unit_auc_by_fold']}")
     print(f"policy chosen on out-of-fold answers: {policy}")
     print(f"{args.folds}-fold CV answers as `peerqa eval` scores them:")
@@ -323,7 +332,7 @@ def main() -> None:
             f"{args.compare.name}: its features and policy",
             scorer.answers(old_scores, Policy(**old["policy"])),
         )
-        _, old_figures = choose_policy(scorer, old_scores)
+        _, old_figures = choose_policy(scorer, old_scores, args.padding_cost)
         _print(f"{args.compare.name}: its features, policy rechosen", old_figures)
 
     documents = index.state.documents if index.state else []
@@ -341,7 +350,7 @@ def main() -> None:
             "questions": len(examples),
             "units": int(len(y)),
             "positive": int(y.sum()),
-            "padding_cost": PADDING_COST,
+            "padding_cost": args.padding_cost,
             **{k: round(v, 4) for k, v in figures.items()},
             **{f"top_passage_{k}": round(v, 4) for k, v in top.items()},
             "unit_auc_mean": round(cv["unit_auc_mean"], 4),

@@ -21,3 +21,4 @@ def test_each_padded_sentence_costs_the_objective():
     padded = lean | {"padding_mean": 2.0}
     assert objective(lean) - objective(padded) == pytest.approx(PADDING_COST)
     assert objective(lean | {"first_holds_gold": 0.7}) > objective(lean)
+    assert objective(lean, 0.2) - objective(padded, 0.2) == pytest.approx(0.2)
