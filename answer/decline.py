@@ -103,7 +103,8 @@ def signals(
     support = None
     if results:
         splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
-        support = max((float((s.vectors @ v).max()) for s in splits for v in vectors), default=0.0)
+        support = max((float((s.vectors @ v).max()) for s in splits for v in vectors),
+                      default=0.0)
     return Signals(intent, support, unknown_names(question, evidence_of(index)))
 
 

@@ -240,20 +240,14 @@ def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
         loss = log_loss(p, y)
         report["log_loss"] = round(loss, 4)
         tried[c] = (-loss, report["should_decline_declined"], cuts, report)
-        print(
-            f"  C={c}: {FOLDS}-fold CV log loss {loss:.4f}, {_line(report)} (safety at "
-            f"{cuts[0]}, elsewhere at {cuts[1]})"
-        )
+        print(f"  C={c}: {FOLDS}-fold CV log loss {loss:.4f}, {_line(report)} (safety at "
+              f"{cuts[0]}, elsewhere at {cuts[1]})")
     c = max(tried, key=lambda k: tried[k][:2])
     _, _, cuts, cv_report = tried[c]
     model = fit_model(x, y, c)
     model = IntentModel(
-        **{
-            **model.__dict__,
-            "safety_at": cuts[0],
-            "elsewhere_at": cuts[1],
-            "embedding_model": model_name(),
-        }
+        **{**model.__dict__, "safety_at": cuts[0], "elsewhere_at": cuts[1],
+           "embedding_model": model_name()}
     )
     held = [model.classify(r.text, embed(intent_text(r.text))).label for r in holdout]
     holdout_report = intent_report([r.label for r in holdout], held)
@@ -366,11 +360,8 @@ def fit_thresholds(observations: Sequence[Observation], index) -> Thresholds:
     def above(values: list[float]) -> list[float]:
         return [v for v in values if v > support] or [support]
 
-    leaning = [
-        o.signals.support
-        for o in observations
-        if o.signals.support and o.signals.intent.leaning != EVIDENCE
-    ]
+    leaning = [o.signals.support for o in observations
+               if o.signals.support and o.signals.intent.leaning != EVIDENCE]
     lean = _best_interval(
         above(leaning),
         lambda v: point(observations, index, Thresholds(support, max(v, support), support)),
@@ -394,9 +385,8 @@ def cross_validate_thresholds(observations: Sequence[Observation], index) -> Poi
         held = order[k::FOLDS]
         rest = [o for i, o in enumerate(order) if i % FOLDS != k]
         p = point(held, index, fit_thresholds(rest, index))
-        total = Point(
-            *(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(), strict=True))
-        )
+        total = Point(*(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(),
+                                              strict=True)))
     return total
 
 
@@ -427,10 +417,8 @@ def fit_support(embed: Callable[[str], np.ndarray]) -> dict:
         c["n"] += 1
         c["declined"] += d is not None
         if (d is not None) == o.in_scope:
-            print(
-                f"    wrong: {o.id} ({o.category}, support {o.signals.support}): "
-                f"{d.reason if d else 'answered'} <- {o.question}"
-            )
+            print(f"    wrong: {o.id} ({o.category}, support {o.signals.support}): "
+                  f"{d.reason if d else 'answered'} <- {o.question}")
     print(f"  {FOLDS}-fold CV of the fitting: {cv}")
     artefact = {
         "version": 1,
@@ -438,12 +426,8 @@ def fit_support(embed: Callable[[str], np.ndarray]) -> dict:
         "embedding_model": model_name(),
         "corpus": corpus_key(),
         "intent_model_sha256": sha256([ARTEFACT]),
-        "questions": {
-            "path": "eval/questions.jsonl",
-            "split": "not test",
-            "sha256": sha256([QUESTIONS_PATH]),
-            "n": len(questions),
-        },
+        "questions": {"path": "eval/questions.jsonl", "split": "not test",
+                      "sha256": sha256([QUESTIONS_PATH]), "n": len(questions)},
         "top_k": TOP_K,
         "thresholds": thresholds.__dict__,
         "fitted": fitted.__dict__,
