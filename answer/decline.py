@@ -16,7 +16,12 @@ Signals, in order:
 3. unknown names: the question names something (an organisation, a place, a year, an
    acronym) that occurs nowhere in the evidence under any of its forms (case, plural,
    retrieval/shorthand.json's expansions, initials), and support is below a second fitted
-   threshold, so nothing retrieved can be about *it*.
+   threshold, so nothing retrieved can be about *it*; or the name is the source the
+   question asks about ("what did the 2019 Cochrane review say"), whatever the support:
+   evidence that never mentions a source cannot say what it found.
+
+The question's intent, names and sources are read once, by answer.question.understand;
+this module only adds what retrieval returned (support) and decides.
 
 Every reason is checked before it is said: a name is only reported missing after a
 case-insensitive search of every passage for it and its expansions.
@@ -32,8 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from answer.intent import (
     CLINICAL_FACT,
@@ -42,8 +46,6 @@ from answer.intent import (
     OFF_TOPIC,
     OTHER_PEER_SENSE,
     Intent,
-    intent_text,
-    load_intent_model,
     word_lists,
 )
 from answer.sentences import bank_for, words_of
@@ -51,6 +53,9 @@ from peerqa.models import ScoredPassage
 from peerqa.segment import sentence_spans
 from retrieval.expansion import shorthand
 from retrieval.hybrid import LiveIndex
+
+if TYPE_CHECKING:  # answer.question reads this module's names check
+    from answer.question import Question
 
 SUPPORT_ARTEFACT = Path(__file__).with_name("data") / "support.json"
 OUT_OF_SCOPE = "out_of_scope"
@@ -86,42 +91,29 @@ class Signals:
     intent: Intent
     support: float | None  # None: retrieval returned nothing
     unknown: tuple[str, ...]
+    sources: tuple[str, ...] = ()  # unknown names of the source the question asks about
 
 
-def signals(
-    question: str,
-    resolved: str,
-    vector: np.ndarray,
-    results: Sequence[ScoredPassage],
-    index: LiveIndex,
-) -> Signals:
-    vectors = [vector]
-    spelled = intent_text(resolved)
-    if spelled != resolved:  # "funders other than NIMH" reads better spelled out
-        vectors.append(np.asarray(index.embed_model.get_query_embedding(spelled)))
-    intent = load_intent_model().classify(resolved, vectors[-1])
+def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Signals:
+    """The question's intent and unknown names as `understand` read them, and how close
+    the best retrieved sentence is to it (or to its shorthand spelled out)."""
+    if q.intent is None:
+        raise ValueError("decline reads a Question from answer.question.understand")
+    vectors = [q.vector]
+    if q.spelled_vector is not None and q.spelled_vector is not q.vector:
+        vectors.append(q.spelled_vector)
     support = None
     if results:
         splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
         support = max((float((s.vectors @ v).max()) for s in splits for v in vectors),
                       default=0.0)
-    return Signals(intent, support, unknown_names(question, evidence_of(index)))
+    return Signals(q.intent, support, q.unknown, q.sources)
 
 
-def decide(
-    question: str,
-    resolved: str,
-    vector: np.ndarray,
-    results: Sequence[ScoredPassage],
-    index: LiveIndex,
-) -> Decline | None:
-    """Why peerqa must not answer `question`, or None when it may.
-
-    `resolved` is the question with what a follow-up refers to (the text retrieval ran
-    on), `vector` its unit query embedding from the index's model, `results` what
-    retrieval returned for it.
-    """
-    return verdict(question, signals(question, resolved, vector, results, index), index)
+def decide(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Decline | None:
+    """Why peerqa must not answer the understood question `q`, or None when it may;
+    `results` is what retrieval returned for it."""
+    return verdict(q.raw, signals(q, results, index), index)
 
 
 def verdict(
@@ -150,20 +142,22 @@ def verdict(
             "peer support or the care it complements.",
             label,
         )
+    if s.sources:
+        names = _listed([f"“{n}”" for n in s.sources])
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not mention {names}, the source this question "
+            "asks about, so it cannot say what it found.",
+            "unknown_source",
+        )
     if s.support is None:
         return Decline(
             OUT_OF_SCOPE,
             f"No passage of the evidence held ({held}) matches this question and its filters.",
             "no_results",
         )
-    if s.support < t.support_below:
-        return Decline(
-            OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not cover this question: no sentence retrieved "
-            f"is close to it (best similarity {s.support:.2f}, below the "
-            f"{t.support_below:.2f} the fitted threshold asks for).",
-            "support",
-        )
+    # Leaning first: a question that leans to a safety class and is far from the evidence
+    # is declined for safety, not only as not covered.
     if s.intent.leaning != EVIDENCE and s.support < t.leaning_support_below:
         if s.intent.leaning in (MEDICAL_ADVICE, CLINICAL_FACT):
             return Decline(MEDICAL_ADVICE, _safety_reason(s.intent.leaning, question), "leaning")
@@ -174,6 +168,14 @@ def verdict(
             f"similarity {s.support:.2f}, below the {t.leaning_support_below:.2f} fitted for "
             "such questions).",
             "leaning",
+        )
+    if s.support < t.support_below:
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not cover this question: no sentence retrieved "
+            f"is close to it (best similarity {s.support:.2f}, below the "
+            f"{t.support_below:.2f} the fitted threshold asks for).",
+            "support",
         )
     if s.unknown and s.support < t.unknown_name_support_below:
         names = _listed([f"“{n}”" for n in s.unknown])

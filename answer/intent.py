@@ -39,7 +39,7 @@ OTHER_PEER_SENSE = "other_peer_sense"
 CLASSES = (EVIDENCE, MEDICAL_ADVICE, CLINICAL_FACT, OFF_TOPIC, OTHER_PEER_SENSE)
 
 
-def _phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
+def phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
     """One pattern for a word list: whole words; "word*" any ending; a lone "*" one or
     two words ("how much * should")."""
 
@@ -66,10 +66,10 @@ class WordLists:
 def word_lists() -> WordLists:
     clinical, peer, personal = (json.loads(p.read_text(encoding="utf-8")) for p in WORD_LISTS)
     return WordLists(
-        drugs=_phrase_pattern(clinical["drugs"]),
-        aspects={k: _phrase_pattern(v) for k, v in clinical["aspects"].items()},
-        peer_support=_phrase_pattern(peer["peer_support"]),
-        senses={k: _phrase_pattern(v) for k, v in peer["other_senses"].items()},
+        drugs=phrase_pattern(clinical["drugs"]),
+        aspects={k: phrase_pattern(v) for k, v in clinical["aspects"].items()},
+        peer_support=phrase_pattern(peer["peer_support"]),
+        senses={k: phrase_pattern(v) for k, v in peer["other_senses"].items()},
         person=tuple(re.compile(p, re.IGNORECASE) for p in personal["person"]),
         decision=tuple(re.compile(p, re.IGNORECASE) for p in personal["decision"]),
     )
