@@ -121,9 +121,19 @@ def verdict(
 ) -> Decline | None:
     t = thresholds or load_thresholds()
     label = s.intent.label
+    held = evidence_of(index).description
+    # A source the evidence never mentions comes first: whatever the question asks of it
+    # (a clinical finding included), the evidence cannot say what it found.
+    if s.sources:
+        names = _listed([f"“{n}”" for n in s.sources])
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not mention {names}, the source this question "
+            "asks about, so it cannot say what it found.",
+            "unknown_source",
+        )
     if label in (MEDICAL_ADVICE, CLINICAL_FACT):
         return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
-    held = evidence_of(index).description
     if label == OTHER_PEER_SENSE:
         sense = _first_match(word_lists().senses, question)
         about = f"about {sense}, another meaning" if sense else "about another meaning"
@@ -142,14 +152,6 @@ def verdict(
             "peer support or the care it complements.",
             label,
         )
-    if s.sources:
-        names = _listed([f"“{n}”" for n in s.sources])
-        return Decline(
-            OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not mention {names}, the source this question "
-            "asks about, so it cannot say what it found.",
-            "unknown_source",
-        )
     if s.support is None:
         return Decline(
             OUT_OF_SCOPE,
@@ -159,7 +161,9 @@ def verdict(
     # Leaning first: a question that leans to a safety class and is far from the evidence
     # is declined for safety, not only as not covered.
     if s.intent.leaning != EVIDENCE and s.support < t.leaning_support_below:
-        if s.intent.leaning in (MEDICAL_ADVICE, CLINICAL_FACT):
+        # What a drug costs or who pays for it leans clinical but is no clinical fact.
+        priced = word_lists().not_clinical.search(question)
+        if s.intent.leaning in (MEDICAL_ADVICE, CLINICAL_FACT) and not priced:
             return Decline(MEDICAL_ADVICE, _safety_reason(s.intent.leaning, question), "leaning")
         return Decline(
             OUT_OF_SCOPE,
@@ -229,11 +233,16 @@ class Evidence:
         """True when `name` (any case, singular or plural), one of its expansions, or a
         phrase it abbreviates occurs in the evidence."""
         stem = re.sub(r"(?:'s|’s|s)$", "", name) if len(name) > 3 else name
-        forms = {name.lower(), stem.lower(), *(e.lower() for e in expansions)}
-        # A longer name may also start a word ("America" in "American"): still mentioned.
-        if any(re.search(_word(f), self.lower) for f in forms if f):
+        if any(re.search(_word(e.lower()), self.lower) for e in expansions if e):
             return True
-        return name.isupper() and len(stem) >= 3 and stem in self._initials
+        # An acronym is matched as written: "WHO" is not the word "who", nor "NICE" "nice".
+        acronym = name.isupper() and len(stem) >= 2
+        forms, text = ({name, stem}, self.text) if acronym else (
+            {name.lower(), stem.lower()}, self.lower)
+        # A longer name may also start a word ("America" in "American"): still mentioned.
+        if any(re.search(_word(f), text) for f in forms if f):
+            return True
+        return acronym and stem in self._initials
 
 
 def _word(form: str) -> str:

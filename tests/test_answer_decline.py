@@ -248,3 +248,24 @@ def test_a_source_the_evidence_never_mentions_cannot_be_summarised(corpus_index,
 def test_asking_what_the_held_study_says_about_a_place_is_not_a_missing_source(corpus_index):
     q = understand(corpus_index, "what did the study find about peer support in Ontario?")
     assert q.unknown == ("Ontario",) and q.sources == ()
+
+
+def test_an_acronym_is_looked_up_as_written(corpus_index):
+    """ "WHO" is not the word "who", which every paper uses; "US" is the initials of
+    "United States" and ED an emergency department ("emergency room" in the paper)."""
+    evidence = evidence_of(corpus_index)
+    assert unknown_names("what did the 2020 WHO report say about peer mentors", evidence) == (
+        "WHO",)
+    assert " WHO " not in CORPUS_TEXT and "United States" in CORPUS_TEXT
+    assert unknown_names("US programmes - ED visits down?", evidence) == ()
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["how much is a pack of escitalopram at walgreens?",
+     "is buprenorphine covered by medicaid in texas"],
+)
+def test_what_a_drug_costs_is_out_of_scope_not_a_clinical_fact(corpus_index, question):
+    assert not safety_rule(question)
+    answer = compose(corpus_index, question)
+    assert answer.abstained and answer.reason_code == "out_of_scope", answer.reason
