@@ -125,12 +125,9 @@ def verdict(
     # A source the evidence never mentions comes first: whatever the question asks of it
     # (a clinical finding included), the evidence cannot say what it found.
     if s.sources:
-        names = _listed([f"“{n}”" for n in s.sources])
-        return Decline(
-            OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not mention {names}, the source this question "
-            "asks about, so it cannot say what it found.",
-            "unknown_source",
+        return _unmentioned(
+            held, s.sources, "the source this question asks about, so it cannot say what it "
+            "found", "unknown_source"
         )
     if label in (MEDICAL_ADVICE, CLINICAL_FACT):
         return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
@@ -182,14 +179,15 @@ def verdict(
             "support",
         )
     if s.unknown and s.support < t.unknown_name_support_below:
-        names = _listed([f"“{n}”" for n in s.unknown])
-        return Decline(
-            OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not mention {names}, so it cannot answer "
-            "this question.",
-            "unknown_names",
-        )
+        return _unmentioned(held, s.unknown, "so it cannot answer this question", "unknown_names")
     return None
+
+
+def _unmentioned(held: str, names: Sequence[str], so: str, why: str) -> Decline:
+    listed = _listed([f"“{n}”" for n in names])
+    return Decline(
+        OUT_OF_SCOPE, f"The evidence held ({held}) does not mention {listed}, {so}.", why
+    )
 
 
 def _safety_reason(label: str, question: str) -> str:

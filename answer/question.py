@@ -249,9 +249,17 @@ def _condition_premise(
                for rs in state.programmes.values() for p in rs}
     named = [letter for letter in letters if letter in records]
     if named:
-        # "Programme C's mothers with depression" names one population C serves: no premise.
+        # Only a population said to be the programme's ("programme A's dialysis patients",
+        # "programme A for dialysis"), not a topic asked about ("does F help with
+        # depression"); "C's mothers with depression" names one population C serves.
         for letter in named:
-            if not any(_conditions()[name].search(records[letter]) for name in asked):
+            own = re.compile(
+                rf"\b(?:programme|program|prog|scheme)\s+{letter}(?:'s|’s)?\W+"
+                rf"(?:(?:for|serving)\W+)?(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
+                re.IGNORECASE,
+            ).search(raw)
+            said = [n for n, p in _conditions().items() if own and p.search(own.group("said"))]
+            if said and not any(_conditions()[n].search(records[letter]) for n in said):
                 condition = next(p.condition for rs in state.programmes.values() for p in rs
                                  if p.programme == letter)
                 return f"Programme {letter} is for {condition[:1].lower()}{condition[1:]}."
@@ -278,13 +286,22 @@ _COUNT = re.compile(
 )
 
 
+# "top 3 challenges", "give me 5 bullet points", "in 2 sentences": how many the asker
+# wants back, not a count the study is said to have.
+_ASKS_LIST = re.compile(
+    r"\b(?:top|list|give(?: me)?|name|summari[sz]e(?: \w+)? in|in|into|under|max|maximum|"
+    r"first|main|key|biggest|major|pick|choose)\s+$",
+    re.IGNORECASE,
+)
+
+
 def _unmatched_count(index: LiveIndex, raw: str) -> str | None:
     """A count the question names ("the 200 interviews", "after 6 weeks") that no passage
     states: the number, in digits or words, never stands before that word in the evidence."""
     counts = bank_for(index).derived("counts", _counts)
     for m in _COUNT.finditer(raw):
         number, word = m.group(1), m.group(2).lower()
-        if word in _STOPWORDS:
+        if word in _STOPWORDS or _ASKS_LIST.search(raw[: m.start()]):
             continue
         if (number, word[:4]) not in counts:
             return f"{number} {word}"

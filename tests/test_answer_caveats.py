@@ -54,6 +54,12 @@ def test_a_named_programme_asked_about_another_condition_is_corrected_from_its_r
         "what do tx mentors do for pts after surgery",
         "GP here. what do pts get from peer support",
         "any funders other than NIMH?",
+        # How many the asker wants back, a topic asked of a programme, everyday words
+        # that also name outcomes: none takes anything for granted.
+        "give me 5 bullet points on what mentors gain",
+        "does programme F help with depression",
+        "how do mentors cope when a mentee dies",
+        "emotional cost for the volunteers?",
     ],
 )
 def test_plain_questions_carry_no_caveat(corpus_index, question):
