@@ -131,7 +131,9 @@ def understand(index: LiveIndex, raw: str, history: Sequence[str] = ()) -> Quest
         spelled_vector=spelled_vector,
         intent=load_intent_model().classify(resolved, spelled_vector),
         unknown=unknown,
-        sources=unknown_sources(raw, unknown),
+        # "what did the 2015 trial of Programme B find" is about the held programmes: a
+        # false premise to correct (caveat_for), not another source to decline.
+        sources=() if letters else unknown_sources(raw, unknown),
         stances=stances,
         asks_facts=bool(letters or lexicon.pattern("asks_facts").search(resolved)),
         asks_literature=bool(lexicon.pattern("asks_literature").search(raw)),
@@ -178,6 +180,11 @@ _PEOPLE_WITH = (
     r"(?:(?:people|persons|patients|pts|those|families|adults|children|kids|parents|carers|"
     r"caregivers|women|men|mothers|mums|moms)\W+(?:with|living with|affected by)\W+)?"
 )
+# "how did the NHS choose…", "given that…": a past event or a fact taken as given.
+_TAKES_FOR_GRANTED = re.compile(
+    r"^\s*(?:(?:how|when|where) (?:did|was|were|had)\b|given that\b|since the\b|as the\b)",
+    re.IGNORECASE,
+)
 # A question that only asks whether ("was there any follow-up at 6 months?") takes nothing
 # for granted; one that asks about a thing ("the 200 interviews", "why did…") does.
 _ASKS_WHETHER = re.compile(
@@ -203,7 +210,9 @@ def caveat_for(
         served = _condition_premise(index, raw, letters, studied)
         if served:
             return Caveat(kind="false_premise", text=served)
-    if presumed and unknown:
+    # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find"
+    taken = presumed or _TAKES_FOR_GRANTED.search(raw) or lexicon.asks_source().search(raw)
+    if unknown and taken:
         names = " or ".join(f"“{n}”" for n in unknown)
         return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
     numbered = _unmatched_count(index, raw)

@@ -139,3 +139,12 @@ def test_other_senses_of_peer_are_declined_and_named(corpus_index, question, sen
     answer = compose(corpus_index, question)
     assert answer.abstained and answer.reason_code == "out_of_scope"
     assert sense in answer.reason
+
+
+def test_a_missing_source_of_a_named_programme_is_corrected_not_declined(corpus_index):
+    """About the held programmes, so answered: the caveat says what the evidence lacks."""
+    answer = compose(corpus_index, "what did the 2015 trial of Programme B find?")
+    assert not answer.abstained, answer.reason
+    assert answer.caveat and answer.caveat.kind == "false_premise"
+    assert answer.caveat.text == "The study does not mention “2015”."
+    assert "2015" not in CORPUS_TEXT
