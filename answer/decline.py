@@ -297,6 +297,9 @@ def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
             if m.start() == start and not m.group().isupper():
                 continue  # a sentence's first word is capitalised anyway
             word = re.sub(r"(?:'s|’s)$", "", m.group())
-            if len(word) >= 2 and not evidence.mentions(word) and word not in names:
+            # "NAMI-style", "AA-type": the name is the part before a lowercase suffix.
+            word = re.sub(r"(?<=[A-Za-z0-9])-[a-z]+$", "", word)
+            expansions = next((e.expansions for e in shorthand(word) if e.form == word), ())
+            if len(word) >= 2 and not evidence.mentions(word, expansions) and word not in names:
                 names.append(word)
     return tuple(names)

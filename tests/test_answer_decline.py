@@ -269,3 +269,9 @@ def test_what_a_drug_costs_is_out_of_scope_not_a_clinical_fact(corpus_index, que
     assert not safety_rule(question)
     answer = compose(corpus_index, question)
     assert answer.abstained and answer.reason_code == "out_of_scope", answer.reason
+
+
+def test_a_name_with_a_lowercase_suffix_is_looked_up_by_its_name(corpus_index):
+    evidence = evidence_of(corpus_index)
+    assert unknown_names("what do NAMI-style courses teach families", evidence) == ()
+    assert unknown_names("any Cochrane-style reviews cited", evidence) == ("Cochrane",)
