@@ -192,7 +192,7 @@ def selector_for(index: LiveIndex) -> Selector:
 def decline(index: LiveIndex, q: Question, results: Sequence[ScoredPassage]) -> Decline | None:
     """Whether to decline, and the true reason: answer.decline fed the Question's text,
     resolved text and vector (not resolved or embedded again)."""
-    return decide(q.raw, q.resolved, q.vector, results, index)
+    return decide(q, results, index)
 
 
 def declination(question: str, declined: Decline) -> Answer:

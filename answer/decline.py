@@ -16,7 +16,12 @@ Signals, in order:
 3. unknown names: the question names something (an organisation, a place, a year, an
    acronym) that occurs nowhere in the evidence under any of its forms (case, plural,
    retrieval/shorthand.json's expansions, initials), and support is below a second fitted
-   threshold, so nothing retrieved can be about *it*.
+   threshold, so nothing retrieved can be about *it*; or the name is the source the
+   question asks about ("what did the 2019 Cochrane review say"), whatever the support:
+   evidence that never mentions a source cannot say what it found.
+
+The question's intent, names and sources are read once, by answer.question.understand;
+this module only adds what retrieval returned (support) and decides.
 
 Every reason is checked before it is said: a name is only reported missing after a
 case-insensitive search of every passage for it and its expansions.
@@ -32,8 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from answer.intent import (
     CLINICAL_FACT,
@@ -42,8 +46,6 @@ from answer.intent import (
     OFF_TOPIC,
     OTHER_PEER_SENSE,
     Intent,
-    intent_text,
-    load_intent_model,
     word_lists,
 )
 from answer.sentences import bank_for, words_of
@@ -51,6 +53,9 @@ from peerqa.models import ScoredPassage
 from peerqa.segment import sentence_spans
 from retrieval.expansion import shorthand
 from retrieval.hybrid import LiveIndex
+
+if TYPE_CHECKING:  # answer.question reads this module's names check
+    from answer.question import Question
 
 SUPPORT_ARTEFACT = Path(__file__).with_name("data") / "support.json"
 OUT_OF_SCOPE = "out_of_scope"
@@ -86,42 +91,29 @@ class Signals:
     intent: Intent
     support: float | None  # None: retrieval returned nothing
     unknown: tuple[str, ...]
+    sources: tuple[str, ...] = ()  # unknown names of the source the question asks about
 
 
-def signals(
-    question: str,
-    resolved: str,
-    vector: np.ndarray,
-    results: Sequence[ScoredPassage],
-    index: LiveIndex,
-) -> Signals:
-    vectors = [vector]
-    spelled = intent_text(resolved)
-    if spelled != resolved:  # "funders other than NIMH" reads better spelled out
-        vectors.append(np.asarray(index.embed_model.get_query_embedding(spelled)))
-    intent = load_intent_model().classify(resolved, vectors[-1])
+def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Signals:
+    """The question's intent and unknown names as `understand` read them, and how close
+    the best retrieved sentence is to it (or to its shorthand spelled out)."""
+    if q.intent is None:
+        raise ValueError("decline reads a Question from answer.question.understand")
+    vectors = [q.vector]
+    if q.spelled_vector is not None and q.spelled_vector is not q.vector:
+        vectors.append(q.spelled_vector)
     support = None
     if results:
         splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
         support = max((float((s.vectors @ v).max()) for s in splits for v in vectors),
                       default=0.0)
-    return Signals(intent, support, unknown_names(question, evidence_of(index)))
+    return Signals(q.intent, support, q.unknown, q.sources)
 
 
-def decide(
-    question: str,
-    resolved: str,
-    vector: np.ndarray,
-    results: Sequence[ScoredPassage],
-    index: LiveIndex,
-) -> Decline | None:
-    """Why peerqa must not answer `question`, or None when it may.
-
-    `resolved` is the question with what a follow-up refers to (the text retrieval ran
-    on), `vector` its unit query embedding from the index's model, `results` what
-    retrieval returned for it.
-    """
-    return verdict(question, signals(question, resolved, vector, results, index), index)
+def decide(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Decline | None:
+    """Why peerqa must not answer the understood question `q`, or None when it may;
+    `results` is what retrieval returned for it."""
+    return verdict(q.raw, signals(q, results, index), index)
 
 
 def verdict(
@@ -129,9 +121,16 @@ def verdict(
 ) -> Decline | None:
     t = thresholds or load_thresholds()
     label = s.intent.label
+    held = evidence_of(index).description
+    # A source the evidence never mentions comes first: whatever the question asks of it
+    # (a clinical finding included), the evidence cannot say what it found.
+    if s.sources:
+        return _unmentioned(
+            held, s.sources, "the source this question asks about, so it cannot say what it "
+            "found", "unknown_source"
+        )
     if label in (MEDICAL_ADVICE, CLINICAL_FACT):
         return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
-    held = evidence_of(index).description
     if label == OTHER_PEER_SENSE:
         sense = _first_match(word_lists().senses, question)
         about = f"about {sense}, another meaning" if sense else "about another meaning"
@@ -156,16 +155,12 @@ def verdict(
             f"No passage of the evidence held ({held}) matches this question and its filters.",
             "no_results",
         )
-    if s.support < t.support_below:
-        return Decline(
-            OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not cover this question: no sentence retrieved "
-            f"is close to it (best similarity {s.support:.2f}, below the "
-            f"{t.support_below:.2f} the fitted threshold asks for).",
-            "support",
-        )
+    # Leaning first: a question that leans to a safety class and is far from the evidence
+    # is declined for safety, not only as not covered.
     if s.intent.leaning != EVIDENCE and s.support < t.leaning_support_below:
-        if s.intent.leaning in (MEDICAL_ADVICE, CLINICAL_FACT):
+        # What a drug costs or who pays for it leans clinical but is no clinical fact.
+        priced = word_lists().not_clinical.search(question)
+        if s.intent.leaning in (MEDICAL_ADVICE, CLINICAL_FACT) and not priced:
             return Decline(MEDICAL_ADVICE, _safety_reason(s.intent.leaning, question), "leaning")
         return Decline(
             OUT_OF_SCOPE,
@@ -175,15 +170,24 @@ def verdict(
             "such questions).",
             "leaning",
         )
-    if s.unknown and s.support < t.unknown_name_support_below:
-        names = _listed([f"“{n}”" for n in s.unknown])
+    if s.support < t.support_below:
         return Decline(
             OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not mention {names}, so it cannot answer "
-            "this question.",
-            "unknown_names",
+            f"The evidence held ({held}) does not cover this question: no sentence retrieved "
+            f"is close to it (best similarity {s.support:.2f}, below the "
+            f"{t.support_below:.2f} the fitted threshold asks for).",
+            "support",
         )
+    if s.unknown and s.support < t.unknown_name_support_below:
+        return _unmentioned(held, s.unknown, "so it cannot answer this question", "unknown_names")
     return None
+
+
+def _unmentioned(held: str, names: Sequence[str], so: str, why: str) -> Decline:
+    listed = _listed([f"“{n}”" for n in names])
+    return Decline(
+        OUT_OF_SCOPE, f"The evidence held ({held}) does not mention {listed}, {so}.", why
+    )
 
 
 def _safety_reason(label: str, question: str) -> str:
@@ -227,11 +231,16 @@ class Evidence:
         """True when `name` (any case, singular or plural), one of its expansions, or a
         phrase it abbreviates occurs in the evidence."""
         stem = re.sub(r"(?:'s|’s|s)$", "", name) if len(name) > 3 else name
-        forms = {name.lower(), stem.lower(), *(e.lower() for e in expansions)}
-        # A longer name may also start a word ("America" in "American"): still mentioned.
-        if any(re.search(_word(f), self.lower) for f in forms if f):
+        if any(re.search(_word(e.lower()), self.lower) for e in expansions if e):
             return True
-        return name.isupper() and len(stem) >= 3 and stem in self._initials
+        # An acronym is matched as written: "WHO" is not the word "who", nor "NICE" "nice".
+        acronym = name.isupper() and len(stem) >= 2
+        forms, text = ({name, stem}, self.text) if acronym else (
+            {name.lower(), stem.lower()}, self.lower)
+        # A longer name may also start a word ("America" in "American"): still mentioned.
+        if any(re.search(_word(f), text) for f in forms if f):
+            return True
+        return acronym and stem in self._initials
 
 
 def _word(form: str) -> str:
@@ -288,6 +297,9 @@ def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
             if m.start() == start and not m.group().isupper():
                 continue  # a sentence's first word is capitalised anyway
             word = re.sub(r"(?:'s|’s)$", "", m.group())
-            if len(word) >= 2 and not evidence.mentions(word) and word not in names:
+            # "NAMI-style", "AA-type": the name is the part before a lowercase suffix.
+            word = re.sub(r"(?<=[A-Za-z0-9])-[a-z]+$", "", word)
+            expansions = next((e.expansions for e in shorthand(word) if e.form == word), ())
+            if len(word) >= 2 and not evidence.mentions(word, expansions) and word not in names:
                 names.append(word)
     return tuple(names)

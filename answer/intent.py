@@ -39,7 +39,7 @@ OTHER_PEER_SENSE = "other_peer_sense"
 CLASSES = (EVIDENCE, MEDICAL_ADVICE, CLINICAL_FACT, OFF_TOPIC, OTHER_PEER_SENSE)
 
 
-def _phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
+def phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
     """One pattern for a word list: whole words; "word*" any ending; a lone "*" one or
     two words ("how much * should")."""
 
@@ -55,6 +55,7 @@ def _phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
 @dataclass(frozen=True)
 class WordLists:
     drugs: re.Pattern[str]
+    not_clinical: re.Pattern[str]  # prices, payers, buying: about a drug, not clinical
     aspects: dict[str, re.Pattern[str]]  # what a clinical question asks for -> its words
     peer_support: re.Pattern[str]
     senses: dict[str, re.Pattern[str]]  # another sense of "peer" -> its words
@@ -66,10 +67,11 @@ class WordLists:
 def word_lists() -> WordLists:
     clinical, peer, personal = (json.loads(p.read_text(encoding="utf-8")) for p in WORD_LISTS)
     return WordLists(
-        drugs=_phrase_pattern(clinical["drugs"]),
-        aspects={k: _phrase_pattern(v) for k, v in clinical["aspects"].items()},
-        peer_support=_phrase_pattern(peer["peer_support"]),
-        senses={k: _phrase_pattern(v) for k, v in peer["other_senses"].items()},
+        drugs=phrase_pattern(clinical["drugs"]),
+        not_clinical=phrase_pattern(clinical["not_clinical"]),
+        aspects={k: phrase_pattern(v) for k, v in clinical["aspects"].items()},
+        peer_support=phrase_pattern(peer["peer_support"]),
+        senses={k: phrase_pattern(v) for k, v in peer["other_senses"].items()},
         person=tuple(re.compile(p, re.IGNORECASE) for p in personal["person"]),
         decision=tuple(re.compile(p, re.IGNORECASE) for p in personal["decision"]),
     )
@@ -90,6 +92,7 @@ def lexical_names() -> list[str]:
     lists = word_lists()
     return [
         "drug",
+        "not_clinical",
         *(f"aspect:{k}" for k in lists.aspects),
         "person",
         "decision",
@@ -104,6 +107,7 @@ def lexical_features(text: str) -> np.ndarray:
     peer_hits = len(lists.peer_support.findall(read))
     values = [
         bool(lists.drugs.search(read)),
+        bool(lists.not_clinical.search(read)),
         *(bool(p.search(read)) for p in lists.aspects.values()),
         any(p.search(text) for p in lists.person),
         any(p.search(text) for p in lists.decision),
@@ -131,8 +135,8 @@ def safety_rule(text: str) -> bool:
     )
     if personal and not clinical:
         clinical = lists.aspects[DIAGNOSIS].search(read)  # "do I have", "could it be"
-    if not clinical:
-        return False
+    if not clinical or (not personal and lists.not_clinical.search(read)):
+        return False  # "price of insulin glargine": about a drug, not a clinical fact
     other = lists.peer_support.search(read) or any(p.search(read) for p in lists.senses.values())
     return bool(personal or not other)
 

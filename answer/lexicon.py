@@ -45,3 +45,16 @@ def front_matter_sections() -> re.Pattern[str]:
 @cache
 def front_matter_text() -> re.Pattern[str]:
     return re.compile("|".join(_entries()["front_matter_text"]), re.IGNORECASE)
+
+
+@cache
+def asks_source() -> re.Pattern[str]:
+    """ "what did the 2019 Cochrane review say", "findings of the X evaluation in Y": the
+    source's own words (`np`) and the place or body after it (`after`)."""
+    entry = _entries()["asks_source"]
+    openers, nouns = "|".join(entry["openers"]), "|".join(entry["nouns"])
+    return re.compile(
+        rf"\b(?:{openers})\s+(?:the\s+|a\s+|an\s+)?(?P<np>(?:[\w'’&.-]+\s+){{0,6}}?)"
+        rf"(?:{nouns})\b(?P<after>\s+(?:in|by|from|of)\s+(?:the\s+)?[\w'’&-]+)?",
+        re.IGNORECASE,
+    )

@@ -1,23 +1,29 @@
 """Stage 1, understand: a question and its session -> one `Question` every later stage reads.
 
 The session is resolved once (answer.followup), the question embedded once (the vector
-retrieval, the decline check and sentence scoring all use), and what it asks for is
-named once: the stances (challenges, how programmes address them), programme facts,
-literature, the programmes and other names it mentions, and an honest caveat when it
-asks for an outcome the evidence never reports or presupposes a programme the evidence
-does not have.
+retrieval, the decline check and sentence scoring all use; its shorthand spelled out and
+embedded once more only when it has any, for the intent model), and what it asks for is
+named once: its intent (answer.intent), the names the evidence never mentions, the
+stances (challenges, how programmes address them), programme facts, literature, the
+programmes and papers it names, and an honest caveat when it asks for an outcome the
+evidence never reports or presupposes a programme or count the evidence does not have.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
 from answer import lexicon
+from answer.decline import evidence_of, unknown_names
 from answer.followup import retrieval_query
+from answer.intent import Intent, intent_text, load_intent_model, phrase_pattern
 from answer.sentences import bank_for, words_of
 from peerqa.embedding import QueryEncoding
 from peerqa.models import Caveat
@@ -61,6 +67,13 @@ class Question:
     documents: tuple[str, ...]  # papers the question names (by first author), if any
     keywords: frozenset[str]  # stemmed content words of the resolved text
     caveat: Caveat | None
+    # Read for the decline check (answer.decline); defaults let a later stage's test build
+    # a Question without them.
+    spelled: str = ""  # resolved with its shorthand spelled out ("NIMH (National Institute…)")
+    spelled_vector: np.ndarray | None = None  # its unit vector (`vector` when nothing is spelled)
+    intent: Intent | None = None  # what it asks for: evidence, or a class peerqa declines
+    unknown: tuple[str, ...] = ()  # names in it the evidence never mentions under any form
+    sources: tuple[str, ...] = ()  # of those, the ones naming a source it asks about
 
     @property
     def grouped(self) -> bool:
@@ -103,19 +116,31 @@ def understand(index: LiveIndex, raw: str, history: Sequence[str] = ()) -> Quest
     # question about problems asks for fixes only); without one it keeps the session's.
     stances = asked_stances(raw) or asked_stances(resolved)
     letters = named_letters(resolved)
+    spelled = intent_text(resolved)
+    unknown = unknown_names(raw, evidence_of(index))
+    spelled_vector = vector
+    if spelled != resolved:  # "funders other than NIMH" reads better spelled out
+        spelled_vector = np.asarray(index.embed_model.get_query_embedding(spelled))
     return Question(
         raw=raw,
         resolved=resolved,
         followup=followup,
         encoding=encoding,
         vector=vector,
+        spelled=spelled,
+        spelled_vector=spelled_vector,
+        intent=load_intent_model().classify(resolved, spelled_vector),
+        unknown=unknown,
+        # "what did the 2015 trial of Programme B find" is about the held programmes: a
+        # false premise to correct (caveat_for), not another source to decline.
+        sources=() if letters else unknown_sources(raw, unknown),
         stances=stances,
         asks_facts=bool(letters or lexicon.pattern("asks_facts").search(resolved)),
         asks_literature=bool(lexicon.pattern("asks_literature").search(raw)),
         programmes=letters,
         documents=named_documents(index, raw),
         keywords=frozenset(content_words(resolved)),
-        caveat=caveat_for(index, raw, letters),
+        caveat=caveat_for(index, raw, letters, unknown),
     )
 
 
@@ -136,29 +161,129 @@ def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
     return tuple(named)
 
 
+def unknown_sources(raw: str, unknown: Sequence[str]) -> tuple[str, ...]:
+    """The unknown names that name the source the question asks about ("what did the 2019
+    Cochrane review say", "findings of the X evaluation in Scotland"): evidence that never
+    mentions a source cannot say what it found, however close its sentences are."""
+    found: list[str] = []
+    for m in lexicon.asks_source().finditer(raw) if unknown else ():
+        said = set(words_of(m.group("np") + (m.group("after") or "")))
+        found += [n for n in unknown if set(words_of(n)) <= said and n not in found]
+    return tuple(found)
+
+
 # -- caveats -----------------------------------------------------------------------------
-def caveat_for(index: LiveIndex, raw: str, letters: Sequence[str]) -> Caveat | None:
-    """What the answer must say first: a programme or a count the evidence does not
-    have (false premise), or an outcome no passage reports (not reported)."""
+CONDITIONS = Path(__file__).with_name("data") / "conditions.json"
+_PROGRAMME_WORD = re.compile(r"\b(?:programmes?|programs?|progs?|schemes?)\b", re.IGNORECASE)
+# "programmes for (people living with) diabetes"; not "for conditions like dementia".
+_PEOPLE_WITH = (
+    r"(?:(?:people|persons|patients|pts|those|families|adults|children|kids|parents|carers|"
+    r"caregivers|women|men|mothers|mums|moms)\W+(?:with|living with|affected by)\W+)?"
+)
+# "how did the NHS choose…", "given that…": a past event or a fact taken as given.
+_TAKES_FOR_GRANTED = re.compile(
+    r"^\s*(?:(?:how|when|where) (?:did|was|were|had)\b|given that\b|since the\b|as the\b)",
+    re.IGNORECASE,
+)
+# A question that only asks whether ("was there any follow-up at 6 months?") takes nothing
+# for granted; one that asks about a thing ("the 200 interviews", "why did…") does.
+_ASKS_WHETHER = re.compile(
+    r"^\s*(?:was|were|is|are|did|do|does|any|has|have|had|can|could|will|would)\b", re.IGNORECASE
+)
+
+
+def caveat_for(
+    index: LiveIndex, raw: str, letters: Sequence[str], unknown: Sequence[str] = ()
+) -> Caveat | None:
+    """What the answer must say first: a programme, a count, a condition or a name the
+    evidence does not have (false premise), or an outcome no passage reports (not
+    reported). Each text is checked against the evidence before it is said."""
+    study = _study(index)
+    presumed = bool(lexicon.pattern("presupposes").search(raw))
     studied = _programmes(index)
     if studied:
-        unknown = [letter for letter in letters if letter not in studied]
+        unknown_letters = [letter for letter in letters if letter not in studied]
         count = _COUNTED.search(raw)
         said = count and (_NUMBERS.get(count.group(1).lower()) or int(count.group(1)))
-        if unknown or (said and said != len(studied)):
-            return Caveat(kind="false_premise", text=f"{_study(index)} covers {_span(studied)}.")
+        if unknown_letters or (said and said != len(studied)):
+            return Caveat(kind="false_premise", text=f"{study} covers {_span(studied)}.")
+        served = _condition_premise(index, raw, letters, studied)
+        if served:
+            return Caveat(kind="false_premise", text=served)
+    # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find"
+    taken = presumed or _TAKES_FOR_GRANTED.search(raw) or lexicon.asks_source().search(raw)
+    if unknown and taken:
+        names = " or ".join(f"“{n}”" for n in unknown)
+        return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
     numbered = _unmatched_count(index, raw)
     if numbered:
-        return Caveat(kind="false_premise", text=f"{_study(index)} does not report {numbered}.")
+        taken = presumed or not _ASKS_WHETHER.match(raw)
+        return Caveat(
+            kind="false_premise" if taken else "not_reported",
+            text=f"{study} does not mention {numbered}.",
+        )
     reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
     for name, (asks, _) in lexicon.outcomes().items():
         if asks.search(raw) and name not in reported:
             # "Why did they survive longer?" takes the outcome for granted.
-            presumed = lexicon.pattern("presupposes").search(raw)
             return Caveat(
                 kind="false_premise" if presumed else "not_reported",
-                text=f"{_study(index)} does not report {name}.",
+                text=f"{study} does not report {name}.",
             )
+    return None
+
+
+@cache
+def _conditions() -> dict[str, re.Pattern[str]]:
+    data = json.loads(CONDITIONS.read_text(encoding="utf-8"))["conditions"]
+    return {name: phrase_pattern(words) for name, words in data.items()}
+
+
+def _condition_premise(
+    index: LiveIndex, raw: str, letters: Sequence[str], studied: Sequence[str]
+) -> str | None:
+    """A programme asked about as serving a condition no programme of the evidence serves
+    ("which diabetes programme…", "programme A's dialysis patients"), read against the
+    programmes' own table rows (condition and description). Only when every document held
+    has programme rows: another paper may be about that condition."""
+    state = index.state
+    if state is None or len(state.programmes) < len(state.documents):
+        return None
+    if not (letters or _PROGRAMME_WORD.search(raw)):
+        return None
+    asked = {name: m.group() for name, p in _conditions().items() if (m := p.search(raw))}
+    if not asked:
+        return None
+    records = {p.programme: f"{p.condition} {p.description}"
+               for rs in state.programmes.values() for p in rs}
+    named = [letter for letter in letters if letter in records]
+    if named:
+        # Only a population said to be the programme's ("programme A's dialysis patients",
+        # "programme A for dialysis"), not a topic asked about ("does F help with
+        # depression"); "C's mothers with depression" names one population C serves.
+        for letter in named:
+            own = re.compile(
+                rf"\b(?:programme|program|prog|scheme)\s+{letter}(?:'s|’s)?\W+"
+                rf"(?:(?:for|serving)\W+)?(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
+                re.IGNORECASE,
+            ).search(raw)
+            said = [n for n, p in _conditions().items() if own and p.search(own.group("said"))]
+            if said and not any(_conditions()[n].search(records[letter]) for n in said):
+                condition = next(p.condition for rs in state.programmes.values() for p in rs
+                                 if p.programme == letter)
+                return f"Programme {letter} is for {condition[:1].lower()}{condition[1:]}."
+        return None
+    for name, said in asked.items():
+        # Only a programme said to be for it ("a diabetes programme", "programmes for
+        # people with diabetes"), not one given as an example of something else.
+        framed = re.search(
+            rf"{re.escape(said)}\W+(?:\w+\W+)?{_PROGRAMME_WORD.pattern}|"
+            rf"{_PROGRAMME_WORD.pattern}\W+(?:for|serving)\W+{_PEOPLE_WITH}{re.escape(said)}",
+            raw,
+            re.IGNORECASE,
+        )
+        if framed and not any(_conditions()[name].search(t) for t in records.values()):
+            return f"None of {_span(studied)} is for {name}."
     return None
 
 
@@ -170,13 +295,22 @@ _COUNT = re.compile(
 )
 
 
+# "top 3 challenges", "give me 5 bullet points", "in 2 sentences": how many the asker
+# wants back, not a count the study is said to have.
+_ASKS_LIST = re.compile(
+    r"\b(?:top|list|give(?: me)?|name|summari[sz]e(?: \w+)? in|in|into|under|max|maximum|"
+    r"first|main|key|biggest|major|pick|choose)\s+$",
+    re.IGNORECASE,
+)
+
+
 def _unmatched_count(index: LiveIndex, raw: str) -> str | None:
-    """A count the question takes for granted ("the 200 interviews", "after 6 weeks")
-    that no passage states: the number never stands before that word in the evidence."""
+    """A count the question names ("the 200 interviews", "after 6 weeks") that no passage
+    states: the number, in digits or words, never stands before that word in the evidence."""
     counts = bank_for(index).derived("counts", _counts)
     for m in _COUNT.finditer(raw):
         number, word = m.group(1), m.group(2).lower()
-        if word in _STOPWORDS:
+        if word in _STOPWORDS or _ASKS_LIST.search(raw[: m.start()]):
             continue
         if (number, word[:4]) not in counts:
             return f"{number} {word}"
@@ -184,15 +318,18 @@ def _unmatched_count(index: LiveIndex, raw: str) -> str | None:
 
 
 def _counts(index: LiveIndex) -> frozenset[tuple[str, str]]:
-    """(number, first 4 letters of a word up to 3 words after it) across the passages."""
+    """(number, first 4 letters of a word up to 3 words after it) across the passages;
+    a number written as a word ("six months") counts as its digits."""
     found = set()
-    pattern = re.compile(r"\b(\d+(?:\.\d+)?)((?:\W+\w+){1,3})")
+    words = "|".join(_NUMBERS)
+    pattern = re.compile(rf"\b(\d+(?:\.\d+)?|{words})((?:\W+\w+){{1,3}})", re.IGNORECASE)
     for p in index.passages.values():
         if p.kind == "reference":
             continue
         for m in pattern.finditer(p.text):
+            number = str(_NUMBERS.get(m.group(1).lower(), m.group(1)))
             for word in words_of(m.group(2)):
-                found.add((m.group(1), word[:4]))
+                found.add((number, word[:4]))
     return frozenset(found)
 
 

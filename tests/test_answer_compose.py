@@ -148,7 +148,8 @@ def test_front_matter_is_never_evidence(corpus_index):
 def test_an_unreported_outcome_is_said_plainly_before_labelled_nearest_evidence(corpus_index):
     answer = compose(corpus_index, "Did mentored transplant patients survive longer?")
     assert not answer.abstained
-    assert answer.caveat and answer.caveat.kind == "not_reported"
+    # "survive longer" takes a measured survival benefit for granted (issue 13)
+    assert answer.caveat and answer.caveat.kind == "false_premise"
     assert answer.caveat.text == "The study does not report survival."
     first, second = answer.answer.split("\n\n", 1)
     assert first == answer.caveat.text

@@ -17,7 +17,9 @@ from answer.decline import (
     decide,
     evidence_of,
     load_thresholds,
+    signals,
     unknown_names,
+    verdict,
 )
 from answer.fit_decline import TRAINING, corpus_key, load_rows, sha256
 from answer.intent import (
@@ -28,6 +30,7 @@ from answer.intent import (
     load_intent_model,
     safety_rule,
 )
+from answer.question import understand
 from retrieval.expansion import shorthand, unabbreviate
 from tests.conftest import CORPUS_TEXT
 
@@ -123,8 +126,8 @@ def test_programme_questions_are_not_mistaken_for_clinical_ones(corpus_index, qu
 
 
 def test_another_sense_of_peer_is_named(corpus_index):
-    question = "how do I respond to reviewer 2 on my manuscript"
-    declined = decide(question, question, _vector(corpus_index, question), [], corpus_index)
+    q = understand(corpus_index, "how do I respond to reviewer 2 on my manuscript")
+    declined = decide(q, [], corpus_index)
     assert declined and declined.reason_code == "out_of_scope"
     assert "journal peer review" in declined.reason
 
@@ -147,16 +150,12 @@ def test_a_name_is_reported_missing_only_when_no_form_of_it_occurs(corpus_index)
 
 
 def test_unknown_name_reason_is_true(corpus_index):
-    question = "What did the 2023 Cochrane review conclude about peer support for smoking?"
-    s_vector = _vector(corpus_index, question)
-    results = corpus_index.search(question, top_k=8)
+    q = understand(corpus_index, "Did peer support for smoking cessation in Texas grow in 2023?")
+    results = corpus_index.search(q.resolved, top_k=8, encoding=q.encoding)
     strict = Thresholds(0.0, 0.0, 1.0)  # any unknown name declines
-    from answer.decline import signals, verdict
-
-    declined = verdict(question, signals(question, question, s_vector, results, corpus_index),
-                       corpus_index, strict)
+    declined = verdict(q.raw, signals(q, results, corpus_index), corpus_index, strict)
     assert declined and declined.why == "unknown_names"
-    assert "“2023” or “Cochrane”" in declined.reason
+    assert "“Texas” or “2023”" in declined.reason
 
 
 def test_a_filter_that_leaves_no_evidence_is_out_of_scope(corpus_index):
@@ -228,3 +227,51 @@ def test_training_questions_are_kept_apart_from_the_curated_set():
 
     curated = {q.question.lower().strip(" ?.") for q in load_questions()}
     assert not [r.text for r in load_rows() if r.text.lower().strip(" ?.") in curated]
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("what did the 2021 NICE guideline say about peer mentors?", "“NICE”"),
+        ("findings of the peer navigator evaluation in Ontario?", "“Ontario”"),
+    ],
+)
+def test_a_source_the_evidence_never_mentions_cannot_be_summarised(corpus_index, question, names):
+    """However close the retrieved sentences (they are about peer support), evidence that
+    never mentions the source asked about cannot say what it found."""
+    answer = compose(corpus_index, question)
+    assert answer.abstained and answer.reason_code == "out_of_scope" and not answer.citations
+    assert f"does not mention {names}, the source" in answer.reason
+    assert names.strip("“”") not in CORPUS_TEXT
+
+
+def test_asking_what_the_held_study_says_about_a_place_is_not_a_missing_source(corpus_index):
+    q = understand(corpus_index, "what did the study find about peer support in Ontario?")
+    assert q.unknown == ("Ontario",) and q.sources == ()
+
+
+def test_an_acronym_is_looked_up_as_written(corpus_index):
+    """ "WHO" is not the word "who", which every paper uses; "US" is the initials of
+    "United States" and ED an emergency department ("emergency room" in the paper)."""
+    evidence = evidence_of(corpus_index)
+    assert unknown_names("what did the 2020 WHO report say about peer mentors", evidence) == (
+        "WHO",)
+    assert " WHO " not in CORPUS_TEXT and "United States" in CORPUS_TEXT
+    assert unknown_names("US programmes - ED visits down?", evidence) == ()
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["how much is a pack of escitalopram at walgreens?",
+     "is buprenorphine covered by medicaid in texas"],
+)
+def test_what_a_drug_costs_is_out_of_scope_not_a_clinical_fact(corpus_index, question):
+    assert not safety_rule(question)
+    answer = compose(corpus_index, question)
+    assert answer.abstained and answer.reason_code == "out_of_scope", answer.reason
+
+
+def test_a_name_with_a_lowercase_suffix_is_looked_up_by_its_name(corpus_index):
+    evidence = evidence_of(corpus_index)
+    assert unknown_names("what do NAMI-style courses teach families", evidence) == ()
+    assert unknown_names("any Cochrane-style reviews cited", evidence) == ("Cochrane",)

@@ -1,0 +1,150 @@
+"""Honest partial answers and the one reading of a question.
+
+A question that takes for granted what the evidence does not have (a Programme H, "12
+programmes", a programme for a condition none serves, an organisation never mentioned, a
+comparison with unmentored patients) carries a false-premise caveat; one asking for what
+no passage reports carries a not-reported caveat. Every caveat sentence is checked here
+against the evidence it speaks of. Plain questions carry none. `understand` reads the
+question once: the decline check embeds nothing again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from answer.compose import compose
+from answer.decline import decide
+from answer.intent import EVIDENCE, intent_text
+from answer.question import understand
+from tests.conftest import CORPUS_TEXT
+
+
+def _programme_rows(index) -> dict[str, str]:
+    return {
+        p.programme: f"{p.condition} {p.description}"
+        for records in index.state.programmes.values()
+        for p in records
+    }
+
+
+def test_a_programme_for_a_condition_no_programme_serves_is_a_false_premise(corpus_index):
+    corpus_index.require()
+    q = understand(corpus_index, "how does the HIV peer programme recruit its mentors?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "None of Programmes A-G is for HIV."
+    assert all("hiv" not in row.lower() for row in _programme_rows(corpus_index).values())
+
+
+def test_a_named_programme_asked_about_another_condition_is_corrected_from_its_row(
+    corpus_index,
+):
+    corpus_index.require()
+    q = understand(corpus_index, "programme B's dialysis pts - what support do they get")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "Programme B is for mental illness."
+    assert _programme_rows(corpus_index)["B"].startswith("Mental illness")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how does programme C help mums with low mood",  # C serves new mothers
+        "which orgs run peer programmes for conditions like dementia, per the refs?",
+        "How do programmes support new mothers?",
+        "what do tx mentors do for pts after surgery",
+        "GP here. what do pts get from peer support",
+        "any funders other than NIMH?",
+        # How many the asker wants back, a topic asked of a programme, everyday words
+        # that also name outcomes: none takes anything for granted.
+        "give me 5 bullet points on what mentors gain",
+        "does programme F help with depression",
+        "how do mentors cope when a mentee dies",
+        "emotional cost for the volunteers?",
+    ],
+)
+def test_plain_questions_carry_no_caveat(corpus_index, question):
+    assert understand(corpus_index, question).caveat is None
+
+
+def test_a_name_the_question_takes_for_granted_is_said_to_be_absent(corpus_index):
+    q = understand(corpus_index, "why did the NHS pay for the programmes?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "The study does not mention “NHS”."
+    assert "nhs" not in CORPUS_TEXT.lower()
+
+
+def test_a_comparison_with_unmentored_patients_is_a_false_premise(corpus_index):
+    answer = compose(corpus_index, "did mentored pts survive longer than unmentored ones?")
+    assert not answer.abstained
+    assert answer.caveat and answer.caveat.kind == "false_premise"
+    assert answer.caveat.text == "The study does not report survival."
+    assert "survival" not in CORPUS_TEXT.lower().replace("survivor", "")
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "absent"),
+    [
+        ("any outcomes reported at 12 months?", "The study does not mention 12 months.",
+         ("12 months", "twelve months")),
+        ("how long had each of the programmes been running?",
+         "The study does not report how long each programme had been running.",
+         ("founded in", "years of operation")),
+    ],
+)
+def test_what_no_passage_reports_is_said_plainly(corpus_index, question, text, absent):
+    answer = compose(corpus_index, question)
+    assert not answer.abstained, answer.reason
+    assert answer.caveat and answer.caveat.kind == "not_reported"
+    assert answer.caveat.text == text and answer.answer.startswith(text)
+    assert not any(a in CORPUS_TEXT.lower() for a in absent)
+
+
+def test_a_count_the_question_takes_for_granted_is_a_false_premise(corpus_index):
+    q = understand(corpus_index, "the 300 interviews - who transcribed them?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "The study does not mention 300 interviews."
+    assert "43 semi-structured interviews" in CORPUS_TEXT
+
+
+# -- one reading ---------------------------------------------------------------------------
+def test_the_question_is_read_once_and_decline_embeds_nothing_again(corpus_index, monkeypatch):
+    q = understand(corpus_index, "any funders other than NIMH?")
+    assert q.spelled == intent_text(q.resolved)
+    assert "National Institute of Mental Health" in q.spelled
+    assert q.spelled_vector is not q.vector and q.intent.label == EVIDENCE
+    results = corpus_index.search(q.resolved, top_k=8, encoding=q.encoding)
+
+    def embedding_again(*args, **kwargs):
+        raise AssertionError("the decline check embedded the question again")
+
+    model = type(corpus_index.embed_model)
+    monkeypatch.setattr(model, "get_query_embedding", embedding_again)
+    monkeypatch.setattr(model, "encode_query", embedding_again)
+    assert decide(q, results, corpus_index) is None
+
+
+def test_a_question_without_shorthand_is_embedded_once(corpus_index):
+    q = understand(corpus_index, "Who funded the study?")
+    assert q.spelled == q.resolved and q.spelled_vector is q.vector
+
+
+@pytest.mark.parametrize(
+    ("question", "sense"),
+    [
+        ("how do we train sixth formers to be peer tutors for maths", "peer tutoring"),
+        ("how many hereditary peers still sit in the house of lords", "a peer of the realm"),
+    ],
+)
+def test_other_senses_of_peer_are_declined_and_named(corpus_index, question, sense):
+    answer = compose(corpus_index, question)
+    assert answer.abstained and answer.reason_code == "out_of_scope"
+    assert sense in answer.reason
+
+
+def test_a_missing_source_of_a_named_programme_is_corrected_not_declined(corpus_index):
+    """About the held programmes, so answered: the caveat says what the evidence lacks."""
+    answer = compose(corpus_index, "what did the 2015 trial of Programme B find?")
+    assert not answer.abstained, answer.reason
+    assert answer.caveat and answer.caveat.kind == "false_premise"
+    assert answer.caveat.text == "The study does not mention “2015”."
+    assert "2015" not in CORPUS_TEXT
