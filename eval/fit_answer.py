@@ -213,6 +213,7 @@ class Scorer:
             expect=item.expect,
             expect_reason=item.expect_reason,
             quotes=self.quotes,
+            literature=item.asks_literature,
         )
 
 

@@ -466,6 +466,7 @@ def check_answer(
     expect: str | None = None,
     expect_reason: str | None = None,
     quotes: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    literature: bool | None = None,
 ) -> AnswerCheck:
     quotes = quotes if quotes is not None else {d: quote_spans(t) for d, t in sources.items()}
     by_marker = {c.marker: c for c in answer.citations}
@@ -480,7 +481,7 @@ def check_answer(
         )
         for s in sentences
     ]
-    literature = category == "literature"
+    literature = category == "literature" if literature is None else literature
     return AnswerCheck(
         id=qid,
         category=category,
@@ -533,7 +534,7 @@ def check_top_passage(
     if top is None:
         return AnswerCheck(**asked, abstained=True, has_evidence=False, sentences=0, verbatim=0)
     held = bool(snippets_found(top, gold))
-    literature = question.category == "literature"
+    literature = question.asks_literature
     pieces = [
         _piece(top.text[s:e], top, top.char_start + s, top.char_start + e, held, gold, quotes)
         for s, e in sentence_spans(top.text)

@@ -72,6 +72,15 @@ class Question(BaseModel):
     expect_reason: ReasonCode | None = Field(
         default=None, description="The reason_code a should-decline question must get"
     )
+    literature: bool = Field(
+        default=False,
+        description="Asks about cited studies outside category literature: reference entries "
+        "in its answer are requested, not padding",
+    )
+
+    @property
+    def asks_literature(self) -> bool:
+        return self.category == "literature" or self.literature
 
 
 class GoldSpan(BaseModel):
@@ -170,9 +179,17 @@ def assign_splits(batch: Iterable[Question]) -> dict[str, Split]:
     return splits
 
 
+LATER_LABELS = ("literature",)
+
+
 def fingerprint(q: Question) -> str:
-    """What a frozen test question may not change: all but its split."""
+    """What a frozen test question may not change: all but its split. Labels added after
+    the split was frozen (LATER_LABELS) count only when set, so adding one to the schema
+    does not unfreeze every question."""
     fields = q.model_dump(exclude={"split"})
+    for label in LATER_LABELS:
+        if not fields[label]:
+            del fields[label]
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -385,6 +385,9 @@ def test_raw_table_rows_references_and_cut_quotes_are_counted():
     entry = "Dennis CL, Hodnett E, Kenton L.. Effect of peer support."
     assert check(f"{entry} [1]", [cite("[1]", 3)]).references == 1
     assert check(f"{entry} [1]", [cite("[1]", 3)], category="literature").references == 0
+    # A question of another category that asks about the cited trials requested them.
+    asked = check(f"{entry} [1]", [cite("[1]", 3)], category="not_reported", literature=True)
+    assert asked.references == 0
 
     assert check("Then my mentor called and it got easier. [1]", [cite("[1]", 1)]).cut_quotes == 1
     whole = QUOTE[: QUOTE.index(" (E")]

@@ -93,7 +93,7 @@ def test_schema(records):
     fields = {"id", "question", "category", "in_scope", "split", "gold", "history"}
     for r in records:
         assert {"id", "question", "category", "in_scope", "split", "gold"} <= r.keys(), r
-        assert set(r) <= fields | {"expect", "expect_reason"}, r
+        assert set(r) <= fields | {"expect", "expect_reason", "literature"}, r
         assert ID_PATTERN.match(r["id"]), r["id"]
         assert isinstance(r["question"], str) and r["question"].strip(), r["id"]
         assert r["category"] in allowed, (r["id"], r["category"])
