@@ -113,8 +113,11 @@ def paper_of(source: str) -> str:
     return source.split(".", 1)[0]
 
 
-def retrieval(index, questions: list[dict], docs: dict[str, str]) -> dict[str, dict]:
-    """Per split: Recall@5, MRR@10, reference entries in the top 10."""
+def retrieval(
+    index, questions: list[dict], docs: dict[str, str], details: list | None = None
+) -> dict[str, dict]:
+    """Per split: Recall@5, MRR@10, reference entries in the top 10. `details` collects
+    each dev question's rank and top 5 for error analysis (never a test question's)."""
     by_split: dict[str, dict] = {}
     for q in questions:
         doc = docs.get(q.get("paper", ""), "joo-2022-peer-support")
@@ -123,6 +126,17 @@ def retrieval(index, questions: list[dict], docs: dict[str, str]) -> dict[str, d
             (i for i, r in enumerate(results, 1) if r.document == doc and hit(r.text, q["gold"])),
             None,
         )
+        if details is not None and q["split"] != "test":
+            details.append(
+                {
+                    "id": q["id"],
+                    "question": q["question"],
+                    "rank": rank,
+                    "top5": [
+                        f"{r.document} {r.kind} [{r.section}] {r.text[:160]}" for r in results[:5]
+                    ],
+                }
+            )
         s = by_split.setdefault(q["split"], {"n": 0, "r5": 0, "mrr": 0.0, "refs": 0, "slots": 0})
         s["n"] += 1
         s["r5"] += bool(rank and rank <= 5)
@@ -175,7 +189,7 @@ def answer_text(index, questions: list[dict], docs: dict[str, str], sources) -> 
     from answer.followup import retrieval_query
     from eval.metrics import check_answer, check_top_passage, quote_spans
     from eval.questions import GoldSpan, Question
-    from retrieval.hybrid import Hybrid
+    from eval.run import Hybrid
 
     quotes = {d: quote_spans(t) for d, t in sources.items()}
     hybrid = Hybrid(index)
@@ -217,7 +231,14 @@ def answer_text(index, questions: list[dict], docs: dict[str, str], sources) -> 
     }
 
 
-def measure(fmt: str, tmp: Path, with_answers: bool, with_bundled: bool = True) -> dict:
+def measure(
+    fmt: str,
+    tmp: Path,
+    with_answers: bool,
+    with_bundled: bool = True,
+    keep=lambda out: None,
+    details: list | None = None,
+) -> dict:
     import shutil
 
     from ingest.pipeline import ingest
@@ -253,12 +274,15 @@ def measure(fmt: str, tmp: Path, with_answers: bool, with_bundled: bool = True) 
         "max_passage_words": max(len(p.text.split()) for p in papers),
         "metadata_complete": f"{sum(bool(d.authors and d.year and d.journal) for d in infos)}"
         f"/{len(infos)}",
-        "retrieval": retrieval(index, questions, docs),
+        "retrieval": retrieval(index, questions, docs, details),
     }
+    keep(out)
     if with_bundled:
         out["bundled"] = retrieval(index, load(BUNDLED_QUESTIONS), {})
+        keep(out)
     if with_answers:
         out["answers"] = answers(index, questions, docs)
+        keep(out)
         from ingest.pipeline import parse_sources
 
         sources = {d.info.id: d.text for d in parse_sources(files, settings)}
@@ -289,6 +313,7 @@ def main() -> None:
         "--no-bundled", action="store_true", help="skip the bundled paper's questions"
     )
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--details", type=Path, help="dev questions' ranks and top 5 (FILE-fmt)")
     args = parser.parse_args()
     if args.code:
         sys.path.insert(0, str(args.code.resolve()))
@@ -302,10 +327,17 @@ def main() -> None:
         report["bundled_alone"] = bundled_alone(Path(tmp), score=not args.skip_bundled_alone)
         save()
         for fmt in args.formats.split(","):
-            report["formats"].append(
-                measure(fmt, Path(tmp), not args.no_answers, not args.no_bundled)
-            )
-            save()
+            report["formats"].append({"format": fmt})
+
+            def keep(out: dict) -> None:
+                report["formats"][-1] = out
+                save()
+
+            found: list = []
+            keep(measure(fmt, Path(tmp), not args.no_answers, not args.no_bundled, keep, found))
+            if args.details:  # dev questions only
+                path = args.details.with_name(f"{args.details.stem}-{fmt}.json")
+                path.write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
 
 
