@@ -301,6 +301,7 @@ def test_pdf_ruled_table_rows_and_references(pdf_dir: Path):
     rows = [p for p in doc.passages if p.kind == "table_row"]
     assert {r.header for r in rows} == {"Category | Subcategory | Result (n) | Result (%)"}
     assert rows[0].text == "Rural/Urban | Rural | 15 | 54%"
+    assert rows[-1].text == "Experimental | 8 | 29%"  # not the table's DOI printed below it
     assert all(r.page for r in rows)
     refs = [p for p in doc.passages if p.kind == "reference"]
     assert len(refs) == 29 and refs[0].text.startswith("Narasimhan V")  # label outside
