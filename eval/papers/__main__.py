@@ -9,6 +9,12 @@ citations from the paper a question names, reference/furniture/declaration passa
 cited, metadata completeness, and the bundled paper's own Recall@5/MRR@10
 (eval/questions.jsonl) with and without the papers beside it.
 
+Answers are scored as eval/metrics.py scores the bundled paper's: an answer holds the
+gold when one of its cited pieces (a sentence, located at its span in the source)
+overlaps at least half of the gold span; beside it the baseline "the top search passage
+is the answer". The gold, copied from the Markdown, is located in each format's text
+after undoing whitespace, ligatures, quotes and case (`locate`).
+
 `--code DIR` imports ingest/retrieval/answer from another checkout first (e.g. an
 unpacked `git archive 3c6c3b2`), to measure the code before this work the same way; a
 format that code cannot read is reported as such.
@@ -46,6 +52,36 @@ def norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """`norm(text)` and, for each of its characters, the offset in `text` it came from."""
+    out: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+                where.append(i)
+            continue
+        for c in norm(ch) or "":
+            out.append(c)
+            where.append(i)
+    return "".join(out), where
+
+
+def locate(text: str, gold: list[str]) -> list[tuple[int, int, int]]:
+    """(snippet, start, end) of every occurrence of each gold snippet in `text`."""
+    flat, where = _normalised(text)
+    found = []
+    for i, g in enumerate(gold):
+        target = norm(g)
+        at = flat.find(target) if target else -1
+        while at >= 0:
+            end = at + len(target) - 1
+            found.append((i, where[at], where[end] + 1))
+            at = flat.find(target, at + 1)
+    return found
+
+
 def hit(passage_text: str, gold: list[str]) -> bool:
     p = norm(passage_text)
     for g in map(norm, gold):
@@ -77,8 +113,11 @@ def paper_of(source: str) -> str:
     return source.split(".", 1)[0]
 
 
-def retrieval(index, questions: list[dict], docs: dict[str, str]) -> dict[str, dict]:
-    """Per split: Recall@5, MRR@10, reference entries in the top 10."""
+def retrieval(
+    index, questions: list[dict], docs: dict[str, str], details: list | None = None
+) -> dict[str, dict]:
+    """Per split: Recall@5, MRR@10, reference entries in the top 10. `details` collects
+    each dev question's rank and top 5 for error analysis (never a test question's)."""
     by_split: dict[str, dict] = {}
     for q in questions:
         doc = docs.get(q.get("paper", ""), "joo-2022-peer-support")
@@ -87,6 +126,17 @@ def retrieval(index, questions: list[dict], docs: dict[str, str]) -> dict[str, d
             (i for i, r in enumerate(results, 1) if r.document == doc and hit(r.text, q["gold"])),
             None,
         )
+        if details is not None and q["split"] != "test":
+            details.append(
+                {
+                    "id": q["id"],
+                    "question": q["question"],
+                    "rank": rank,
+                    "top5": [
+                        f"{r.document} {r.kind} [{r.section}] {r.text[:160]}" for r in results[:5]
+                    ],
+                }
+            )
         s = by_split.setdefault(q["split"], {"n": 0, "r5": 0, "mrr": 0.0, "refs": 0, "slots": 0})
         s["n"] += 1
         s["r5"] += bool(rank and rank <= 5)
@@ -133,7 +183,62 @@ def answers(index, questions: list[dict], docs: dict[str, str]) -> dict[str, dic
     }
 
 
-def measure(fmt: str, tmp: Path, with_answers: bool) -> dict:
+def answer_text(index, questions: list[dict], docs: dict[str, str], sources) -> dict:
+    """Per split: answers whose cited text holds the gold, beside the top search passage."""
+    from answer.compose import compose
+    from answer.followup import retrieval_query
+    from eval.metrics import check_answer, check_top_passage, quote_spans
+    from eval.questions import GoldSpan, Question
+    from eval.run import Hybrid
+
+    quotes = {d: quote_spans(t) for d, t in sources.items()}
+    hybrid = Hybrid(index)
+    by_split: dict[str, dict] = {}
+    for q in questions:
+        doc = docs[q["paper"]]
+        gold = [
+            GoldSpan(snippet=i, document=doc, char_start=s, char_end=e)
+            for i, s, e in locate(sources[doc], q["gold"])
+        ]
+        category = "literature" if q.get("literature") else "papers"
+        # Not a bundled-paper question (its category and split are the papers' own).
+        asked = Question.model_construct(
+            id=q["id"], category=category, in_scope=True, expect=None, expect_reason=None
+        )
+        answer = compose(index, q["question"])
+        ours = check_answer(q["id"], category, True, answer, gold, sources, quotes=quotes)
+        results = hybrid.retrieve(retrieval_query(q["question"], []))
+        top = check_top_passage(asked, results[0] if results else None, gold, sources, quotes)
+        s = by_split.setdefault(
+            q["split"], {"n": 0, "located": 0, "ours": 0, "first": 0, "top": 0, "top_first": 0}
+        )
+        s["n"] += 1
+        s["located"] += bool(gold)
+        s["ours"] += ours.text_holds_gold
+        s["first"] += ours.first_holds_gold
+        s["top"] += top.text_holds_gold
+        s["top_first"] += top.first_holds_gold
+    return {
+        split: {
+            "questions": s["n"],
+            "gold_located": s["located"],
+            "answer_text_holds_gold": round(s["ours"] / s["n"], 3),
+            "answer_first_holds_gold": round(s["first"] / s["n"], 3),
+            "top_passage_holds_gold": round(s["top"] / s["n"], 3),
+            "top_passage_first_holds_gold": round(s["top_first"] / s["n"], 3),
+        }
+        for split, s in sorted(by_split.items())
+    }
+
+
+def measure(
+    fmt: str,
+    tmp: Path,
+    with_answers: bool,
+    with_bundled: bool = True,
+    keep=lambda out: None,
+    details: list | None = None,
+) -> dict:
     import shutil
 
     from ingest.pipeline import ingest
@@ -169,11 +274,19 @@ def measure(fmt: str, tmp: Path, with_answers: bool) -> dict:
         "max_passage_words": max(len(p.text.split()) for p in papers),
         "metadata_complete": f"{sum(bool(d.authors and d.year and d.journal) for d in infos)}"
         f"/{len(infos)}",
-        "retrieval": retrieval(index, questions, docs),
-        "bundled": retrieval(index, load(BUNDLED_QUESTIONS), {}),
+        "retrieval": retrieval(index, questions, docs, details),
     }
+    keep(out)
+    if with_bundled:
+        out["bundled"] = retrieval(index, load(BUNDLED_QUESTIONS), {})
+        keep(out)
     if with_answers:
         out["answers"] = answers(index, questions, docs)
+        keep(out)
+        from ingest.pipeline import parse_sources
+
+        sources = {d.info.id: d.text for d in parse_sources(files, settings)}
+        out["answer_text"] = answer_text(index, questions, docs, sources)
     return out
 
 
@@ -196,7 +309,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-bundled-alone", action="store_true", help="skip the bundled-only baseline"
     )
+    parser.add_argument(
+        "--no-bundled", action="store_true", help="skip the bundled paper's questions"
+    )
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--details", type=Path, help="dev questions' ranks and top 5 (FILE-fmt)")
     args = parser.parse_args()
     if args.code:
         sys.path.insert(0, str(args.code.resolve()))
@@ -210,8 +327,17 @@ def main() -> None:
         report["bundled_alone"] = bundled_alone(Path(tmp), score=not args.skip_bundled_alone)
         save()
         for fmt in args.formats.split(","):
-            report["formats"].append(measure(fmt, Path(tmp), not args.no_answers))
-            save()
+            report["formats"].append({"format": fmt})
+
+            def keep(out: dict) -> None:
+                report["formats"][-1] = out
+                save()
+
+            found: list = []
+            keep(measure(fmt, Path(tmp), not args.no_answers, not args.no_bundled, keep, found))
+            if args.details:  # dev questions only
+                path = args.details.with_name(f"{args.details.stem}-{fmt}.json")
+                path.write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=2))
 
 

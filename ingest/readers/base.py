@@ -362,6 +362,9 @@ def assemble(
         if piece.role == Role.REFERENCE and is_page_furniture(entry):
             paper.dropped.append(span)  # an editorial or copyright note in the list
             continue
+        if piece.role == Role.TABLE_ROW and is_page_furniture(span_text):
+            paper.dropped.append(span)  # the table's own DOI printed as its last row
+            continue
         if piece.role == Role.FURNITURE or (
             piece.role not in (Role.REFERENCE, Role.TABLE_ROW, Role.TABLE_HEADER)
             and (

@@ -42,6 +42,7 @@ from peerqa.models import ScholarlyPaper, Study
 
 MEDIA_TYPE = "application/pdf"
 MARGIN_SHARE = 0.075  # top and bottom bands of the page where running heads live
+_COLUMN_ROWS = 3  # rows starting at one left edge past the middle that make it a column
 _LIGATURES = {
     c: unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
 }
@@ -50,7 +51,9 @@ _ABSTRACT = re.compile(r"^(?:abstract|summary)$", re.I)
 _ENTRY = re.compile(r"^(?:\[\d{1,4}\]|\d{1,4}\.)\s")
 _CAPTION = re.compile(r"^(?P<kind>Table|Figure|Fig\.)\s*(?P<n>\d+)[.:]?\s")
 _LABEL_LINE = re.compile(r"^[A-Z][A-Za-z ]{2,40}:$")
+_CAPTION_LABEL = re.compile(r"^(?:Table|Figure|Fig\.)\s*\d+\s*[.:|]")
 _BULLET = re.compile(r"^(?:[•▪►●-]|\(?\d{1,2}\))\s")
+_GLYPH_BULLET = re.compile(r"^[•▪►●]\s")
 _AFFILIATION = re.compile(r"\b(?:University|Department|Institute|School|Hospital|Centre|Center)\b")
 
 
@@ -86,6 +89,19 @@ class _Page:
     furniture: list[str] = field(default_factory=list)
 
 
+def _column_starts(rows: list[list[dict]], mid: float) -> list[float]:
+    """Where the right column's lines start on this page: the left edge shared by several
+    rows' first word past the middle. A justified full-width line's wide word gap lands
+    anywhere, so it never matches the column's edge (its halves are not two columns)."""
+    starts: Counter[int] = Counter()
+    for row in rows:
+        right = [w["x0"] for w in row if w["x0"] >= mid - 1]
+        if right:
+            starts[round(min(right))] += 1
+    most = max(starts.values(), default=0)
+    return [float(x) for x, n in starts.items() if n >= max(_COLUMN_ROWS, most / 2)]
+
+
 def _lines(words: list[dict], page: int, mid: float) -> list[Line]:
     """Words -> lines, a line split where it crosses the column gutter."""
     words = sorted(words, key=lambda w: (round(w["top"]), w["x0"]))
@@ -95,14 +111,18 @@ def _lines(words: list[dict], page: int, mid: float) -> list[Line]:
             rows[-1].append(w)
         else:
             rows.append([w])
+    starts = _column_starts(rows, mid)
     lines = []
     for row in rows:
         row.sort(key=lambda w: w["x0"])
         segment = [row[0]]
         for w in row[1:]:
             gap = w["x0"] - segment[-1]["x1"]
-            # The right column starts past the middle; a long URL may overrun the gutter.
-            if gap > max(w["size"], 1) * 0.8 and w["x0"] >= mid - 1 > segment[0]["x0"]:
+            size = max(w["size"], 1)
+            # The right column starts past the middle, at its column's edge (or indented
+            # from it by a paragraph indent); a long URL may overrun the gutter.
+            at_column = any(x - 2 <= w["x0"] <= x + 1.5 * size for x in starts)
+            if gap > size * 0.8 and at_column and w["x0"] >= mid - 1 > segment[0]["x0"]:
                 lines.append(_line(segment, page, mid))
                 segment = []
             segment.append(w)
@@ -218,6 +238,7 @@ class _Layout:
             key = (line.page, line.column)
             self.right_edge[key] = max(self.right_edge.get(key, 0.0), line.x1)
         self.hyphenated = {w.lower() for line in lines for w in re.findall(r"\w+-\w+", line.text)}
+        self.vocabulary = _vocabulary(lines)
         self.out = TextBuilder()
         self.marks: list[tuple[int, int]] = []  # (text offset, page) where each line starts
         self.section: tuple[str, ...] = ()
@@ -318,8 +339,12 @@ class _Layout:
                 self.entries += 1
                 return True
             return is_page_furniture(line.text)
-        if _CAPTION.match(line.text) or _BULLET.match(line.text):
+        if _GLYPH_BULLET.match(line.text):
             return True
+        if (_CAPTION.match(line.text) or _BULLET.match(line.text)) and not self.mid_sentence(
+            previous
+        ):
+            return True  # "Table 1 is by…" or "(3) token gifts…" wrapped to a line's start
         if abs(line.size - previous.size) > 0.6:
             return True
         if line.page != previous.page or line.column != previous.column:
@@ -329,6 +354,17 @@ class _Layout:
             return bool(closed) and not line.text[:1].islower()
         return line.top - previous.top > 1.45 * self.leading
 
+    def fills(self, line: Line) -> bool:
+        """Whether a line takes most of its column: it broke before a word that would not
+        fit (a long word leaves a wide gap, so `wrapped` alone misses it)."""
+        edge = self.right_edge.get((line.page, line.column), line.x1)
+        return self.wrapped(line) or line.x1 - line.x0 >= 0.6 * (edge - line.x0)
+
+    def mid_sentence(self, line: Line) -> bool:
+        """A line that runs on into the next: it fills its column and ends without
+        closing a sentence or clause."""
+        return self.fills(line) and not re.search(r"[.!?:;)\]”\"]$", line.text)
+
     def heading(self, line: Line) -> None:
         """A heading line; the next line of a heading printed on two joins it."""
         if _REFERENCES.match(line.text):
@@ -336,9 +372,10 @@ class _Layout:
         previous = self.last_heading
         if (
             previous
-            and self.wrapped(previous)
+            and self.fills(previous)
+            and not re.search(r"[.!?:]$", previous.text)
             and line.column == previous.column
-            and (line.top - previous.top <= 1.6 * self.leading)
+            and line.top - previous.top <= min(1.6 * self.leading, 1.3 * previous.size)
         ):
             self.out.pop()
             line = Line(
@@ -369,20 +406,31 @@ class _Layout:
         text = ""
         marks = []
         for line in lines:
-            if re.search(r"[A-Za-z]-$", text) and line.text[:1].islower():
-                head = re.search(r"(\w+)-$", text)
-                tail = re.match(r"\w+", line.text)
-                word = f"{head.group(1)}-{tail.group()}".lower() if head and tail else ""
-                compound = (
-                    line.text[len(tail.group()) : len(tail.group()) + 1] == "-" if tail else False
-                )
-                if word not in self.hyphenated and not compound:
-                    text = text[:-1]  # a line-end hyphen, not the word's own
+            if re.search(r"\w-$", text):
+                # A line never breaks at a space after a hyphen: the hyphen is the
+                # word's own ("peer-" / "led", "359-" / "364") or a line-end one.
+                if self.soft_hyphen(text, line.text):
+                    text = text[:-1]
             elif text:
                 text += " "
             marks.append((len(text), line.page))
             text += line.text
         return text, marks
+
+    def soft_hyphen(self, text: str, following: str) -> bool:
+        """Whether the hyphen ending `text` was put there to break a word across lines:
+        the document prints the joined word elsewhere, or the parts are not both words
+        ("commu-" / "nity"), unless it prints the hyphenated word ("self-help", "one-on-one")."""
+        head = re.search(r"([^\W\d_]+)-$", text)
+        tail = re.match(r"[^\W\d_A-Z]+", following)
+        if not head or not tail:
+            return False  # a number range, a capital after the hyphen ("non-HIPAA")
+        first, rest = head.group(1).lower(), tail.group()
+        if f"{first}-{rest}" in self.hyphenated:
+            return False
+        if first + rest in self.vocabulary:
+            return True
+        return not (first in self.vocabulary and rest in self.vocabulary)
 
     def emit(self, lines: list[Line], label: str | None) -> None:
         if not lines:
@@ -399,7 +447,7 @@ class _Layout:
             self.out.add(text, Role.REFERENCE, section=("References",), page=page)
             return
         caption = _CAPTION.match(text)
-        if caption:
+        if caption and (lines[0].bold or _CAPTION_LABEL.match(text)):
             kind = "Table" if caption["kind"] == "Table" else "Figure"
             label = f"{kind} {caption['n']}"
             self.caption = label if kind == "Table" else self.caption
@@ -429,6 +477,18 @@ class _Layout:
                 label=label,
                 cells=cells,
             )
+
+
+def _vocabulary(lines: list[Line]) -> set[str]:
+    """The words the document prints whole: not the pieces of a word broken at a line end."""
+    words: set[str] = set()
+    broken = False
+    for line in lines:
+        tokens = re.findall(r"[^\W\d_]+", line.text.lower())
+        ends_broken = bool(re.search(r"\w-$", line.text))
+        words.update(tokens[int(broken) : len(tokens) - int(ends_broken)])
+        broken = ends_broken
+    return words
 
 
 def _authors(front: list[str]) -> list[str]:

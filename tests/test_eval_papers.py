@@ -1,0 +1,35 @@
+"""eval.papers locates each gold (copied from a paper's Markdown) in another format's
+extracted text, so an answer's cited span can be scored against it as eval/metrics.py
+scores the bundled paper's."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from eval.papers.__main__ import QUESTIONS, locate, norm
+from ingest.readers.pdf import read_pdf
+
+FIXTURES = Path(__file__).parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+from make_pdfs import write_pdf  # noqa: E402
+
+
+def test_every_dev_gold_of_a_paper_is_located_at_its_span_in_the_pdf_text(tmp_path: Path):
+    pdf = write_pdf(FIXTURES / "papers" / "paper_1571.md", tmp_path)
+    text = read_pdf(pdf.read_bytes()).text
+    rows = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    golds = [q["gold"] for q in rows if q["paper"] == "paper_1571" and q["split"] == "dev"]
+    assert len(golds) >= 5
+    for gold in golds:
+        found = locate(text, gold)
+        assert found, gold
+        for snippet, start, end in found:
+            # The span reads as the gold once whitespace, ligatures and quotes are undone.
+            assert norm(text[start:end]) == norm(gold[snippet])
+
+
+def test_locate_maps_through_ligatures_and_line_breaks():
+    text = "The ﬁrst  line\nof text, and “quoted” words"
+    assert locate(text, ["first line of text", '"quoted"']) == [(0, 4, 22), (1, 28, 36)]
