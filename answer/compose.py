@@ -93,7 +93,11 @@ def answer_units(index: LiveIndex, q: Question, units: list[Unit], policy: Polic
     if not any(b.units for b in blocks):
         return declination(
             q.raw,
-            Decline("out_of_scope", "No retrieved passage has a sentence that can be quoted."),
+            Decline(
+                OUT_OF_SCOPE,
+                "No retrieved passage has a sentence that can be quoted.",
+                "nothing_quotable",
+            ),
         )
     return render(q, blocks, profiles, caveat_first=q.caveat is not None)
 

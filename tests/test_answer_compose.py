@@ -182,3 +182,21 @@ def test_a_followup_asking_for_fixes_leads_with_a_fix(corpus_index):
     by_marker = {c.marker: c for c in answer.citations}
     text, marker, _ = pieces(answer)[0]
     assert by_marker[marker].stance == "mitigation" or "address" in text, text
+
+
+def test_nothing_quotable_retrieved_declines_with_a_true_reason(corpus_index):
+    """Reference entries alone (a question not about literature) leave nothing to quote:
+    a plain decline saying so, never an error."""
+    from answer.compose import answer_from, selector_for
+    from answer.question import understand
+    from peerqa.models import ScoredPassage
+
+    q = understand(corpus_index, "prog A - what is it exactly")
+    references = [
+        ScoredPassage(**p.model_dump(), context=p.context, score=0.5)
+        for p in corpus_index.select({"kind": ["reference"]}, limit=3)
+    ]
+    assert references and not q.asks_literature
+    answer = answer_from(corpus_index, q, references, None, selector_for(corpus_index))
+    assert answer.abstained and answer.reason_code == "out_of_scope"
+    assert answer.reason == "No retrieved passage has a sentence that can be quoted."
