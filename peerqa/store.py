@@ -46,9 +46,21 @@ def sentence_id(passage_id: str, n: int) -> str:
     return f"{passage_id}~{n}"
 
 
+# Kinds indexed leanly: no sentence vectors, and late interaction's tokens only from the
+# pass that embeds the passage (retrieval.late.verbatim_text). A reference-list entry is
+# evidence only when a question asks about literature, and its passage vector and BM25
+# find it then; its "sentences" (authors, title, journal line) are ~40% of a user paper's.
+LEAN_KINDS = frozenset({"reference"})
+
+
+def indexed_sentences(passage: Passage) -> list[tuple[int, int]]:
+    """The spans of a passage's sentences that have records in the sentence collection."""
+    return [] if passage.kind in LEAN_KINDS else sentence_spans(passage.text)
+
+
 def sentence_ids(passage: Passage) -> list[str]:
     """The ids of a passage's records in the sentence collection, one per sentence."""
-    return [sentence_id(passage.id, n) for n in range(len(sentence_spans(passage.text)))]
+    return [sentence_id(passage.id, n) for n in range(len(indexed_sentences(passage)))]
 
 
 def sentence_passage(record_id: str) -> str:

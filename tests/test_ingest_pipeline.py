@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ingest.pipeline import ingest
 from peerqa.config import Settings
+from peerqa.models import Filters
 from peerqa.segment import sentence_spans
-from peerqa.store import Store
+from peerqa.store import Store, sentence_collection, sentence_id
 from retrieval.hybrid import LiveIndex
 
 
@@ -21,6 +22,29 @@ def test_bundled_corpus_is_indexed_with_every_kind(corpus_settings: Settings):
     assert [p.programme for p in state.programmes[paper.id]] == list("ABCDEFG")
     collection = Store(corpus_settings).collection(state.collection)
     assert collection.count() == paper.passages
+
+
+def test_reference_entries_have_no_sentence_vectors_and_are_still_found(
+    corpus_settings: Settings, corpus_index: LiveIndex
+):
+    """A reference entry is indexed by its passage vector and BM25 only: its sentences
+    (authors, title, journal line) are not embedded, and a search for literature finds
+    it by what it says."""
+    store = Store(corpus_settings)
+    state = store.state()
+    passages = list(corpus_index.passages.values())
+    references = [p for p in passages if p.kind == "reference"]
+    assert len(references) == 39
+    sentences = store.collection(sentence_collection(state.collection))
+    assert sentences.get(ids=[sentence_id(p.id, 0) for p in references])["ids"] == []
+    others = [p for p in passages if p.kind != "reference"]
+    assert state.sentences == sentences.count() == sum(len(sentence_spans(p.text)) for p in others)
+    hits = corpus_index.search(
+        "systematic review of peer support for people living with HIV",
+        top_k=3,
+        filters=Filters(kind=["reference"]),
+    )
+    assert hits[0].id == next(p.id for p in references if "living with HIV: a systematic" in p.text)
 
 
 def test_second_ingest_of_unchanged_sources_computes_no_embeddings(settings: Settings):
