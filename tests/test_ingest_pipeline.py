@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from ingest.pipeline import ingest
 from peerqa.config import Settings
 from peerqa.models import Filters
@@ -91,6 +93,37 @@ def test_reader_keeps_its_generation_until_it_refreshes(settings: Settings, note
     assert reader.refresh() is True
     assert reader.state.collection != before
     assert any(p.document == "ward-memo" for p in reader.passages.values())
+
+
+def test_a_request_serves_the_loaded_generation_while_another_thread_loads(
+    settings: Settings, notes_dir
+):
+    """A request thread that finds the new generation being loaded (by an admin route
+    after its upload) does not wait seconds for it: it is served the loaded one."""
+    ingest([], settings)
+    reader = LiveIndex(settings)
+    before = reader.state.collection
+    ingest([notes_dir], settings)
+    loading = threading.Event()
+    done = threading.Event()
+
+    def hold_the_load() -> None:  # as a thread inside refresh's load would
+        with reader._lock:
+            loading.set()
+            done.wait(timeout=60)
+
+    holder = threading.Thread(target=hold_the_load)
+    holder.start()
+    try:
+        loading.wait(timeout=60)
+        assert reader.refresh(wait=False) is False
+        assert reader.state.collection == before
+        assert reader.search("peer support matching", top_k=3)
+    finally:
+        done.set()
+        holder.join()
+    assert reader.refresh(wait=False) is True  # no other load now: this one loads
+    assert reader.state.collection != before
 
 
 def test_orphan_of_a_killed_ingest_is_removed_by_the_next_ingest(settings: Settings, notes_dir):
