@@ -311,8 +311,6 @@ def render_speed(s: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
-    from bench.run import _target
-
     out_dir = Path(os.environ.get("BENCH_OUT") or REPO_ROOT / "bench")
     work = Path(tempfile.mkdtemp(prefix="peerqa-bench-speed-"))
     started = time.perf_counter()
@@ -323,8 +321,17 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
     speed["duration_s"] = round(time.perf_counter() - started, 1)
     speed["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(write_speed(speed, out_dir))
+    return 0
+
+
+def write_speed(speed: dict[str, Any], out_dir: Path) -> str:
+    """bench/speed.{json,md} (`make bench` writes them too); the Markdown."""
+    from bench.run import _target
+
     targets = [_target(*row) for row in speed_targets(speed)]
     speed["targets"] = targets
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "speed.json").write_text(json.dumps(speed, indent=2) + "\n", encoding="utf-8")
     markdown = "\n".join(
         [
@@ -340,8 +347,7 @@ def main() -> int:
         ]
     )
     (out_dir / "speed.md").write_text(markdown, encoding="utf-8")
-    print(markdown)
-    return 0
+    return markdown
 
 
 if __name__ == "__main__":
