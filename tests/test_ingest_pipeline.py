@@ -26,21 +26,25 @@ def test_bundled_corpus_is_indexed_with_every_kind(corpus_settings: Settings):
     assert collection.count() == paper.passages
 
 
-def test_reference_entries_have_no_sentence_vectors_and_are_still_found(
+def test_a_reference_entry_has_one_sentence_vector_its_longest_sentence(
     corpus_settings: Settings, corpus_index: LiveIndex
 ):
-    """A reference entry is indexed by its passage vector and BM25 only: its sentences
-    (authors, title, journal line) are not embedded, and a search for literature finds
-    it by what it says."""
+    """A reference entry is indexed by its passage vector, BM25 and its longest sentence
+    (its title, as a rule), not by its author list and journal line; a search for
+    literature finds it by what it says."""
     store = Store(corpus_settings)
     state = store.state()
     passages = list(corpus_index.passages.values())
     references = [p for p in passages if p.kind == "reference"]
     assert len(references) == 39
     sentences = store.collection(sentence_collection(state.collection))
-    assert sentences.get(ids=[sentence_id(p.id, 0) for p in references])["ids"] == []
+    for entry in references[:5]:
+        got = sentences.get(ids=[sentence_id(entry.id, n) for n in range(4)])
+        longest = max(sentence_spans(entry.text), key=lambda span: span[1] - span[0])
+        assert got["documents"] == [entry.text[slice(*longest)]]
     others = [p for p in passages if p.kind != "reference"]
-    assert state.sentences == sentences.count() == sum(len(sentence_spans(p.text)) for p in others)
+    in_others = sum(len(sentence_spans(p.text)) for p in others)
+    assert state.sentences == sentences.count() == in_others + len(references)
     hits = corpus_index.search(
         "systematic review of peer support for people living with HIV",
         top_k=3,
