@@ -75,7 +75,7 @@ def ingest(
 
 # Bump when what reaches the index changes shape (not content): forces a rebuild,
 # still reusing every vector whose text is unchanged.
-INDEX_FORMAT = "3: passages + sentences, none of reference entries"
+INDEX_FORMAT = "3: passages + sentences, a reference entry's longest only"
 
 
 def fingerprint(passages: Iterable[Passage]) -> str:
