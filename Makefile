@@ -48,8 +48,12 @@ lint: install
 clean:
 	rm -rf $(VENV) data .pytest_cache
 
-# Performance figures beside llama-index defaults on a temporary data dir (~20 min;
-# BENCH_SCALES=10000 for a shorter run): prints a table, writes bench/results.{json,md}.
+# Performance figures beside llama-index defaults on temporary data dirs, with issue 14's
+# ingest speed (bench/speed.py): one table prints every target (/v1/search and /v1/ask p50,
+# cold ingest of user papers against the bundled paper, start on a fresh cache dir,
+# /v1/ask p95 during uploads on both stores) beside its goal; writes bench/results.{json,md}.
+# ~45 min on 2 quiet cores; `BENCH_SCALES= make bench` skips the 10k/100k synthetic
+# corpora (~25 min), BENCH_SCALES=10000 keeps the smaller one.
 .PHONY: bench
 bench: install
 	$(BIN)/python -m bench

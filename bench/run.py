@@ -42,7 +42,7 @@ from typing import Any
 from bench.load import run_load
 from bench.queries import QueryPool
 from bench.server import Server, child_env
-from bench.speed import render_speed, run_speed, speed_targets
+from bench.speed import render_speed, run_speed, speed_targets, write_speed
 from bench.stats import time_each
 from peerqa.config import REPO_ROOT, Settings
 
@@ -100,6 +100,8 @@ def main() -> int:
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     markdown = render(results)
     (out_dir / "results.md").write_text(markdown, encoding="utf-8")
+    if results["speed"] and "error" not in results["speed"]:
+        write_speed(dict(results["speed"]), out_dir)  # its part alone, as bench.speed writes it
     print(markdown)
     return 0
 

@@ -28,11 +28,11 @@ from ingest.prose import parse_user_document
 from ingest.sources import SourceError, discover
 from peerqa.config import Settings, get_settings
 from peerqa.models import IngestReport, ParsedDocument, Passage
-from peerqa.segment import sentence_spans
 from peerqa.store import (
     FILTER_KEYS,
     IndexState,
     Store,
+    indexed_sentences,
     passage_metadata,
     passage_to_node,
     sentence_collection,
@@ -75,7 +75,7 @@ def ingest(
 
 # Bump when what reaches the index changes shape (not content): forces a rebuild,
 # still reusing every vector whose text is unchanged.
-INDEX_FORMAT = "2: passages + sentences"
+INDEX_FORMAT = "3: passages + sentences, a reference entry's longest only"
 
 
 def fingerprint(passages: Iterable[Passage]) -> str:
@@ -91,12 +91,13 @@ def fingerprint(passages: Iterable[Passage]) -> str:
 
 def sentence_nodes(passage: Passage) -> list[TextNode]:
     """One node per sentence, embedded alone: a passage then ranks by its best sentence,
-    which finds a one-sentence answer inside a long passage."""
+    which finds a one-sentence answer inside a long passage (none for a reference entry:
+    peerqa.store.indexed_sentences)."""
     from llama_index.core.schema import TextNode
 
     filterable = {k: getattr(passage, k) or "" for k in FILTER_KEYS}
     nodes = []
-    for n, (start, end) in enumerate(sentence_spans(passage.text)):
+    for n, (start, end) in enumerate(indexed_sentences(passage)):
         text = passage.text[start:end]
         metadata = {
             "passage_id": passage.id,

@@ -26,7 +26,7 @@ from pydantic import PrivateAttr
 from threadpoolctl import threadpool_limits
 
 from peerqa.config import get_settings
-from peerqa.files import derived_dir
+from peerqa.files import derived_dir, prune, write_aside
 from peerqa.onnx_encoder import (
     ModelTokenizer,
     TextEncoding,
@@ -78,6 +78,49 @@ def token_basis(word_embeddings: np.ndarray) -> np.ndarray:
     weights = np.asarray(word_embeddings, dtype=np.float64)
     values, vectors = np.linalg.eigh(weights.T @ weights)
     return np.ascontiguousarray(vectors[:, np.argsort(-values)[:TOKEN_DIMS]].T, dtype=np.float32)
+
+
+# Bases kept in cache_dir (150 KB each), the least recently used go.
+BASIS_FILES = 8
+
+
+def basis_name(digest: str) -> str:
+    return f"basis-{digest}-{TOKEN_DIMS}.npy"
+
+
+def load_token_basis(
+    name: str, folders: Sequence[Path], make: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """token_basis, read from the first of `folders` holding `name`, else made and kept in
+    the last: its eigendecomposition costs seconds of every model load (~4 s on a busy
+    machine: an ingest, a server start). Ingest keeps the one its token vectors were made
+    in beside them (MiniLMEmbedding.keep_export)."""
+    for folder in folders:
+        try:
+            basis = np.load(folder / name)
+        except (OSError, ValueError):
+            continue
+        if basis.ndim == 2 and basis.shape[0] == TOKEN_DIMS and basis.dtype == np.float32:
+            return basis
+    basis = make()
+    if folders:
+        keep_array(folders[-1] / name, basis, prune_to=BASIS_FILES)
+    return basis
+
+
+def keep_array(path: Path, array: np.ndarray, prune_to: int = 0) -> None:
+    """`array` as an .npy file, written aside; one that cannot be written only costs time."""
+
+    def save(aside: Path) -> None:
+        with aside.open("wb") as f:  # a file object: np.save would add ".npy" to a name
+            np.save(f, array)
+
+    try:
+        write_aside(path, save)
+        if prune_to:
+            prune(path.parent, "basis-*.npy", prune_to)
+    except OSError as err:
+        logging.getLogger("peerqa.embedding").warning("%s not kept: %s", path.name, err)
 
 
 def content_tokens(
@@ -182,6 +225,7 @@ class MiniLMEmbedding(BaseEmbedding):
     _kept_tokens: dict[str, np.ndarray] | None = PrivateAttr(default=None)
     _content: np.ndarray = PrivateAttr()
     _basis: np.ndarray = PrivateAttr()
+    _basis_name: str = PrivateAttr()
     _token_space: str = PrivateAttr()
     _running_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -193,16 +237,23 @@ class MiniLMEmbedding(BaseEmbedding):
         self._model_path = model_path
         tokenizer = ModelTokenizer(model_path)
         settings = get_settings()
+        stored = derived_dir(settings.data_dir, settings.collection_prefix)
         onnx = load_onnx_encoder(
             model_path,
             lambda: self.sentence_transformer()[0].auto_model,
             tokenizer,
             settings.cache_dir,
-            derived_dir(settings.data_dir, settings.collection_prefix),
+            stored,
         )
+        digest = weights_digest(model_path, (settings.cache_dir, stored))
         self._content = content_vocabulary(tokenizer)
-        self._basis = token_basis(self._word_embeddings())
-        space = hashlib.sha256(f"{weights_digest(model_path)}:{TOKEN_DIMS}:".encode())
+        self._basis_name = basis_name(digest)
+        self._basis = load_token_basis(
+            self._basis_name,
+            (stored, settings.cache_dir),
+            lambda: token_basis(self._word_embeddings()),
+        )
+        space = hashlib.sha256(f"{digest}:{TOKEN_DIMS}:".encode())
         space.update(self._content.tobytes())
         self._token_space = space.hexdigest()[:16]
         self._query_backend = "onnx" if onnx else "torch"
@@ -261,7 +312,10 @@ class MiniLMEmbedding(BaseEmbedding):
         return self._query_backend
 
     def keep_export(self, folder: Path) -> None:
-        """Keep the ONNX export this model runs in `folder` (ingest: the data dir)."""
+        """Keep the ONNX export this model runs and its token basis in `folder` (ingest:
+        the data dir), where a server with a fresh cache dir reads them."""
+        if not (folder / self._basis_name).exists():
+            keep_array(folder / self._basis_name, self._basis)
         if self._onnx is None:
             return
         try:

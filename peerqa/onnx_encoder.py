@@ -7,21 +7,25 @@ batches on a second session (every core, or BATCH_THREADS), the texts sorted by
 length so each batch pads little. The vectors are torch's to float rounding (max
 difference ~1e-6), so vectors written by either meet queries embedded by either.
 
-The model is exported from the packaged weights once per machine (~1-3 s, no download)
-to `PEERQA_CACHE_DIR`, under a name that changes with the weights, and written atomically
-so concurrent processes never read half a file. Ingest links the export into the data
-dir beside the index (`OnnxQueryEncoder.keep_in`), where a server with a fresh cache dir finds it.
+The model is exported from the packaged weights once per machine (~1-3 s, no download,
+but ~20 s with torch's import on a busy machine) to `PEERQA_CACHE_DIR`, under a name
+that changes with the weights' content (every virtual environment holding the same
+weights shares it), and written atomically so concurrent processes never read half a
+file. Ingest links the export into the data dir beside the index
+(`OnnxQueryEncoder.keep_in`), where a server with a fresh cache dir finds it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +38,12 @@ log = logging.getLogger("peerqa.embedding")
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MAX_TOKENS = 256  # the model's max_seq_length, as SentenceTransformer truncates
-# Exports kept in cache_dir (90 MB each), the least recently used go. The key follows the
-# weights' path, so each virtual environment (each CI clone) makes its own export.
+# Exports kept in cache_dir (90 MB each), the least recently used go. The key is the
+# weights' content: clones and virtual environments of one version share an export (keyed
+# by the weights' path, five worktrees' exports pushed each other out of the cache).
 ONNX_FILES = 3
+# Content digests remembered in cache_dir, one per copy of the weights (path, size, mtime).
+DIGEST_FILES = 32
 # Tokens per forward batch at ingest (texts x the longest of them): 16 texts of the
 # model's 256 tokens, 128 sentences of 32. Sorted by length, a batch pads to at most its
 # own longest text; a budget in tokens, not texts, bounds the memory a batch of long
@@ -51,11 +58,43 @@ MANY_TEXTS = 32
 BATCH_THREADS: int | None = None
 
 
-def weights_digest(model_path: Path) -> str:
+def weights_digest(model_path: Path, memo: Sequence[Path | None] = ()) -> str:
+    """The weights' content digest (sha256 of model.safetensors). Hashing the 90 MB costs
+    ~0.4 s, so a digest is remembered in the first folder of `memo` (read from any of
+    them) under the file's path, size and mtime, and in this process."""
     weights = model_path / "model.safetensors"
     stat = weights.stat()
-    key = f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    copy = f"{weights.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    name = f"weights-{hashlib.sha256(copy.encode()).hexdigest()[:16]}.digest"
+    folders = [f for f in memo if f is not None]
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            digest = (folder / name).read_text(encoding="ascii").strip()
+            if len(digest) == 16:
+                return digest
+    digest = _content_digest(weights, copy)
+    if folders:
+        remember_digest(folders[0], name, digest)
+    return digest
+
+
+@functools.lru_cache(maxsize=4)
+def _content_digest(weights: Path, copy: str) -> str:
+    """`copy` (path, size, mtime) keys the cache: a changed file is hashed again."""
+    digest = hashlib.sha256()
+    with weights.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def remember_digest(folder: Path, name: str, digest: str) -> None:
+    """A memo that cannot be written only costs the next process the hashing."""
+    try:
+        write_aside(folder / name, lambda aside: aside.write_text(digest, encoding="ascii"))
+        prune(folder, "weights-*.digest", DIGEST_FILES)
+    except OSError as err:
+        log.warning("weights digest not remembered in %s: %s", folder, err)
 
 
 class ModelTokenizer:
@@ -160,7 +199,7 @@ class OnnxQueryEncoder:
         stored: Path | None = None,
     ):
         """`transformer` gives the torch model, called only when the export must be made."""
-        name = f"minilm-{weights_digest(model_path)}.onnx"
+        name = f"minilm-{weights_digest(model_path, (cache_dir, stored))}.onnx"
         target = cache_dir / name
         if stored and (stored / name).exists():
             target = stored / name  # made by an ingest into this data dir
@@ -171,6 +210,7 @@ class OnnxQueryEncoder:
             _export(transformer(), tokenizer, target)
             prune(cache_dir, "minilm-*.onnx", ONNX_FILES)
         self.path = target
+        self._model_path = model_path
         # One core per query; concurrent queries share. Spinning keeps a query's latency.
         self._session = _session(target, threads=1, spin=True)
         self._tokenizer = tokenizer
@@ -188,9 +228,9 @@ class OnnxQueryEncoder:
 
     def keep_in(self, folder: Path) -> None:
         """The export in `folder` too, and no other export there: an ingest keeps the one
-        its data dir's generations were made with. A hard link, else a copy; made again
-        from the weights when the cache's was pruned meanwhile (another environment's
-        export may push it out)."""
+        its data dir's generations were made with (and the weights' digest that names
+        it). A hard link, else a copy; made again from the weights when the cache's was
+        pruned meanwhile."""
         target = folder / self.path.name
         if self.path != target and not target.exists():
             folder.mkdir(parents=True, exist_ok=True)
@@ -205,6 +245,7 @@ class OnnxQueryEncoder:
         for other in folder.glob("minilm-*.onnx"):
             if other != target:
                 other.unlink(missing_ok=True)
+        weights_digest(self._model_path, (folder,))  # its name, for a start with a fresh cache
 
     def encode_batch(self, texts: list[str]) -> list[TextEncoding]:
         """Each text's vector, token vectors and ids, as `encode` gives them, in batches

@@ -46,9 +46,26 @@ def sentence_id(passage_id: str, n: int) -> str:
     return f"{passage_id}~{n}"
 
 
+# Kinds indexed leanly: one sentence vector (indexed_sentences), and late interaction's
+# tokens only from the pass that embeds the passage (retrieval.late.verbatim_text). A
+# reference-list entry is evidence only when a question asks about literature; its
+# "sentences" (authors, title, journal line) are ~40% of a user paper's.
+LEAN_KINDS = frozenset({"reference"})
+
+
+def indexed_sentences(passage: Passage) -> list[tuple[int, int]]:
+    """The spans of a passage's sentences that have records in the sentence collection: a
+    lean kind's longest only (a reference entry's title, as a rule: what a question about
+    literature names, without the author list and journal line)."""
+    spans = sentence_spans(passage.text)
+    if passage.kind in LEAN_KINDS and spans:
+        return [max(spans, key=lambda span: span[1] - span[0])]
+    return spans
+
+
 def sentence_ids(passage: Passage) -> list[str]:
     """The ids of a passage's records in the sentence collection, one per sentence."""
-    return [sentence_id(passage.id, n) for n in range(len(sentence_spans(passage.text)))]
+    return [sentence_id(passage.id, n) for n in range(len(indexed_sentences(passage)))]
 
 
 def sentence_passage(record_id: str) -> str:

@@ -392,18 +392,23 @@ class LiveIndex:
         self.refresh()
 
     # -- loading -----------------------------------------------------------
-    def refresh(self) -> bool:
+    def refresh(self, wait: bool = True) -> bool:
         """Load the live generation if the pointer moved; True when it did.
 
         Safe from request threads while other processes publish: the generation is built
         aside and swapped in whole, so a search never mixes two; the pointer is read again
         under the lock, so a thread that read it earlier never loads an older generation;
         and one dropped while it loads (two publishes since) sends it back to the pointer.
+        With `wait` False, a thread that finds another loading returns at once and serves
+        the loaded generation meanwhile (a request during an upload: the load takes
+        seconds); with nothing loaded yet it waits.
         """
         state = self.store.state()
         if state is None or (self.state and state.collection == self.state.collection):
             return False
-        with self._lock:
+        if not self._lock.acquire(blocking=wait or self.state is None):
+            return False
+        try:
             for attempt in range(LOAD_ATTEMPTS):
                 state = self.store.state()
                 if state is None or (self.state and state.collection == self.state.collection):
@@ -420,7 +425,9 @@ class LiveIndex:
                 self.__dict__.update({k: v for k, v in view.__dict__.items() if k != "_view"})
                 self._view = view
                 return True
-        return False
+            return False
+        finally:
+            self._lock.release()
 
     def _load(self, state: IndexState) -> None:
         collection = self.store.collection(state.collection)

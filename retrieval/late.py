@@ -38,7 +38,7 @@ from peerqa.config import Settings
 from peerqa.embedding import MiniLMEmbedding
 from peerqa.files import derived_dir, prune, used, write_aside
 from peerqa.models import Passage
-from peerqa.store import embed_text
+from peerqa.store import LEAN_KINDS, embed_text
 
 LATE_MAX = 2_000  # passages in a generation
 CACHE_FILES = 8  # generations' token vectors kept in cache_dir, the least recently used go
@@ -53,7 +53,9 @@ def passage_order(passage: Passage) -> tuple[str, int]:
 
 
 def verbatim_text(passage: Passage) -> str:
-    return passage.text
+    # A lean kind (a reference entry, peerqa.store.LEAN_KINDS) reads as it is embedded in
+    # this view too: its tokens come from the pass that embeds it, not a second pass.
+    return embed_text(passage) if passage.kind in LEAN_KINDS else passage.text
 
 
 # What each late ranking reads of a passage: its verbatim text, and the text under its

@@ -25,7 +25,9 @@ def fresh_index(state: Any) -> LiveIndex:
     check (`state` is the app's, or the stdio MCP server's: see service.mcp_server)."""
     if time.monotonic() - state.checked_at > POINTER_CHECK_SECONDS:
         state.checked_at = time.monotonic()
-        state.index.refresh()
+        # While another thread loads a new generation (an admin route after its upload),
+        # this request is served from the loaded one instead of waiting seconds for it.
+        state.index.refresh(wait=False)
     return state.index
 
 

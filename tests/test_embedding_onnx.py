@@ -4,19 +4,21 @@ still answers when the export cannot be made."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from peerqa.config import bundled_model_path
-from peerqa.embedding import content_vocabulary, load_embedding
+from peerqa.embedding import content_vocabulary, load_embedding, load_token_basis
 from peerqa.onnx_encoder import (
     MAX_TOKENS,
     ONNX_FILES,
     ModelTokenizer,
     OnnxQueryEncoder,
     load_onnx_encoder,
+    weights_digest,
 )
 
 QUERIES = [
@@ -67,13 +69,15 @@ def test_the_export_is_made_once_and_reused(model, tmp_path: Path):
     made = exported.stat().st_ino
     os.utime(exported, (1_000, 1_000))
     encoder(model, tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == [exported.name]  # no temporary left
+    # No temporary left: the export and the memo of the weights' digest that names it.
+    (memo,) = tmp_path.glob("weights-*.digest")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [exported.name, memo.name]
     assert exported.stat().st_ino == made  # not written again
     assert exported.stat().st_mtime > 1_000  # but marked as used: pruned last
 
 
 def test_an_export_prunes_the_least_recently_used_others(model, tmp_path: Path):
-    """Each virtual environment exports its own copy (90 MB); ONNX_FILES are kept."""
+    """Exports of other weights (90 MB each): ONNX_FILES are kept."""
     older = [tmp_path / f"minilm-{i:016x}.onnx" for i in range(ONNX_FILES + 1)]
     for age, path in enumerate(older):
         path.write_bytes(b"an export from another environment")
@@ -82,6 +86,49 @@ def test_an_export_prunes_the_least_recently_used_others(model, tmp_path: Path):
     kept = {p.name for p in tmp_path.glob("minilm-*.onnx")}
     assert len(kept) == ONNX_FILES
     assert {p.name for p in older[-(ONNX_FILES - 1) :]} < kept  # the newest others stay
+
+
+def test_copies_of_the_weights_share_one_export(tmp_path: Path):
+    """The export and the token space are named by the weights' content, not their path:
+    every virtual environment (clone, worktree) holding the same weights shares one."""
+    path = bundled_model_path()
+    other = tmp_path / "another-venv" / "model"
+    other.mkdir(parents=True)
+    shutil.copy(path / "model.safetensors", other / "model.safetensors")  # a new mtime
+    assert weights_digest(other) == weights_digest(path)
+    (other / "model.safetensors").write_bytes(b"other weights")
+    assert weights_digest(other) != weights_digest(path)
+
+
+def test_the_digest_is_remembered_beside_the_files_it_names(tmp_path: Path):
+    """Hashing 90 MB of weights costs a start ~0.4 s: the digest is kept in the first
+    folder given and read back from any of them."""
+    path = bundled_model_path()
+    first, second = tmp_path / "cache", tmp_path / "derived"
+    digest = weights_digest(path, (first, second))
+    (memo,) = first.glob("weights-*.digest")
+    assert memo.read_text() == digest and not second.exists()
+    memo.rename(tmp_path / memo.name)
+    second.mkdir()
+    (tmp_path / memo.name).rename(second / memo.name)
+    assert weights_digest(path, (tmp_path / "fresh", second)) == digest
+    assert not (tmp_path / "fresh").exists()  # found in the second: nothing written
+
+
+def test_the_token_basis_is_made_once_and_kept(tmp_path: Path):
+    """Its eigendecomposition costs seconds of every model load: read from the first
+    folder holding it (ingest's data dir), else made and kept in the last (cache dir)."""
+    made: list[int] = []
+
+    def make() -> np.ndarray:
+        made.append(1)
+        return load_embedding()._basis
+
+    folders = (tmp_path / "derived", tmp_path / "cache")
+    first = load_token_basis("basis-x-96.npy", folders, make)
+    assert made == [1] and (tmp_path / "cache" / "basis-x-96.npy").exists()
+    assert np.array_equal(load_token_basis("basis-x-96.npy", folders, make), first)
+    assert made == [1]
 
 
 def test_no_encoder_when_the_cache_cannot_be_written(model, tmp_path: Path):

@@ -58,6 +58,9 @@ def test_a_fresh_cache_dir_loads_the_token_vectors_ingest_made(small, notes_dir,
     (stored,) = late_files(small)
     folder = derived_dir(small.data_dir, small.collection_prefix)
     assert [p.name for p in folder.glob("minilm-*.onnx")] == [load_embedding()._onnx.path.name]
+    # The token basis its vectors were made in, and the digest naming the export, beside them.
+    assert [p.name for p in folder.glob("basis-*.npy")] == [load_embedding()._basis_name]
+    assert len(list(folder.glob("weights-*.digest"))) == 1
 
     for texts in calls.values():
         texts.clear()

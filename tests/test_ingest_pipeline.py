@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 from ingest.pipeline import ingest
 from peerqa.config import Settings
+from peerqa.models import Filters
 from peerqa.segment import sentence_spans
-from peerqa.store import Store
+from peerqa.store import Store, sentence_collection, sentence_id
 from retrieval.hybrid import LiveIndex
 
 
@@ -21,6 +24,33 @@ def test_bundled_corpus_is_indexed_with_every_kind(corpus_settings: Settings):
     assert [p.programme for p in state.programmes[paper.id]] == list("ABCDEFG")
     collection = Store(corpus_settings).collection(state.collection)
     assert collection.count() == paper.passages
+
+
+def test_a_reference_entry_has_one_sentence_vector_its_longest_sentence(
+    corpus_settings: Settings, corpus_index: LiveIndex
+):
+    """A reference entry is indexed by its passage vector, BM25 and its longest sentence
+    (its title, as a rule), not by its author list and journal line; a search for
+    literature finds it by what it says."""
+    store = Store(corpus_settings)
+    state = store.state()
+    passages = list(corpus_index.passages.values())
+    references = [p for p in passages if p.kind == "reference"]
+    assert len(references) == 39
+    sentences = store.collection(sentence_collection(state.collection))
+    for entry in references[:5]:
+        got = sentences.get(ids=[sentence_id(entry.id, n) for n in range(4)])
+        longest = max(sentence_spans(entry.text), key=lambda span: span[1] - span[0])
+        assert got["documents"] == [entry.text[slice(*longest)]]
+    others = [p for p in passages if p.kind != "reference"]
+    in_others = sum(len(sentence_spans(p.text)) for p in others)
+    assert state.sentences == sentences.count() == in_others + len(references)
+    hits = corpus_index.search(
+        "systematic review of peer support for people living with HIV",
+        top_k=3,
+        filters=Filters(kind=["reference"]),
+    )
+    assert hits[0].id == next(p.id for p in references if "living with HIV: a systematic" in p.text)
 
 
 def test_second_ingest_of_unchanged_sources_computes_no_embeddings(settings: Settings):
@@ -67,6 +97,37 @@ def test_reader_keeps_its_generation_until_it_refreshes(settings: Settings, note
     assert reader.refresh() is True
     assert reader.state.collection != before
     assert any(p.document == "ward-memo" for p in reader.passages.values())
+
+
+def test_a_request_serves_the_loaded_generation_while_another_thread_loads(
+    settings: Settings, notes_dir
+):
+    """A request thread that finds the new generation being loaded (by an admin route
+    after its upload) does not wait seconds for it: it is served the loaded one."""
+    ingest([], settings)
+    reader = LiveIndex(settings)
+    before = reader.state.collection
+    ingest([notes_dir], settings)
+    loading = threading.Event()
+    done = threading.Event()
+
+    def hold_the_load() -> None:  # as a thread inside refresh's load would
+        with reader._lock:
+            loading.set()
+            done.wait(timeout=60)
+
+    holder = threading.Thread(target=hold_the_load)
+    holder.start()
+    try:
+        loading.wait(timeout=60)
+        assert reader.refresh(wait=False) is False
+        assert reader.state.collection == before
+        assert reader.search("peer support matching", top_k=3)
+    finally:
+        done.set()
+        holder.join()
+    assert reader.refresh(wait=False) is True  # no other load now: this one loads
+    assert reader.state.collection != before
 
 
 def test_orphan_of_a_killed_ingest_is_removed_by_the_next_ingest(settings: Settings, notes_dir):
