@@ -46,7 +46,16 @@ from peerqa.store import (
 from retrieval.expansion import expand
 from retrieval.late import TokenVectors, load_views, passage_order
 from retrieval.programmes import ProgrammeFinder
-from retrieval.ranker import POOL, Candidate, Query, Ranker, asks_literature, features, load_ranker
+from retrieval.ranker import (
+    POOL,
+    Candidate,
+    Query,
+    Ranker,
+    asks_literature,
+    features,
+    load_ranker,
+    names_author,
+)
 
 CANDIDATES = 30  # per retriever, before fusion
 # Min-max normalised scores summed across retrievers beat RRF on the curated set
@@ -599,10 +608,12 @@ class LiveIndex:
         query_info = Query(
             tokens=self._query_tokens(query),
             programmes=frozenset(named),
-            literature=asks_literature(query) or "reference" in active.get("kind", []),
+            # The expansion spells out shorthand: "refs", "RCTs".
+            literature=asks_literature(expanded) or "reference" in active.get("kind", []),
         )
         fusion.rerank = partial(
             self._rank,
+            query,
             query_info,
             [*names, "late_text", "late_context"][: len(retrievers) + len(late)],
         )
@@ -654,6 +665,7 @@ class LiveIndex:
 
     def _rank(
         self,
+        question: str,
         query: Query,
         names: Sequence[str],
         fused: list[NodeWithScore],
@@ -666,7 +678,7 @@ class LiveIndex:
         theme = self._themes.get(fused[0].node.node_id) if fused else None
         staged = self._theme_feedback(fused)
         if not query.literature:
-            staged = [h for h in staged if self.passages[h.node.node_id].kind != "reference"]
+            staged = [h for h in staged if _evidence(question, self.passages[h.node.node_id])]
         pool = staged[: max(POOL, top_k)]
         ranker = self.ranker
         if ranker is None or not pool:
@@ -763,6 +775,12 @@ class LiveIndex:
 
 
 _NO_LLM = MockLLM()
+
+
+def _evidence(question: str, passage: Passage) -> bool:
+    """Whether a passage may answer a question that does not ask about literature: any
+    but a reference entry, unless the question names its first author."""
+    return passage.kind != "reference" or names_author(question, passage.text)
 
 
 def _chroma_where(active: dict[str, list[str]]) -> dict[str, Any] | None:

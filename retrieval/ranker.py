@@ -32,6 +32,7 @@ from peerqa.models import Passage
 ARTEFACT = Path(__file__).with_name("models") / "ranker.json"
 SCHEMA = 1
 POOL = 40  # fused candidates the model reorders
+VOTES = 5  # each ranking's first hits, for the documents they agree on
 # The answer layer's word lists; the literature cue is shared, not copied.
 LEXICON = Path(__file__).resolve().parents[1] / "answer" / "lexicon.json"
 
@@ -63,6 +64,7 @@ FEATURES: tuple[str, ...] = (
     "theme_of_top",
     "document_of_top",
     "document_share",
+    "document_votes",
     *(f"kind_{k}" for k in KINDS),
     "reference_asked",
     *(f"section_{name}" for name, _ in SECTION_CLASSES),
@@ -84,6 +86,22 @@ def _literature() -> re.Pattern[str]:
 def asks_literature(question: str) -> bool:
     """The question asks about cited studies: reference entries may answer it."""
     return bool(_literature().search(question))
+
+
+# A reference entry's first author: "Repper J, Carter T. A review..." or "12. Reif S, ...".
+_FIRST_AUTHOR = re.compile(r"^\s*(?:\[?\d+[.\]]\s*)?(?P<name>[^\W\d_][\w'’-]+)\s+[A-Z]{1,3}\b")
+
+
+def first_author(reference: str) -> str | None:
+    m = _FIRST_AUTHOR.match(reference)
+    return m["name"].lower() if m else None
+
+
+def names_author(question: str, reference: str) -> bool:
+    """The question names the first author of a reference entry ("the repper & carter
+    review"): that entry may answer it though no literature word is used."""
+    author = first_author(reference)
+    return author is not None and author in re.findall(r"[\w'’-]+", question.lower())
 
 
 def section_class(section: str) -> str | None:
@@ -132,6 +150,9 @@ def features(
                 x[row, column[f"{name}_rr"]] = 1.0 / rank
     top_document = candidates[0].passage.document if candidates else None
     head = [c.passage.document for c in candidates[:10]]
+    # Which documents every ranking's first VOTES hits come from.
+    document_of = {c.passage.id: c.passage.document for c in candidates}
+    votes = [document_of.get(pid) for ranked in rankings.values() for pid, _ in ranked[:VOTES]]
     query_weight = float(idf[query.tokens].sum()) if len(query.tokens) else 0.0
     for row, c in enumerate(candidates):
         p = c.passage
@@ -140,6 +161,7 @@ def features(
         x[row, column["theme_of_top"]] = c.theme_of_top
         x[row, column["document_of_top"]] = p.document == top_document
         x[row, column["document_share"]] = head.count(p.document) / len(head)
+        x[row, column["document_votes"]] = votes.count(p.document) / len(votes) if votes else 0.0
         x[row, column[f"kind_{p.kind}"]] = 1.0
         x[row, column["reference_asked"]] = p.kind == "reference" and query.literature
         section = section_class(p.section)
@@ -158,24 +180,34 @@ def features(
 
 @dataclass(frozen=True)
 class Ranker:
-    """P(candidate holds the answer) from its FEATURES."""
+    """P(candidate holds the answer) from its FEATURES: gradient-boosted trees, each
+    stored complete to `depth` (a leaf above it repeats down its left side), so all trees
+    are walked at once in `depth` numpy steps."""
 
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
+    depth: int
+    feature: np.ndarray  # int, (trees, 2**depth - 1): each split's feature
+    threshold: np.ndarray  # (trees, 2**depth - 1): go right when the feature exceeds it
+    leaf: np.ndarray  # (trees, 2**depth): each leaf's raw score
+    baseline: float
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        trees = np.arange(self.feature.shape[0])
+        node = np.zeros((len(x), len(trees)), dtype=np.int64)
+        for _ in range(self.depth):
+            value = np.take_along_axis(x, self.feature[trees, node], axis=1)
+            node = 2 * node + 1 + (value > self.threshold[trees, node])
+        inside = node - (2**self.depth - 1)
+        z = self.baseline + self.leaf[trees, inside].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-z))
 
 
 def from_dict(data: dict) -> Ranker:
     return Ranker(
-        mean=np.asarray(data["mean"], dtype=np.float64),
-        scale=np.asarray(data["scale"], dtype=np.float64),
-        coef=np.asarray(data["coef"], dtype=np.float64),
-        intercept=float(data["intercept"]),
+        depth=int(data["depth"]),
+        feature=np.asarray(data["feature"], dtype=np.int64),
+        threshold=np.asarray(data["threshold"], dtype=np.float64),
+        leaf=np.asarray(data["leaf"], dtype=np.float64),
+        baseline=float(data["baseline"]),
     )
 
 
