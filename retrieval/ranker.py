@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +104,7 @@ def names_author(question: str, reference: str) -> bool:
     return author is not None and author in re.findall(r"[\w'’-]+", question.lower())
 
 
+@lru_cache(maxsize=4096)
 def section_class(section: str) -> str | None:
     return next((name for name, pattern in SECTION_CLASSES if pattern.search(section)), None)
 
@@ -153,7 +154,14 @@ def features(
     # Which documents every ranking's first VOTES hits come from.
     document_of = {c.passage.id: c.passage.document for c in candidates}
     votes = [document_of.get(pid) for ranked in rankings.values() for pid, _ in ranked[:VOTES]]
-    query_weight = float(idf[query.tokens].sum()) if len(query.tokens) else 0.0
+    # Word overlap of every candidate at once: one isin over their tokens laid end to end.
+    lengths = [len(c.tokens) for c in candidates]
+    tokens = np.concatenate([c.tokens for c in candidates]) if candidates else np.zeros(0, int)
+    owner = np.repeat(np.arange(len(candidates)), lengths)
+    shared = np.isin(tokens, query.tokens)
+    overlap = np.bincount(owner[shared], minlength=len(candidates))
+    overlap_idf = np.bincount(owner[shared], idf[tokens[shared]], minlength=len(candidates))
+    query_weight = float(idf[query.tokens].sum())
     for row, c in enumerate(candidates):
         p = c.passage
         x[row, column["fused_score"]] = c.fused
@@ -169,11 +177,8 @@ def features(
             x[row, column[f"section_{section}"]] = 1.0
         x[row, column["log_words"]] = math.log1p(len(p.text.split()))
         if len(query.tokens):
-            shared = query.tokens[np.isin(query.tokens, c.tokens, assume_unique=True)]
-            x[row, column["overlap"]] = len(shared) / len(query.tokens)
-            x[row, column["overlap_idf"]] = (
-                float(idf[shared].sum()) / query_weight if query_weight else 0.0
-            )
+            x[row, column["overlap"]] = overlap[row] / len(query.tokens)
+            x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
         x[row, column["programme_named"]] = (p.document, p.programme) in query.programmes
     return x
 
