@@ -207,13 +207,8 @@ class Ranker:
 
 
 def from_dict(data: dict) -> Ranker:
-    return Ranker(
-        depth=int(data["depth"]),
-        feature=np.asarray(data["feature"], dtype=np.int64),
-        threshold=np.asarray(data["threshold"], dtype=np.float64),
-        leaf=np.asarray(data["leaf"], dtype=np.float64),
-        baseline=float(data["baseline"]),
-    )
+    trees = {name: np.asarray(data[name]) for name in ("feature", "threshold", "leaf")}
+    return Ranker(depth=int(data["depth"]), baseline=float(data["baseline"]), **trees)
 
 
 @cache
