@@ -10,8 +10,9 @@ embedding model's weights (its token space): another model's scores mean somethi
 so its artefact is not used and search keeps fusion's order.
 
 Reference-list entries are not candidates unless the question asks about literature
-(`asks_literature`, the word list answer/lexicon.json keeps for the answer layer, read
-as data) or a filter asks for them.
+(`asks_literature` over the expanded question, with the word list answer/lexicon.json
+keeps for the answer layer, read as data), names the entry's first author
+(`names_author`), or a filter asks for them.
 """
 
 from __future__ import annotations
