@@ -593,7 +593,11 @@ class LiveIndex:
             )
         # Embedded once here (LRU-cached by the model), not by each dense retriever.
         expanded = expand(query)
-        encoding = encoding or self.embed_model.encode_query(expanded)
+        own = self.embed_model.encode_query(expanded)
+        # The ranker was fitted on searches by the query's own vector; a caller's blend
+        # (a follow-up's own question mixed into its resolved one) keeps fusion's order.
+        learned = encoding is None or np.array_equal(encoding.vector, own.vector)
+        encoding = encoding or own
         bundle = QueryBundle(expanded, embedding=list(encoding.vector))
         retrievers: list[BaseRetriever] = [
             DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
@@ -610,6 +614,7 @@ class LiveIndex:
             programmes=frozenset(named),
             # The expansion spells out shorthand: "refs", "RCTs".
             literature=asks_literature(expanded) or "reference" in active.get("kind", []),
+            learned=learned,
         )
         fusion.rerank = partial(
             self._rank,
@@ -680,7 +685,7 @@ class LiveIndex:
         if not query.literature:
             staged = [h for h in staged if _evidence(question, self.passages[h.node.node_id])]
         pool = staged[: max(POOL, top_k)]
-        ranker = self.ranker
+        ranker = self.ranker if query.learned else None
         if ranker is None or not pool:
             return pool[:top_k]
         candidates = [

@@ -117,6 +117,7 @@ class Query:
     tokens: np.ndarray  # its distinct BM25 token ids (stemmed, no stopwords) in the corpus
     programmes: frozenset[tuple[str, str]]  # (document, letter) it names
     literature: bool
+    learned: bool = True  # searched by its own vector: the fitted ranker applies
 
 
 @dataclass(frozen=True)

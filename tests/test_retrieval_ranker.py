@@ -116,3 +116,21 @@ def test_trees_are_walked_to_their_leaves_and_summed():
     x = np.array([[0.1, 0.1], [0.1, 0.3], [0.9, 0.3], [0.9, 0.9]])
     z = 0.25 + np.array([-2.0 - 0.5, -1.0 - 0.5, 1.0 - 0.5, 2.0 + 0.5])
     assert trees.predict(x) == pytest.approx(1 / (1 + np.exp(-z)))
+
+
+def test_a_callers_blended_vector_keeps_fusions_order(corpus_index, monkeypatch):
+    """The ranker was fitted on searches by the query's own vector: `encode`'s result
+    is ranked by it, a blend of vectors (a follow-up's) is ranked as fusion ranks it."""
+    from peerqa.embedding import QueryEncoding
+
+    view = corpus_index._view
+    question = "How did programmes convince sceptical physicians?"
+    own = corpus_index.encode(question)
+    other = corpus_index.encode("what about rural areas?")
+    blend = np.asarray(own.vector) + np.asarray(other.vector)
+    blended = QueryEncoding(tuple((blend / np.linalg.norm(blend)).tolist()), own.tokens)
+    learned = corpus_index.search(question, 5, encoding=own)
+    assert [p.id for p in learned] == [p.id for p in corpus_index.search(question, 5)]
+    got = corpus_index.search(question, 5, encoding=blended)
+    monkeypatch.setattr(view, "ranker", None)
+    assert [p.id for p in got] == [p.id for p in corpus_index.search(question, 5, encoding=blended)]
