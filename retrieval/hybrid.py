@@ -1,6 +1,8 @@
 """index -> ranked passages: dense (Chroma) and BM25 over the same nodes, and late
 interaction over what they found, fused by relative score; then the passages of the top
-hit's theme rise with it (THEME_FEEDBACK).
+hit's theme rise with it (THEME_FEEDBACK), reference entries leave unless the question
+asks about literature, and the fitted ranker (retrieval/ranker.py) reorders the best
+ranker.POOL by features of every ranking.
 
 `LiveIndex` is loaded once per process (model, BM25, passage table) and follows the
 store's pointer, reloading when an ingest publishes a new generation.
@@ -44,6 +46,16 @@ from peerqa.store import (
 from retrieval.expansion import expand
 from retrieval.late import TokenVectors, load_views, passage_order
 from retrieval.programmes import ProgrammeFinder
+from retrieval.ranker import (
+    POOL,
+    Candidate,
+    Query,
+    Ranker,
+    asks_literature,
+    features,
+    load_ranker,
+    names_author,
+)
 
 CANDIDATES = 30  # per retriever, before fusion
 # Min-max normalised scores summed across retrievers beat RRF on the curated set
@@ -338,14 +350,21 @@ class HybridFusion(QueryFusionRetriever):
     """
 
     late: Sequence[Callable[[list[TextNode]], list[NodeWithScore]]] = ()
-    # Takes the whole fused ranking and similarity_top_k; returns the best that many.
-    rerank: Callable[[list[NodeWithScore], int], list[NodeWithScore]] | None = None
+    # Takes the whole fused ranking, each ranking's (id, raw score) best first (by its
+    # position among retrievers and late rankings) and similarity_top_k; returns the best
+    # that many.
+    rerank: (
+        Callable[[list[NodeWithScore], list[list[tuple[str, float]]], int], list[NodeWithScore]]
+        | None
+    ) = None
 
     def _relative_score_fusion(
         self, results: dict[tuple[str, int], list[NodeWithScore]], dist_based: bool | None = False
     ) -> list[NodeWithScore]:
+        # Before fusion normalises the scores in place.
+        raw = [[(h.node.node_id, h.score or 0.0) for h in hits] for hits in results.values()]
         fused = super()._relative_score_fusion(results, dist_based)
-        return self.rerank(fused, self.similarity_top_k) if self.rerank else fused
+        return self.rerank(fused, raw, self.similarity_top_k) if self.rerank else fused
 
     def _run_sync_queries(
         self, queries: list[QueryBundle]
@@ -439,16 +458,22 @@ class LiveIndex:
         # and hundreds of MB at 100k passages) and that KeywordRetriever does not use.
         stemmer = Stemmer.Stemmer("english")
         bm25 = bm25s.BM25()
-        bm25.index(
-            bm25s.tokenize(
-                [embed_text(p) for p in passages],  # = node.get_content(MetadataMode.EMBED)
-                stopwords="english",
-                stemmer=stemmer,
-                token_pattern=TOKEN_PATTERN,
-                show_progress=False,
-            ),
+        tokenized = bm25s.tokenize(
+            [embed_text(p) for p in passages],  # = node.get_content(MetadataMode.EMBED)
+            stopwords="english",
+            stemmer=stemmer,
+            token_pattern=TOKEN_PATTERN,
             show_progress=False,
         )
+        bm25.index(tokenized, show_progress=False)
+        # The ranker's word overlap: each passage's distinct tokens, and their idf.
+        self._vocab = tokenized.vocab
+        self._tokens = [np.unique(np.asarray(ids, dtype=np.int64)) for ids in tokenized.ids]
+        df = np.zeros(len(tokenized.vocab))
+        for ids in self._tokens:
+            df[ids] += 1
+        self._idf = np.log1p((len(passages) - df + 0.5) / (df + 0.5))
+        self.ranker: Ranker | None = load_ranker(self.embed_model.token_space)
         self._bm25 = KeywordRetriever(
             existing_bm25=bm25,
             stemmer=stemmer,
@@ -575,16 +600,36 @@ class LiveIndex:
             )
         # Embedded once here (LRU-cached by the model), not by each dense retriever.
         expanded = expand(query)
-        encoding = encoding or self.embed_model.encode_query(expanded)
+        own = self.embed_model.encode_query(expanded)
+        # The ranker was fitted on searches by the query's own vector; a caller's blend
+        # (a follow-up's own question mixed into its resolved one) keeps fusion's order.
+        learned = encoding is None or np.array_equal(encoding.vector, own.vector)
+        encoding = encoding or own
         bundle = QueryBundle(expanded, embedding=list(encoding.vector))
         retrievers: list[BaseRetriever] = [
             DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
             DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
             self._keyword(mask),
         ]
-        retrievers += self._programme_keyword(expanded, mask)
+        named = self._programmes.find(expanded)
+        retrievers += self._programme_keyword(named, mask)
         late = [partial(self._late_ranking, view, encoding.tokens) for view in self._late]
-        hits = self._fusion(retrievers, top_k, late).retrieve(bundle)
+        fusion = self._fusion(retrievers, top_k, late)
+        names = ["dense", "sentence", "bm25", *(["programme"] * (len(retrievers) - 3))]
+        query_info = Query(
+            tokens=self._query_tokens(query),
+            programmes=frozenset(named),
+            # The expansion spells out shorthand: "refs", "RCTs".
+            literature=asks_literature(expanded) or "reference" in active.get("kind", []),
+            learned=learned,
+        )
+        fusion.rerank = partial(
+            self._rank,
+            query,
+            query_info,
+            [*names, "late_text", "late_context"][: len(retrievers) + len(late)],
+        )
+        hits = fusion.retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]
 
     def _fusion(
@@ -603,7 +648,7 @@ class LiveIndex:
         fusion._retriever_weights = [1.0 / rankings] * rankings
         fusion.similarity_top_k = top_k
         fusion.late = late
-        fusion.rerank = self._theme_feedback
+        fusion.rerank = lambda hits, _rankings, k: self._theme_feedback(hits)[:k]
         return fusion
 
     def _late_ranking(
@@ -615,28 +660,78 @@ class LiveIndex:
         best = np.argsort(-scores, kind="stable")[:CANDIDATES].tolist()
         return [NodeWithScore(node=nodes[i], score=float(scores[i])) for i in best]
 
-    def _theme_feedback(self, hits: list[NodeWithScore], top_k: int) -> list[NodeWithScore]:
-        """The best top_k of the fused hits (best first) after THEME_FEEDBACK; their scores
-        are scaled back within fusion's 0-1."""
+    def _theme_feedback(self, hits: list[NodeWithScore]) -> list[NodeWithScore]:
+        """The fused hits (best first) after THEME_FEEDBACK; their scores are scaled back
+        within fusion's 0-1."""
         theme = self._themes.get(hits[0].node.node_id) if hits else None
         if theme is None:
-            return hits[:top_k]
+            return hits
         gain = THEME_FEEDBACK * (hits[0].score or 0.0)
         for hit in hits:
             if self._themes.get(hit.node.node_id) == theme:
                 hit.score = (hit.score or 0.0) + gain
-        best = sorted(hits, key=lambda h: -(h.score or 0.0))[:top_k]  # stable: ties keep order
+        best = sorted(hits, key=lambda h: -(h.score or 0.0))  # stable: ties keep order
         for hit in best:
             hit.score = (hit.score or 0.0) / (1 + THEME_FEEDBACK)
         return best
 
-    def _programme_keyword(self, query: str, mask: np.ndarray | None) -> list[BaseRetriever]:
+    def _rank(
+        self,
+        question: str,
+        query: Query,
+        names: Sequence[str],
+        fused: list[NodeWithScore],
+        rankings: list[list[tuple[str, float]]],
+        top_k: int,
+    ) -> list[NodeWithScore]:
+        """Fusion's hits after theme feedback, without reference entries unless the
+        question asks about literature; the fitted ranker, when there is one, reorders the
+        best max(POOL, top_k) and scores them with its probabilities."""
+        theme = self._themes.get(fused[0].node.node_id) if fused else None
+        staged = self._theme_feedback(fused)
+        if not query.literature:
+            staged = [h for h in staged if _evidence(question, self.passages[h.node.node_id])]
+        pool = staged[: max(POOL, top_k)]
+        ranker = self.ranker if query.learned else None
+        if ranker is None or not pool:
+            return pool[:top_k]
+        candidates = [
+            Candidate(
+                passage=self.passages[h.node.node_id],
+                tokens=self._tokens[self._position[h.node.node_id]],
+                fused=h.score or 0.0,
+                fused_rank=rank,
+                theme_of_top=theme is not None and self._themes.get(h.node.node_id) == theme,
+            )
+            for rank, h in enumerate(pool, 1)
+        ]
+        x = features(query, candidates, dict(zip(names, rankings, strict=True)), self._idf)
+        scores = ranker.predict(x)
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
+
+    def _query_tokens(self, query: str) -> np.ndarray:
+        """The query's distinct BM25 tokens that occur in the corpus, as token ids."""
+        (words,) = bm25s.tokenize(
+            query,
+            stopwords="english",
+            stemmer=self._bm25.stemmer,
+            token_pattern=TOKEN_PATTERN,
+            return_ids=False,
+            show_progress=False,
+        )
+        return np.unique(
+            np.asarray([self._vocab[w] for w in words if w in self._vocab], dtype=np.int64)
+        )
+
+    def _programme_keyword(
+        self, named: Sequence[tuple[str, str]], mask: np.ndarray | None
+    ) -> list[BaseRetriever]:
         """BM25 over the passages of the programmes a question names, beside the others:
         "programme E" or "the transplant programme" then lifts E's own evidence (its Table 2
         row, its participants' quotes), which neither embedding nor BM25 ties to the name.
         Kept on the curated set: held-out Recall@5 0.698 -> 0.717, MRR@10 0.629 -> 0.635;
         dense searches over the same passages added nothing there."""
-        named = self._programmes.find(query)
         if not named:
             return []
         documents, letters = self._columns["document"], self._columns["programme"]
@@ -692,6 +787,12 @@ class LiveIndex:
 
 
 _NO_LLM = MockLLM()
+
+
+def _evidence(question: str, passage: Passage) -> bool:
+    """Whether a passage may answer a question that does not ask about literature: any
+    but a reference entry, unless the question names its first author."""
+    return passage.kind != "reference" or names_author(question, passage.text)
 
 
 def _chroma_where(active: dict[str, list[str]]) -> dict[str, Any] | None:

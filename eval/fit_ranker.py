@@ -1,0 +1,292 @@
+"""Fit the learned ranking (retrieval/ranker.py): `python -m eval.fit_ranker`.
+
+Stores: the bundled paper alone, and the bundled paper with the fixture papers beside it
+(tests/fixtures/papers, one store per format), ingested into `--work` (reused when
+there). Questions: the fitting questions of eval/questions.jsonl (never the test split;
+in scope, no caveat) on every store, and the dev questions of eval/papers (held-out
+papers 1409 and 1872 are never read) on the paper stores. For each question and store,
+search records fusion's pool (ranker.POOL candidates after theme feedback and the
+reference rule) with each candidate's features; a candidate is positive when it holds
+gold (eval.metrics for the bundled paper, eval.papers' match for the papers).
+
+Grouped k-fold cross-validation (a question's rows on every store stay in one fold; the
+bundled questions in eval.questions.folds(), the papers' dealt by id) reports Recall@5
+and MRR@10 of the learned order against the fusion order on the same folds, per store,
+then the model is refitted on every row and written with its CV figures to
+retrieval/models/ranker.json, keyed to the embedding model's token space.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import fmean
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from answer.followup import retrieval_query
+from eval.metrics import relevant_ids, score_question
+from eval.papers.__main__ import PAPERS, QUESTIONS, SUFFIX, hit, load, paper_of
+from eval.questions import folds, gold_spans
+from ingest.pipeline import ingest, parse_sources
+from peerqa.config import Settings
+from retrieval import hybrid
+from retrieval.hybrid import LiveIndex
+from retrieval.ranker import ARTEFACT, FEATURES, POOL, SCHEMA, Ranker, from_dict
+
+K = 5
+DEPTH = 3
+# Boosting settings tried, each cross-validated; the best mean of Recall@5 + MRR@10 over
+# the stores is refitted on every row.
+GRID = (
+    {"max_iter": 100, "learning_rate": 0.05},
+    {"max_iter": 200, "learning_rate": 0.05, "l2_regularization": 1.0, "min_samples_leaf": 40},
+)
+OPEN = 1e300  # the threshold of a split that always goes left (a leaf above DEPTH)
+DEFAULT_WORK = Path.home() / ".cache" / "peerqa" / "fit-ranker"
+
+
+@dataclass
+class Group:
+    """One question on one store: its pool's features and labels, and how to score an order."""
+
+    qid: str
+    store: str
+    fold: int
+    x: np.ndarray
+    y: np.ndarray
+    pool: list  # ScoredPassage, fusion's order
+    current: list  # the fusion before this work (references kept), top 10
+    score: object = field(repr=False)  # ranked passages -> (recall@5, mrr@10)
+
+
+class Recorder:
+    """Stands in for the ranker: keeps fusion's order and remembers the features."""
+
+    def __init__(self) -> None:
+        self.x: np.ndarray | None = None
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.linspace(1.0, 0.0, len(x))
+
+
+def store(work: Path, name: str, files: list[Path]) -> Settings:
+    settings = Settings(data_dir=work / name)
+    if (settings.data_dir / "chroma").is_dir():
+        return settings
+    bundled = work / "bundled"
+    if files and (bundled / "chroma").is_dir():
+        shutil.copytree(bundled, settings.data_dir)  # its vectors are reused
+    ingest(files, settings)
+    return settings
+
+
+def pools(index: LiveIndex, query: str) -> tuple[list, np.ndarray, list]:
+    view = index._view
+    recorder = Recorder()
+    view.ranker = recorder
+    pool = index.search(query, top_k=POOL)
+    x = recorder.x if recorder.x is not None else np.zeros((0, len(FEATURES)))
+    view.ranker = None
+    literature = hybrid.asks_literature
+    hybrid.asks_literature = lambda _q: True  # the fusion as it was: references kept
+    try:
+        current = index.search(query, top_k=10)
+    finally:
+        hybrid.asks_literature = literature
+    return pool, x, current
+
+
+def bundled_groups(index: LiveIndex, name: str, settings: Settings) -> list[Group]:
+    sources = {d.info.id: d.text for d in parse_sources([], settings)}
+    universe = list(index.passages.values())
+    groups = []
+    for fold in folds(K):
+        for q in fold.validate:
+            if not q.in_scope or q.expect:
+                continue
+            gold = gold_spans(q, sources)
+            relevant = relevant_ids(universe, gold)
+            pool, x, current = pools(index, retrieval_query(q.question, q.history))
+
+            def score(ranked, q=q, gold=gold):
+                row = score_question(q.id, q.category, ranked, gold)
+                return row.recall_at_5, row.mrr_at_10
+
+            y = np.asarray([p.id in relevant for p in pool], dtype=int)
+            groups.append(Group(q.id, name, fold.index, x, y, pool, current, score))
+    return groups
+
+
+def paper_groups(index: LiveIndex, name: str) -> list[Group]:
+    docs = {
+        paper_of(d.source): d.id for d in index.state.documents if d.source.startswith("paper_")
+    }
+    dev = sorted((q for q in load(QUESTIONS) if q["split"] == "dev"), key=lambda q: q["id"])
+    groups = []
+    for i, q in enumerate(dev):
+        doc = docs[q["paper"]]
+        pool, x, current = pools(index, q["question"])
+
+        def score(ranked, q=q, doc=doc):
+            rank = next(
+                (
+                    r
+                    for r, p in enumerate(ranked[:10], 1)
+                    if p.document == doc and hit(p.text, q["gold"])
+                ),
+                None,
+            )
+            return float(bool(rank and rank <= 5)), 1 / rank if rank else 0.0
+
+        y = np.asarray([p.document == doc and hit(p.text, q["gold"]) for p in pool], dtype=int)
+        groups.append(Group(q["id"], name, i % K, x, y, pool, current, score))
+    return groups
+
+
+def fit(groups: list[Group], settings: dict) -> tuple[Ranker, dict]:
+    """The ranker fitted on the groups' rows, and its trees as the artefact stores them."""
+    x = np.concatenate([g.x for g in groups])
+    y = np.concatenate([g.y for g in groups])
+    model = HistGradientBoostingClassifier(
+        max_depth=DEPTH, early_stopping=False, random_state=0, **settings
+    ).fit(x, y)
+    feature, threshold, leaf = zip(*map(complete, model._predictors), strict=True)
+    trees = {
+        "depth": DEPTH,
+        "feature": feature,
+        "threshold": threshold,
+        "leaf": leaf,
+        "baseline": float(np.ravel(model._baseline_prediction)[0]),
+    }
+    ranker = from_dict(trees)
+    assert np.allclose(ranker.predict(x), model.predict_proba(x)[:, 1], atol=1e-9)
+    return ranker, trees
+
+
+def complete(predictors: list) -> tuple[list[int], list[float], list[float]]:
+    """One tree as retrieval.ranker.Ranker stores it: complete to DEPTH, a leaf above
+    DEPTH repeated below an OPEN split."""
+    (tree,) = predictors
+    size = 2**DEPTH - 1
+    feature, threshold, leaf = [0] * size, [OPEN] * size, [0.0] * (size + 1)
+    stack = [(0, 0, 0)]  # sklearn node, position in the complete tree, depth
+    while stack:
+        i, at, depth = stack.pop()
+        node = tree.nodes[i]
+        if depth == DEPTH:
+            leaf[at - size] = float(node["value"])
+        elif node["is_leaf"]:
+            stack += [(i, 2 * at + 1, depth + 1), (i, 2 * at + 2, depth + 1)]
+        else:
+            feature[at] = int(node["feature_idx"])
+            threshold[at] = float(node["num_threshold"])  # exact: a threshold may equal a value
+            stack += [(int(node["left"]), 2 * at + 1, depth + 1)]
+            stack += [(int(node["right"]), 2 * at + 2, depth + 1)]
+    return feature, threshold, leaf
+
+
+def learned_order(group: Group, ranker: Ranker) -> list:
+    if not len(group.x):
+        return group.pool
+    p = ranker.predict(group.x)
+    return [group.pool[i] for i in np.argsort(-p, kind="stable")]
+
+
+def summary(scored: dict[str, list[tuple[float, float]]]) -> dict[str, dict]:
+    return {
+        store: {
+            "questions": len(rows),
+            "recall@5": round(fmean(r for r, _ in rows), 3),
+            "mrr@10": round(fmean(m for _, m in rows), 3),
+        }
+        for store, rows in sorted(scored.items())
+    }
+
+
+def cross_validate(groups: list[Group], settings: dict) -> dict[str, dict]:
+    scored: dict[str, dict[str, list]] = {"current": {}, "fusion": {}, "learned": {}}
+    for k in range(K):
+        ranker, _ = fit([g for g in groups if g.fold != k], settings)
+        for g in (g for g in groups if g.fold == k):
+            for system, ranked in (
+                ("current", g.current),
+                ("fusion", g.pool),
+                ("learned", learned_order(g, ranker)),
+            ):
+                scored[system].setdefault(g.store, []).append(g.score(ranked[:10]))
+    return {system: summary(rows) for system, rows in scored.items()}
+
+
+def mean_of(cv: dict[str, dict]) -> float:
+    return fmean(s["recall@5"] + s["mrr@10"] for s in cv.values())
+
+
+def dumps(artefact: dict) -> str:
+    """The artefact as JSON, one tree per line."""
+    fields = []
+    for key, value in artefact.items():
+        if key in ("feature", "threshold", "leaf"):
+            body = "[\n" + ",\n".join(f"  {json.dumps(tree)}" for tree in value) + "\n ]"
+        else:
+            body = json.dumps(value)
+        fields.append(f" {json.dumps(key)}: {body}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="stores, kept for reruns")
+    parser.add_argument("--formats", default="md,tei")
+    parser.add_argument("--out", type=Path, default=ARTEFACT)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    groups: list[Group] = []
+    model_key = None
+    settings = store(args.work, "bundled", [])
+    index = LiveIndex(settings)
+    model_key = index.embed_model.token_space
+    groups += bundled_groups(index, "bundled", settings)
+    for fmt in args.formats.split(","):
+        files = sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))
+        settings = store(args.work, f"papers-{fmt}", files)
+        index = LiveIndex(settings, embed_model=index.embed_model)
+        groups += bundled_groups(index, f"bundled-beside-{fmt}", settings)
+        groups += paper_groups(index, f"papers-{fmt}")
+
+    tried = [cross_validate(groups, settings) for settings in GRID]
+    for settings, cv in zip(GRID, tried, strict=True):
+        print(json.dumps({"settings": settings, "cv": cv}), flush=True)
+    best = max(range(len(GRID)), key=lambda i: mean_of(tried[i]["learned"]))
+    cv = tried[best]
+    print(json.dumps({"settings": GRID[best], "cv": cv}, indent=2))
+    _, trees = fit(groups, GRID[best])
+    artefact = {
+        "schema": SCHEMA,
+        "key": {"model": model_key},
+        "features": list(FEATURES),
+        **trees,
+        "fitted_on": {
+            "settings": GRID[best],
+            "pool": POOL,
+            "folds": K,
+            "groups": len(groups),
+            "rows": int(sum(len(g.y) for g in groups)),
+            "positives": int(sum(g.y.sum() for g in groups)),
+            "stores": sorted({g.store for g in groups}),
+        },
+        "cv": {"grid": [round(mean_of(t["learned"]), 4) for t in tried], **cv},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(dumps(artefact), encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""The learned ranking: fusion's best POOL passages reordered by a logistic regression over
+cheap, corpus-independent features of each candidate (every ranking's normalised score and
+reciprocal rank, the fused score, the passage's kind and section class, its length, its
+word overlap with the question, a programme the question names, agreement with the top
+hit's theme and document).
+
+`python -m eval.fit_ranker` fits it on the non-test questions (eval/questions.jsonl and
+the dev papers of eval/papers) and writes retrieval/models/ranker.json, keyed to the
+embedding model's weights (its token space): another model's scores mean something else,
+so its artefact is not used and search keeps fusion's order.
+
+Reference-list entries are not candidates unless the question asks about literature
+(`asks_literature` over the expanded question, with the word list answer/lexicon.json
+keeps for the answer layer, read as data), names the entry's first author
+(`names_author`), or a filter asks for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from peerqa.models import Passage
+
+ARTEFACT = Path(__file__).with_name("models") / "ranker.json"
+SCHEMA = 1
+POOL = 40  # fused candidates the model reorders
+VOTES = 5  # each ranking's first hits, for the documents they agree on
+# The answer layer's word lists; the literature cue is shared, not copied.
+LEXICON = Path(__file__).resolve().parents[1] / "answer" / "lexicon.json"
+
+RANKINGS = ("dense", "sentence", "bm25", "programme", "late_text", "late_context")
+KINDS = ("paragraph", "quote", "table_row", "list_item", "reference")
+# Section classes by the words of a section path, first match wins (tables before the
+# section they sit in, back matter before "results" in "availability of results").
+SECTION_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        ("table", r"^\s*table\b|>\s*table\b"),
+        (
+            "back_matter",
+            r"acknowledg|funding|declaration|competing|conflicts? of|contribution|"
+            r"availability|abbreviation|supplementary|references|bibliograph|ethics approval",
+        ),
+        ("abstract", r"abstract|summary"),
+        ("methods", r"method|design|setting|participant|procedure|recruit|sampl|analys"),
+        ("results", r"result|finding|theme"),
+        ("discussion", r"discussion|conclusion|implication|limitation|strength"),
+        ("introduction", r"introduction|background"),
+    )
+)
+FEATURES: tuple[str, ...] = (
+    *(f"{r}_score" for r in RANKINGS),
+    *(f"{r}_rr" for r in RANKINGS),
+    "fused_score",
+    "fused_rr",
+    "theme_of_top",
+    "document_of_top",
+    "document_share",
+    "document_votes",
+    *(f"kind_{k}" for k in KINDS),
+    "reference_asked",
+    *(f"section_{name}" for name, _ in SECTION_CLASSES),
+    "log_words",
+    "overlap",
+    "overlap_idf",
+    "programme_named",
+)
+
+log = logging.getLogger("peerqa.retrieval")
+
+
+@cache
+def _literature() -> re.Pattern[str]:
+    words = json.loads(LEXICON.read_text(encoding="utf-8"))["asks_literature"]
+    return re.compile(r"\b(?:" + "|".join(words) + r")\b", re.IGNORECASE)
+
+
+def asks_literature(question: str) -> bool:
+    """The question asks about cited studies: reference entries may answer it."""
+    return bool(_literature().search(question))
+
+
+# A reference entry's first author: "Repper J, Carter T. A review..." or "12. Reif S, ...".
+_FIRST_AUTHOR = re.compile(r"^\s*(?:\[?\d+[.\]]\s*)?(?P<name>[^\W\d_][\w'’-]+)\s+[A-Z]{1,3}\b")
+
+
+def first_author(reference: str) -> str | None:
+    m = _FIRST_AUTHOR.match(reference)
+    return m["name"].lower() if m else None
+
+
+def names_author(question: str, reference: str) -> bool:
+    """The question names the first author of a reference entry ("the repper & carter
+    review"): that entry may answer it though no literature word is used."""
+    author = first_author(reference)
+    return author is not None and author in re.findall(r"[\w'’-]+", question.lower())
+
+
+@lru_cache(maxsize=4096)
+def section_class(section: str) -> str | None:
+    return next((name for name, pattern in SECTION_CLASSES if pattern.search(section)), None)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What features read of a question."""
+
+    tokens: np.ndarray  # its distinct BM25 token ids (stemmed, no stopwords) in the corpus
+    programmes: frozenset[tuple[str, str]]  # (document, letter) it names
+    literature: bool
+    learned: bool = True  # searched by its own vector: the fitted ranker applies
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: Passage
+    tokens: np.ndarray  # distinct BM25 token ids of the passage's indexed text
+    fused: float  # fusion's score (after theme feedback), 0-1
+    fused_rank: int  # 1-based
+    theme_of_top: bool
+
+
+def features(
+    query: Query,
+    candidates: Sequence[Candidate],
+    rankings: Mapping[str, Sequence[tuple[str, float]]],
+    idf: np.ndarray,
+) -> np.ndarray:
+    """One row of FEATURES per candidate. `rankings`: each ranking's (passage id, raw
+    score) best first, as fusion received them."""
+    x = np.zeros((len(candidates), len(FEATURES)))
+    column = {name: i for i, name in enumerate(FEATURES)}
+    for name, ranked in rankings.items():
+        if not ranked:
+            continue
+        scores = [s for _, s in ranked]
+        low, high = min(scores), max(scores)
+        at = {pid: (rank, s) for rank, (pid, s) in enumerate(ranked, 1)}
+        for row, c in enumerate(candidates):
+            if c.passage.id in at:
+                rank, s = at[c.passage.id]
+                # Min-max as relative-score fusion normalises (one hit: 1).
+                x[row, column[f"{name}_score"]] = (s - low) / (high - low) if high > low else 1.0
+                x[row, column[f"{name}_rr"]] = 1.0 / rank
+    top_document = candidates[0].passage.document if candidates else None
+    head = [c.passage.document for c in candidates[:10]]
+    # Which documents every ranking's first VOTES hits come from.
+    document_of = {c.passage.id: c.passage.document for c in candidates}
+    votes = [document_of.get(pid) for ranked in rankings.values() for pid, _ in ranked[:VOTES]]
+    # Word overlap of every candidate at once: one isin over their tokens laid end to end.
+    lengths = [len(c.tokens) for c in candidates]
+    tokens = np.concatenate([c.tokens for c in candidates]) if candidates else np.zeros(0, int)
+    owner = np.repeat(np.arange(len(candidates)), lengths)
+    shared = np.isin(tokens, query.tokens)
+    overlap = np.bincount(owner[shared], minlength=len(candidates))
+    overlap_idf = np.bincount(owner[shared], idf[tokens[shared]], minlength=len(candidates))
+    query_weight = float(idf[query.tokens].sum())
+    for row, c in enumerate(candidates):
+        p = c.passage
+        x[row, column["fused_score"]] = c.fused
+        x[row, column["fused_rr"]] = 1.0 / c.fused_rank
+        x[row, column["theme_of_top"]] = c.theme_of_top
+        x[row, column["document_of_top"]] = p.document == top_document
+        x[row, column["document_share"]] = head.count(p.document) / len(head)
+        x[row, column["document_votes"]] = votes.count(p.document) / len(votes) if votes else 0.0
+        x[row, column[f"kind_{p.kind}"]] = 1.0
+        x[row, column["reference_asked"]] = p.kind == "reference" and query.literature
+        section = section_class(p.section)
+        if section:
+            x[row, column[f"section_{section}"]] = 1.0
+        x[row, column["log_words"]] = math.log1p(len(p.text.split()))
+        if len(query.tokens):
+            x[row, column["overlap"]] = overlap[row] / len(query.tokens)
+            x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
+        x[row, column["programme_named"]] = (p.document, p.programme) in query.programmes
+    return x
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """P(candidate holds the answer) from its FEATURES: gradient-boosted trees, each
+    stored complete to `depth` (a leaf above it repeats down its left side), so all trees
+    are walked at once in `depth` numpy steps."""
+
+    depth: int
+    feature: np.ndarray  # int, (trees, 2**depth - 1): each split's feature
+    threshold: np.ndarray  # (trees, 2**depth - 1): go right when the feature exceeds it
+    leaf: np.ndarray  # (trees, 2**depth): each leaf's raw score
+    baseline: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        trees = np.arange(self.feature.shape[0])
+        node = np.zeros((len(x), len(trees)), dtype=np.int64)
+        for _ in range(self.depth):
+            value = np.take_along_axis(x, self.feature[trees, node], axis=1)
+            node = 2 * node + 1 + (value > self.threshold[trees, node])
+        inside = node - (2**self.depth - 1)
+        z = self.baseline + self.leaf[trees, inside].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def from_dict(data: dict) -> Ranker:
+    trees = {name: np.asarray(data[name]) for name in ("feature", "threshold", "leaf")}
+    return Ranker(depth=int(data["depth"]), baseline=float(data["baseline"]), **trees)
+
+
+@cache
+def load_ranker(model: str, path: Path = ARTEFACT) -> Ranker | None:
+    """The fitted ranker for the embedding model `model` (its token space); None, and
+    fusion's order, when the artefact is missing or belongs to another model or other
+    features."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        log.warning(
+            "no fitted ranker at %s: fusion's order (run `python -m eval.fit_ranker`)", path
+        )
+        return None
+    if data.get("schema") != SCHEMA or tuple(data["features"]) != FEATURES:
+        log.warning("%s: fitted for other features; fusion's order (refit it)", path)
+        return None
+    if data["key"]["model"] != model:
+        log.warning(
+            "ranker fitted for embedding model %s, not %s: fusion's order "
+            "(refit with `python -m eval.fit_ranker`)",
+            data["key"]["model"],
+            model,
+        )
+        return None
+    return from_dict(data)

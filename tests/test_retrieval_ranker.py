@@ -1,0 +1,136 @@
+"""The learned ranking over fusion's pool, and reference entries only when literature is asked."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from peerqa.models import Filters, Passage
+from retrieval import hybrid, ranker
+from retrieval.ranker import FEATURES, Candidate, Query, asks_literature, features, load_ranker
+
+# Questions about the findings, none about literature: the bundled paper's reference
+# entries (39 of its passages) rank among fusion's top 10 for each of them.
+TOPICAL = ["what is known about peer support for depression", "diabetes peer support"]
+
+
+def test_literature_cues_are_the_answer_layers_word_list():
+    lexicon = json.loads(ranker.LEXICON.read_text(encoding="utf-8"))
+    assert "literature" in lexicon["asks_literature"]
+    assert asks_literature("Which studies did the authors cite on peer mentoring?")
+    assert asks_literature("what other research has looked at this")
+    assert not asks_literature("main headaches in running one of these schemes")
+
+
+@pytest.mark.parametrize("question", TOPICAL)
+def test_reference_entries_stay_out_unless_literature_is_asked(corpus_index, monkeypatch, question):
+    assert all(p.kind != "reference" for p in corpus_index.search(question, 10))
+    monkeypatch.setattr(hybrid, "asks_literature", lambda _q: True)
+    assert any(p.kind == "reference" for p in corpus_index.search(question, 10))
+
+
+def test_literature_questions_and_reference_filters_still_reach_references(corpus_index):
+    cited = corpus_index.search("which studies does the paper cite about peer support?", 10)
+    assert any(p.kind == "reference" for p in cited)
+    only = corpus_index.search(TOPICAL[0], 5, filters=Filters(kind=["reference"]))
+    assert only and all(p.kind == "reference" for p in only)
+
+
+def passage(pid: str, text: str, **fields) -> Passage:
+    base = dict(document="d", section="Results", kind="paragraph", char_start=0)
+    base |= fields
+    return Passage(id=pid, text=text, char_end=len(text), **base)
+
+
+def test_features_read_every_ranking_and_the_question():
+    a = passage("a", "peer mentors matched by diagnosis", programme="E")
+    b = passage("b", "Smith J. Peer support. 2019.", kind="reference", section="References")
+    c = passage("c", "an unrelated table cell", section="Table 2", kind="table_row", document="e")
+    idf = np.array([1.0, 3.0, 0.5])  # token ids 0 peer, 1 mentor, 2 cell
+    candidates = [
+        Candidate(a, np.array([0, 1]), fused=0.9, fused_rank=1, theme_of_top=True),
+        Candidate(b, np.array([0]), fused=0.5, fused_rank=2, theme_of_top=False),
+        Candidate(c, np.array([2]), fused=0.1, fused_rank=3, theme_of_top=False),
+    ]
+    rankings = {"dense": [("b", 0.8), ("a", 0.6), ("z", 0.4)], "bm25": [("a", 7.0)]}
+    query = Query(tokens=np.array([0, 1]), programmes=frozenset({("d", "E")}), literature=True)
+    x = features(query, candidates, rankings, idf)
+    row = {name: x[:, i].tolist() for i, name in enumerate(FEATURES)}
+    assert row["dense_score"] == pytest.approx([0.5, 1.0, 0.0])  # min-max over the ranking
+    assert row["dense_rr"] == pytest.approx([0.5, 1.0, 0.0])  # absent: 0
+    assert row["bm25_score"] == [1.0, 0.0, 0.0] and row["sentence_score"] == [0.0, 0.0, 0.0]
+    assert row["fused_rr"] == pytest.approx([1.0, 0.5, 1 / 3])
+    assert row["overlap"] == pytest.approx([1.0, 0.5, 0.0])
+    assert row["overlap_idf"] == pytest.approx([1.0, 0.25, 0.0])
+    assert row["reference_asked"] == [0.0, 1.0, 0.0]
+    assert row["section_results"] == [1.0, 0.0, 0.0]
+    assert row["section_back_matter"] == [0.0, 1.0, 0.0]
+    assert row["section_table"] == [0.0, 0.0, 1.0]
+    assert row["document_of_top"] == [1.0, 1.0, 0.0]
+    assert row["document_share"] == pytest.approx([2 / 3, 2 / 3, 1 / 3])
+    assert row["programme_named"] == [1.0, 0.0, 0.0]
+    assert row["theme_of_top"] == [1.0, 0.0, 0.0]
+
+
+def test_the_artefact_serves_only_its_embedding_model(corpus_index, tmp_path):
+    model = corpus_index.embed_model.token_space
+    assert load_ranker(model) is not None  # committed, fitted for the bundled model
+    data = json.loads(ranker.ARTEFACT.read_text(encoding="utf-8"))
+    assert data["features"] == list(FEATURES) and data["key"]["model"] == model
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data | {"key": {"model": "another"}}), encoding="utf-8")
+    assert load_ranker(model, other) is None
+    renamed = tmp_path / "renamed.json"
+    renamed.write_text(json.dumps(data | {"features": ["x"]}), encoding="utf-8")
+    assert load_ranker(model, renamed) is None
+
+
+def test_search_returns_the_rankers_order_of_fusions_pool(corpus_index, monkeypatch):
+    """The ranker reorders fusion's pool; scores are its probabilities, best first."""
+    view = corpus_index._view
+    question = "How did programmes convince sceptical physicians?"
+    monkeypatch.setattr(view, "ranker", None)
+    pool = corpus_index.search(question, ranker.POOL)
+    monkeypatch.undo()
+    got = corpus_index.search(question, 10)
+    assert {p.id for p in got} <= {p.id for p in pool}
+    assert [p.score for p in got] == sorted((p.score for p in got), reverse=True)
+    assert all(0.0 <= p.score <= 1.0 for p in got)
+    reversed_order = type("Reverse", (), {"predict": lambda self, x: np.linspace(0, 1, len(x))})
+    monkeypatch.setattr(view, "ranker", reversed_order())
+    assert [p.id for p in corpus_index.search(question, 3)] == [p.id for p in pool[::-1][:3]]
+
+
+def test_trees_are_walked_to_their_leaves_and_summed():
+    """Two trees of depth 2 over two features; the second is a stump (its left leaf repeats
+    below a split that always goes left)."""
+    trees = ranker.Ranker(
+        depth=2,
+        feature=np.array([[0, 1, 1], [1, 0, 0]]),
+        threshold=np.array([[0.5, 0.2, 0.7], [0.4, 1e300, 1e300]]),
+        leaf=np.array([[-2.0, -1.0, 1.0, 2.0], [-0.5, -0.5, 0.5, 0.5]]),
+        baseline=0.25,
+    )
+    x = np.array([[0.1, 0.1], [0.1, 0.3], [0.9, 0.3], [0.9, 0.9]])
+    z = 0.25 + np.array([-2.0 - 0.5, -1.0 - 0.5, 1.0 - 0.5, 2.0 + 0.5])
+    assert trees.predict(x) == pytest.approx(1 / (1 + np.exp(-z)))
+
+
+def test_a_callers_blended_vector_keeps_fusions_order(corpus_index, monkeypatch):
+    """The ranker was fitted on searches by the query's own vector: `encode`'s result
+    is ranked by it, a blend of vectors (a follow-up's) is ranked as fusion ranks it."""
+    from peerqa.embedding import QueryEncoding
+
+    view = corpus_index._view
+    question = "How did programmes convince sceptical physicians?"
+    own = corpus_index.encode(question)
+    other = corpus_index.encode("what about rural areas?")
+    blend = np.asarray(own.vector) + np.asarray(other.vector)
+    blended = QueryEncoding(tuple((blend / np.linalg.norm(blend)).tolist()), own.tokens)
+    learned = corpus_index.search(question, 5, encoding=own)
+    assert [p.id for p in learned] == [p.id for p in corpus_index.search(question, 5)]
+    got = corpus_index.search(question, 5, encoding=blended)
+    monkeypatch.setattr(view, "ranker", None)
+    assert [p.id for p in got] == [p.id for p in corpus_index.search(question, 5, encoding=blended)]
