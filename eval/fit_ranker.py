@@ -77,11 +77,11 @@ class Recorder:
 
 def store(work: Path, name: str, files: list[Path]) -> Settings:
     settings = Settings(data_dir=work / name)
-    if (settings.data_dir / "chroma").is_dir():
-        return settings
     bundled = work / "bundled"
-    if files and (bundled / "chroma").is_dir():
+    if files and not settings.data_dir.is_dir() and (bundled / "chroma").is_dir():
         shutil.copytree(bundled, settings.data_dir)  # its vectors are reused
+    # A no-op on a current store; a kept store re-ingests what changed since (readers,
+    # the index format), so a rerun never fits on stale passages.
     ingest(files, settings)
     return settings
 
