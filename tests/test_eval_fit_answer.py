@@ -13,9 +13,10 @@ from eval.fit_answer import (
     PADDING_COST,
     PAPERS,
     PAPERS_DIR,
+    Example,
+    Scorer,
     holds,
     objective,
-    set_objective,
 )
 from eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
 from eval.questions import GoldSpan
@@ -44,9 +45,12 @@ def test_the_user_papers_fitted_on_are_the_dev_papers_never_a_test_paper():
     assert all((PAPERS_DIR / f"{p}.md").is_file() for p in DEV_PAPERS)
 
 
-def test_the_policy_objective_weighs_each_question_set_the_same():
-    good = {"text_holds_gold": 0.8, "first_holds_gold": 0.6, "padding_mean": 1.0}
-    poor = {"text_holds_gold": 0.4, "first_holds_gold": 0.2, "padding_mean": 1.0}
-    by_set = {"all": good, BUNDLED: good, PAPERS: poor}
-    assert set_objective(by_set) == pytest.approx((objective(good) + objective(poor)) / 2)
-    assert set_objective({"all": good}) == pytest.approx(objective(good))
+def test_figures_are_reported_per_question_set_and_over_all():
+    scorer = object.__new__(Scorer)
+    scorer.examples = [
+        Example(str(i), None, None, [], [], [], None, None, s)
+        for i, s in enumerate([BUNDLED, BUNDLED, PAPERS])
+    ]
+    out = scorer._by_set([1.0, 0.0, 1.0], lambda rows: {"mean": sum(rows) / len(rows)})
+    assert out["all"]["mean"] == pytest.approx(2 / 3)
+    assert out[BUNDLED] == {"mean": 0.5} and out[PAPERS] == {"mean": 1.0}
