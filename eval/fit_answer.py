@@ -401,7 +401,8 @@ def papers_store(settings: Settings, where: Path) -> Settings:
     data = where / "data-papers"
     if settings.data_dir.is_dir():
         shutil.copytree(settings.data_dir, data)
-    papers = settings.model_copy(update={"data_dir": data})
+    # Always an embedded store of its own: the papers never reach a served Chroma.
+    papers = settings.model_copy(update={"data_dir": data, "chroma_url": None})
     ingest([PAPERS_DIR / f"{p}.md" for p in DEV_PAPERS], papers)
     return papers
 
