@@ -39,6 +39,9 @@ _OPEN, _CLOSE = "“", "”"
 # A quote passage ends with who said it: "(D, PL)", "(E, PS) |".
 _TRAILING_ATTRIBUTION = re.compile(r"\s*\([^()\n]{1,40}\)[\s|]*$")
 _MARKER_LIKE = re.compile(r"\[\d+\]")
+# A numeric in-text citation closing a sentence ("… and malaria [2]."): the unit ends
+# before it, so the answer's own [n] marker is not confused with the paper's.
+_TRAILING_CITATION = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]\W*$")
 KINDS = ("paragraph", "quote", "table_row", "reference", "list_item")
 
 FEATURES = (
@@ -212,7 +215,7 @@ def _passage_units(
                     passage,
                     rank,
                     s.start,
-                    s.end,
+                    without_trailing_citation(passage.text, s.start, s.end),
                     s.position,
                     float(cosines[i]),
                     split.vectors[i],
@@ -248,6 +251,14 @@ def _joined(
         sentence_stance(passage.text[start:end], passage),
         in_quote=in_quote,
     )
+
+
+def without_trailing_citation(text: str, start: int, end: int) -> int:
+    """Where the sentence text[start:end] ends without a numeric citation closing it
+    (and the full stop after it): a paper citing its sources in brackets would otherwise
+    give no sentence an answer can cite beside its own markers."""
+    m = _TRAILING_CITATION.search(text, start, end)
+    return m.start() if m and m.start() > start else end
 
 
 def _citable(unit: Unit) -> bool:

@@ -1,29 +1,40 @@
 """Fit the answer layer's sentence selector on the non-test questions; report k-fold CV.
 
     PEERQA_DATA_DIR=/path/to/store python -m eval.fit_answer [--folds 5]
-        [--padding-cost 0.1] [--compare OLD_ARTEFACT.json] [--final-check]
+        [--padding-cost 0.1] [--compare OLD_ARTEFACT.json] [--no-papers] [--final-check]
 
-Data: every in-scope question of eval/questions.jsonl whose split is not "test" is
-understood, retrieved and cut into units by answer.compose's own calls. A unit is
-positive when it would hold gold as `peerqa eval` scores a piece (eval.metrics.covers:
-its source span overlaps a gold span by at least half of the gold span). Test-split
-questions are never read, except by --final-check, which only reports the written
-artefact's figures on them.
+Data, two question sets:
+- bundled: every in-scope question of eval/questions.jsonl whose split is not "test",
+  asked of the store at PEERQA_DATA_DIR (the bundled paper);
+- papers: the user papers' dev questions (eval/papers/questions.jsonl, papers DEV_PAPERS;
+  the test papers are never ingested here nor their questions read), asked of a temporary
+  copy of that store with the dev papers' Markdown ingested beside the bundled paper, as
+  eval.papers builds it. --no-papers fits on the bundled set alone.
+Each question is understood, retrieved and cut into units by answer.compose's own calls.
+A unit is positive when it would hold gold as `peerqa eval` scores a piece
+(eval.metrics.covers: its source span overlaps a gold span by at least half of the gold
+span; a paper's gold located as eval.papers locates it). Test-split questions are never
+read, except by --final-check, which only reports the written artefact's figures on the
+bundled test split.
 
 Model: logistic regression (scikit-learn, standardised features, balanced classes) over
-answer.evidence.FEATURES. Cross-validation: stratified k-fold over questions
-(eval.questions.folds; a question's units stay in one fold). Each held-out question's
-out-of-fold scores make its answer through the product's own choosing and rendering
-(answer.compose.answer_units), scored by eval.metrics.check_answer, so the CV figures
-are `peerqa eval`'s figures: text holds gold, first sentence holds gold, padding. Beside
-them: the baseline "the first retrieved passage is the answer" (check_top_passage), and
-with --compare the same CV for another artefact's feature set (the previous selector).
+answer.evidence.FEATURES, fitted on both sets' units. Cross-validation: stratified k-fold
+over questions (eval.questions.folds, the papers' questions a category of their own; a
+question's units stay in one fold). Each held-out question's out-of-fold scores make its
+answer through the product's own choosing and rendering (answer.compose.answer_units),
+scored by eval.metrics.check_answer, so the CV figures are `peerqa eval`'s figures: text
+holds gold, first sentence holds gold, padding; reported per question set and over all.
+Beside them: the baseline "the first retrieved passage is the answer"
+(check_top_passage), and with --compare another artefact as it stands and the same CV
+for its feature set and policy (the previous selector).
 
 The policy (lead margin, ratio, floor, units, lead alone) is chosen on those out-of-fold
-answers by OBJECTIVE: text holds gold + first sentence holds gold - PADDING_COST x padded
-sentences per answer. The model is then refitted on all non-test questions and written
-with the policy and the CV figures to answer/models/selector.json, keyed to the embedding
-model and corpus. Deterministic: same store, same artefact.
+answers by OBJECTIVE (text holds gold + first sentence holds gold - PADDING_COST x padded
+sentences per answer) over all fitting questions, each question weighing the same (an
+objective weighing the two sets the same was tried: it fitted the four papers' 33 dev
+questions at the bundled paper's cost). The model is then refitted on all fitting
+questions and written with the policy and the CV figures to answer/models/selector.json,
+keyed to the embedding model and the bundled corpus. Deterministic: same store, same artefact.
 """
 
 from __future__ import annotations
@@ -31,6 +42,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +65,7 @@ from answer.question import Question, understand
 from answer.selector import ARTEFACT, SCHEMA, Policy, corpus_key, from_dict, model_key
 from eval.metrics import check_answer, check_top_passage, covers, quote_spans, summarise_answers
 from eval.questions import GoldSpan, fitting_questions, folds, gold_spans, load_split
+from eval.questions import Question as EvalQuestion
 from ingest.pipeline import parse_sources
 from peerqa.config import Settings, get_settings
 from peerqa.models import ScoredPassage
@@ -67,11 +81,17 @@ FLOORS = (0.1, 0.2, 0.3, 0.5)
 MAX_UNITS = (1, 2, 3, 4)
 ALONE = (1.0, 0.99, 0.95, 0.9)  # 1.0: no score makes the lead the whole answer
 PER_GROUP, THEME_BONUS = 2, 0.1
+ROOT = Path(__file__).resolve().parents[1]
+PAPERS_DIR = ROOT / "tests" / "fixtures" / "papers"
+# The user papers fitted on: eval.papers' dev split. Its test papers (1409, 1872) are
+# never ingested for fitting nor their questions read.
+DEV_PAPERS = ("paper_0635", "paper_1023", "paper_1571", "paper_1850")
 SHORTLIST = 24  # policies checked as rendered answers (see choose_policy)
 # Each answer sentence that holds no gold (from a passage holding none) costs this much of
 # a question answered: a filler sentence must buy a tenth of a gold sentence to be shown.
 PADDING_COST = 0.1
 FIGURES = ("text_holds_gold", "first_holds_gold", "padding_mean", "padding_share")
+BUNDLED, PAPERS = "bundled", "papers"
 
 
 @dataclass
@@ -83,6 +103,8 @@ class Example:
     units: list[Unit]
     gold: list[GoldSpan]
     top: tuple[str, int, int] | None  # the top passage's span
+    index: LiveIndex | None = None  # the store it was asked of
+    set: str = BUNDLED  # which question set it comes from (figures are reported per set)
 
 
 def holds(span: tuple[str, int, int], gold: Sequence[GoldSpan]) -> bool:
@@ -91,16 +113,29 @@ def holds(span: tuple[str, int, int], gold: Sequence[GoldSpan]) -> bool:
     return any(covers(document, start, end, g) for g in gold)
 
 
-def collect(index: LiveIndex, settings: Settings, split_test: bool = False) -> list[Example]:
+def collect(
+    index: LiveIndex,
+    settings: Settings,
+    split_test: bool = False,
+    papers: bool = False,
+    bundled: bool = True,
+) -> list[Example]:
     """Each in-scope question with gold, understood, retrieved and cut into units by the
-    product's own calls (answer.compose: understand, retrieve, decline, candidates)."""
-    sources = {d.info.id: d.text for d in parse_sources([], settings)}
-    examples = []
+    product's own calls (answer.compose: understand, retrieve, decline, candidates): the
+    bundled paper's, and with `papers` the user papers' dev questions
+    (eval/papers/questions.jsonl) when the index holds those papers."""
+    sources = source_texts(settings)
     # Fitting reads fitting_questions(), which refuses test questions; the test split is
     # read only by --final-check, after the artefact is written.
-    for item in load_split("test") if split_test else fitting_questions():
-        if not item.in_scope or not item.gold:
-            continue
+    asked = [
+        (item, gold_spans(item, sources))
+        for item in (load_split("test") if split_test else fitting_questions())
+        if bundled and item.in_scope and item.gold
+    ]
+    if papers and not split_test:
+        asked += papers_questions(index, sources)
+    examples = []
+    for item, gold in asked:
         q = understand(index, item.question, item.history)
         results = retrieve(index, q, DEFAULT_TOP_K)
         if not results or decline(index, q, results):
@@ -113,11 +148,63 @@ def collect(index: LiveIndex, settings: Settings, split_test: bool = False) -> l
                 q,
                 results,
                 candidates(index, q, results, None),
-                gold_spans(item, sources),
+                gold,
                 (top.document, top.char_start, top.char_end),
+                index,
+                PAPERS if item.category == PAPERS else BUNDLED,
             )
         )
     return examples
+
+
+def source_texts(settings: Settings) -> dict[str, str]:
+    """Document id -> the text its offsets point into: the bundled corpus, and the user
+    papers of PAPERS_DIR the store holds (read from the same files it was built from)."""
+    sources = {d.info.id: d.text for d in parse_sources([], settings)}
+    files = [p for p in sorted(PAPERS_DIR.glob("paper_*.md")) if p.stem in DEV_PAPERS]
+    for d in parse_sources(files, settings):
+        sources.setdefault(d.info.id, d.text)
+    return sources
+
+
+def papers_questions(
+    index: LiveIndex, sources: dict[str, str]
+) -> list[tuple[EvalQuestion, list[GoldSpan]]]:
+    """The user papers' dev questions as eval questions (category PAPERS, never a test
+    paper's), each with its gold located in its paper as eval.papers locates it."""
+    from eval.papers.__main__ import QUESTIONS, load, locate, paper_of
+
+    documents = {
+        paper_of(d.source): d.id
+        for d in (index.state.documents if index.state else [])
+        if d.source.startswith("paper_")
+    }
+    out = []
+    for row in load(QUESTIONS):
+        if row["split"] == "test" or row["paper"] not in DEV_PAPERS:
+            continue
+        document = documents.get(row["paper"])
+        if document is None:
+            continue  # the store does not hold this paper
+        item = EvalQuestion.model_construct(
+            id=row["id"],
+            question=row["question"],
+            category=PAPERS,
+            in_scope=True,
+            split="calibrate",
+            gold=row["gold"],
+            history=[],
+            expect=None,
+            expect_reason=None,
+            literature=bool(row.get("literature")),
+        )
+        gold = [
+            GoldSpan(snippet=i, document=document, char_start=start, char_end=end)
+            for i, start, end in locate(sources[document], row["gold"])
+        ]
+        if gold:
+            out.append((item, gold))
+    return out
 
 
 def matrix(
@@ -159,47 +246,58 @@ def _rounded(values: np.ndarray) -> list[float]:
 class Scorer:
     """Scores the product's answers for one set of unit scores (the CV's out-of-fold
     ones): each policy's answers are made by answer.compose.answer_units and checked by
-    eval.metrics.check_answer, as `peerqa eval` checks /v1/ask's."""
+    eval.metrics.check_answer, as `peerqa eval` checks /v1/ask's. Figures are given per
+    question set (BUNDLED, PAPERS) and over all."""
 
-    def __init__(self, index: LiveIndex, settings: Settings, examples: Sequence[Example]):
-        self.index, self.examples = index, examples
-        self.sources = {d.info.id: d.text for d in parse_sources([], settings)}
+    def __init__(self, settings: Settings, examples: Sequence[Example]):
+        self.examples = examples
+        self.sources = source_texts(settings)
         self.quotes = {doc: quote_spans(text) for doc, text in self.sources.items()}
 
-    def answers(self, scores: Sequence[np.ndarray], policy: Policy) -> dict[str, float]:
+    def answers(self, scores: Sequence[np.ndarray], policy: Policy) -> dict[str, dict]:
         checks = []
         for ex, s in zip(self.examples, scores, strict=True):
             for u, p in zip(ex.units, s, strict=True):
                 u.score = float(p)
-            answer = answer_units(self.index, ex.question, ex.units, policy)
+            answer = answer_units(ex.index, ex.question, ex.units, policy)
             checks.append(self._check(ex, answer))
-        return _figures(checks)
+        return self._by_set(checks, _figures)
 
-    def chosen(self, scores: Sequence[np.ndarray], policy: Policy) -> dict[str, float]:
+    def chosen(self, scores: Sequence[np.ndarray], policy: Policy) -> dict[str, dict]:
         """OBJECTIVE's figures over the chosen units themselves, before rendering."""
-        text, first, padding = [], [], []
+        rows = []
         for ex, s in zip(self.examples, scores, strict=True):
             for u, p in zip(ex.units, s, strict=True):
                 u.score = float(p)
-            profiles = _profiles(self.index, {u.passage.document for u in ex.units})
+            profiles = _profiles(ex.index, {u.passage.document for u in ex.units})
             blocks = choose(ex.question, ex.units, policy, profiles)
             hits = [holds(u.span, ex.gold) for b in blocks for u in b.units]
-            text.append(any(hits))
-            first.append(bool(hits) and hits[0])
-            padding.append(sum(not h for h in hits))
-        return {
-            "text_holds_gold": fmean(text),
-            "first_holds_gold": fmean(first),
-            "padding_mean": fmean(padding),
-        }
+            rows.append((any(hits), bool(hits) and hits[0], sum(not h for h in hits)))
 
-    def top_passage(self) -> dict[str, float]:
+        def figures(part):
+            return {
+                "text_holds_gold": fmean(r[0] for r in part),
+                "first_holds_gold": fmean(r[1] for r in part),
+                "padding_mean": fmean(r[2] for r in part),
+            }
+
+        return self._by_set(rows, figures)
+
+    def top_passage(self) -> dict[str, dict]:
         """The baseline: the first retrieved passage as the answer, scored the same way."""
         checks = [
             check_top_passage(ex.item, ex.results[0], ex.gold, self.sources, self.quotes)
             for ex in self.examples
         ]
-        return _figures(checks)
+        return self._by_set(checks, _figures)
+
+    def _by_set(self, rows: list, figures) -> dict[str, dict]:
+        out = {"all": figures(rows)}
+        for name in (BUNDLED, PAPERS):
+            part = [r for r, ex in zip(rows, self.examples, strict=True) if ex.set == name]
+            if part:
+                out[name] = figures(part)
+        return out
 
     def _check(self, ex: Example, answer):
         item = ex.item
@@ -262,7 +360,7 @@ def _policy(margin: float, ratio: float, floor: float, units: int, alone: float)
 
 def choose_policy(
     scorer: Scorer, scores: Sequence[np.ndarray], padding_cost: float = PADDING_COST
-) -> tuple[Policy, dict[str, float]]:
+) -> tuple[Policy, dict[str, dict]]:
     """The policy of the grid whose out-of-fold answers score best on OBJECTIVE. Checking
     rendered answers takes a second a policy, so the grid is first cut to SHORTLIST
     policies by the same objective over the chosen units themselves (a unit holds gold,
@@ -276,21 +374,37 @@ def choose_policy(
         policy = _policy(margin, ratio, floor, units, alone)
         # Ties go to fewer units, then to the top passage keeping the lead more often.
         figures = scorer.chosen(scores, policy)
-        grid.append(((objective(figures, padding_cost), -units, margin), policy))
+        grid.append(((objective(figures["all"], padding_cost), -units, margin), policy))
     grid.sort(key=lambda g: g[0], reverse=True)
     best = None
     for _, policy in grid[:SHORTLIST]:
         figures = scorer.answers(scores, policy)
-        key = (round(objective(figures, padding_cost), 9), -policy.max_units, policy.margin)
+        key = (round(objective(figures["all"], padding_cost), 9), -policy.max_units, policy.margin)
         if best is None or key > best[0]:
             best = (key, policy, figures)
     assert best is not None
     return best[1], best[2]
 
 
-def _print(label: str, figures: dict[str, float]) -> None:
-    values = "  ".join(f"{k} {v:.3f}" for k, v in figures.items())
-    print(f"  {label:<48} {values}")
+def _print(label: str, by_set: dict[str, dict]) -> None:
+    for name, figures in by_set.items():
+        values = "  ".join(f"{k} {v:.3f}" for k, v in figures.items())
+        print(f"  {label:<40} {name:<8} {values}")
+
+
+def papers_store(settings: Settings, where: Path) -> Settings:
+    """A store holding the bundled paper and the dev papers' Markdown beside it, as
+    eval.papers builds one: `settings`' store copied (its vectors reused) and the papers
+    ingested into the copy."""
+    from ingest.pipeline import ingest
+
+    data = where / "data-papers"
+    if settings.data_dir.is_dir():
+        shutil.copytree(settings.data_dir, data)
+    # Always an embedded store of its own: the papers never reach a served Chroma.
+    papers = settings.model_copy(update={"data_dir": data, "chroma_url": None})
+    ingest([PAPERS_DIR / f"{p}.md" for p in DEV_PAPERS], papers)
+    return papers
 
 
 def main() -> None:
@@ -308,33 +422,54 @@ def main() -> None:
         help=f"OBJECTIVE's charge per padded sentence (default {PADDING_COST})",
     )
     parser.add_argument(
+        "--no-papers",
+        action="store_true",
+        help="fit on the bundled paper's questions alone (no user papers' dev questions)",
+    )
+    parser.add_argument(
         "--final-check", action="store_true", help="also report the frozen test split"
     )
     args = parser.parse_args()
     settings = get_settings()
     index = LiveIndex(settings)
     index.require()
-    examples = collect(index, settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        examples = collect(index, settings)
+        if not args.no_papers:
+            papers = papers_store(settings, Path(tmp))
+            papers_index = LiveIndex(papers)
+            examples += collect(papers_index, papers, papers=True, bundled=False)
+        fitted_on(args, settings, index, examples)
+
+
+def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example]) -> None:
+    """Cross-validate, choose the policy, refit on all and write the artefact."""
     x, y, _ = matrix(examples)
-    print(f"non-test in-scope questions: {len(examples)}, units: {len(y)}, positive: {y.sum()}")
-    scorer = Scorer(index, settings, examples)
+    counts = {s: sum(ex.set == s for ex in examples) for s in (BUNDLED, PAPERS)}
+    print(f"in-scope fitting questions: {counts}, units: {len(y)}, positive: {y.sum()}")
+    scorer = Scorer(settings, examples)
     scores, cv = cross_validate(examples, args.folds)
     policy, figures = choose_policy(scorer, scores, args.padding_cost)
     print(f"{args.folds}-fold CV unit AUC {cv['unit_auc_mean']:.3f} {cv['unit_auc_by_fold']}")
     print(f"policy chosen on out-of-fold answers: {policy}")
-    print(f"{args.folds}-fold CV answers as `peerqa eval` scores them:")
+    print(f"{args.folds}-fold CV answers as `peerqa eval` scores them, per question set:")
     _print("fitted selector", figures)
     top = scorer.top_passage()
     _print("top passage (baseline)", top)
     if args.compare:
         old = json.loads(args.compare.read_text(encoding="utf-8"))
+        if tuple(old["features"]) == FEATURES:
+            # The artefact itself, as it would answer these questions (no refitting).
+            fixed = from_dict(old)
+            fixed_scores = [
+                fixed.predict(np.stack([u.features for u in ex.units])) for ex in examples
+            ]
+            _print(f"{args.compare.name} as fitted", scorer.answers(fixed_scores, fixed.policy))
         old_scores, _ = cross_validate(examples, args.folds, old["features"])
         _print(
-            f"{args.compare.name}: its features and policy",
+            f"{args.compare.name}: features+policy, CV",
             scorer.answers(old_scores, Policy(**old["policy"])),
         )
-        _, old_figures = choose_policy(scorer, old_scores, args.padding_cost)
-        _print(f"{args.compare.name}: its features, policy rechosen", old_figures)
 
     documents = index.state.documents if index.state else []
     artefact = {
@@ -343,17 +478,23 @@ def main() -> None:
             "model": model_key(settings.model_path),
             "corpus": corpus_key([d.sha256 for d in documents]),
             "documents": sorted(d.id for d in documents),
+            "question_sets": sorted({ex.set for ex in examples}),
         },
         **fit(x, y),
         "policy": policy.__dict__,
         "cv": {
             "folds": args.folds,
             "questions": len(examples),
+            "questions_by_set": counts,
             "units": int(len(y)),
             "positive": int(y.sum()),
             "padding_cost": args.padding_cost,
-            **{k: round(v, 4) for k, v in figures.items()},
-            **{f"top_passage_{k}": round(v, 4) for k, v in top.items()},
+            **{f"{name}_{k}": round(v, 4) for name, f in figures.items() for k, v in f.items()},
+            **{
+                f"top_passage_{name}_{k}": round(v, 4)
+                for name, f in top.items()
+                for k, v in f.items()
+            },
             "unit_auc_mean": round(cv["unit_auc_mean"], 4),
         },
     }
@@ -365,7 +506,7 @@ def main() -> None:
         selector = from_dict(artefact)
         test = collect(index, settings, split_test=True)
         test_scores = [selector.predict(np.stack([u.features for u in ex.units])) for ex in test]
-        test_scorer = Scorer(index, settings, test)
+        test_scorer = Scorer(settings, test)
         print(f"frozen test split ({len(test)} questions), final check:")
         _print("fitted selector", test_scorer.answers(test_scores, selector.policy))
         _print("top passage (baseline)", test_scorer.top_passage())

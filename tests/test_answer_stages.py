@@ -23,10 +23,11 @@ from answer.evidence import (
     quotation_bounds,
     select,
     wanted,
+    without_trailing_citation,
 )
 from answer.profiles import Profile, profile_for
 from answer.question import Question, understand
-from answer.render import cells, render, row_pieces
+from answer.render import Block, cells, render, row_pieces
 from answer.selector import ARTEFACT, Policy, corpus_key, load_selector, model_key
 from peerqa.config import REPO_ROOT
 from peerqa.models import Passage, ScoredPassage
@@ -338,3 +339,36 @@ def test_features_weigh_rare_shared_words_and_read_the_neighbouring_sentences():
     assert value(second, "neighbour_cosine") == pytest.approx(0.9)
     assert value(third, "neighbour_cosine") == pytest.approx(0.3)
     assert value(first, "lexical_own") == 1.0 and value(second, "lexical_own") == 0.5
+
+
+def test_a_sentence_closing_with_a_numeric_citation_is_cited_without_it():
+    """Papers citing in brackets ("… and malaria [2].") keep their sentences as evidence:
+    the unit ends before the paper's citation, so the answer's [n] is the only marker."""
+    text = (
+        "Nearly all countries are challenged by shortages of health workers [1]. "
+        "The scarcity is fuelled by migration to richer countries [2, 3]. "
+        "Online support felt more confidential [5,13], with fewer risks."
+    )
+    first_end = text.index(" [1]")
+    assert without_trailing_citation(text, 0, text.index("[1].") + 4) == first_end
+    second = text.index("The scarcity")
+    assert text[second : without_trailing_citation(text, second, text.index("3].") + 3)] == (
+        "The scarcity is fuelled by migration to richer countries"
+    )
+    third = text.index("Online")
+    assert without_trailing_citation(text, third, len(text)) == len(text)  # mid-sentence
+
+    p = ScoredPassage(
+        id="p",
+        text=text,
+        document="d",
+        section="Introduction",
+        kind="paragraph",
+        char_start=0,
+        char_end=len(text),
+        score=1.0,
+    )
+    unit = Unit(p, 0, 0, first_end, 0, 0.9, np.eye(4)[0], None, score=0.9)
+    answer = render(_question(), [Block(None, [unit])], {"d": Profile(document="d", label="d")})
+    assert answer.answer == "Nearly all countries are challenged by shortages of health workers [1]"
+    assert [c.marker for c in answer.citations] == ["[1]"]

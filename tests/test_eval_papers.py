@@ -33,3 +33,22 @@ def test_every_dev_gold_of_a_paper_is_located_at_its_span_in_the_pdf_text(tmp_pa
 def test_locate_maps_through_ligatures_and_line_breaks():
     text = "The ﬁrst  line\nof text, and “quoted” words"
     assert locate(text, ["first line of text", '"quoted"']) == [(0, 4, 22), (1, 28, 36)]
+
+
+def test_answers_are_scored_beside_the_first_passage_of_the_answers_own_ranking(
+    corpus_index, corpus_settings
+):
+    from answer.compose import retrieve
+    from answer.question import understand
+    from eval.papers.__main__ import answer_text
+    from ingest.pipeline import parse_sources
+
+    question = "How are mentors matched with patients?"
+    document = "joo-2022-peer-support"
+    top = retrieve(corpus_index, understand(corpus_index, question, []))[0]
+    sources = {d.info.id: d.text for d in parse_sources([], corpus_settings)}
+    gold = sources[document][top.char_start : top.char_end]
+    row = {"id": "x", "paper": "joo", "split": "dev", "question": question, "gold": [gold]}
+    figures = answer_text(corpus_index, [row], {"joo": document}, sources)["dev"]
+    # The gold is the top passage itself: the baseline holds it, located once.
+    assert figures["gold_located"] == 1 and figures["top_passage_holds_gold"] == 1.0

@@ -185,14 +185,12 @@ def answers(index, questions: list[dict], docs: dict[str, str]) -> dict[str, dic
 
 def answer_text(index, questions: list[dict], docs: dict[str, str], sources) -> dict:
     """Per split: answers whose cited text holds the gold, beside the top search passage."""
-    from answer.compose import compose
-    from answer.followup import retrieval_query
+    from answer.compose import compose, retrieve
+    from answer.question import understand
     from eval.metrics import check_answer, check_top_passage, quote_spans
     from eval.questions import GoldSpan, Question
-    from eval.run import Hybrid
 
     quotes = {d: quote_spans(t) for d, t in sources.items()}
-    hybrid = Hybrid(index)
     by_split: dict[str, dict] = {}
     for q in questions:
         doc = docs[q["paper"]]
@@ -207,7 +205,8 @@ def answer_text(index, questions: list[dict], docs: dict[str, str], sources) -> 
         )
         answer = compose(index, q["question"])
         ours = check_answer(q["id"], category, True, answer, gold, sources, quotes=quotes)
-        results = hybrid.retrieve(retrieval_query(q["question"], []))
+        # The baseline: the first passage of the ranking the answer is made from.
+        results = retrieve(index, understand(index, q["question"], []))
         top = check_top_passage(asked, results[0] if results else None, gold, sources, quotes)
         s = by_split.setdefault(
             q["split"], {"n": 0, "located": 0, "ours": 0, "first": 0, "top": 0, "top_first": 0}
