@@ -25,6 +25,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -240,14 +241,20 @@ def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
         loss = log_loss(p, y)
         report["log_loss"] = round(loss, 4)
         tried[c] = (-loss, report["should_decline_declined"], cuts, report)
-        print(f"  C={c}: {FOLDS}-fold CV log loss {loss:.4f}, {_line(report)} (safety at "
-              f"{cuts[0]}, elsewhere at {cuts[1]})")
+        print(
+            f"  C={c}: {FOLDS}-fold CV log loss {loss:.4f}, {_line(report)} (safety at "
+            f"{cuts[0]}, elsewhere at {cuts[1]})"
+        )
     c = max(tried, key=lambda k: tried[k][:2])
     _, _, cuts, cv_report = tried[c]
     model = fit_model(x, y, c)
     model = IntentModel(
-        **{**model.__dict__, "safety_at": cuts[0], "elsewhere_at": cuts[1],
-           "embedding_model": model_name()}
+        **{
+            **model.__dict__,
+            "safety_at": cuts[0],
+            "elsewhere_at": cuts[1],
+            "embedding_model": model_name(),
+        }
     )
     held = [model.classify(r.text, embed(intent_text(r.text))).label for r in holdout]
     holdout_report = intent_report([r.label for r in holdout], held)
@@ -294,13 +301,20 @@ def observe(index, questions) -> list[Observation]:
     """Each question read as the answer layer reads it (answer.question.understand) and
     retrieved with that reading."""
     from answer.question import understand
+    from eval.fit_ranker import out_of_fold_rankers
 
+    # Each question retrieved by a ranker not fitted on it (the served one is, in-sample).
+    rankers = out_of_fold_rankers(index.embed_model.token_space)
     out = []
     for item in questions:
         q = understand(index, item.question, item.history)
-        results = index.search(q.resolved, top_k=TOP_K, encoding=q.encoding)
-        out.append(Observation(item.id, item.category, item.in_scope, item.question,
-                               signals(q, results, index)))
+        with index.ranked_by(rankers[item.id]) if item.id in rankers else nullcontext():
+            results = index.search(q.resolved, top_k=TOP_K, encoding=q.encoding)
+        out.append(
+            Observation(
+                item.id, item.category, item.in_scope, item.question, signals(q, results, index)
+            )
+        )
     return out
 
 
@@ -364,8 +378,11 @@ def fit_thresholds(observations: Sequence[Observation], index) -> Thresholds:
     def above(values: list[float]) -> list[float]:
         return [v for v in values if v > support] or [support]
 
-    leaning = [o.signals.support for o in observations
-               if o.signals.support and o.signals.intent.leaning != EVIDENCE]
+    leaning = [
+        o.signals.support
+        for o in observations
+        if o.signals.support and o.signals.intent.leaning != EVIDENCE
+    ]
     lean = _best_interval(
         above(leaning),
         lambda v: point(observations, index, Thresholds(support, max(v, support), support)),
@@ -395,8 +412,9 @@ def cross_validate_thresholds(
         rest = [o for i, o in enumerate(order) if i % FOLDS != k]
         thresholds = fit_thresholds(rest, index)
         p = point(held, index, thresholds)
-        total = Point(*(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(),
-                                              strict=True)))
+        total = Point(
+            *(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(), strict=True))
+        )
         for o in held:
             c = by_category.setdefault(o.category, Counter())
             c["n"] += 1
@@ -431,18 +449,26 @@ def fit_support() -> dict:
         c["n"] += 1
         c["declined"] += d is not None
         if (d is not None) == o.in_scope:
-            print(f"    wrong: {o.id} ({o.category}, support {o.signals.support}): "
-                  f"{d.reason if d else 'answered'} <- {o.question}")
-    print(f"  {FOLDS}-fold CV of the fitting: {cv}; declined by category: " + ", ".join(
-        f"{k} {v['declined']}/{v['n']}" for k, v in cv_by_category.items()))
+            print(
+                f"    wrong: {o.id} ({o.category}, support {o.signals.support}): "
+                f"{d.reason if d else 'answered'} <- {o.question}"
+            )
+    print(
+        f"  {FOLDS}-fold CV of the fitting: {cv}; declined by category: "
+        + ", ".join(f"{k} {v['declined']}/{v['n']}" for k, v in cv_by_category.items())
+    )
     artefact = {
         "version": 1,
         "fitted_by": "python -m answer.fit_decline",
         "embedding_model": model_name(),
         "corpus": corpus_key(),
         "intent_model_sha256": sha256([ARTEFACT]),
-        "questions": {"path": "eval/questions.jsonl", "split": "not test",
-                      "sha256": sha256([QUESTIONS_PATH]), "n": len(questions)},
+        "questions": {
+            "path": "eval/questions.jsonl",
+            "split": "not test",
+            "sha256": sha256([QUESTIONS_PATH]),
+            "n": len(questions),
+        },
         "top_k": TOP_K,
         "thresholds": thresholds.__dict__,
         "fitted": fitted.__dict__,

@@ -223,6 +223,15 @@ def cross_validate(groups: list[Group], settings: dict) -> dict[str, dict]:
     return {system: summary(rows) for system, rows in scored.items()}
 
 
+def out_of_fold_rankers(model: str, path: Path = ARTEFACT) -> dict[str, Ranker]:
+    """Each fitting question's ranker fitted without it (the artefact's `out_of_fold`)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data["key"]["model"] != model:
+        raise RuntimeError(f"{path} was fitted for another embedding model: refit it")
+    rankers = [from_dict(trees) for trees in data["out_of_fold"]["trees"]]
+    return {qid: rankers[k] for qid, k in data["out_of_fold"]["fold_of"].items()}
+
+
 def mean_of(cv: dict[str, dict]) -> float:
     return fmean(s["recall@5"] + s["mrr@10"] for s in cv.values())
 
@@ -267,6 +276,9 @@ def main() -> None:
     cv = tried[best]
     print(json.dumps({"settings": GRID[best], "cv": cv}, indent=2))
     _, trees = fit(groups, GRID[best])
+    # Each fitting question's ranker fitted without its fold: what eval.fit_answer and
+    # answer.fit_decline retrieve with, so they fit on out-of-sample orders.
+    left_out = [fit([g for g in groups if g.fold != k], GRID[best])[1] for k in range(K)]
     artefact = {
         "schema": SCHEMA,
         "key": {"model": model_key},
@@ -282,6 +294,10 @@ def main() -> None:
             "stores": sorted({g.store for g in groups}),
         },
         "cv": {"grid": [round(mean_of(t["learned"]), 4) for t in tried], **cv},
+        "out_of_fold": {
+            "fold_of": {g.qid: g.fold for g in sorted(groups, key=lambda g: g.qid)},
+            "trees": left_out,
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(dumps(artefact), encoding="utf-8")

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from copy import copy
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -549,6 +550,18 @@ class LiveIndex:
             pid if pid and self.passages[pid].document == doc else None
             for pid in (prev_id, next_id)
         )
+
+    @contextmanager
+    def ranked_by(self, ranker: Ranker | None) -> Iterator[None]:
+        """Search with another fitted ranker for a while (fitting scripts: one not fitted
+        on the question asked). Not for serving: it changes the live view."""
+        self.require()
+        view = self._view
+        saved, view.ranker = view.ranker, ranker
+        try:
+            yield
+        finally:
+            view.ranker = saved
 
     # -- search ------------------------------------------------------------
     def encode(self, query: str) -> QueryEncoding:
