@@ -1,9 +1,10 @@
 """Fit the learned ranking (retrieval/ranker.py): `python -m eval.fit_ranker`.
 
 Stores: the bundled paper alone, and the bundled paper with the fixture papers beside it
-(tests/fixtures/papers, one store per format), ingested into `--work` (reused when
-there). Questions: the fitting questions of eval/questions.jsonl (never the test split;
-in scope, no caveat) on every store, and the dev questions of eval/papers (held-out
+(tests/fixtures/papers, one store per format), ingested into `--work` (kept, and
+re-ingested where the sources or the index format changed). Questions: the fitting
+questions of eval/questions.jsonl (never the test split; in scope, no caveat) on every
+store, and the dev questions of eval/papers (held-out
 papers 1409 and 1872 are never read) on the paper stores. For each question and store,
 search records fusion's pool (ranker.POOL candidates after theme feedback and the
 reference rule) with each candidate's features; a candidate is positive when it holds
@@ -13,7 +14,8 @@ Grouped k-fold cross-validation (a question's rows on every store stay in one fo
 bundled questions in eval.questions.folds(), the papers' dealt by id) reports Recall@5
 and MRR@10 of the learned order against the fusion order on the same folds, per store,
 then the model is refitted on every row and written with its CV figures to
-retrieval/models/ranker.json, keyed to the embedding model's token space.
+retrieval/models/ranker.json, keyed to the embedding model's token space, beside each
+fold's model (`out_of_fold`: what the fitters downstream retrieve a fitting question with).
 """
 
 from __future__ import annotations
@@ -209,10 +211,13 @@ def summary(scored: dict[str, list[tuple[float, float]]]) -> dict[str, dict]:
     }
 
 
-def cross_validate(groups: list[Group], settings: dict) -> dict[str, dict]:
+def cross_validate(groups: list[Group], settings: dict) -> tuple[dict[str, dict], list[dict]]:
+    """CV figures per system and store, and each fold's trees (fitted without it)."""
     scored: dict[str, dict[str, list]] = {"current": {}, "fusion": {}, "learned": {}}
+    fold_trees = []
     for k in range(K):
-        ranker, _ = fit([g for g in groups if g.fold != k], settings)
+        ranker, trees = fit([g for g in groups if g.fold != k], settings)
+        fold_trees.append(trees)
         for g in (g for g in groups if g.fold == k):
             for system, ranked in (
                 ("current", g.current),
@@ -220,7 +225,7 @@ def cross_validate(groups: list[Group], settings: dict) -> dict[str, dict]:
                 ("learned", learned_order(g, ranker)),
             ):
                 scored[system].setdefault(g.store, []).append(g.score(ranked[:10]))
-    return {system: summary(rows) for system, rows in scored.items()}
+    return {system: summary(rows) for system, rows in scored.items()}, fold_trees
 
 
 def out_of_fold_rankers(model: str, path: Path = ARTEFACT) -> dict[str, Ranker]:
@@ -270,15 +275,14 @@ def main() -> None:
         groups += paper_groups(index, f"papers-{fmt}")
 
     tried = [cross_validate(groups, settings) for settings in GRID]
-    for settings, cv in zip(GRID, tried, strict=True):
+    for settings, (cv, _) in zip(GRID, tried, strict=True):
         print(json.dumps({"settings": settings, "cv": cv}), flush=True)
-    best = max(range(len(GRID)), key=lambda i: mean_of(tried[i]["learned"]))
-    cv = tried[best]
+    best = max(range(len(GRID)), key=lambda i: mean_of(tried[i][0]["learned"]))
+    # Each fold's ranker, fitted without it, stays beside the served one: eval.fit_answer
+    # and answer.fit_decline retrieve a fitting question with it (an out-of-sample order).
+    cv, left_out = tried[best]
     print(json.dumps({"settings": GRID[best], "cv": cv}, indent=2))
     _, trees = fit(groups, GRID[best])
-    # Each fitting question's ranker fitted without its fold: what eval.fit_answer and
-    # answer.fit_decline retrieve with, so they fit on out-of-sample orders.
-    left_out = [fit([g for g in groups if g.fold != k], GRID[best])[1] for k in range(K)]
     artefact = {
         "schema": SCHEMA,
         "key": {"model": model_key},
@@ -293,7 +297,7 @@ def main() -> None:
             "positives": int(sum(g.y.sum() for g in groups)),
             "stores": sorted({g.store for g in groups}),
         },
-        "cv": {"grid": [round(mean_of(t["learned"]), 4) for t in tried], **cv},
+        "cv": {"grid": [round(mean_of(t["learned"]), 4) for t, _ in tried], **cv},
         "out_of_fold": {
             "fold_of": {g.qid: g.fold for g in sorted(groups, key=lambda g: g.qid)},
             "trees": left_out,

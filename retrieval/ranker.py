@@ -1,8 +1,8 @@
-"""The learned ranking: fusion's best POOL passages reordered by a logistic regression over
-cheap, corpus-independent features of each candidate (every ranking's normalised score and
-reciprocal rank, the fused score, the passage's kind and section class, its length, its
-word overlap with the question, a programme the question names, agreement with the top
-hit's theme and document).
+"""The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted
+with scikit-learn, walked here in numpy) over cheap, corpus-independent features of each
+candidate (every ranking's normalised score and reciprocal rank, the fused score, the
+passage's kind and section class, its length, its word overlap with the question, a
+programme the question names, agreement with the top hit's theme and document).
 
 `python -m eval.fit_ranker` fits it on the non-test questions (eval/questions.jsonl and
 the dev papers of eval/papers) and writes retrieval/models/ranker.json, keyed to the
