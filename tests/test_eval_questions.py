@@ -50,6 +50,9 @@ SPLITS = {"calibrate", "test"}
 # q001-q132 were split alternately within each category; later batches by assign_splits.
 FIRST_BATCH_END = 132
 BATCHES = [(133, 458), (459, 470)]
+# Batches written as fitting data only: every question calibrate, none drawn into the test
+# split (the test split stays as frozen; these add non-test questions, never test ones).
+CALIBRATE_BATCHES = [(471, 638)]
 ID_PATTERN = re.compile(r"^q\d{3}$")
 # A sentence end (., ! or ?), optional closing quote/bracket, whitespace, then a capitalised start.
 SENTENCE_BREAK = re.compile(r"[.!?][\"”’)]*\s+[\"“‘(]*[A-Z]")
@@ -142,10 +145,16 @@ def _number(r: dict) -> int:
     return int(r["id"][1:])
 
 
+def _in_calibrate_batch(r: dict) -> bool:
+    return any(first <= _number(r) <= last for first, last in CALIBRATE_BATCHES)
+
+
 def test_every_category_has_both_splits(records):
+    """Among the drawn batches; the calibrate-only batches add to the non-test side only."""
     by_cat: dict[str, Counter] = {}
     for r in records:
-        by_cat.setdefault(r["category"], Counter())[r["split"]] += 1
+        if not _in_calibrate_batch(r):
+            by_cat.setdefault(r["category"], Counter())[r["split"]] += 1
     for cat, splits in by_cat.items():
         assert set(splits) == SPLITS, (cat, dict(splits))
         # roughly 40-50% test in every category, so per-category test figures exist
@@ -168,6 +177,20 @@ def test_later_batches_are_split_by_the_id_hash_draw(records, first, last):
     assert len(batch) == last - first + 1
     drawn = assign_splits(batch)
     assert {q.id: q.split for q in batch} == drawn
+
+
+@pytest.mark.parametrize("first,last", CALIBRATE_BATCHES)
+def test_calibrate_batches_are_whole_and_never_test(records, first, last):
+    batch = [r for r in records if first <= _number(r) <= last]
+    assert [_number(r) for r in batch] == list(range(first, last + 1))
+    assert {r["split"] for r in batch} == {"calibrate"}
+
+
+def test_every_question_belongs_to_a_batch(records):
+    """A new question needs a batch (drawn or calibrate-only) before it joins the set."""
+    ranges = [(1, FIRST_BATCH_END), *BATCHES, *CALIBRATE_BATCHES]
+    stray = [r["id"] for r in records if not any(a <= _number(r) <= b for a, b in ranges)]
+    assert stray == []
 
 
 def test_assign_splits_is_stratified_and_ignores_wording():
