@@ -87,7 +87,17 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPERS_DIR = ROOT / "tests" / "fixtures" / "papers"
 # The user papers fitted on: eval.papers' dev split. Its test papers (1409, 1872) are
 # never ingested for fitting nor their questions read.
-DEV_PAPERS = ("paper_0635", "paper_1023", "paper_1571", "paper_1850")
+DEV_PAPERS = (
+    "paper_0635",
+    "paper_0849",
+    "paper_1023",
+    "paper_1403",
+    "paper_1408",
+    "paper_1410",
+    "paper_1412",
+    "paper_1571",
+    "paper_1850",
+)
 SHORTLIST = 24  # policies checked as rendered answers (see choose_policy)
 # Each answer sentence that holds no gold (from a passage holding none) costs this much of
 # a question answered: a filler sentence must buy a twentieth of a gold sentence to be
