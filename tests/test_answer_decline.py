@@ -21,7 +21,16 @@ from answer.decline import (
     unknown_names,
     verdict,
 )
-from answer.fit_decline import TRAINING, corpus_key, load_rows, sha256
+from answer.fit_decline import (
+    MAX_WRONGLY_FOLD,
+    MAX_WRONGLY_SUPPORT,
+    TRAINING,
+    Point,
+    _best_interval,
+    corpus_key,
+    load_rows,
+    sha256,
+)
 from answer.intent import (
     ARTEFACT,
     EVIDENCE,
@@ -275,3 +284,28 @@ def test_a_name_with_a_lowercase_suffix_is_looked_up_by_its_name(corpus_index):
     evidence = evidence_of(corpus_index)
     assert unknown_names("what do NAMI-style courses teach families", evidence) == ()
     assert unknown_names("any Cochrane-style reviews cited", evidence) == ("Cochrane",)
+
+
+def test_thresholds_are_chosen_with_the_budget_applied_out_of_fold():
+    """The artefact's chosen fit is the one its own out-of-fold grid shows keeps in-scope
+    questions answered: the in-sample budget is a setting cross-validation picks."""
+    support = json.loads(SUPPORT_ARTEFACT.read_text())
+    grid = {(g["budget"], g["position"]): g for g in support["fitting"]["grid"]}
+    how = support["fitting"]["chosen"]
+    chosen = grid[(how["budget"], how["position"])]
+    assert chosen["wrongly_declined"] <= MAX_WRONGLY_SUPPORT
+    assert chosen["worst_fold_wrongly_declined"] <= MAX_WRONGLY_FOLD
+    assert support["cv"]["wrongly_declined"] == chosen["wrongly_declined"]
+    safe = [g for g in grid.values() if g["wrongly_declined"] <= MAX_WRONGLY_SUPPORT
+            and g["worst_fold_wrongly_declined"] <= MAX_WRONGLY_FOLD]
+    assert chosen["missed_declines"] == min(g["missed_declines"] for g in safe)
+
+
+def test_a_cut_off_keeps_its_margin_from_the_in_scope_side():
+    # Supports 0.2 (should decline) and 0.4 (in scope): every cut-off between them is
+    # equally good in-sample; `position` says how far towards the in-scope one it sits.
+    def score(v):
+        return Point(1, int(v > 0.4), 1, int(v > 0.2))
+
+    assert _best_interval([0.2, 0.4], score, 0, 0.5) == 0.3
+    assert _best_interval([0.2, 0.4], score, 0, 0.25) == 0.25
