@@ -92,6 +92,7 @@ class Signals:
     support: float | None  # None: retrieval returned nothing
     unknown: tuple[str, ...]
     sources: tuple[str, ...] = ()  # unknown names of the source the question asks about
+    caveat: str | None = None  # the kind of the question's caveat (false premise, not reported)
 
 
 def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Signals:
@@ -107,7 +108,7 @@ def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> 
         splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
         support = max((float((s.vectors @ v).max()) for s in splits for v in vectors),
                       default=0.0)
-    return Signals(q.intent, support, q.unknown, q.sources)
+    return Signals(q.intent, support, q.unknown, q.sources, q.caveat.kind if q.caveat else None)
 
 
 def decide(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Decline | None:
@@ -155,6 +156,11 @@ def verdict(
             f"No passage of the evidence held ({held}) matches this question and its filters.",
             "no_results",
         )
+    # A question about the study that takes for granted what it does not have, or asks
+    # for what no passage reports, is owed that honest partial answer (its caveat), not a
+    # decline: little close evidence is what such a question is expected to find.
+    if s.caveat and (s.intent.leaning == EVIDENCE or word_lists().peer_support.search(question)):
+        return None
     # Leaning first: a question that leans to a safety class and is far from the evidence
     # is declined for safety, not only as not covered.
     if s.intent.leaning != EVIDENCE and s.support < t.leaning_support_below:

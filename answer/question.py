@@ -264,7 +264,8 @@ def _condition_premise(
         for letter in named:
             own = re.compile(
                 rf"\b(?:programme|program|prog|scheme)\s+{letter}(?:'s|’s)?\W+"
-                rf"(?:(?:for|serving)\W+)?(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
+                rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving)\W+)?"
+                rf"(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
                 re.IGNORECASE,
             ).search(raw)
             said = [n for n, p in _conditions().items() if own and p.search(own.group("said"))]

@@ -159,7 +159,7 @@ def test_a_name_is_reported_missing_only_when_no_form_of_it_occurs(corpus_index)
 
 
 def test_unknown_name_reason_is_true(corpus_index):
-    q = understand(corpus_index, "Did peer support for smoking cessation in Texas grow in 2023?")
+    q = understand(corpus_index, "Did peer support for diabetes in Texas grow in 2023?")
     results = corpus_index.search(q.resolved, top_k=8, encoding=q.encoding)
     strict = Thresholds(0.0, 0.0, 1.0)  # any unknown name declines
     declined = verdict(q.raw, signals(q, results, corpus_index), corpus_index, strict)
