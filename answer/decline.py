@@ -302,6 +302,8 @@ def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
                 continue
             if m.start() == start and not m.group().isupper():
                 continue  # a sentence's first word is capitalised anyway
+            if re.fullmatch(r"I['’](?:m|ve|d|ll)", m.group()):
+                continue  # "I'm a GP": the asker, not a name
             word = re.sub(r"(?:'s|’s)$", "", m.group())
             # "NAMI-style", "AA-type": the name is the part before a lowercase suffix.
             word = re.sub(r"(?<=[A-Za-z0-9])-[a-z]+$", "", word)

@@ -417,16 +417,22 @@ def fit_thresholds(
         how.position,
     )
     support = min(support, lean)
+    # A name the evidence never mentions is doubted no more than a question the intent
+    # model leans against: users name where they are and what they use ("GP in Leeds
+    # here", "do programmes use Zoom?"), and the fitting questions have few such names
+    # to bound the threshold from above.
     named = [
-        o.signals.support for o in observations if o.signals.unknown and o.signals.support
+        o.signals.support
+        for o in observations
+        if o.signals.unknown and o.signals.support and support < o.signals.support < lean
     ]
     name = _best_interval(
-        [v for v in named if v > support] or [support],
-        lambda v: point(observations, index, Thresholds(support, lean, max(v, support))),
+        [*named, lean],
+        lambda v: point(observations, index, Thresholds(support, lean, min(max(v, support), lean))),
         allowed,
         how.position,
     )
-    return Thresholds(support, lean, max(name, support))
+    return Thresholds(support, lean, min(max(name, support), lean))
 
 
 @dataclass(frozen=True)

@@ -283,7 +283,14 @@ def _condition_premise(
             raw,
             re.IGNORECASE,
         )
-        if framed and not any(_conditions()[name].search(t) for t in records.values()):
+        # "I'd like to start a programme for COPD pts": the asker's own or a hypothetical
+        # programme takes nothing about the studied ones for granted.
+        own = framed and re.search(
+            r"\b(?:a|an|my|our|new|own)\s+(?:\w+\s+)?$", raw[: framed.start()], re.IGNORECASE
+        )
+        if framed and not own and not any(
+            _conditions()[name].search(t) for t in records.values()
+        ):
             return f"None of {_span(studied)} is for {name}."
     return None
 

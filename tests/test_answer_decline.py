@@ -309,3 +309,21 @@ def test_a_cut_off_keeps_its_margin_from_the_in_scope_side():
 
     assert _best_interval([0.2, 0.4], score, 0, 0.5) == 0.3
     assert _best_interval([0.2, 0.4], score, 0, 0.25) == 0.25
+
+
+# Written apart from the curated set: where the asker is, who they are and what they are
+# planning are context, not what the question asks the evidence about.
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I'm a GP, what do pts get from peer support?",
+        "GP in Leeds here: is peer support worth it for my pts?",
+        "we're a NHS trust - how do we set up mentor matching?",
+        "How do programmes like these recruit in Ontario?",
+        "I'd like to start a programme for COPD pts, what should I watch out for?",
+    ],
+)
+def test_context_the_asker_gives_is_not_declined_or_corrected(corpus_index, question):
+    answer = compose(corpus_index, question)
+    assert not answer.abstained, answer.reason
+    assert answer.caveat is None or answer.caveat.kind != "false_premise"
