@@ -11,14 +11,19 @@ Signals, in order:
    what the question asks for;
 2. support: the best cosine between the question and a sentence of the retrieved
    passages; below a threshold fitted on the curated set's non-test questions
-   (answer/data/support.json, by `python -m answer.fit_decline`) nothing retrieved is
-   about the question;
+   (answer/data/support.json, by `python -m answer.fit_decline`, its wrongly-declined
+   budget chosen out of fold) nothing retrieved is about the question, and below a
+   higher one a question the intent model leans against is declined;
 3. unknown names: the question names something (an organisation, a place, a year, an
    acronym) that occurs nowhere in the evidence under any of its forms (case, plural,
    retrieval/shorthand.json's expansions, initials), and support is below a second fitted
    threshold, so nothing retrieved can be about *it*; or the name is the source the
    question asks about ("what did the 2019 Cochrane review say"), whatever the support:
    evidence that never mentions a source cannot say what it found.
+
+A question about the study that carries a caveat (a false premise, an outcome no passage
+reports) is answered with it, not declined on support or names: what it asks for is
+absent, so little close evidence is what it should find.
 
 The question's intent, names and sources are read once, by answer.question.understand;
 this module only adds what retrieval returned (support) and decides.
