@@ -215,22 +215,30 @@ def caveat_for(
     if unknown and taken:
         names = " or ".join(f"“{n}”" for n in unknown)
         return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
+    reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
+    outcome = next(
+        (name for name, (asks, _) in lexicon.outcomes().items()
+         if asks.search(raw) and name not in reported),
+        None,
+    )
     numbered = _unmatched_count(index, raw)
-    if numbered:
+    # "attrition at 12 months": the unreported outcome is the news, not its time point.
+    if numbered and not (outcome and _TIME_POINT.search(numbered)):
         taken = presumed or not _ASKS_WHETHER.match(raw)
         return Caveat(
             kind="false_premise" if taken else "not_reported",
             text=f"{study} does not mention {numbered}.",
         )
-    reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
-    for name, (asks, _) in lexicon.outcomes().items():
-        if asks.search(raw) and name not in reported:
-            # "Why did they survive longer?" takes the outcome for granted.
-            return Caveat(
-                kind="false_premise" if presumed else "not_reported",
-                text=f"{study} does not report {name}.",
-            )
+    if outcome:
+        # "Why did they survive longer?" takes the outcome for granted.
+        return Caveat(
+            kind="false_premise" if presumed else "not_reported",
+            text=f"{study} does not report {outcome}.",
+        )
     return None
+
+
+_TIME_POINT = re.compile(r"\b(?:days|weeks|months|years|yrs|wks|mos)$", re.IGNORECASE)
 
 
 @cache

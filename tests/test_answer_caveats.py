@@ -158,6 +158,8 @@ def test_a_missing_source_of_a_named_programme_is_corrected_not_declined(corpus_
     [
         ("what was the dropout rate among mentees", "not_reported",
          "The study does not report dropout rates.", ("dropout", "drop-out", "attrition")),
+        ("what was the attrition of peer volunteers at 12 months", "not_reported",
+         "The study does not report dropout rates.", ("attrition",)),
         ("smoking quit rates in the programmes?", "not_reported",
          "The study does not report smoking cessation.", ("quit rate", "smoking")),
         ("cost of training one volunteer?", "not_reported",
