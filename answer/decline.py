@@ -11,14 +11,19 @@ Signals, in order:
    what the question asks for;
 2. support: the best cosine between the question and a sentence of the retrieved
    passages; below a threshold fitted on the curated set's non-test questions
-   (answer/data/support.json, by `python -m answer.fit_decline`) nothing retrieved is
-   about the question;
+   (answer/data/support.json, by `python -m answer.fit_decline`, its wrongly-declined
+   budget chosen out of fold) nothing retrieved is about the question, and below a
+   higher one a question the intent model leans against is declined;
 3. unknown names: the question names something (an organisation, a place, a year, an
    acronym) that occurs nowhere in the evidence under any of its forms (case, plural,
    retrieval/shorthand.json's expansions, initials), and support is below a second fitted
    threshold, so nothing retrieved can be about *it*; or the name is the source the
    question asks about ("what did the 2019 Cochrane review say"), whatever the support:
    evidence that never mentions a source cannot say what it found.
+
+A question about the study that carries a caveat (a false premise, an outcome no passage
+reports) is answered with it, not declined on support or names: what it asks for is
+absent, so little close evidence is what it should find.
 
 The question's intent, names and sources are read once, by answer.question.understand;
 this module only adds what retrieval returned (support) and decides.
@@ -92,6 +97,7 @@ class Signals:
     support: float | None  # None: retrieval returned nothing
     unknown: tuple[str, ...]
     sources: tuple[str, ...] = ()  # unknown names of the source the question asks about
+    caveat: str | None = None  # the kind of the question's caveat (false premise, not reported)
 
 
 def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Signals:
@@ -107,7 +113,7 @@ def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> 
         splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
         support = max((float((s.vectors @ v).max()) for s in splits for v in vectors),
                       default=0.0)
-    return Signals(q.intent, support, q.unknown, q.sources)
+    return Signals(q.intent, support, q.unknown, q.sources, q.caveat.kind if q.caveat else None)
 
 
 def decide(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Decline | None:
@@ -155,6 +161,11 @@ def verdict(
             f"No passage of the evidence held ({held}) matches this question and its filters.",
             "no_results",
         )
+    # A question about the study that takes for granted what it does not have, or asks
+    # for what no passage reports, is owed that honest partial answer (its caveat), not a
+    # decline: little close evidence is what such a question is expected to find.
+    if s.caveat and (s.intent.leaning == EVIDENCE or word_lists().peer_support.search(question)):
+        return None
     # Leaning first: a question that leans to a safety class and is far from the evidence
     # is declined for safety, not only as not covered.
     if s.intent.leaning != EVIDENCE and s.support < t.leaning_support_below:
@@ -296,6 +307,8 @@ def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
                 continue
             if m.start() == start and not m.group().isupper():
                 continue  # a sentence's first word is capitalised anyway
+            if re.fullmatch(r"I['’](?:m|ve|d|ll)", m.group()):
+                continue  # "I'm a GP": the asker, not a name
             word = re.sub(r"(?:'s|’s)$", "", m.group())
             # "NAMI-style", "AA-type": the name is the part before a lowercase suffix.
             word = re.sub(r"(?<=[A-Za-z0-9])-[a-z]+$", "", word)

@@ -12,9 +12,14 @@
    is fitted on the out-of-fold probabilities (most declines with at most MAX_WRONGLY of
    evidence questions declined). The "holdout" rows are scored once, never fitted on.
    Writes answer/data/intent.json.
-2. Thresholds: support and unknown-name support on the non-test questions of
-   eval/questions.jsonl (the test split is never read), with 5-fold cross-validation of
-   the fitting itself. Writes answer/data/support.json, keyed to model and corpus.
+2. Thresholds: leaning, support and unknown-name support on the non-test questions of
+   eval/questions.jsonl (the test split is never read). How much of the wrongly-declined
+   budget a fit may spend in-sample, and where in a run of equal cut-offs it lands, are
+   chosen by repeated 5-fold cross-validation with the budget applied out of fold (at most
+   MAX_WRONGLY_SUPPORT of in-scope questions declined out of fold, MAX_WRONGLY_FOLD in any
+   fold): an in-sample budget over-fits the sparse tail of in-scope support. Writes
+   answer/data/support.json, keyed to model and corpus, with the out-of-fold
+   wrongly-declined and missed-decline rates of every setting tried.
 """
 
 from __future__ import annotations
@@ -52,7 +57,11 @@ FOLDS = 5
 SEED = 13
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 MAX_WRONGLY = 0.01  # evidence questions declined by each intent cut-off, at most (CV)
-MAX_WRONGLY_SUPPORT = 0.01  # in-scope curated questions declined in all, at most
+MAX_WRONGLY_SUPPORT = 0.01  # in-scope curated questions declined out of fold, at most
+BUDGETS = (0.0, 0.005, 0.01)  # in-sample wrongly-declined budgets a threshold fit may spend
+POSITIONS = (0.5, 0.25)  # where in a run of equally good cut-offs a threshold lands
+REPEATS = 3  # shuffles of the threshold cross-validation
+MAX_WRONGLY_FOLD = 0.025  # …and in any one fold at most this (one of its ~40 in-scope)
 TOP_K = 8  # what the answer layer retrieves
 
 
@@ -342,11 +351,23 @@ def point(observations: Sequence[Observation], index, t: Thresholds) -> Point:
     )
 
 
+@dataclass(frozen=True)
+class Fitting:
+    """How a threshold fit spends its wrongly-declined budget: `budget` is the share of
+    in-scope questions it may decline in-sample, `position` where in the widest run of
+    equally good cut-offs it lands (0.5 the middle; lower keeps more margin above the
+    in-scope questions, the costly error). Both are chosen by cross-validation."""
+
+    budget: float = MAX_WRONGLY_SUPPORT
+    position: float = 0.5
+
+
 def _best_interval(
-    candidates: list[float], score: Callable[[float], Point], allowed: float
+    candidates: list[float], score: Callable[[float], Point], allowed: float, position: float
 ) -> float:
-    """The middle of the widest run of cut-offs with the most declines and at most
-    `allowed` in-scope questions declined (then fewest wrongly declined)."""
+    """A cut-off in the widest run of cut-offs with the most declines and at most
+    `allowed` in-scope questions declined (then fewest wrongly declined), `position` of
+    the way up that run."""
     edges = [0.0, *sorted(set(candidates)), 1.0]
     runs: list[tuple[float, float, Point]] = []
     for low, high in zip(edges, edges[1:], strict=False):
@@ -357,69 +378,143 @@ def _best_interval(
             runs.append((low, high, p))
     feasible = [r for r in runs if r[2].wrongly <= allowed] or runs[:1]
     low, high, _ = max(feasible, key=lambda r: (r[2].declined, -r[2].wrongly, r[1] - r[0]))
-    return round((low + high) / 2, 3)
+    return round(low + position * (high - low), 3)
 
 
-def fit_thresholds(observations: Sequence[Observation], index) -> Thresholds:
-    """One threshold after another, each with the ones before it fixed: support for every
-    question, then for questions the intent model leans against, then for questions
-    naming something the evidence never mentions."""
-    # One budget for the whole decision: at most MAX_WRONGLY_SUPPORT of in-scope questions
+def fit_thresholds(
+    observations: Sequence[Observation], index, how: Fitting = Fitting()
+) -> Thresholds:
+    """One threshold after another, each with the ones before it fixed: first for
+    questions the intent model leans against, then support for every question, then for
+    questions naming something the evidence never mentions."""
+    # One budget for the whole decision: at most `how.budget` of in-scope questions
     # declined, the intent model's own declines included.
     alone = point(observations, index, Thresholds(0.0, 0.0, 0.0))
-    allowed = max(alone.wrongly, MAX_WRONGLY_SUPPORT * alone.in_scope)
-    supports = [o.signals.support for o in observations if o.signals.support is not None]
-    # The later thresholds are off while support is fitted: each rule is fitted on what
-    # it adds, so support is not pushed up to decline what leaning would decline anyway.
-    support = _best_interval(
-        supports, lambda v: point(observations, index, Thresholds(v, 0.0, 0.0)), allowed
-    )
-
-    def above(values: list[float]) -> list[float]:
-        return [v for v in values if v > support] or [support]
-
+    allowed = max(alone.wrongly, how.budget * alone.in_scope)
+    # Leaning first: a question the intent model leans against needs little evidence to
+    # be doubted, and what leaning declines no longer pushes the support threshold (which
+    # every question, however plainly about peer support, must clear) upwards.
     leaning = [
         o.signals.support
         for o in observations
         if o.signals.support and o.signals.intent.leaning != EVIDENCE
     ]
     lean = _best_interval(
-        above(leaning),
-        lambda v: point(observations, index, Thresholds(support, max(v, support), support)),
+        leaning,
+        lambda v: point(observations, index, Thresholds(0.0, v, 0.0)),
         allowed,
+        how.position,
     )
-    lean = max(lean, support)
-    named = [o.signals.support for o in observations if o.signals.unknown and o.signals.support]
+    supports = [
+        o.signals.support
+        for o in observations
+        if o.signals.support is not None and o.signals.support < lean
+    ]
+    support = _best_interval(
+        supports,
+        lambda v: point(observations, index, Thresholds(min(v, lean), lean, 0.0)),
+        allowed,
+        how.position,
+    )
+    support = min(support, lean)
+    # A name the evidence never mentions is doubted no more than a question the intent
+    # model leans against: users name where they are and what they use ("GP in Leeds
+    # here", "do programmes use Zoom?"), and the fitting questions have few such names
+    # to bound the threshold from above.
+    named = [
+        o.signals.support
+        for o in observations
+        if o.signals.unknown and o.signals.support and support < o.signals.support < lean
+    ]
     name = _best_interval(
-        above(named),
-        lambda v: point(observations, index, Thresholds(support, lean, max(v, support))),
+        [*named, lean],
+        lambda v: point(observations, index, Thresholds(support, lean, min(max(v, support), lean))),
         allowed,
+        how.position,
     )
-    return Thresholds(support, lean, max(name, support))
+    return Thresholds(support, lean, min(max(name, support), lean))
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Thresholds fitted on the other folds, judged on each fold, over REPEATS shuffles."""
+
+    total: Point
+    worst_fold_wrongly: float  # the highest share of a fold's in-scope questions declined
+    by_category: dict[str, dict[str, int]]
+
+    @property
+    def wrongly_rate(self) -> float:
+        return self.total.wrongly / max(self.total.in_scope, 1)
+
+    @property
+    def declined_rate(self) -> float:
+        return self.total.declined / max(self.total.should_decline, 1)
+
+    def summary(self) -> dict:
+        return {
+            **self.total.__dict__,
+            "wrongly_declined": round(self.wrongly_rate, 4),
+            "missed_declines": round(1 - self.declined_rate, 4),
+            "worst_fold_wrongly_declined": round(self.worst_fold_wrongly, 4),
+            "by_category": self.by_category,
+        }
 
 
 def cross_validate_thresholds(
-    observations: Sequence[Observation], index
-) -> tuple[Point, dict[str, dict[str, int]]]:
-    """Each fold judged by thresholds fitted on the other folds: the totals, and per
-    category how many were declined (a should-decline category must reach its target on
-    its own, not only in the total)."""
-    order = sorted(observations, key=lambda o: hashlib.sha256(o.id.encode()).hexdigest())
+    observations: Sequence[Observation], index, how: Fitting = Fitting(), repeats: int = 1
+) -> OutOfFold:
+    """Each fold judged by thresholds fitted on the other folds: the totals, the worst
+    fold, and per category how many were declined (a should-decline category must reach
+    its target on its own, not only in the total)."""
     total = Point(0, 0, 0, 0)
+    worst = 0.0
     by_category: dict[str, Counter] = {}
-    for k in range(FOLDS):
-        held = order[k::FOLDS]
-        rest = [o for i, o in enumerate(order) if i % FOLDS != k]
-        thresholds = fit_thresholds(rest, index)
-        p = point(held, index, thresholds)
-        total = Point(
-            *(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(), strict=True))
+    for r in range(repeats):
+        order = sorted(
+            observations, key=lambda o: hashlib.sha256(f"{r}:{o.id}".encode()).hexdigest()
         )
-        for o in held:
-            c = by_category.setdefault(o.category, Counter())
-            c["n"] += 1
-            c["declined"] += verdict(o.question, o.signals, index, thresholds) is not None
-    return total, {k: dict(v) for k, v in by_category.items()}
+        for k in range(FOLDS):
+            held = order[k::FOLDS]
+            rest = [o for i, o in enumerate(order) if i % FOLDS != k]
+            thresholds = fit_thresholds(rest, index, how)
+            p = point(held, index, thresholds)
+            worst = max(worst, p.wrongly / max(p.in_scope, 1))
+            total = Point(
+                *(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(), strict=True))
+            )
+            for o in held:
+                c = by_category.setdefault(o.category, Counter())
+                c["n"] += 1
+                c["declined"] += verdict(o.question, o.signals, index, thresholds) is not None
+    return OutOfFold(total, worst, {k: dict(v) for k, v in by_category.items()})
+
+
+def choose_fitting(observations: Sequence[Observation], index) -> tuple[Fitting, dict]:
+    """The budget and position whose thresholds, fitted out of fold, decline the most
+    should-decline questions while declining at most MAX_WRONGLY_SUPPORT of in-scope ones
+    out of fold (and no fold more than MAX_WRONGLY_FOLD); ties go to the more cautious fit."""
+    tried = {}
+    for budget in BUDGETS:
+        for position in POSITIONS:
+            how = Fitting(budget, position)
+            tried[how] = cross_validate_thresholds(observations, index, how, REPEATS)
+            o = tried[how]
+            print(
+                f"  budget {budget:.3f}, position {position}: out of fold {o.total} "
+                f"(wrongly {o.wrongly_rate:.4f}, worst fold {o.worst_fold_wrongly:.3f}, "
+                f"missed declines {1 - o.declined_rate:.4f})"
+            )
+    safe = [
+        h
+        for h, o in tried.items()
+        if o.wrongly_rate <= MAX_WRONGLY_SUPPORT and o.worst_fold_wrongly <= MAX_WRONGLY_FOLD
+    ] or [min(tried, key=lambda h: tried[h].wrongly_rate)]
+    chosen = max(safe, key=lambda h: (tried[h].declined_rate, -h.budget, -h.position))
+    grid = [
+        {"budget": h.budget, "position": h.position, **o.summary()} for h, o in tried.items()
+    ]
+    return chosen, {"grid": grid, "chosen": chosen.__dict__}
 
 
 def corpus_key() -> dict[str, str]:
@@ -438,10 +533,16 @@ def fit_support() -> dict:
     index.require()
     questions = fitting_questions()  # never the test split
     observations = observe(index, questions)
-    thresholds = fit_thresholds(observations, index)
+    return write_support(observations, index, sha256([QUESTIONS_PATH]))
+
+
+def write_support(observations: Sequence[Observation], index, questions_sha256: str) -> dict:
+    print(f"thresholds: choosing the fit's budget by {REPEATS}x{FOLDS}-fold CV")
+    how, choice = choose_fitting(observations, index)
+    thresholds = fit_thresholds(observations, index, how)
     fitted = point(observations, index, thresholds)
-    print(f"thresholds: {thresholds} on {len(questions)} non-test questions: {fitted}")
-    cv, cv_by_category = cross_validate_thresholds(observations, index)
+    print(f"  chosen {how}: {thresholds} on {len(observations)} non-test questions: {fitted}")
+    cv = cross_validate_thresholds(observations, index, how, REPEATS)
     by_category: dict[str, Counter] = {}
     for o in observations:
         d = verdict(o.question, o.signals, index, thresholds)
@@ -454,8 +555,9 @@ def fit_support() -> dict:
                 f"{d.reason if d else 'answered'} <- {o.question}"
             )
     print(
-        f"  {FOLDS}-fold CV of the fitting: {cv}; declined by category: "
-        + ", ".join(f"{k} {v['declined']}/{v['n']}" for k, v in cv_by_category.items())
+        f"  {REPEATS}x{FOLDS}-fold CV of the fitting: {cv.total} (wrongly declined "
+        f"{cv.wrongly_rate:.4f}, worst fold {cv.worst_fold_wrongly:.3f}); declined by "
+        "category: " + ", ".join(f"{k} {v['declined']}/{v['n']}" for k, v in cv.by_category.items())
     )
     artefact = {
         "version": 1,
@@ -466,13 +568,14 @@ def fit_support() -> dict:
         "questions": {
             "path": "eval/questions.jsonl",
             "split": "not test",
-            "sha256": sha256([QUESTIONS_PATH]),
-            "n": len(questions),
+            "sha256": questions_sha256,
+            "n": len(observations),
         },
         "top_k": TOP_K,
         "thresholds": thresholds.__dict__,
         "fitted": fitted.__dict__,
-        "cv": {"folds": FOLDS, **cv.__dict__, "by_category": cv_by_category},
+        "fitting": choice,
+        "cv": {"folds": FOLDS, "repeats": REPEATS, **cv.summary()},
         "by_category": {k: dict(v) for k, v in by_category.items()},
     }
     SUPPORT_ARTEFACT.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")

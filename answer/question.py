@@ -215,22 +215,30 @@ def caveat_for(
     if unknown and taken:
         names = " or ".join(f"“{n}”" for n in unknown)
         return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
+    reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
+    outcome = next(
+        (name for name, (asks, _) in lexicon.outcomes().items()
+         if asks.search(raw) and name not in reported),
+        None,
+    )
     numbered = _unmatched_count(index, raw)
-    if numbered:
+    # "attrition at 12 months": the unreported outcome is the news, not its time point.
+    if numbered and not (outcome and _TIME_POINT.search(numbered)):
         taken = presumed or not _ASKS_WHETHER.match(raw)
         return Caveat(
             kind="false_premise" if taken else "not_reported",
             text=f"{study} does not mention {numbered}.",
         )
-    reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
-    for name, (asks, _) in lexicon.outcomes().items():
-        if asks.search(raw) and name not in reported:
-            # "Why did they survive longer?" takes the outcome for granted.
-            return Caveat(
-                kind="false_premise" if presumed else "not_reported",
-                text=f"{study} does not report {name}.",
-            )
+    if outcome:
+        # "Why did they survive longer?" takes the outcome for granted.
+        return Caveat(
+            kind="false_premise" if presumed else "not_reported",
+            text=f"{study} does not report {outcome}.",
+        )
     return None
+
+
+_TIME_POINT = re.compile(r"\b(?:days|weeks|months|years|yrs|wks|mos)$", re.IGNORECASE)
 
 
 @cache
@@ -264,7 +272,8 @@ def _condition_premise(
         for letter in named:
             own = re.compile(
                 rf"\b(?:programme|program|prog|scheme)\s+{letter}(?:'s|’s)?\W+"
-                rf"(?:(?:for|serving)\W+)?(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
+                rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving)\W+)?"
+                rf"(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
                 re.IGNORECASE,
             ).search(raw)
             said = [n for n, p in _conditions().items() if own and p.search(own.group("said"))]
@@ -282,7 +291,14 @@ def _condition_premise(
             raw,
             re.IGNORECASE,
         )
-        if framed and not any(_conditions()[name].search(t) for t in records.values()):
+        # "I'd like to start a programme for COPD pts": the asker's own or a hypothetical
+        # programme takes nothing about the studied ones for granted.
+        own = framed and re.search(
+            r"\b(?:a|an|my|our|new|own)\s+(?:\w+\s+)?$", raw[: framed.start()], re.IGNORECASE
+        )
+        if framed and not own and not any(
+            _conditions()[name].search(t) for t in records.values()
+        ):
             return f"None of {_span(studied)} is for {name}."
     return None
 

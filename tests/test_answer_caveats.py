@@ -148,3 +148,35 @@ def test_a_missing_source_of_a_named_programme_is_corrected_not_declined(corpus_
     assert answer.caveat and answer.caveat.kind == "false_premise"
     assert answer.caveat.text == "The study does not mention “2015”."
     assert "2015" not in CORPUS_TEXT
+
+
+# Phrasings written apart from the curated set, to check the outcome types and premises
+# generalise: each is answered with its caveat first, never declined for being far from
+# the evidence (a question asking for what is absent is expected to be).
+@pytest.mark.parametrize(
+    ("question", "kind", "text", "absent"),
+    [
+        ("what was the dropout rate among mentees", "not_reported",
+         "The study does not report dropout rates.", ("dropout", "drop-out", "attrition")),
+        ("what was the attrition of peer volunteers at 12 months", "not_reported",
+         "The study does not report dropout rates.", ("attrition",)),
+        ("smoking quit rates in the programmes?", "not_reported",
+         "The study does not report smoking cessation.", ("quit rate", "smoking")),
+        ("cost of training one volunteer?", "not_reported",
+         "The study does not report costs.", ("cost",)),
+        ("did peer support reduce ER visits?", "not_reported",
+         "The study does not report emergency department visits.", ("emergency department",)),
+        ("how much did peer support lower mortality?", "false_premise",
+         "The study does not report mortality.", ("mortality rate", "death rate")),
+        ("why was programme B only for cancer pts", "false_premise",
+         "Programme B is for mental illness.", ()),
+    ],
+)
+def test_unseen_phrasings_get_their_honest_partial_answer(
+    corpus_index, question, kind, text, absent
+):
+    answer = compose(corpus_index, question)
+    assert not answer.abstained, answer.reason
+    assert answer.caveat and answer.caveat.kind == kind
+    assert answer.caveat.text == text and answer.answer.startswith(text)
+    assert not any(a in CORPUS_TEXT.lower() for a in absent)
