@@ -77,6 +77,39 @@ class Recorder:
         return np.linspace(1.0, 0.0, len(x))
 
 
+@dataclass(frozen=True)
+class GoldScore:
+    """A bundled question's (Recall@5, MRR@10) of an order, by eval.metrics."""
+
+    qid: str
+    category: str
+    gold: tuple
+
+    def __call__(self, ranked: list) -> tuple[float, float]:
+        row = score_question(self.qid, self.category, ranked, self.gold)
+        return row.recall_at_5, row.mrr_at_10
+
+
+@dataclass(frozen=True)
+class PaperScore:
+    """A paper question's (Recall@5, MRR@10) of an order: the first passage of its paper
+    holding its gold, by eval.papers' match."""
+
+    document: str
+    gold: object
+
+    def __call__(self, ranked: list) -> tuple[float, float]:
+        rank = next(
+            (
+                r
+                for r, p in enumerate(ranked[:10], 1)
+                if p.document == self.document and hit(p.text, self.gold)
+            ),
+            None,
+        )
+        return float(bool(rank and rank <= 5)), 1 / rank if rank else 0.0
+
+
 def store(work: Path, name: str, files: list[Path]) -> Settings:
     settings = Settings(data_dir=work / name)
     bundled = work / "bundled"
@@ -115,12 +148,8 @@ def bundled_groups(index: LiveIndex, name: str, settings: Settings) -> list[Grou
             gold = gold_spans(q, sources)
             relevant = relevant_ids(universe, gold)
             pool, x, current = pools(index, retrieval_query(q.question, q.history))
-
-            def score(ranked, q=q, gold=gold):
-                row = score_question(q.id, q.category, ranked, gold)
-                return row.recall_at_5, row.mrr_at_10
-
             y = np.asarray([p.id in relevant for p in pool], dtype=int)
+            score = GoldScore(q.id, q.category, tuple(gold))
             groups.append(Group(q.id, name, fold.index, x, y, pool, current, score))
     return groups
 
@@ -134,21 +163,23 @@ def paper_groups(index: LiveIndex, name: str) -> list[Group]:
     for i, q in enumerate(dev):
         doc = docs[q["paper"]]
         pool, x, current = pools(index, q["question"])
-
-        def score(ranked, q=q, doc=doc):
-            rank = next(
-                (
-                    r
-                    for r, p in enumerate(ranked[:10], 1)
-                    if p.document == doc and hit(p.text, q["gold"])
-                ),
-                None,
-            )
-            return float(bool(rank and rank <= 5)), 1 / rank if rank else 0.0
-
         y = np.asarray([p.document == doc and hit(p.text, q["gold"]) for p in pool], dtype=int)
-        groups.append(Group(q["id"], name, i % K, x, y, pool, current, score))
+        groups.append(Group(q["id"], name, i % K, x, y, pool, current, PaperScore(doc, q["gold"])))
     return groups
+
+
+def collect(work: Path, formats: list[str]) -> tuple[list[Group], str]:
+    """Every fitting question's group on every store, and the embedding model's key."""
+    settings = store(work, "bundled", [])
+    index = LiveIndex(settings)
+    groups = bundled_groups(index, "bundled", settings)
+    for fmt in formats:
+        files = sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))
+        settings = store(work, f"papers-{fmt}", files)
+        index = LiveIndex(settings, embed_model=index.embed_model)
+        groups += bundled_groups(index, f"bundled-beside-{fmt}", settings)
+        groups += paper_groups(index, f"papers-{fmt}")
+    return groups, index.embed_model.token_space
 
 
 def fit(groups: list[Group], settings: dict) -> tuple[Ranker, dict]:
@@ -261,19 +292,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
-    groups: list[Group] = []
-    model_key = None
-    settings = store(args.work, "bundled", [])
-    index = LiveIndex(settings)
-    model_key = index.embed_model.token_space
-    groups += bundled_groups(index, "bundled", settings)
-    for fmt in args.formats.split(","):
-        files = sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))
-        settings = store(args.work, f"papers-{fmt}", files)
-        index = LiveIndex(settings, embed_model=index.embed_model)
-        groups += bundled_groups(index, f"bundled-beside-{fmt}", settings)
-        groups += paper_groups(index, f"papers-{fmt}")
-
+    groups, model_key = collect(args.work, args.formats.split(","))
     tried = [cross_validate(groups, settings) for settings in GRID]
     for settings, (cv, _) in zip(GRID, tried, strict=True):
         print(json.dumps({"settings": settings, "cv": cv}), flush=True)
