@@ -68,7 +68,7 @@ def shorthand(text: str) -> list[Shorthand]:
 
 def unabbreviate(text: str) -> str:
     """`text` with each shorthand followed by its first expansion in brackets:
-    "GP here. what do pts get" -> "GP (general practitioner) here. what do pts (patients) get"."""
+    "GP here. what do pts get" -> "GP (general practitioner) here. what do pts (patient) get"."""
     pieces, at = [], 0
     for s in shorthand(text):
         pieces += [text[at : s.end], f" ({s.expansions[0]})"]

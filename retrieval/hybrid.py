@@ -44,6 +44,7 @@ from peerqa.store import (
     sentence_ids,
     sentence_passage,
 )
+from retrieval.adapter import Adapter, load_adapter
 from retrieval.expansion import expand
 from retrieval.late import TokenVectors, load_views, passage_order
 from retrieval.programmes import ProgrammeFinder
@@ -53,7 +54,9 @@ from retrieval.ranker import (
     Query,
     Ranker,
     asks_literature,
+    documents_named,
     features,
+    first_authors,
     load_ranker,
     names_author,
 )
@@ -475,6 +478,7 @@ class LiveIndex:
             df[ids] += 1
         self._idf = np.log1p((len(passages) - df + 0.5) / (df + 0.5))
         self.ranker: Ranker | None = load_ranker(self.embed_model.token_space)
+        self.adapter: Adapter | None = load_adapter(self.embed_model.token_space)
         self._bm25 = KeywordRetriever(
             existing_bm25=bm25,
             stemmer=stemmer,
@@ -487,6 +491,7 @@ class LiveIndex:
         }
         self.passages = {p.id: p for p in passages}
         self._studies = {d.id: d.study for d in state.documents}
+        self._first_authors = first_authors(self._studies)
         self._themes = {p.id: (p.document, p.theme) for p in passages if p.theme}
         self.order = [p.id for p in passages]
         self._position = {pid: i for i, pid in enumerate(self.order)}
@@ -618,7 +623,10 @@ class LiveIndex:
         # (a follow-up's own question mixed into its resolved one) keeps fusion's order.
         learned = encoding is None or np.array_equal(encoding.vector, own.vector)
         encoding = encoding or own
-        bundle = QueryBundle(expanded, embedding=list(encoding.vector))
+        # Dense search reads the question's vector through the fitted adapter; late
+        # interaction reads its token vectors as the model gives them.
+        dense = self.adapter(encoding.vector) if self.adapter else encoding.vector
+        bundle = QueryBundle(expanded, embedding=list(dense))
         retrievers: list[BaseRetriever] = [
             DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
             DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
@@ -631,10 +639,10 @@ class LiveIndex:
         names = ["dense", "sentence", "bm25", *(["programme"] * (len(retrievers) - 3))]
         query_info = Query(
             tokens=self._query_tokens(query),
-            programmes=frozenset(named),
             # The expansion spells out shorthand: "refs", "RCTs".
             literature=asks_literature(expanded) or "reference" in active.get("kind", []),
             learned=learned,
+            documents=documents_named(query, self._first_authors),
         )
         fusion.rerank = partial(
             self._rank,

@@ -1,8 +1,9 @@
 """The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted
 with scikit-learn, walked here in numpy) over cheap, corpus-independent features of each
 candidate (every ranking's normalised score and reciprocal rank, the fused score, the
-passage's kind and section class, its length, its word overlap with the question, a
-programme the question names, agreement with the top hit's theme and document).
+passage's kind and section class, its length, its word overlap with the question,
+agreement with the top hit's theme and document, its document's standing in the pool and
+whether the question names that document's first author).
 
 `python -m eval.fit_ranker` fits it on the non-test questions (eval/questions.jsonl and
 the dev papers of eval/papers) and writes retrieval/models/ranker.json, keyed to the
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from peerqa.models import Passage
+from peerqa.models import Passage, Study, surname
 
 ARTEFACT = Path(__file__).with_name("models") / "ranker.json"
 SCHEMA = 1
@@ -37,7 +38,9 @@ VOTES = 5  # each ranking's first hits, for the documents they agree on
 # The answer layer's word lists; the literature cue is shared, not copied.
 LEXICON = Path(__file__).resolve().parents[1] / "answer" / "lexicon.json"
 
-RANKINGS = ("dense", "sentence", "bm25", "programme", "late_text", "late_context")
+# The rankings read as features. A named programme's own BM25 ranking still joins fusion
+# (retrieval.hybrid) but is not read apart: under cross-validation it added nothing.
+RANKINGS = ("dense", "sentence", "bm25", "late_text", "late_context")
 KINDS = ("paragraph", "quote", "table_row", "list_item", "reference")
 # Section classes by the words of a section path, first match wins (tables before the
 # section they sit in, back matter before "results" in "availability of results").
@@ -57,6 +60,9 @@ SECTION_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("introduction", r"introduction|background"),
     )
 )
+# How the candidate's document fares in the pool as a whole, so a passage is judged
+# beside its own paper's other hits rather than only against every paper's.
+DOCUMENT_FEATURES = ("document_best", "document_rr", "rank_in_document", "document_named")
 FEATURES: tuple[str, ...] = (
     *(f"{r}_score" for r in RANKINGS),
     *(f"{r}_rr" for r in RANKINGS),
@@ -66,13 +72,13 @@ FEATURES: tuple[str, ...] = (
     "document_of_top",
     "document_share",
     "document_votes",
+    *DOCUMENT_FEATURES,
     *(f"kind_{k}" for k in KINDS),
     "reference_asked",
     *(f"section_{name}" for name, _ in SECTION_CLASSES),
     "log_words",
     "overlap",
     "overlap_idf",
-    "programme_named",
 )
 
 log = logging.getLogger("peerqa.retrieval")
@@ -105,6 +111,25 @@ def names_author(question: str, reference: str) -> bool:
     return author is not None and author in re.findall(r"[\w'’-]+", question.lower())
 
 
+def first_authors(studies: Mapping[str, Study | None]) -> dict[str, str]:
+    """Each document's first author's surname, lowercased ("Joo JH" -> "joo"), where its
+    citation metadata names one of at least three letters."""
+    names = {}
+    for document, study in studies.items():
+        name = surname(study.authors[0]).lower() if study and study.authors else ""
+        if len(name) >= 3:
+            names[document] = name
+    return names
+
+
+def documents_named(question: str, authors: Mapping[str, str]) -> frozenset[str]:
+    """The documents whose first author the question names ("in the Braun et al. review")."""
+    asked = " ".join(re.findall(r"[\w'’-]+", question.lower()))
+    return frozenset(
+        d for d, name in authors.items() if re.search(rf"(?<![\w'’-]){re.escape(name)}\b", asked)
+    )
+
+
 @lru_cache(maxsize=4096)
 def section_class(section: str) -> str | None:
     return next((name for name, pattern in SECTION_CLASSES if pattern.search(section)), None)
@@ -115,9 +140,9 @@ class Query:
     """What features read of a question."""
 
     tokens: np.ndarray  # its distinct BM25 token ids (stemmed, no stopwords) in the corpus
-    programmes: frozenset[tuple[str, str]]  # (document, letter) it names
     literature: bool
     learned: bool = True  # searched by its own vector: the fitted ranker applies
+    documents: frozenset[str] = frozenset()  # whose first author the question names
 
 
 @dataclass(frozen=True)
@@ -127,6 +152,29 @@ class Candidate:
     fused: float  # fusion's score (after theme feedback), 0-1
     fused_rank: int  # 1-based
     theme_of_top: bool
+
+
+def document_features(documents: Sequence[str], fused: np.ndarray, named: frozenset[str]):
+    """DOCUMENT_FEATURES of candidates (in fusion's order) from their documents and fused
+    scores: the best fused score of the candidate's document over the pool's best, the
+    reciprocal rank of its document by that best, its own reciprocal rank among its
+    document's candidates, and whether the question names its document's first author."""
+    x = np.zeros((len(documents), len(DOCUMENT_FEATURES)))
+    if not len(documents):
+        return x
+    best: dict[str, float] = {}
+    within: dict[str, int] = {}
+    for row, (document, score) in enumerate(zip(documents, fused, strict=True)):
+        best[document] = max(best.get(document, -math.inf), float(score))
+        within[document] = within.get(document, 0) + 1
+        x[row, 2] = 1.0 / within[document]
+    top = max(best.values())
+    rank = {d: r for r, d in enumerate(sorted(best, key=lambda d: -best[d]), 1)}
+    for row, document in enumerate(documents):
+        x[row, 0] = best[document] / top if top > 0 else 1.0
+        x[row, 1] = 1.0 / rank[document]
+        x[row, 3] = document in named
+    return x
 
 
 def features(
@@ -140,7 +188,7 @@ def features(
     x = np.zeros((len(candidates), len(FEATURES)))
     column = {name: i for i, name in enumerate(FEATURES)}
     for name, ranked in rankings.items():
-        if not ranked:
+        if not ranked or name not in RANKINGS:
             continue
         scores = [s for _, s in ranked]
         low, high = min(scores), max(scores)
@@ -181,7 +229,12 @@ def features(
         if len(query.tokens):
             x[row, column["overlap"]] = overlap[row] / len(query.tokens)
             x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
-        x[row, column["programme_named"]] = (p.document, p.programme) in query.programmes
+    first = column[DOCUMENT_FEATURES[0]]
+    x[:, first : first + len(DOCUMENT_FEATURES)] = document_features(
+        [c.passage.document for c in candidates],
+        np.asarray([c.fused for c in candidates]),
+        query.documents,
+    )
     return x
 
 

@@ -14,6 +14,7 @@ from peerqa.store import embed_text
 from retrieval import hybrid
 from retrieval.expansion import expand
 from retrieval.hybrid import UnknownFilterValue
+from retrieval.late import verbatim_text
 from tests.conftest import CORPUS_TEXT
 
 
@@ -206,10 +207,13 @@ def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index
         counts.add(len(retrievers))
         query = expand(question)
         encoding = view.embed_model.encode_query(query)
-        bundle = QueryBundle(query, embedding=list(encoding.vector))
+        # Dense search reads the vector through the fitted adapter (test_retrieval_adapter).
+        dense = view.adapter(encoding.vector) if view.adapter else encoding.vector
+        bundle = QueryBundle(query, embedding=list(dense))
         found = {h.node.node_id: h.node for r in retrievers for h in r.retrieve(bundle)}
         late = []
-        for read in (lambda p: p.text, embed_text):
+        # The text view reads a reference entry as it is embedded (retrieval.late).
+        for read in (verbatim_text, embed_text):
             texts = [read(view.passages[n.node_id]) for n in found.values()]
             tokens = view.embed_model.token_vectors(texts)
             scored = (

@@ -7,9 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from peerqa.models import Filters, Passage
+from peerqa.models import Filters, Passage, Study
 from retrieval import hybrid, ranker
-from retrieval.ranker import FEATURES, Candidate, Query, asks_literature, features, load_ranker
+from retrieval.ranker import (
+    FEATURES,
+    Candidate,
+    Query,
+    asks_literature,
+    documents_named,
+    features,
+    first_authors,
+    load_ranker,
+)
 
 # Questions about the findings, none about literature: the bundled paper's reference
 # entries (39 of its passages) rank among fusion's top 10 for each of them.
@@ -55,7 +64,11 @@ def test_features_read_every_ranking_and_the_question():
         Candidate(c, np.array([2]), fused=0.1, fused_rank=3, theme_of_top=False),
     ]
     rankings = {"dense": [("b", 0.8), ("a", 0.6), ("z", 0.4)], "bm25": [("a", 7.0)]}
-    query = Query(tokens=np.array([0, 1]), programmes=frozenset({("d", "E")}), literature=True)
+    query = Query(
+        tokens=np.array([0, 1]),
+        literature=True,
+        documents=frozenset({"e"}),
+    )
     x = features(query, candidates, rankings, idf)
     row = {name: x[:, i].tolist() for i, name in enumerate(FEATURES)}
     assert row["dense_score"] == pytest.approx([0.5, 1.0, 0.0])  # min-max over the ranking
@@ -70,8 +83,27 @@ def test_features_read_every_ranking_and_the_question():
     assert row["section_table"] == [0.0, 0.0, 1.0]
     assert row["document_of_top"] == [1.0, 1.0, 0.0]
     assert row["document_share"] == pytest.approx([2 / 3, 2 / 3, 1 / 3])
-    assert row["programme_named"] == [1.0, 0.0, 0.0]
     assert row["theme_of_top"] == [1.0, 0.0, 0.0]
+    # Each candidate beside its own document: the document's best fused score over the
+    # pool's, the document's rank by it, the candidate's rank within its document.
+    assert row["document_best"] == pytest.approx([1.0, 1.0, 0.1 / 0.9])
+    assert row["document_rr"] == [1.0, 1.0, 0.5]
+    assert row["rank_in_document"] == [1.0, 0.5, 1.0]
+    assert row["document_named"] == [0.0, 0.0, 1.0]
+
+
+def test_a_question_names_a_document_by_its_first_authors_surname():
+    studies = {
+        "joo": Study(authors=["Joo JH", "Bone L"]),
+        "braun": Study(authors=["Rebecca Braun", "Caricia Catalani"]),
+        "untitled": None,
+        "short": Study(authors=["Li X"]),  # too short to tell from a word
+    }
+    authors = first_authors(studies)
+    assert authors == {"joo": "joo", "braun": "braun"}
+    assert documents_named("In the Braun et al. review, which years?", authors) == {"braun"}
+    assert documents_named("what did Joo's paper find", authors) == {"joo"}
+    assert documents_named("braunschweig hospital peers", authors) == frozenset()
 
 
 def test_the_artefact_serves_only_its_embedding_model(corpus_index, tmp_path):
@@ -101,6 +133,24 @@ def test_search_returns_the_rankers_order_of_fusions_pool(corpus_index, monkeypa
     reversed_order = type("Reverse", (), {"predict": lambda self, x: np.linspace(0, 1, len(x))})
     monkeypatch.setattr(view, "ranker", reversed_order())
     assert [p.id for p in corpus_index.search(question, 3)] == [p.id for p in pool[::-1][:3]]
+
+
+def test_a_candidate_never_falls_as_its_evidence_of_relevance_rises(corpus_index):
+    """The served ranker is fitted with monotone constraints: raising a candidate's dense
+    (or any ranking's) score, its word overlap or its document's standing never lowers
+    its probability, whatever its other features."""
+    from eval.fit_ranker import INCREASING
+
+    model = load_ranker(corpus_index.embed_model.token_space)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(400, len(FEATURES)))
+    base = model.predict(x)
+    for name in ("dense_score", "sentence_rr", "overlap_idf", "document_best", "fused_score"):
+        assert name in INCREASING
+        raised = x.copy()
+        column = FEATURES.index(name)
+        raised[:, column] = np.minimum(1.0, raised[:, column] + 0.3)
+        assert np.all(model.predict(raised) >= base - 1e-12), name
 
 
 def test_trees_are_walked_to_their_leaves_and_summed():
