@@ -31,7 +31,7 @@ import torch
 
 from answer.followup import retrieval_query
 from eval.metrics import relevant_ids
-from eval.papers.__main__ import PAPERS, QUESTIONS, SUFFIX, hit, load, paper_of
+from eval.papers.__main__ import PAPERS, SUFFIX, dev_folds, hit, paper_of
 from eval.questions import folds, gold_spans
 from ingest.pipeline import parse_sources
 from retrieval.adapter import ARTEFACT, SCHEMA, Adapter
@@ -96,11 +96,10 @@ def pairs(index: LiveIndex) -> Pairs:
     docs = {
         paper_of(d.source): d.id for d in index.state.documents if d.source.startswith("paper_")
     }
-    dev = sorted((q for q in load(QUESTIONS) if q["split"] == "dev"), key=lambda q: q["id"])
-    for i, q in enumerate(dev):  # dealt as eval.fit_ranker deals them
+    for q, k in dev_folds(K):  # the folds eval.fit_ranker uses
         doc = docs[q["paper"]]
         gold = [p.id for p in universe if p.document == doc and hit(p.text, q["gold"])]
-        rows.append((q["question"], frozenset(position[p] for p in gold), i % K, True))
+        rows.append((q["question"], frozenset(position[p] for p in gold), k, True))
     rows = [r for r in rows if r[1]]  # gold that no passage holds teaches nothing
     vectors = np.stack([np.asarray(index.encode(text).vector, np.float32) for text, *_ in rows])
     return Pairs(

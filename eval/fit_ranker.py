@@ -11,11 +11,12 @@ reference rule) with each candidate's features; a candidate is positive when it 
 gold (eval.metrics for the bundled paper, eval.papers' match for the papers).
 
 Grouped k-fold cross-validation (a question's rows on every store stay in one fold; the
-bundled questions in eval.questions.folds(), the papers' dealt by id) reports Recall@5
-and MRR@10 of the learned order against the fusion order on the same folds, per store,
-then the model is refitted on every row and written with its CV figures to
-retrieval/models/ranker.json, keyed to the embedding model's token space, beside each
-fold's model (`out_of_fold`: what the fitters downstream retrieve a fitting question with).
+bundled questions in eval.questions.folds(), the papers' a paper to a fold:
+eval.papers.dev_folds) reports Recall@5 and MRR@10 of the learned order against the
+fusion order on the same folds, per store, then the model is refitted on every row and
+written with its CV figures to retrieval/models/ranker.json, keyed to the embedding
+model's token space, beside each fold's model (`out_of_fold`: what the fitters downstream
+retrieve a fitting question with).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from answer.followup import retrieval_query
 from eval.metrics import relevant_ids, score_question
-from eval.papers.__main__ import PAPERS, QUESTIONS, SUFFIX, hit, load, paper_of
+from eval.papers.__main__ import PAPERS, SUFFIX, dev_folds, hit, paper_of
 from eval.questions import folds, gold_spans
 from ingest.pipeline import ingest, parse_sources
 from peerqa.config import Settings
@@ -176,13 +177,12 @@ def paper_groups(index: LiveIndex, name: str, adapters: Sequence[Adapter | None]
     docs = {
         paper_of(d.source): d.id for d in index.state.documents if d.source.startswith("paper_")
     }
-    dev = sorted((q for q in load(QUESTIONS) if q["split"] == "dev"), key=lambda q: q["id"])
     groups = []
-    for i, q in enumerate(dev):
+    for q, k in dev_folds(K):
         doc = docs[q["paper"]]
-        pool, x, current = pools(index, q["question"], adapters[i % K])
+        pool, x, current = pools(index, q["question"], adapters[k])
         y = np.asarray([p.document == doc and hit(p.text, q["gold"]) for p in pool], dtype=int)
-        groups.append(Group(q["id"], name, i % K, x, y, pool, current, PaperScore(doc, q["gold"])))
+        groups.append(Group(q["id"], name, k, x, y, pool, current, PaperScore(doc, q["gold"])))
     return groups
 
 

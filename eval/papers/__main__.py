@@ -98,6 +98,15 @@ def load(path: Path) -> list[dict]:
     return [q for q in rows if q.get("gold")]
 
 
+def dev_folds(k: int) -> list[tuple[dict, int]]:
+    """The dev questions (never a held-out paper's), each with its cross-validation fold.
+    A paper's questions share a fold, so each fold is judged on papers its model never
+    saw, as the product is judged on papers nobody here has."""
+    dev = sorted((q for q in load(QUESTIONS) if q["split"] == "dev"), key=lambda q: q["id"])
+    papers = sorted({q["paper"] for q in dev})
+    return [(q, papers.index(q["paper"]) % k) for q in dev]
+
+
 def files_for(fmt: str, tmp: Path) -> list[Path]:
     if fmt == "pdf":
         sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
