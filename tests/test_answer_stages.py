@@ -298,6 +298,31 @@ def test_the_top_passage_keeps_the_lead_unless_beaten_by_the_margin():
     assert select([top, other], replace(POLICY, margin=0.01))[0] is other
 
 
+def test_the_lead_model_decides_what_goes_first_and_p_what_is_included():
+    likely, answering, unlikely = (
+        _unit("t", "d1", "Challenges in delivering peer support programmes exist.", 0.9, 0),
+        _unit("a", "d2", "I sent letters out to the cardiologists.", 0.7, 1),
+        _unit("u", "d3", "Peer support is complementary to care.", 0.05, 2),
+    )
+    likely.lead, answering.lead, unlikely.lead = 0.5, 2.0, -1.0
+    chosen = select([likely, answering, unlikely], replace(POLICY, margin=0.0, floor=0.2))
+    # `answering` goes first though `likely` is likelier to hold the answer; `unlikely`
+    # is below the floor and left out.
+    assert chosen == [answering, likely]
+    assert select([likely, answering], replace(POLICY, margin=2.0))[0] is likely
+
+
+def test_the_top_passage_best_unit_is_in_the_answer_whatever_leads():
+    top, other = (
+        _unit("t", "d1", "Programmes matched peers by diagnosis.", 0.3, 0),
+        _unit("o", "d2", "Rare conditions made matching hard.", 0.95, 1),
+    )
+    top.lead, other.lead = 0.0, 5.0
+    # Led by another and ending there (alone), the answer still holds the top's best.
+    assert select([top, other], replace(POLICY, margin=0.0, alone=0.9)) == [other, top]
+    assert select([top, other], replace(POLICY, margin=0.0), limit=1) == [other]
+
+
 def test_features_weigh_rare_shared_words_and_read_the_neighbouring_sentences():
     texts = [
         "We interviewed 43 key informants from 7 programmes.",
