@@ -30,6 +30,7 @@ from answer.sentences import WHOLE_KINDS, SentenceBank, Split, words_of
 from peerqa.models import Filters, Passage, ScoredPassage
 from peerqa.segment import word_count
 from retrieval.hybrid import LiveIndex
+from retrieval.ranker import names_author
 
 MIN_WORDS = 5  # shorter "sentences" are fragments ("Table 4.", "It’s not just a surgery.")
 MAX_QUOTE_SENTENCES = 6  # a quotation run on further than this is not quoted at all
@@ -125,13 +126,13 @@ def is_front_matter(passage: Passage) -> bool:
 
 
 def wanted(question: Question, passage: Passage) -> bool:
-    """Reference entries only for questions about literature; a question naming
-    programmes does not want another programme's table row, nor one naming a paper
-    another paper's findings."""
+    """Reference entries only for questions about literature or naming the entry's first
+    author ("the repper & carter review"); a question naming programmes does not want
+    another programme's table row, nor one naming a paper another paper's findings."""
     if question.documents and passage.document not in question.documents:
         return False
     if passage.kind == "reference":
-        return question.asks_literature
+        return question.asks_literature or names_author(question.resolved, passage.text)
     if passage.kind == "table_row" and question.programmes and passage.programme:
         return passage.programme in question.programmes
     return True

@@ -162,12 +162,31 @@ def test_a_table_row_reads_label_colon_main_cell_from_its_verbatim_cells(corpus_
     assert all(c in ROW_C for c in cells(ROW_C)) and "√" not in cells(ROW_C)
 
 
-def test_a_cell_the_question_asks_about_is_named_by_its_column(corpus_index):
+def test_a_cell_the_question_asks_about_is_named_by_its_column_and_leads(corpus_index):
     row = passage(ROW_C, kind="table_row", section="Table 2", programme="C")
     q = understand(corpus_index, "Is Programme C local or national?")
-    lead, *extras = row_pieces(row, q, profile_for("joo-2022-peer-support"))
-    assert lead.startswith("Programme C: Offers telephone")
-    assert extras == ["Programme location: Local"]
+    assert row_pieces(row, q, profile_for("joo-2022-peer-support")) == [
+        "Programme C — Programme location: Local",
+        "Programme C: Offers telephone one-to-one support for new mothers for 12 weeks "
+        "after delivery.",
+    ]
+
+
+def test_the_sentence_of_a_cell_the_question_asks_about_leads_the_row(corpus_index):
+    text = (
+        "Programme C | √ | New mother hospital-based | Local | Offers telephone support for "
+        "new mothers. Issues discussed may relate to mother or baby care. Support groups in "
+        "community also provided. |"
+    )
+    row = passage(text, kind="table_row", section="Table 2", programme="C")
+    q = understand(corpus_index, "what issues do mentors discuss, baby care?")
+    pieces = row_pieces(row, q, profile_for("joo-2022-peer-support"))
+    assert pieces == [
+        "Programme C: Issues discussed may relate to mother or baby care.",
+        "Offers telephone support for new mothers.",
+        "Support groups in community also provided.",
+    ]
+    assert all(p.split(": ", 1)[-1] in text for p in pieces)  # each verbatim after its label
 
 
 def test_a_generic_paper_row_takes_column_names_from_its_header(corpus_index):
@@ -271,6 +290,17 @@ def test_a_question_naming_a_paper_takes_evidence_from_that_paper_only():
     other = passage("Two meta-analyses found reductions.", document="review-2020")
     named = passage("Group peer support did not reduce depression.", document="trial-2021")
     assert not wanted(q, other) and wanted(q, named)
+
+
+def test_a_reference_entry_is_evidence_when_literature_is_asked_or_its_author_named():
+    entry = passage(
+        "Repper J, Carter T.. A review of the literature on peer support in mental health "
+        "services. J Ment Health. 2011;20(4):392–411.",
+        kind="reference",
+    )
+    assert not wanted(_question(resolved="what's the review about"), entry)
+    assert wanted(_question(resolved="repper & carter review - what's it about"), entry)
+    assert wanted(_question(asks_literature=True), entry)
 
 
 # -- selection policy and features ---------------------------------------------------------
