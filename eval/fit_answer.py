@@ -75,6 +75,9 @@ from retrieval.hybrid import LiveIndex
 
 SEED = 13
 C = 1.0
+# The lead model's regularisation: by 5-fold CV of the lead unit holding gold over
+# 0.003-0.3 (stronger regularisation ranked as the inclusion model does; weaker overfit).
+C_LEAD = 0.03
 DIGITS = 8  # of the artefact's weights
 # Policies tried on the out-of-fold answers: a small grid, not constants per question.
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3)
@@ -106,6 +109,8 @@ SHORTLIST = 24  # policies checked as rendered answers (see choose_policy)
 PADDING_COST = 0.05
 FIGURES = ("text_holds_gold", "first_holds_gold", "padding_mean", "padding_share")
 BUNDLED, PAPERS = "bundled", "papers"
+# Per question, its units' scores: column 0 P(holds gold), column 1 the lead score.
+Scores = Sequence[np.ndarray]
 
 
 @dataclass
@@ -238,14 +243,24 @@ def matrix(
     return np.stack(rows), np.asarray(labels, dtype=int), np.asarray(groups)
 
 
-def fit(x: np.ndarray, y: np.ndarray, features: Sequence[str] = FEATURES) -> dict:
+def fit(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, features: Sequence[str] = FEATURES
+) -> dict:
+    """Both models on standardised features: P(unit holds gold) by logistic regression,
+    and the lead model by logistic regression on pairs (a question's gold unit minus one
+    of its other units, and the reverse), so it learns which unit of one question beats
+    another, whatever the question's overall level."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    z = (x - scaler.mean_) / scale
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
-    model.fit((x - scaler.mean_) / scale, y)
+    model.fit(z, y)
+    pairs = pair_differences(z, y, groups)
+    lead = LogisticRegression(C=C_LEAD, fit_intercept=False, max_iter=2000)
+    lead.fit(pairs, np.tile([1, 0], len(pairs) // 2))
     # Rounded: threaded BLAS sums differ in the last bits between runs, and the same
     # store must write the same artefact.
     return {
@@ -254,7 +269,21 @@ def fit(x: np.ndarray, y: np.ndarray, features: Sequence[str] = FEATURES) -> dic
         "scale": _rounded(scale),
         "coef": _rounded(model.coef_[0]),
         "intercept": round(float(model.intercept_[0]), DIGITS),
+        "lead": _rounded(lead.coef_[0]),
     }
+
+
+def pair_differences(z: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """For each question, each (gold unit, other unit) pair as gold - other, then
+    other - gold: rows labelled 1, 0, 1, 0, …"""
+    rows = []
+    for g in np.unique(groups):
+        members = np.flatnonzero(groups == g)
+        gold, other = members[y[members] == 1], members[y[members] == 0]
+        for p in gold:
+            for n in other:
+                rows += [z[p] - z[n], z[n] - z[p]]
+    return np.asarray(rows)
 
 
 def _rounded(values: np.ndarray) -> list[float]:
@@ -272,21 +301,19 @@ class Scorer:
         self.sources = source_texts(settings)
         self.quotes = {doc: quote_spans(text) for doc, text in self.sources.items()}
 
-    def answers(self, scores: Sequence[np.ndarray], policy: Policy) -> dict[str, dict]:
+    def answers(self, scores: Scores, policy: Policy) -> dict[str, dict]:
         checks = []
         for ex, s in zip(self.examples, scores, strict=True):
-            for u, p in zip(ex.units, s, strict=True):
-                u.score = float(p)
+            _set_scores(ex, s)
             answer = answer_units(ex.index, ex.question, ex.units, policy)
             checks.append(self._check(ex, answer))
         return self._by_set(checks, _figures)
 
-    def chosen(self, scores: Sequence[np.ndarray], policy: Policy) -> dict[str, dict]:
+    def chosen(self, scores: Scores, policy: Policy) -> dict[str, dict]:
         """OBJECTIVE's figures over the chosen units themselves, before rendering."""
         rows = []
         for ex, s in zip(self.examples, scores, strict=True):
-            for u, p in zip(ex.units, s, strict=True):
-                u.score = float(p)
+            _set_scores(ex, s)
             profiles = _profiles(ex.index, {u.passage.document for u in ex.units})
             blocks = choose(ex.question, ex.units, policy, profiles)
             hits = [holds(u.span, ex.gold) for b in blocks for u in b.units]
@@ -333,6 +360,21 @@ class Scorer:
         )
 
 
+def _set_scores(ex: Example, scores: np.ndarray) -> None:
+    """A question's units scored: column 0 P(holds gold), column 1 the lead score."""
+    for u, (p, lead) in zip(ex.units, scores, strict=True):
+        u.score, u.lead = float(p), float(lead)
+
+
+def predicted(selector, examples: Sequence[Example]) -> list[np.ndarray]:
+    """Each question's units scored by one selector, as `Scores`."""
+    out = []
+    for ex in examples:
+        x = np.stack([u.features for u in ex.units])
+        out.append(np.column_stack([selector.predict(x), selector.predict_lead(x)]))
+    return out
+
+
 def _figures(checks) -> dict[str, float]:
     summary = summarise_answers(checks)
     return {f: float(getattr(summary, f) or 0.0) for f in FIGURES}
@@ -347,29 +389,40 @@ def objective(figures: dict[str, float], padding_cost: float = PADDING_COST) -> 
 
 
 def cross_validate(
-    examples: list[Example], k: int, features: Sequence[str] = FEATURES
+    examples: list[Example], k: int, features: Sequence[str] = FEATURES, lead: bool = True
 ) -> tuple[list[np.ndarray], dict]:
-    """Out-of-fold unit scores (eval.questions.folds: stratified by category, a
-    question's units in one fold) and the unit AUC of each fold."""
+    """Out-of-fold unit scores, P and lead (eval.questions.folds: stratified by category,
+    a question's units in one fold; without `lead`, units lead by P as before the lead
+    model), the unit AUC of each fold and how often the best lead holds gold."""
     from sklearn.metrics import roc_auc_score
 
     x, y, groups = matrix(examples, features)
     position = {ex.id: i for i, ex in enumerate(examples)}
-    oof = np.zeros(len(y))
+    oof = np.zeros((len(y), 2))
     aucs = []
     for fold in folds(k, SEED, [ex.item for ex in examples]):
         held_out = [position[q.id] for q in fold.validate]
         train = ~np.isin(groups, held_out)
-        fitted = fit(x[train], y[train], features)
+        fitted = fit(x[train], y[train], groups[train], features)
+        if not lead:
+            fitted["lead"] = None
         fold_selector = from_dict({**fitted, "policy": _policy(0, 0.5, 0.1, 3, 1.0).__dict__})
-        oof[~train] = fold_selector.predict(x[~train])
+        oof[~train, 0] = fold_selector.predict(x[~train])
+        oof[~train, 1] = fold_selector.predict_lead(x[~train])
         if len(set(y[~train])) == 2:
-            aucs.append(float(roc_auc_score(y[~train], oof[~train])))
+            aucs.append(float(roc_auc_score(y[~train], oof[~train, 0])))
     scores, at = [], 0
     for ex in examples:
         scores.append(oof[at : at + len(ex.units)])
         at += len(ex.units)
-    return scores, {"unit_auc_mean": fmean(aucs), "unit_auc_by_fold": aucs}
+    starts = _starts(scores)
+    led = [bool(y[at + int(np.argmax(s[:, 1]))]) for at, s in zip(starts, scores, strict=True)]
+    cv = {"unit_auc_mean": fmean(aucs), "unit_auc_by_fold": aucs, "lead_holds": fmean(led)}
+    return scores, cv
+
+
+def _starts(scores: Scores) -> list[int]:
+    return list(itertools.accumulate((len(s) for s in scores), initial=0))[:-1]
 
 
 def _policy(margin: float, ratio: float, floor: float, units: int, alone: float) -> Policy:
@@ -377,7 +430,7 @@ def _policy(margin: float, ratio: float, floor: float, units: int, alone: float)
 
 
 def choose_policy(
-    scorer: Scorer, scores: Sequence[np.ndarray], padding_cost: float = PADDING_COST
+    scorer: Scorer, scores: Scores, padding_cost: float = PADDING_COST
 ) -> tuple[Policy, dict[str, dict]]:
     """The policy of the grid whose out-of-fold answers score best on OBJECTIVE. Checking
     rendered answers takes a second a policy, so the grid is first cut to SHORTLIST
@@ -462,13 +515,14 @@ def main() -> None:
 
 def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example]) -> None:
     """Cross-validate, choose the policy, refit on all and write the artefact."""
-    x, y, _ = matrix(examples)
+    x, y, groups = matrix(examples)
     counts = {s: sum(ex.set == s for ex in examples) for s in (BUNDLED, PAPERS)}
     print(f"in-scope fitting questions: {counts}, units: {len(y)}, positive: {y.sum()}")
     scorer = Scorer(settings, examples)
     scores, cv = cross_validate(examples, args.folds)
     policy, figures = choose_policy(scorer, scores, args.padding_cost)
     print(f"{args.folds}-fold CV unit AUC {cv['unit_auc_mean']:.3f} {cv['unit_auc_by_fold']}")
+    print(f"{args.folds}-fold CV best lead score's unit holds gold {cv['lead_holds']:.3f}")
     print(f"policy chosen on out-of-fold answers: {policy}")
     print(f"{args.folds}-fold CV answers as `peerqa eval` scores them, per question set:")
     _print("fitted selector", figures)
@@ -479,11 +533,11 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
         if tuple(old["features"]) == FEATURES:
             # The artefact itself, as it would answer these questions (no refitting).
             fixed = from_dict(old)
-            fixed_scores = [
-                fixed.predict(np.stack([u.features for u in ex.units])) for ex in examples
-            ]
-            _print(f"{args.compare.name} as fitted", scorer.answers(fixed_scores, fixed.policy))
-        old_scores, _ = cross_validate(examples, args.folds, old["features"])
+            _print(
+                f"{args.compare.name} as fitted",
+                scorer.answers(predicted(fixed, examples), fixed.policy),
+            )
+        old_scores, _ = cross_validate(examples, args.folds, old["features"], "lead" in old)
         _print(
             f"{args.compare.name}: features+policy, CV",
             scorer.answers(old_scores, Policy(**old["policy"])),
@@ -498,7 +552,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
             "documents": sorted(d.id for d in documents),
             "question_sets": sorted({ex.set for ex in examples}),
         },
-        **fit(x, y),
+        **fit(x, y, groups),
         "policy": policy.__dict__,
         "cv": {
             "folds": args.folds,
@@ -514,6 +568,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
                 for k, v in f.items()
             },
             "unit_auc_mean": round(cv["unit_auc_mean"], 4),
+            "lead_holds": round(cv["lead_holds"], 4),
         },
     }
     ARTEFACT.parent.mkdir(parents=True, exist_ok=True)
@@ -523,7 +578,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
     if args.final_check:
         selector = from_dict(artefact)
         test = collect(index, settings, split_test=True)
-        test_scores = [selector.predict(np.stack([u.features for u in ex.units])) for ex in test]
+        test_scores = predicted(selector, test)
         test_scorer = Scorer(settings, test)
         print(f"frozen test split ({len(test)} questions), final check:")
         _print("fitted selector", test_scorer.answers(test_scores, selector.policy))

@@ -162,12 +162,31 @@ def test_a_table_row_reads_label_colon_main_cell_from_its_verbatim_cells(corpus_
     assert all(c in ROW_C for c in cells(ROW_C)) and "√" not in cells(ROW_C)
 
 
-def test_a_cell_the_question_asks_about_is_named_by_its_column(corpus_index):
+def test_a_cell_the_question_asks_about_is_named_by_its_column_and_leads(corpus_index):
     row = passage(ROW_C, kind="table_row", section="Table 2", programme="C")
     q = understand(corpus_index, "Is Programme C local or national?")
-    lead, *extras = row_pieces(row, q, profile_for("joo-2022-peer-support"))
-    assert lead.startswith("Programme C: Offers telephone")
-    assert extras == ["Programme location: Local"]
+    assert row_pieces(row, q, profile_for("joo-2022-peer-support")) == [
+        "Programme C — Programme location: Local",
+        "Programme C: Offers telephone one-to-one support for new mothers for 12 weeks "
+        "after delivery.",
+    ]
+
+
+def test_the_sentence_of_a_cell_the_question_asks_about_leads_the_row(corpus_index):
+    text = (
+        "Programme C | √ | New mother hospital-based | Local | Offers telephone support for "
+        "new mothers. Issues discussed may relate to mother or baby care. Support groups in "
+        "community also provided. |"
+    )
+    row = passage(text, kind="table_row", section="Table 2", programme="C")
+    q = understand(corpus_index, "what issues do mentors discuss, baby care?")
+    pieces = row_pieces(row, q, profile_for("joo-2022-peer-support"))
+    assert pieces == [
+        "Programme C: Issues discussed may relate to mother or baby care.",
+        "Offers telephone support for new mothers.",
+        "Support groups in community also provided.",
+    ]
+    assert all(p.split(": ", 1)[-1] in text for p in pieces)  # each verbatim after its label
 
 
 def test_a_generic_paper_row_takes_column_names_from_its_header(corpus_index):
@@ -273,6 +292,17 @@ def test_a_question_naming_a_paper_takes_evidence_from_that_paper_only():
     assert not wanted(q, other) and wanted(q, named)
 
 
+def test_a_reference_entry_is_evidence_when_literature_is_asked_or_its_author_named():
+    entry = passage(
+        "Repper J, Carter T.. A review of the literature on peer support in mental health "
+        "services. J Ment Health. 2011;20(4):392–411.",
+        kind="reference",
+    )
+    assert not wanted(_question(resolved="what's the review about"), entry)
+    assert wanted(_question(resolved="repper & carter review - what's it about"), entry)
+    assert wanted(_question(asks_literature=True), entry)
+
+
 # -- selection policy and features ---------------------------------------------------------
 def _ranked_units() -> list[Unit]:
     return [
@@ -296,6 +326,31 @@ def test_the_top_passage_keeps_the_lead_unless_beaten_by_the_margin():
     )
     assert select([top, other], replace(POLICY, margin=0.1))[0] is top
     assert select([top, other], replace(POLICY, margin=0.01))[0] is other
+
+
+def test_the_lead_model_decides_what_goes_first_and_p_what_is_included():
+    likely, answering, unlikely = (
+        _unit("t", "d1", "Challenges in delivering peer support programmes exist.", 0.9, 0),
+        _unit("a", "d2", "I sent letters out to the cardiologists.", 0.7, 1),
+        _unit("u", "d3", "Peer support is complementary to care.", 0.05, 2),
+    )
+    likely.lead, answering.lead, unlikely.lead = 0.5, 2.0, -1.0
+    chosen = select([likely, answering, unlikely], replace(POLICY, margin=0.0, floor=0.2))
+    # `answering` goes first though `likely` is likelier to hold the answer; `unlikely`
+    # is below the floor and left out.
+    assert chosen == [answering, likely]
+    assert select([likely, answering], replace(POLICY, margin=2.0))[0] is likely
+
+
+def test_the_top_passage_best_unit_is_in_the_answer_whatever_leads():
+    top, other = (
+        _unit("t", "d1", "Programmes matched peers by diagnosis.", 0.3, 0),
+        _unit("o", "d2", "Rare conditions made matching hard.", 0.95, 1),
+    )
+    top.lead, other.lead = 0.0, 5.0
+    # Led by another and ending there (alone), the answer still holds the top's best.
+    assert select([top, other], replace(POLICY, margin=0.0, alone=0.9)) == [other, top]
+    assert select([top, other], replace(POLICY, margin=0.0), limit=1) == [other]
 
 
 def test_features_weigh_rare_shared_words_and_read_the_neighbouring_sentences():

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from answer.selector import from_dict
 from eval.fit_answer import (
     BUNDLED,
     DEV_PAPERS,
@@ -15,8 +17,10 @@ from eval.fit_answer import (
     PAPERS_DIR,
     Example,
     Scorer,
+    fit,
     holds,
     objective,
+    pair_differences,
 )
 from eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
 from eval.questions import GoldSpan
@@ -54,3 +58,41 @@ def test_figures_are_reported_per_question_set_and_over_all():
     out = scorer._by_set([1.0, 0.0, 1.0], lambda rows: {"mean": sum(rows) / len(rows)})
     assert out["all"]["mean"] == pytest.approx(2 / 3)
     assert out[BUNDLED] == {"mean": 0.5} and out[PAPERS] == {"mean": 1.0}
+
+
+def test_the_lead_model_learns_from_each_questions_gold_against_its_other_units():
+    z = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [2.0, 2.0]])
+    y = np.array([1, 0, 0, 1])
+    groups = np.array([0, 0, 0, 1])  # question 1 has no other unit: no pair
+    pairs = pair_differences(z, y, groups)
+    assert pairs.tolist() == [[1, -1], [-1, 1], [0.5, -0.5], [-0.5, 0.5]]
+
+
+def test_the_lead_model_ranks_within_a_question_whatever_its_level():
+    # In every question the gold unit has the higher first feature, though questions differ
+    # in level (the second feature): the lead model orders units by the first.
+    rng = np.random.default_rng(0)
+    rows, labels, groups = [], [], []
+    for g in range(40):
+        level = rng.normal()
+        for gold in (1, 0, 0):
+            rows.append([gold + rng.normal(scale=0.3), level])
+            labels.append(gold)
+            groups.append(g)
+    x, y = np.array(rows), np.array(labels)
+    fitted = fit(x, y, np.array(groups), ("cosine", "lexical"))
+    policy = {
+        "margin": 0,
+        "ratio": 0.5,
+        "floor": 0.1,
+        "max_units": 3,
+        "per_group": 2,
+        "theme_bonus": 0.1,
+    }
+    selector = from_dict({**fitted, "policy": policy})
+    lead = selector.predict_lead(np.array([[1.0, 0.0], [0.0, 0.0]]))
+    assert lead[0] > lead[1] and abs(fitted["lead"][0]) > 5 * abs(fitted["lead"][1])
+    # Without lead weights (an older artefact), units lead by P.
+    plain = from_dict({**fitted, "lead": None, "policy": policy})
+    x2 = np.array([[1.0, 0.0], [0.0, 0.0]])
+    assert np.allclose(plain.predict_lead(x2), plain.predict(x2))
