@@ -31,6 +31,9 @@ def test_literature_cues_are_the_answer_layers_word_list():
     assert asks_literature("Which studies did the authors cite on peer mentoring?")
     assert asks_literature("what other research has looked at this")
     assert not asks_literature("main headaches in running one of these schemes")
+    # Chat shorthand for a reference, never the verb "refer" or a referral.
+    assert asks_literature("HARP program ref?") and asks_literature("any refs on belonging")
+    assert not asks_literature("how do GPs refer pts") and not asks_literature("referral routes")
 
 
 @pytest.mark.parametrize("question", TOPICAL)
