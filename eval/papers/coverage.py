@@ -81,7 +81,7 @@ def printed_units(md: Path) -> list[tuple[str, str]]:
     """(kind, text) of everything make_pdfs.py prints from this Markdown as evidence."""
     from make_pdfs import read_markdown
 
-    from ingest.readers.base import is_declaration_section, not_evidence
+    from ingest.readers.base import DOI, abstract_parts, is_declaration_section, not_evidence
     from peerqa.segment import sentence_spans
 
     paper = read_markdown(md)
@@ -89,7 +89,12 @@ def printed_units(md: Path) -> list[tuple[str, str]]:
     def sentences(text: str) -> list[str]:
         return [text[s:e] for s, e in sentence_spans(text, 0, len(text))]
 
-    units = [("abstract", s) for _, text in paper.abstract for s in sentences(text)]
+    # A part's inline label ("Design: A cohort…") is kept as its label, out of the text.
+    units = []
+    for _, part in paper.abstract:
+        for sentence in sentences(part):
+            parts = abstract_parts(sentence, 0, len(sentence))
+            units += [("abstract", sentence[s:e]) for _, s, e in parts]
     for heading, paragraphs in paper.sections:
         if is_declaration_section([heading]):
             continue  # funding, contributions, conflicts: dropped by design
@@ -97,7 +102,9 @@ def printed_units(md: Path) -> list[tuple[str, str]]:
         units += [(kind, s) for p in paragraphs for s in sentences(p) if not not_evidence(s)]
     for caption, rows in paper.tables:
         units.append(("table caption", caption.split(". ", 1)[-1]))
-        units += [("table cell", c) for row in rows for c in row if c.strip()]
+        units += [
+            ("table cell", c) for row in rows for c in row if c.strip() and not DOI.search(c)
+        ]
     units += [("reference", r) for r in paper.references if not not_evidence(r)]
     return units
 

@@ -402,6 +402,15 @@ def assemble(
             paper.references.append(_reference(text, piece, len(paper.references) + 1))
     paper.sections = _section_tree(headings)
     paper.tables = [t for t in tables.tables.values() if t.rows]
+    for table in tables.tables.values():
+        if not table.rows and table.caption:
+            # A table whose body did not survive (a header alone): its caption still
+            # says what it reports, and is read as a figure's caption is.
+            s = table.caption
+            paper.captions.append(
+                PaperBlock(**s.model_dump(), section=list(table.section), label=table.label)
+            )
+    paper.captions.sort(key=lambda b: b.start)
     return paper
 
 

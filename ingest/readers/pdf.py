@@ -56,6 +56,7 @@ _CAPTION = re.compile(r"^(?P<kind>Table|Figure|Fig\.)\s*(?P<n>\d+)[.:]?\s")
 # "Aims & hypothesis:", "Patient or public contribution:").
 _LABEL_LINE = re.compile(r"^[A-Z][^:.!?]{2,60}:$")
 _CONTINUED = re.compile(r"\((?:continued|cont(?:'|’)?d\.?)\)", re.I)
+_URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$")
 _SUFFIXES = frozenset(
     "ing ings ed er ers ly tion tions sion ment ments ness able ible ity ities ive ives ous "
     "al ally ized ised ize ise ic ical ist ists ism ance ence ant ent ship ful less ward".split()
@@ -384,7 +385,9 @@ class _Layout:
             if entry and int(re.sub(r"\D", "", entry.group())) == self.entries + 1:
                 self.entries += 1
                 return True
-            return is_page_furniture(line.text)
+            # A page's furniture is not part of an entry; an entry's URL on a line of its
+            # own is.
+            return is_page_furniture(line.text) and not _URL_LINE.match(line.text)
         if _GLYPH_BULLET.match(line.text):
             return True
         if (_CAPTION.match(line.text) or _BULLET.match(line.text)) and not self.mid_sentence(
