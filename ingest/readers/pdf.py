@@ -541,9 +541,9 @@ class _Layout:
 
     def table(self, table: Table) -> None:
         self.marks.append((self.out.length + 2, table.page))
-        self.tables += 1
-        label = self.caption or f"Table {self.tables}"
+        label = self.caption or f"Table {self.tables + 1}"
         self.caption = None
+        self.tables += label not in self.headers  # a continuation is not a new table
         rows = [[self.cell(c) for c in cells] for cells in table.rows]
         if rows and self.headers.get(label) == rows[0]:
             rows = rows[1:]  # the header repeated over a table's continuation
