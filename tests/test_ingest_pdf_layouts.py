@@ -125,3 +125,13 @@ def test_every_dev_gold_span_is_inside_one_passage(fmt: str, tmp_path: Path):
         if not any(s0 <= s and e <= e0 for _, s, e in where for s0, e0 in spans):
             missed.append(q["id"])
     assert missed == []
+
+
+def test_a_licence_line_names_the_journal_when_the_header_does_not():
+    from ingest.readers.base import journal_from_furniture
+
+    line = (
+        "which permits unrestricted use, distribution, and reproduction in any medium, "
+        "provided the original work, first published in JMIR Mental Health, is properly cited."
+    )
+    assert journal_from_furniture([line]) == ("JMIR Mental Health", None)
