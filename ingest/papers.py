@@ -176,6 +176,10 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
         prose(block, "Footnotes")
     for table in paper.tables:
         caption = text[table.caption.start : table.caption.end] if table.caption else ""
+        if table.caption:
+            # The table's title is evidence of what it reports ("Characteristics of the
+            # included trials"), as a figure's caption is.
+            prose(table.caption, table.label)
         header = " | ".join(h for h in table.header) or None
         for row in table.rows:
             pairs = "; ".join(

@@ -211,6 +211,9 @@ _PUBLISHED_IN = re.compile(
     r"Originally published in (?:the )?(?P<journal>[A-Z][^(,]{2,80}?)\s*\([^)]*\),\s*"
     r"(?:\d{1,2}\.){2}(?P<year>(?:19|20)\d{2})"
 )
+# A licence line: "…provided the original work, first published in JMIR Mental Health, is
+# properly cited".
+_FIRST_PUBLISHED = re.compile(r"\bfirst published in (?:the )?(?P<journal>[A-Z][^(,.]{2,80}?),")
 _SITE_LINE = re.compile(r"^(?P<journal>[A-Z][A-Za-z ]{2,40}?) \| www\.")
 _MONTH_YEAR = re.compile(rf"\b(?:{_MONTHS}) (?P<year>(?:19|20)\d{{2}}) \| Vol")
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>\]]+[^\s\"<>\].,;)])")
@@ -222,7 +225,7 @@ def journal_from_furniture(lines: list[str]) -> tuple[str | None, int | None]:
     journal: str | None = None
     year: int | None = None
     for line in lines:
-        for pattern in (_PUBLISHED_IN, _JOURNAL_LINE, _SITE_LINE, _MONTH_YEAR):
+        for pattern in (_PUBLISHED_IN, _JOURNAL_LINE, _SITE_LINE, _MONTH_YEAR, _FIRST_PUBLISHED):
             m = pattern.search(line)
             if not m:
                 continue
@@ -402,6 +405,15 @@ def assemble(
             paper.references.append(_reference(text, piece, len(paper.references) + 1))
     paper.sections = _section_tree(headings)
     paper.tables = [t for t in tables.tables.values() if t.rows]
+    for table in tables.tables.values():
+        if not table.rows and table.caption:
+            # A table whose body did not survive (a header alone): its caption still
+            # says what it reports, and is read as a figure's caption is.
+            s = table.caption
+            paper.captions.append(
+                PaperBlock(**s.model_dump(), section=list(table.section), label=table.label)
+            )
+    paper.captions.sort(key=lambda b: b.start)
     return paper
 
 

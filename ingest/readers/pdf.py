@@ -16,6 +16,7 @@ lines joined); passages are verbatim spans of it, each with its page.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import statistics
@@ -38,6 +39,7 @@ from ingest.readers.base import (
     is_prose_heading,
     journal_from_furniture,
 )
+from peerqa.config import bundled_model_path
 from peerqa.models import ScholarlyPaper, Study
 
 MEDIA_TYPE = "application/pdf"
@@ -50,7 +52,16 @@ _REFERENCES = re.compile(r"^(?:references?|bibliography|literature cited)$", re.
 _ABSTRACT = re.compile(r"^(?:abstract|summary)$", re.I)
 _ENTRY = re.compile(r"^(?:\[\d{1,4}\]|\d{1,4}\.)\s")
 _CAPTION = re.compile(r"^(?P<kind>Table|Figure|Fig\.)\s*(?P<n>\d+)[.:]?\s")
-_LABEL_LINE = re.compile(r"^[A-Z][A-Za-z ]{2,40}:$")
+# A structured abstract's part label set on its own line ("Methods and results:",
+# "Aims & hypothesis:", "Patient or public contribution:").
+_LABEL_LINE = re.compile(r"^[A-Z][^:.!?]{2,60}:$")
+_CONTINUED = re.compile(r"\((?:continued|cont(?:'|’)?d\.?)\)", re.I)
+_URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$")
+_SUFFIXES = frozenset(
+    "ing ings ed er ers ly tion tions sion ment ments ness able ible ity ities ive ives ous "
+    "al ally ized ised ize ise ic ical ist ists ism ance ence ant ent ship ful less ward".split()
+)
+_SENTENCE_END = re.compile(r"[a-z0-9)\]%][.!?](?:\s|$)")
 _CAPTION_LABEL = re.compile(r"^(?:Table|Figure|Fig\.)\s*\d+\s*[.:|]")
 _BULLET = re.compile(r"^(?:[•▪►●-]|\(?\d{1,2}\))\s")
 _GLYPH_BULLET = re.compile(r"^[•▪►●]\s")
@@ -59,6 +70,18 @@ _AFFILIATION = re.compile(r"\b(?:University|Department|Institute|School|Hospital
 
 def _clean(text: str) -> str:
     return "".join(_LIGATURES.get(c, c) for c in text)
+
+
+@functools.cache
+def _dictionary() -> frozenset[str]:
+    """Whole English words (the embedding model's word-level vocabulary): tells a
+    compound broken at its own hyphen ("severely-" / "ill") from a word a typesetter
+    broke ("commu-" / "nity") when the document never prints either form whole."""
+    try:
+        vocab = (bundled_model_path() / "vocab.txt").read_text(encoding="utf-8").split()
+    except (OSError, ImportError):
+        return frozenset()
+    return frozenset(w for w in vocab if w.isalpha() and len(w) >= 2)
 
 
 @dataclass
@@ -152,7 +175,9 @@ def _read_page(page, number: int) -> _Page:
     height, mid = page.height, page.width / 2
     tables = []
     for found in page.find_tables():
-        rows = [[collapse(_clean(c or "")) for c in row] for row in found.extract()]
+        # Cell text keeps its line breaks: a cell's lines are joined like a paragraph's
+        # (a word hyphenated at a cell's edge is one word again).
+        rows = [[_clean(c or "").strip() for c in row] for row in found.extract()]
         if len(rows) >= 2 and max(len(r) for r in rows) >= 2:
             tables.append((found.bbox, rows))
     words = [
@@ -243,9 +268,10 @@ class _Layout:
         self.marks: list[tuple[int, int]] = []  # (text offset, page) where each line starts
         self.section: tuple[str, ...] = ()
         self.title = ""
-        self.front: list[str] = []  # lines between the title and the abstract
+        self.front: list[Line] = []  # lines between the title and the abstract
         self.tables = 0
         self.caption: str | None = None
+        self.headers: dict[str, list[str]] = {}  # each table's header row, by label
         self.last_heading: Line | None = None
         self.entries = 0  # reference entries seen
 
@@ -284,8 +310,9 @@ class _Layout:
                 starts = _ABSTRACT.match(line.text) or _LABEL_LINE.match(line.text)
                 if starts or (self.is_heading(line) and self.front):
                     in_front = False
+                    self.front_abstract()
                 else:
-                    self.front.append(line.text)  # authors, affiliations, DOI
+                    self.front.append(line)  # authors, affiliations, DOI
                     continue
             if line.bold and (_LABEL_LINE.match(line.text) or _ABSTRACT.match(line.text)):
                 self.emit(para, label)
@@ -304,7 +331,27 @@ class _Layout:
                 self.emit(para, label)
                 para = []
             para.append(line)
+        if in_front:
+            self.front_abstract()  # a paper with no heading after its abstract
         self.emit(para, label)
+
+    def front_abstract(self) -> None:
+        """An abstract printed without an "Abstract" heading or part labels: the front
+        matter's first block of prose (sentences, mostly lower-case words), unlike the
+        author list, affiliations and DOI line above it, and everything after it."""
+        blocks: list[list[Line]] = []
+        for line in self.front:
+            if blocks and not self.breaks(blocks[-1][-1], line):
+                blocks[-1].append(line)
+            else:
+                blocks.append([line])
+        first = next((k for k, b in enumerate(blocks) if _is_prose(self.joined(b)[0])), None)
+        if first is None:
+            return
+        self.front = [line for b in blocks[:first] for line in b]
+        self.section = ("Abstract",)
+        for block in blocks[first:]:
+            self.emit(block, None)
 
     def page_ranges(self) -> list[tuple[int, int]]:
         """Each page's (start, end) in the text, from where its first line landed."""
@@ -338,7 +385,9 @@ class _Layout:
             if entry and int(re.sub(r"\D", "", entry.group())) == self.entries + 1:
                 self.entries += 1
                 return True
-            return is_page_furniture(line.text)
+            # A page's furniture is not part of an entry; an entry's URL on a line of its
+            # own is.
+            return is_page_furniture(line.text) and not _URL_LINE.match(line.text)
         if _GLYPH_BULLET.match(line.text):
             return True
         if (_CAPTION.match(line.text) or _BULLET.match(line.text)) and not self.mid_sentence(
@@ -405,8 +454,11 @@ class _Layout:
         """The lines as one paragraph, and where each line starts (offset, page)."""
         text = ""
         marks = []
+        previous: Line | None = None
         for line in lines:
-            if re.search(r"\w-$", text):
+            if previous and self.broken_word(previous):
+                pass  # a URL too long for the line, broken between two characters
+            elif re.search(r"\w-$", text):
                 # A line never breaks at a space after a hyphen: the hyphen is the
                 # word's own ("peer-" / "led", "359-" / "364") or a line-end one.
                 if self.soft_hyphen(text, line.text):
@@ -415,22 +467,46 @@ class _Layout:
                 text += " "
             marks.append((len(text), line.page))
             text += line.text
+            previous = line
         return text, marks
+
+    def broken_word(self, line: Line) -> bool:
+        """A line that is one word running the column's width: a word no line could
+        hold (a URL, a DOI), which carries on at the next line's start without a space."""
+        edge = self.right_edge.get((line.page, line.column), line.x1)
+        return " " not in line.text and line.x1 >= edge - self.body_size and len(line.text) > 20
+
+    def cell(self, text: str) -> str:
+        """A table cell's lines joined as a paragraph's are (a word hyphenated at the
+        cell's edge is one word again)."""
+        out = ""
+        for piece in (collapse(p) for p in text.split("\n")):
+            if not piece:
+                continue
+            if re.search(r"\w-$", out):
+                out = out[:-1] if self.soft_hyphen(out, piece) else out
+            elif out:
+                out += " "
+            out += piece
+        return out
 
     def soft_hyphen(self, text: str, following: str) -> bool:
         """Whether the hyphen ending `text` was put there to break a word across lines:
         the document prints the joined word elsewhere, or the parts are not both words
         ("commu-" / "nity"), unless it prints the hyphenated word ("self-help", "one-on-one")."""
         head = re.search(r"([^\W\d_]+)-$", text)
-        tail = re.match(r"[^\W\d_A-Z]+", following)
+        tail = re.match(r"(?=[^\W\d_A-Z])[^\W\d_]+", following)
         if not head or not tail:
             return False  # a number range, a capital after the hyphen ("non-HIPAA")
-        first, rest = head.group(1).lower(), tail.group()
+        first, rest = head.group(1).lower(), tail.group().lower()  # "Com-" / "mCare"
         if f"{first}-{rest}" in self.hyphenated:
             return False
-        if first + rest in self.vocabulary:
+        if first + rest in self.vocabulary or first + rest in _dictionary():
             return True
-        return not (first in self.vocabulary and rest in self.vocabulary)
+        if rest in _SUFFIXES:
+            return True  # "tailor-" / "ing": a word's ending, never a word of a compound
+        known = self.vocabulary | _dictionary()
+        return not (first in known and rest in known)
 
     def emit(self, lines: list[Line], label: str | None) -> None:
         if not lines:
@@ -450,6 +526,11 @@ class _Layout:
         if caption and (lines[0].bold or _CAPTION_LABEL.match(text)):
             kind = "Table" if caption["kind"] == "Table" else "Figure"
             label = f"{kind} {caption['n']}"
+            if kind == "Table" and _CONTINUED.search(text[:40]) and label in self.headers:
+                # "Table 2 (continued)" over the rest of a table: its rows join the table.
+                self.caption = label
+                self.out.add(text, Role.FURNITURE, section=(label,), page=page)
+                return
             self.caption = label if kind == "Table" else self.caption
             self.out.add(text, Role.CAPTION, section=(label,), page=page, label=label)
             return
@@ -460,13 +541,17 @@ class _Layout:
 
     def table(self, table: Table) -> None:
         self.marks.append((self.out.length + 2, table.page))
-        self.tables += 1
-        label = self.caption or f"Table {self.tables}"
+        label = self.caption or f"Table {self.tables + 1}"
         self.caption = None
-        for k, cells in enumerate(table.rows):
+        self.tables += label not in self.headers  # a continuation is not a new table
+        rows = [[self.cell(c) for c in cells] for cells in table.rows]
+        if rows and self.headers.get(label) == rows[0]:
+            rows = rows[1:]  # the header repeated over a table's continuation
+        for cells in rows:
             if not any(cells):
                 continue
-            role = Role.TABLE_HEADER if k == 0 else Role.TABLE_ROW
+            role = Role.TABLE_ROW if label in self.headers else Role.TABLE_HEADER
+            self.headers.setdefault(label, cells)
             filled = [i for i, c in enumerate(cells) if c]
             self.out.add(
                 " | ".join(cells[filled[0] : filled[-1] + 1]),
@@ -489,6 +574,13 @@ def _vocabulary(lines: list[Line]) -> set[str]:
         words.update(tokens[int(broken) : len(tokens) - int(ends_broken)])
         broken = ends_broken
     return words
+
+
+def _is_prose(text: str) -> bool:
+    """Sentences, not a list of names or addresses."""
+    words = text.split()
+    lower = sum(w[:1].islower() for w in words)
+    return len(words) >= 25 and len(_SENTENCE_END.findall(text)) >= 2 and lower >= 0.4 * len(words)
 
 
 def _authors(front: list[str]) -> list[str]:
@@ -515,13 +607,14 @@ def read_pdf(data: bytes) -> ScholarlyPaper:
     layout.run()
     text = layout.out.text
     furniture = [line for p in pages for line in p.furniture]
-    front = " ".join(layout.front)
+    front_lines = [line.text for line in layout.front]
+    front = " ".join(front_lines)
     journal, year = journal_from_furniture(furniture)
     doi = DOI.search(front) or DOI.search(" ".join(furniture)) or DOI.search(text[:3000])
     pmcid = PMCID.search(front + " " + " ".join(furniture))
     study = Study(
         title=layout.title or None,
-        authors=_authors(layout.front),
+        authors=_authors(front_lines),
         year=year,
         journal=journal,
         doi=doi.group(1) if doi else None,

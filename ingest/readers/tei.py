@@ -179,7 +179,11 @@ def read_tei(root: etree._Element) -> ScholarlyPaper:
     text = reader.out.text
     if study.journal is None or study.year is None:
         notes = [inline(n) for n in root.iter(_t("note")) if n.get("place")]
-        notes += [line for line in text.split("\n") if "Originally published in" in line]
+        notes += [
+            line
+            for line in text.split("\n")
+            if "Originally published in" in line or "first published in" in line
+        ]
         journal, year = journal_from_furniture(notes)
         study = study.model_copy(
             update={"journal": study.journal or journal, "year": study.year or year}
