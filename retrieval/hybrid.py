@@ -43,6 +43,7 @@ from peerqa.store import (
     sentence_collection,
     sentence_ids,
     sentence_passage,
+    sentence_texts,
 )
 from retrieval.expansion import expand
 from retrieval.late import TokenVectors, load_views, passage_order
@@ -511,6 +512,11 @@ class LiveIndex:
             sentence_passage,
             fetch=3,
         )
+        # The composer embeds an answer's candidate sentences: those the index holds are
+        # looked up (peerqa.embedding.MiniLMEmbedding.remember), not embedded again.
+        exact = self._dense_sentences.exact
+        if exact is not None and isinstance(self.embed_model, MiniLMEmbedding):
+            self.embed_model.remember(sentence_texts(exact.ids, self.passages), list(exact.unit))
         self._late = load_views(
             passages,
             self.embed_model,
