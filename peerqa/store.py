@@ -14,7 +14,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -70,6 +70,21 @@ def sentence_ids(passage: Passage) -> list[str]:
 
 def sentence_passage(record_id: str) -> str:
     return record_id.rpartition("~")[0]
+
+
+def sentence_texts(record_ids: Sequence[str], passages: Mapping[str, Passage]) -> list[str]:
+    """The text each sentence record (by id) was embedded from: its span of its passage's
+    text, as sentence_nodes cut it at ingest."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    texts = []
+    for record_id in record_ids:
+        passage_id, _, n = record_id.rpartition("~")
+        passage = passages[passage_id]
+        if passage_id not in spans:
+            spans[passage_id] = indexed_sentences(passage)
+        start, end = spans[passage_id][int(n)]
+        texts.append(passage.text[start:end])
+    return texts
 
 
 class IndexState(BaseModel):

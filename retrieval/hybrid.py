@@ -43,6 +43,7 @@ from peerqa.store import (
     sentence_collection,
     sentence_ids,
     sentence_passage,
+    sentence_texts,
 )
 from retrieval.adapter import Adapter, load_adapter
 from retrieval.expansion import expand
@@ -516,6 +517,11 @@ class LiveIndex:
             sentence_passage,
             fetch=3,
         )
+        # The composer embeds an answer's candidate sentences: those the index holds are
+        # looked up (peerqa.embedding.MiniLMEmbedding.remember), not embedded again.
+        exact = self._dense_sentences.exact
+        if exact is not None and isinstance(self.embed_model, MiniLMEmbedding):
+            self.embed_model.remember(sentence_texts(exact.ids, self.passages), list(exact.unit))
         self._late = load_views(
             passages,
             self.embed_model,

@@ -174,3 +174,41 @@ def test_the_loaded_model_embeds_documents_in_onnx_batches(model):
     assert list(kept) == texts
     for text, tokens in zip(texts, embedding.token_vectors(texts), strict=True):
         assert np.abs(kept[text] - tokens).max() < 1e-5
+
+
+def test_a_loaded_index_s_sentences_are_looked_up_not_embedded_again(corpus_index):
+    """An answer embeds its candidate passages' sentences: those the index holds come from
+    its stored vectors (the model's, to float rounding), the others from the model, in
+    the order asked; at ingest (keeping tokens) every text runs through the model."""
+    from answer.sentences import split_passage
+
+    model = corpus_index.embed_model
+    passage = next(p for p in corpus_index.passages.values() if p.kind == "paragraph")
+    held = [s.text for s in split_passage(passage)]
+    texts = [*held, "A sentence no passage of the corpus holds 5e1d."]
+    before = model.embedded
+    vectors = np.asarray(model.get_text_embedding_batch(texts))
+    assert model.embedded == before + 1
+    fresh = np.stack([e.vector for e in model._onnx.encode_batch(texts)])
+    assert np.abs(vectors - fresh).max() < 1e-5
+    with model.keeping_tokens() as kept:
+        model.get_text_embedding_batch(held)
+    assert model.embedded == before + 1 + len(held)
+    assert list(kept) == held
+
+
+def test_queries_arriving_together_get_the_vectors_each_gets_alone():
+    """Concurrent queries share forward passes (QueryBatcher); each still gets its own
+    sentence and token vectors, to float rounding."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedding = load_embedding()
+    queries = [f"what do mentors {i} offer parents {'on the ward ' * i}? 2c9a" for i in range(12)]
+    with ThreadPoolExecutor(len(queries)) as pool:
+        together = list(pool.map(embedding.encode_query, queries))
+    for query, got in zip(queries, together, strict=True):
+        vector, hidden, ids = embedding._onnx.encode(query)
+        alone = embedding._query_encoding(vector, hidden, ids)
+        assert np.abs(np.asarray(got.vector) - np.asarray(alone.vector)).max() < 1e-5
+        assert got.tokens.shape == alone.tokens.shape
+        assert np.abs(got.tokens - alone.tokens).max() < 1e-4
