@@ -17,8 +17,11 @@ the next write starts a new worker.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +38,7 @@ from peerqa.models import DocumentInfo, IngestReport
 NICE = 19
 # Intra-op threads for the worker's model: a core stays free for requests.
 THREADS = max(1, (os.cpu_count() or 1) - 1)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends the worker when its parent dies
 WORKER_GONE = "the ingest worker stopped before it finished; the index is unchanged: try again"
 T = TypeVar("T")
 
@@ -83,6 +87,16 @@ def _worker() -> ProcessPoolExecutor:
         return _pool
 
 
+def shutdown() -> None:
+    """Stop the worker with the server (its lifespan's end): a kept worker holds the model
+    and would otherwise outlive a stopped server."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _discard(pool: ProcessPoolExecutor) -> None:
     global _pool
     with _pool_lock:
@@ -92,11 +106,14 @@ def _discard(pool: ProcessPoolExecutor) -> None:
 
 
 def _lower_priority() -> None:
-    """In the worker, before any task: below the server's priority, fewer threads."""
+    """In the worker, before any task: below the server's priority, fewer threads, and
+    gone when the server is (killed too hard for its lifespan to stop the worker)."""
     from threadpoolctl import threadpool_limits
 
     import peerqa.onnx_encoder
 
+    if sys.platform == "linux":
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     os.nice(NICE)
     threadpool_limits(THREADS)
     peerqa.onnx_encoder.BATCH_THREADS = THREADS

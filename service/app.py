@@ -4,6 +4,7 @@ the CLI."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import time
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp
 
 from peerqa.config import Settings, get_settings
 from retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
+from service import admin_worker
 from service.docs import DESCRIPTION as DOCS_DESCRIPTION
 from service.docs import add_docs
 from service.errors import body_error, error_responses
@@ -110,8 +112,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ttl_seconds=settings.session_ttl_seconds,
             max_turns=settings.session_max_turns,
         )
-        async with mcp_endpoint.running():
-            yield
+        try:
+            async with mcp_endpoint.running():
+                yield
+        finally:
+            await asyncio.to_thread(admin_worker.shutdown)
 
     app = PeerQAApp(
         title="peerqa",

@@ -295,3 +295,53 @@ def test_the_worker_embeds_not_the_server(client, monkeypatch):
     assert upload(client, "buddy.md", NOTES_MD).status_code == 201
     assert embedded == []
     assert client.post("/v1/search", json={"query": "kidney buddy scheme"}).is_success
+
+
+def gone(pid: int, within_s: float = 30.0) -> bool:
+    """The process has exited (a zombie awaiting its reaper counts as exited)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_stopped_server_stops_its_worker(settings):
+    """The worker keeps the model loaded between uploads, never past its server."""
+    with admin_client(settings) as c:
+        assert upload(c, "memo.txt", MEMO).status_code == 201
+        pids = admin_worker.worker_pids()
+        assert pids
+    assert all(gone(pid) for pid in pids)
+
+
+def test_a_killed_server_takes_its_worker_with_it():
+    """SIGKILL skips the lifespan: the kernel stops the worker when its parent dies."""
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, time\n"
+            "from service import admin_worker\n"
+            "print(admin_worker._worker().submit(os.getpid).result(), flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        worker = int(server.stdout.readline())
+        assert not gone(worker, within_s=0.5)
+        server.kill()
+        server.wait()
+        assert gone(worker)
+    finally:
+        server.kill()
