@@ -310,14 +310,15 @@ def observe(index, questions) -> list[Observation]:
     """Each question read as the answer layer reads it (answer.question.understand) and
     retrieved with that reading."""
     from answer.question import understand
-    from eval.fit_ranker import out_of_fold_rankers
+    from eval.fit_ranker import out_of_fold
 
-    # Each question retrieved by a ranker not fitted on it (the served one is, in-sample).
-    rankers = out_of_fold_rankers(index.embed_model.token_space)
+    # Each question retrieved by a ranker and dense adapter not fitted on it (the served
+    # ones are, in-sample).
+    left_out = out_of_fold(index.embed_model.token_space)
     out = []
     for item in questions:
         q = understand(index, item.question, item.history)
-        with index.ranked_by(rankers[item.id]) if item.id in rankers else nullcontext():
+        with index.ranked_by(*left_out[item.id]) if item.id in left_out else nullcontext():
             results = index.search(q.resolved, top_k=TOP_K, encoding=q.encoding)
         out.append(
             Observation(

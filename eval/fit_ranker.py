@@ -41,6 +41,7 @@ from peerqa.config import Settings
 from retrieval import hybrid
 from retrieval.adapter import ARTEFACT as ADAPTER
 from retrieval.adapter import Adapter, load_adapter
+from retrieval.adapter import from_dict as adapter_from_dict
 from retrieval.hybrid import LiveIndex
 from retrieval.ranker import ARTEFACT, FEATURES, POOL, SCHEMA, Ranker, from_dict
 
@@ -207,8 +208,11 @@ def fold_adapters(work: Path, index: LiveIndex, path: Path = ADAPTER) -> list[Ad
         fit_adapter.torch.set_num_threads(torch_threads)
 
 
-def collect(work: Path, formats: list[str], adapter: Path = ADAPTER) -> tuple[list[Group], str]:
-    """Every fitting question's group on every store, and the embedding model's key."""
+def collect(
+    work: Path, formats: list[str], adapter: Path = ADAPTER
+) -> tuple[list[Group], str, list[Adapter | None]]:
+    """Every fitting question's group on every store, the embedding model's key, and each
+    fold's dense adapter."""
     settings = store(work, "bundled", [])
     index = LiveIndex(settings)
     adapters = fold_adapters(work, index, adapter)
@@ -219,7 +223,7 @@ def collect(work: Path, formats: list[str], adapter: Path = ADAPTER) -> tuple[li
         index = LiveIndex(settings, embed_model=index.embed_model)
         groups += bundled_groups(index, f"bundled-beside-{fmt}", settings, adapters)
         groups += paper_groups(index, f"papers-{fmt}", adapters)
-    return groups, index.embed_model.token_space
+    return groups, index.embed_model.token_space, adapters
 
 
 def fit(groups: list[Group], settings: dict) -> tuple[Ranker, dict]:
@@ -302,13 +306,18 @@ def cross_validate(groups: list[Group], settings: dict) -> tuple[dict[str, dict]
     return {system: summary(rows) for system, rows in scored.items()}, fold_trees
 
 
-def out_of_fold_rankers(model: str, path: Path = ARTEFACT) -> dict[str, Ranker]:
-    """Each fitting question's ranker fitted without it (the artefact's `out_of_fold`)."""
+def out_of_fold(model: str, path: Path = ARTEFACT) -> dict[str, tuple[Ranker, Adapter | None]]:
+    """Each fitting question's ranker and dense adapter, both fitted without it (the
+    artefact's `out_of_fold`): `LiveIndex.ranked_by(*pair)` searches as for an unseen one."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if data["key"]["model"] != model:
         raise RuntimeError(f"{path} was fitted for another embedding model: refit it")
-    rankers = [from_dict(trees) for trees in data["out_of_fold"]["trees"]]
-    return {qid: rankers[k] for qid, k in data["out_of_fold"]["fold_of"].items()}
+    left_out = data["out_of_fold"]
+    pairs = [
+        (from_dict(trees), adapter_from_dict(a) if a else None)
+        for trees, a in zip(left_out["trees"], left_out["adapters"], strict=True)
+    ]
+    return {qid: pairs[k] for qid, k in left_out["fold_of"].items()}
 
 
 def mean_of(cv: dict[str, dict]) -> float:
@@ -338,7 +347,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
-    groups, model_key = collect(args.work, args.formats.split(","), args.adapter)
+    groups, model_key, adapters = collect(args.work, args.formats.split(","), args.adapter)
     tried = [cross_validate(groups, settings) for settings in GRID]
     for settings, (cv, _) in zip(GRID, tried, strict=True):
         print(json.dumps({"settings": settings, "cv": cv}), flush=True)
@@ -366,6 +375,7 @@ def main() -> None:
         "out_of_fold": {
             "fold_of": {g.qid: g.fold for g in sorted(groups, key=lambda g: g.qid)},
             "trees": left_out,
+            "adapters": [a.to_dict() if a else None for a in adapters],
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

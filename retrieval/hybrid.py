@@ -563,16 +563,18 @@ class LiveIndex:
         )
 
     @contextmanager
-    def ranked_by(self, ranker: Ranker | None) -> Iterator[None]:
-        """Search with another fitted ranker for a while (fitting scripts: one not fitted
-        on the question asked). Not for serving: it changes the live view."""
+    def ranked_by(self, ranker: Ranker | None, adapter: Adapter | None = None) -> Iterator[None]:
+        """Search with another fitted ranker and dense adapter for a while (fitting
+        scripts: ones not fitted on the question asked). Not for serving: it changes the
+        live view."""
         self.require()
         view = self._view
-        saved, view.ranker = view.ranker, ranker
+        saved = view.ranker, view.adapter
+        view.ranker, view.adapter = ranker, adapter
         try:
             yield
         finally:
-            view.ranker = saved
+            view.ranker, view.adapter = saved
 
     # -- search ------------------------------------------------------------
     def encode(self, query: str) -> QueryEncoding:

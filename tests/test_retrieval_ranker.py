@@ -192,19 +192,21 @@ def test_a_callers_blended_vector_keeps_fusions_order(corpus_index, monkeypatch)
 def test_fitters_downstream_retrieve_each_question_with_a_ranker_not_fitted_on_it(
     corpus_index,
 ):
-    """eval.fit_answer and answer.fit_decline fit on retrieval: by the served ranker,
-    their own fitting questions would be ranked in-sample."""
-    from eval.fit_ranker import out_of_fold_rankers
+    """eval.fit_answer and answer.fit_decline fit on retrieval: by the served ranker and
+    dense adapter, their own fitting questions would be ranked in-sample."""
+    from eval.fit_ranker import out_of_fold
     from eval.questions import fitting_questions, load_split
 
     model = corpus_index.embed_model.token_space
-    rankers = out_of_fold_rankers(model)
+    pairs = out_of_fold(model)
     fitted = {q.id for q in fitting_questions() if q.in_scope and q.gold and not q.expect}
-    assert fitted <= rankers.keys()
-    assert not rankers.keys() & {q.id for q in load_split("test")}
-    assert len({id(r) for r in rankers.values()}) == 5
+    assert fitted <= pairs.keys()
+    assert not pairs.keys() & {q.id for q in load_split("test")}
+    assert len({id(r) for r, _ in pairs.values()}) == 5
+    if corpus_index._view.adapter is not None:  # served: each fold has its own
+        assert len({id(a) for _, a in pairs.values() if a is not None}) == 5
     served = corpus_index.search(TOPICAL[0], top_k=10)
-    with corpus_index.ranked_by(rankers[sorted(fitted)[0]]):
+    with corpus_index.ranked_by(*pairs[sorted(fitted)[0]]):
         left_out = corpus_index.search(TOPICAL[0], top_k=10)
     with corpus_index.ranked_by(None):
         fusion = corpus_index.search(TOPICAL[0], top_k=10)
