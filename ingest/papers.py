@@ -3,9 +3,12 @@
 - Paragraphs are cut at sentence boundaries within `max_words`; a sentence that is page
   furniture, a declaration or a supplementary-file stub is left out, and a run-on
   "sentence" (a table a converter flattened into prose) is cut at word boundaries.
+- A block that is not a sentence ("Step 5", "Why was this study done?") is a heading
+  printed as text: it opens the passage of the block it introduces, never one of its own.
 - Each table row is one `table_row` passage that carries its table's column names
   (`header`) and reads with them in its retrieval context; continuation rows were merged
-  into their row by the reader.
+  into their row by the reader; a one-cell row heading the rows below it ("Primary
+  outcome") is their context, not a row of its own.
 - Each reference-list entry is one `reference` passage; in-text citations (numeric,
   ranges, superscripts, author-year) resolve to those entries.
 - `text` is always `paper.text[char_start:char_end]`, with its page for PDF.
@@ -23,6 +26,7 @@ from ingest.readers.base import not_evidence
 from peerqa.models import (
     DocumentInfo,
     Kind,
+    PaperBlock,
     ParsedDocument,
     Passage,
     Reference,
@@ -37,6 +41,14 @@ MAX_CONTEXT_WORDS = 100  # study label and title, section or caption, a row's co
 # A "sentence" this many times the passage budget is a flattened table or a list run
 # together; it is cut at word boundaries instead of kept whole.
 RUN_ON_FACTOR = 1.5
+# A block this short that does not end a sentence ("Step 5", "Peer support groups:"), or
+# a short question standing alone ("Why was this study done?", a box heading), is a
+# heading a converter printed as text: it introduces the block after it.
+FRAGMENT_WORDS = 8
+QUESTION_WORDS = 12
+# A table row with one filled cell this short ("Primary outcome") heads the rows below it.
+ROW_HEADING_WORDS = 4
+_SENTENCE_END = re.compile(r"[.!][\"'”’)\]]*$")
 
 _BRACKETS = re.compile(
     r"\[(?P<numbers>\d{1,4}(?:\s*[-–]\s*\d{1,4})?(?:\s*[,;]\s*\d{1,4}(?:\s*[-–]\s*\d{1,4})?)*)\]"
@@ -142,6 +154,54 @@ def evidence_spans(text: str, start: int, end: int, max_words: int) -> list[tupl
     return [span for run in runs if run for span in chunk_spans(text, run, max_words)]
 
 
+def is_fragment(text: str) -> bool:
+    """Not a sentence: a label or heading-like line, or a short question heading."""
+    text = text.strip()
+    words = len(text.split())
+    if text.endswith("?"):
+        return words <= QUESTION_WORDS
+    return words <= FRAGMENT_WORDS and not _SENTENCE_END.search(text)
+
+
+def is_row_heading(cells: list[str]) -> bool:
+    """A row of one short filled cell ("Secondary outcomes"): a heading inside the table
+    (not a cell's wrapped tail, "sectional with", which opens in lower case)."""
+    filled = [c.strip() for c in cells if c.strip()]
+    return (
+        len(filled) == 1
+        and not filled[0][0].islower()
+        and len(filled[0].split()) <= ROW_HEADING_WORDS
+        and is_fragment(filled[0])
+    )
+
+
+def join_fragments(text: str, blocks: list[PaperBlock]) -> list[tuple[PaperBlock, str | None]]:
+    """Blocks with each fragment joined to the block it introduces: when only whitespace
+    lies between, that block starts at the fragment (its passages stay verbatim spans);
+    when a heading lies between ("Step 1" above a subsection), the fragment is the next
+    block's heading, read in its context. A fragment with nothing after it stays a block.
+    Each block comes with that heading, or None."""
+    out: list[tuple[PaperBlock, str | None]] = []
+    pending: PaperBlock | None = None
+    lead: str | None = None
+    for block in sorted(blocks, key=lambda b: b.start):
+        fragment = is_fragment(text[block.start : block.end])  # judged on its own text
+        if pending is not None and not text[pending.end : block.start].strip():
+            block = block.model_copy(update={"start": pending.start, "page": pending.page})
+        elif pending is not None:
+            heading = " ".join(text[pending.start : pending.end].split())
+            lead = f"{lead}. {heading}" if lead else heading
+        pending = None
+        if fragment:
+            pending = block
+        else:
+            out.append((block, lead))
+            lead = None
+    if pending is not None:
+        out.append((pending, lead))
+    return out
+
+
 def _page(paper: ScholarlyPaper, offset: int, default: int | None) -> int | None:
     for number, (s, e) in enumerate(paper.pages, start=1):
         if s <= offset < e:
@@ -165,11 +225,11 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
                 )
             )
 
-    for block in paper.abstract:
-        prose(block, SECTION_SEPARATOR.join(block.section) or "Abstract")
-    for block in paper.paragraphs:
+    for block, lead in join_fragments(text, paper.abstract):
+        prose(block, SECTION_SEPARATOR.join(block.section) or "Abstract", extra=lead)
+    for block, lead in join_fragments(text, paper.paragraphs):
         kind: Kind = "list_item" if block.list_item else "paragraph"
-        prose(block, SECTION_SEPARATOR.join(block.section) or title, kind)
+        prose(block, SECTION_SEPARATOR.join(block.section) or title, kind, extra=lead)
     for block in paper.captions:
         prose(block, block.label or SECTION_SEPARATOR.join(block.section))
     for block in paper.footnotes:
@@ -181,7 +241,11 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
             # included trials"), as a figure's caption is.
             prose(table.caption, table.label)
         header = " | ".join(h for h in table.header) or None
-        for row in table.rows:
+        group = None  # the row heading the rows below it print once
+        for i, row in enumerate(table.rows):
+            if i + 1 < len(table.rows) and is_row_heading(row.cells):
+                group = text[row.start : row.end].strip(" |")
+                continue
             pairs = "; ".join(
                 f"{h}: {c}" for h, c in zip(table.header, row.cells, strict=False) if h and c
             )
@@ -192,7 +256,7 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
                     table.label,
                     "table_row",
                     row.page,
-                    _context(title, f"{table.label}. {caption}", pairs),
+                    _context(title, f"{table.label}. {caption}", group, pairs),
                     header=header,
                 )
             )

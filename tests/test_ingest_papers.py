@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest.papers import CitationResolver
+from ingest.papers import CitationResolver, is_fragment, is_row_heading, join_fragments
 from ingest.prose import parse_user_document
 from ingest.readers import read_xml
 from ingest.readers.markdown import read_markdown_paper
 from ingest.readers.pdf import read_pdf
 from ingest.sources import SourceError
-from peerqa.models import ParsedDocument, Passage, ScholarlyPaper
+from peerqa.models import PaperBlock, ParsedDocument, Passage, ScholarlyPaper
 from peerqa.segment import sentence_spans
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -175,6 +175,44 @@ def test_markdown_table_rows_know_their_header_and_continuations_merge():
     (pill,) = [r for r in rows if r.text.startswith("Pill-count assessment")]
     assert "Intervention periods, mean (SD): 0.58 (0.38)" in pill.context
     assert pill.section == "Table 1"
+
+
+def test_a_row_heading_inside_a_table_is_its_rows_context_not_a_row():
+    doc = parsed(PAPERS / "paper_1850.md")
+    rows = [p for p in doc.passages if p.kind == "table_row"]
+    # "| Secondary outcomes | | | | |" heads the rows below it; it is no passage itself.
+    assert not any(r.text.strip(" |") in ("Secondary outcomes", "Adherence outcomes") for r in rows)
+    below = [r for r in rows if "Secondary outcomes" in r.context]
+    assert below and all(r.text.strip() for r in below)
+    # A lower-case single cell is a wrapped cell's tail, not a heading: it stays.
+    assert not is_row_heading(["", "sectional with", ""])
+
+
+def test_a_line_that_is_not_a_sentence_opens_the_passage_it_introduces():
+    # "Step 5" above a paragraph, a PLOS author summary's box questions: never passages
+    # of their own, and every passage is still a verbatim span.
+    for n in ("1403", "0849"):
+        doc = parsed(PAPERS / f"paper_{n}.md")
+        assert_verbatim(doc)
+        alone = [p.text for p in doc.passages if p.kind != "reference" and is_fragment(p.text)]
+        assert alone == []
+    steps = parsed(PAPERS / "paper_1403.md")
+    (step,) = [p for p in steps.passages if p.text.startswith("Step 7")]
+    assert step.text.startswith("Step 7\n\nFinalization of ToC following stakeholder feedback")
+    # "Step 1" sits above a subsection heading: it is read in that subsection's context.
+    assert any("Step 1" in p.context and not p.text.startswith("Step") for p in steps.passages)
+    summary = parsed(PAPERS / "paper_0849.md")
+    (why,) = [p for p in summary.passages if p.text.startswith("Why was this study done?")]
+    assert "Low-and middle-income countries" in why.text and why.section == "Author summary"
+
+
+def test_fragments_are_judged_on_their_own_text():
+    text = "Step 5\n\nFinalizing the draft\n\nStep 6\n\nWe revised it. It was done."
+    blocks = [PaperBlock(start=m.start(), end=m.end()) for m in re.finditer(r"[^\n]+", text)]
+    ((block, lead),) = join_fragments(text, blocks)
+    assert text[block.start : block.end] == text and lead is None
+    assert is_fragment("Why was this study done?") and is_fragment("Peer support groups:")
+    assert not is_fragment("Results were mixed.")
 
 
 def test_markdown_numeric_ranges_and_lists_resolve():

@@ -373,6 +373,8 @@ def assemble(
             and (
                 is_declaration_section(piece.section)
                 or (not_evidence(span_text) and len(span_text.split()) <= _SHORT_BLOCK_WORDS)
+                # A running head ("Open access") printed as a line of its own.
+                or bool(_FURNITURE_HEADING.match(span_text.strip()))
             )
         ):
             paper.dropped.append(span)
