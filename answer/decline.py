@@ -111,8 +111,7 @@ def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> 
     support = None
     if results:
         splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
-        support = max((float((s.vectors @ v).max()) for s in splits for v in vectors),
-                      default=0.0)
+        support = max((float((s.vectors @ v).max()) for s in splits for v in vectors), default=0.0)
     return Signals(q.intent, support, q.unknown, q.sources, q.caveat.kind if q.caveat else None)
 
 
@@ -132,8 +131,10 @@ def verdict(
     # (a clinical finding included), the evidence cannot say what it found.
     if s.sources:
         return _unmentioned(
-            held, s.sources, "the source this question asks about, so it cannot say what it "
-            "found", "unknown_source"
+            held,
+            s.sources,
+            "the source this question asks about, so it cannot say what it found",
+            "unknown_source",
         )
     if label in (MEDICAL_ADVICE, CLINICAL_FACT):
         return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
@@ -246,8 +247,9 @@ class Evidence:
             return True
         # An acronym is matched as written: "WHO" is not the word "who", nor "NICE" "nice".
         acronym = name.isupper() and len(stem) >= 2
-        forms, text = ({name, stem}, self.text) if acronym else (
-            {name.lower(), stem.lower()}, self.lower)
+        forms, text = (
+            ({name, stem}, self.text) if acronym else ({name.lower(), stem.lower()}, self.lower)
+        )
         # A longer name may also start a word ("America" in "American"): still mentioned.
         if any(re.search(_word(f), text) for f in forms if f):
             return True

@@ -512,9 +512,7 @@ def choose_fitting(observations: Sequence[Observation], index) -> tuple[Fitting,
         if o.wrongly_rate <= MAX_WRONGLY_SUPPORT and o.worst_fold_wrongly <= MAX_WRONGLY_FOLD
     ] or [min(tried, key=lambda h: tried[h].wrongly_rate)]
     chosen = max(safe, key=lambda h: (tried[h].declined_rate, -h.budget, -h.position))
-    grid = [
-        {"budget": h.budget, "position": h.position, **o.summary()} for h, o in tried.items()
-    ]
+    grid = [{"budget": h.budget, "position": h.position, **o.summary()} for h, o in tried.items()]
     return chosen, {"grid": grid, "chosen": chosen.__dict__}
 
 

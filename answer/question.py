@@ -217,8 +217,11 @@ def caveat_for(
         return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
     reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
     outcome = next(
-        (name for name, (asks, _) in lexicon.outcomes().items()
-         if asks.search(raw) and name not in reported),
+        (
+            name
+            for name, (asks, _) in lexicon.outcomes().items()
+            if asks.search(raw) and name not in reported
+        ),
         None,
     )
     numbered = _unmatched_count(index, raw)
@@ -262,8 +265,11 @@ def _condition_premise(
     asked = {name: m.group() for name, p in _conditions().items() if (m := p.search(raw))}
     if not asked:
         return None
-    records = {p.programme: f"{p.condition} {p.description}"
-               for rs in state.programmes.values() for p in rs}
+    records = {
+        p.programme: f"{p.condition} {p.description}"
+        for rs in state.programmes.values()
+        for p in rs
+    }
     named = [letter for letter in letters if letter in records]
     if named:
         # Only a population said to be the programme's ("programme A's dialysis patients",
@@ -278,8 +284,12 @@ def _condition_premise(
             ).search(raw)
             said = [n for n, p in _conditions().items() if own and p.search(own.group("said"))]
             if said and not any(_conditions()[n].search(records[letter]) for n in said):
-                condition = next(p.condition for rs in state.programmes.values() for p in rs
-                                 if p.programme == letter)
+                condition = next(
+                    p.condition
+                    for rs in state.programmes.values()
+                    for p in rs
+                    if p.programme == letter
+                )
                 return f"Programme {letter} is for {condition[:1].lower()}{condition[1:]}."
         return None
     for name, said in asked.items():
@@ -296,9 +306,7 @@ def _condition_premise(
         own = framed and re.search(
             r"\b(?:a|an|my|our|new|own)\s+(?:\w+\s+)?$", raw[: framed.start()], re.IGNORECASE
         )
-        if framed and not own and not any(
-            _conditions()[name].search(t) for t in records.values()
-        ):
+        if framed and not own and not any(_conditions()[name].search(t) for t in records.values()):
             return f"None of {_span(studied)} is for {name}."
     return None
 

@@ -84,11 +84,16 @@ def test_a_comparison_with_unmentored_patients_is_a_false_premise(corpus_index):
 @pytest.mark.parametrize(
     ("question", "text", "absent"),
     [
-        ("any outcomes reported at 12 months?", "The study does not mention 12 months.",
-         ("12 months", "twelve months")),
-        ("how long had each of the programmes been running?",
-         "The study does not report how long each programme had been running.",
-         ("founded in", "years of operation")),
+        (
+            "any outcomes reported at 12 months?",
+            "The study does not mention 12 months.",
+            ("12 months", "twelve months"),
+        ),
+        (
+            "how long had each of the programmes been running?",
+            "The study does not report how long each programme had been running.",
+            ("founded in", "years of operation"),
+        ),
     ],
 )
 def test_what_no_passage_reports_is_said_plainly(corpus_index, question, text, absent):
@@ -156,20 +161,48 @@ def test_a_missing_source_of_a_named_programme_is_corrected_not_declined(corpus_
 @pytest.mark.parametrize(
     ("question", "kind", "text", "absent"),
     [
-        ("what was the dropout rate among mentees", "not_reported",
-         "The study does not report dropout rates.", ("dropout", "drop-out", "attrition")),
-        ("what was the attrition of peer volunteers at 12 months", "not_reported",
-         "The study does not report dropout rates.", ("attrition",)),
-        ("smoking quit rates in the programmes?", "not_reported",
-         "The study does not report smoking cessation.", ("quit rate", "smoking")),
-        ("cost of training one volunteer?", "not_reported",
-         "The study does not report costs.", ("cost",)),
-        ("did peer support reduce ER visits?", "not_reported",
-         "The study does not report emergency department visits.", ("emergency department",)),
-        ("how much did peer support lower mortality?", "false_premise",
-         "The study does not report mortality.", ("mortality rate", "death rate")),
-        ("why was programme B only for cancer pts", "false_premise",
-         "Programme B is for mental illness.", ()),
+        (
+            "what was the dropout rate among mentees",
+            "not_reported",
+            "The study does not report dropout rates.",
+            ("dropout", "drop-out", "attrition"),
+        ),
+        (
+            "what was the attrition of peer volunteers at 12 months",
+            "not_reported",
+            "The study does not report dropout rates.",
+            ("attrition",),
+        ),
+        (
+            "smoking quit rates in the programmes?",
+            "not_reported",
+            "The study does not report smoking cessation.",
+            ("quit rate", "smoking"),
+        ),
+        (
+            "cost of training one volunteer?",
+            "not_reported",
+            "The study does not report costs.",
+            ("cost",),
+        ),
+        (
+            "did peer support reduce ER visits?",
+            "not_reported",
+            "The study does not report emergency department visits.",
+            ("emergency department",),
+        ),
+        (
+            "how much did peer support lower mortality?",
+            "false_premise",
+            "The study does not report mortality.",
+            ("mortality rate", "death rate"),
+        ),
+        (
+            "why was programme B only for cancer pts",
+            "false_premise",
+            "Programme B is for mental illness.",
+            (),
+        ),
     ],
 )
 def test_unseen_phrasings_get_their_honest_partial_answer(

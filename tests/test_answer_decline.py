@@ -154,9 +154,9 @@ def test_another_sense_of_peer_is_named(corpus_index):
 
 @pytest.mark.parametrize("name", MENTIONED)
 def test_names_the_corpus_mentions_in_another_form_are_known(corpus_index, name):
-    assert evidence_of(corpus_index).mentions(name, next(
-        (s.expansions for s in shorthand(name)), ()
-    ))
+    assert evidence_of(corpus_index).mentions(
+        name, next((s.expansions for s in shorthand(name)), ())
+    )
     assert unknown_names(f"What about {name}?", evidence_of(corpus_index)) == ()
 
 
@@ -166,7 +166,10 @@ def test_a_name_is_reported_missing_only_when_no_form_of_it_occurs(corpus_index)
     assert names == ("Texas", "Medicaid", "2023", "Cochrane")  # "American" is in the text
     assert all(n.lower() not in CORPUS_TEXT.lower() for n in names)
     assert unknown_names("CBT or SSRIs for COPD?", evidence_of(corpus_index)) == (
-        "CBT", "SSRIs", "COPD")
+        "CBT",
+        "SSRIs",
+        "COPD",
+    )
 
 
 def test_unknown_name_reason_is_true(corpus_index):
@@ -223,8 +226,11 @@ def test_held_out_questions_are_classified_as_the_artefact_reports(holdout):
 
 @pytest.mark.parametrize(
     "text",
-    ["is it safe to mix sertraline with alcohol", "survival rate for stage 3 ovarian cancer",
-     "how to write a rebuttal letter to peer reviewers"],
+    [
+        "is it safe to mix sertraline with alcohol",
+        "survival rate for stage 3 ovarian cancer",
+        "how to write a rebuttal letter to peer reviewers",
+    ],
 )
 def test_held_out_decline_cases(corpus_index, holdout, text):
     row = next((r for r, _ in holdout if r.text == text), None)
@@ -275,15 +281,18 @@ def test_an_acronym_is_looked_up_as_written(corpus_index):
     "United States" and ED an emergency department ("emergency room" in the paper)."""
     evidence = evidence_of(corpus_index)
     assert unknown_names("what did the 2020 WHO report say about peer mentors", evidence) == (
-        "WHO",)
+        "WHO",
+    )
     assert " WHO " not in CORPUS_TEXT and "United States" in CORPUS_TEXT
     assert unknown_names("US programmes - ED visits down?", evidence) == ()
 
 
 @pytest.mark.parametrize(
     "question",
-    ["how much is a pack of escitalopram at walgreens?",
-     "is buprenorphine covered by medicaid in texas"],
+    [
+        "how much is a pack of escitalopram at walgreens?",
+        "is buprenorphine covered by medicaid in texas",
+    ],
 )
 def test_what_a_drug_costs_is_out_of_scope_not_a_clinical_fact(corpus_index, question):
     assert not safety_rule(question)
@@ -307,8 +316,12 @@ def test_thresholds_are_chosen_with_the_budget_applied_out_of_fold():
     assert chosen["wrongly_declined"] <= MAX_WRONGLY_SUPPORT
     assert chosen["worst_fold_wrongly_declined"] <= MAX_WRONGLY_FOLD
     assert support["cv"]["wrongly_declined"] == chosen["wrongly_declined"]
-    safe = [g for g in grid.values() if g["wrongly_declined"] <= MAX_WRONGLY_SUPPORT
-            and g["worst_fold_wrongly_declined"] <= MAX_WRONGLY_FOLD]
+    safe = [
+        g
+        for g in grid.values()
+        if g["wrongly_declined"] <= MAX_WRONGLY_SUPPORT
+        and g["worst_fold_wrongly_declined"] <= MAX_WRONGLY_FOLD
+    ]
     assert chosen["missed_declines"] == min(g["missed_declines"] for g in safe)
 
 

@@ -94,8 +94,7 @@ def test_a_url_too_long_for_its_line_is_one_url_in_its_reference(tmp_path: Path)
     doc = parse_user_document(write_pdf(PAPERS / "paper_1023.md", tmp_path), 120)
     refs = [p.text for p in doc.passages if p.kind == "reference"]
     assert any(
-        r.endswith("URL: http://www.cfah.org/file/CFAH_Snapshot_2010_DataTables.pdf")
-        for r in refs
+        r.endswith("URL: http://www.cfah.org/file/CFAH_Snapshot_2010_DataTables.pdf") for r in refs
     )
     assert any("ACMHC_2011_Full-Report.pdf [accessed 2019-02-22]" in r for r in refs)
 

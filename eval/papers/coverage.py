@@ -36,15 +36,11 @@ def files(fmt: str, tmp: Path) -> dict[str, Path]:
         from make_pdfs import write_pdf
 
         return {md.stem: write_pdf(md, tmp) for md in sorted(PAPERS.glob("paper_*.md"))}
-    return {
-        f.name.split(".", 1)[0]: f for f in sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))
-    }
+    return {f.name.split(".", 1)[0]: f for f in sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))}
 
 
 def covered(spans: list[tuple[int, int]], text: str, start: int, end: int) -> bool:
-    return all(
-        text[i].isspace() or any(s <= i < e for s, e in spans) for i in range(start, end)
-    )
+    return all(text[i].isspace() or any(s <= i < e for s, e in spans) for i in range(start, end))
 
 
 def check(fmt: str, questions: list[dict], tmp: Path) -> dict:
@@ -102,9 +98,7 @@ def printed_units(md: Path) -> list[tuple[str, str]]:
         units += [(kind, s) for p in paragraphs for s in sentences(p) if not not_evidence(s)]
     for caption, rows in paper.tables:
         units.append(("table caption", caption.split(". ", 1)[-1]))
-        units += [
-            ("table cell", c) for row in rows for c in row if c.strip() and not DOI.search(c)
-        ]
+        units += [("table cell", c) for row in rows for c in row if c.strip() and not DOI.search(c)]
     units += [("reference", r) for r in paper.references if not not_evidence(r)]
     return units
 
