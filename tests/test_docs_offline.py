@@ -60,9 +60,7 @@ class Offline:
         self.context.route("**/*", self._route)
         self.page: Page = self.context.new_page()
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on(
-            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
-        )
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
 
     def _route(self, route: Route) -> None:
         if urlsplit(route.request.url).hostname in LOOPBACK:
