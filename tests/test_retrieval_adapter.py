@@ -37,10 +37,13 @@ def test_an_adapter_fitted_for_another_model_is_not_used(tmp_path):
     assert load_adapter("this-model", tmp_path / "missing.json") is None
 
 
-def test_the_committed_adapter_serves_the_bundled_model(corpus_index):
+def test_dense_search_serves_the_adapter_fit_adapter_kept_or_none(corpus_index):
+    """eval.fit_adapter writes an adapter only when its cross-validation keeps one (and
+    deletes it otherwise): the index serves exactly that, for the model it was fitted on."""
     model = corpus_index.embed_model.token_space
     if not adapter.ARTEFACT.exists():
-        pytest.fail("retrieval/models/adapter.json is missing: run `python -m eval.fit_adapter`")
+        assert corpus_index._view.adapter is None  # dense search reads the model's own
+        return
     data = json.loads(adapter.ARTEFACT.read_text(encoding="utf-8"))
     assert data["key"]["model"] == model
     assert corpus_index._view.adapter is not None
