@@ -109,6 +109,15 @@ class Unit:
         return self.passage.kind == "quote"
 
     @property
+    def wordless(self) -> bool:
+        """A table row's cells past its label hold no word ("Programme C | 5 (12)"): a
+        figure that answers only beside the row or question that says what it counts."""
+        if self.passage.kind != "table_row":
+            return False
+        body = self.text.split("|", 1)[1] if self.start == 0 and "|" in self.text else self.text
+        return not re.search(r"[^\W\d_]{2,}", body)
+
+    @property
     def span(self) -> tuple[str, int, int]:
         """(document, start, end) in the source."""
         base = self.passage.char_start
@@ -439,7 +448,8 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     """The units that answer, lead first.
 
     The lead is the unit of the best lead score, except that the top passage's best unit
-    (by score) keeps the lead unless another's lead score beats it by policy.margin; led
+    (by score) keeps the lead unless another's lead score beats it by policy.margin and
+    the other says something in words (a bare figure does not take the lead); led
     by another, it follows the lead, so the answer holds what the top passage's best unit
     holds. A lead scoring policy.alone or more ends the answer there. Further units follow
     while they score at least policy.ratio of the lead and above policy.floor, at most
@@ -451,8 +461,9 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     ranked = sorted(units, key=lambda u: -u.score)
     lead = max(units, key=lambda u: u.lead_score)
     top = [u for u in ranked if u.rank == 0]
-    if top and lead.rank != 0 and lead.lead_score < top[0].lead_score + policy.margin:
-        lead = top[0]
+    if top and lead.rank != 0:
+        if lead.wordless or lead.lead_score < top[0].lead_score + policy.margin:
+            lead = top[0]
     most = limit or policy.max_units
     chosen = [lead]
     if top and top[0] is not lead and len(chosen) < most and not _redundant(top[0], chosen):
