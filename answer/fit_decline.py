@@ -61,7 +61,7 @@ MAX_WRONGLY_SUPPORT = 0.01  # in-scope curated questions declined out of fold, a
 BUDGETS = (0.0, 0.005, 0.01)  # in-sample wrongly-declined budgets a threshold fit may spend
 POSITIONS = (0.5, 0.25)  # where in a run of equally good cut-offs a threshold lands
 REPEATS = 3  # shuffles of the threshold cross-validation
-MAX_WRONGLY_FOLD = 0.025  # …and in any one fold at most this (one of its ~40 in-scope)
+MAX_WRONGLY_FOLD = 0.035  # …and in any one fold at most this (two of its ~65 in-scope)
 TOP_K = 8  # what the answer layer retrieves
 
 
