@@ -41,20 +41,24 @@ def ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": _REF.format(model=model.__name__)}
 
 
-def stream_doc(description: str, data: dict[str, Any], events: Sequence[str] = ()) -> dict:
+def stream_doc(
+    description: str, data: dict[str, Any], events: Sequence[str] = (), last: str | None = None
+) -> dict:
     """A 200 `text/event-stream` response for OpenAPI 3.1: the media type's `schema` is
-    that of one event (`data` is JSON of schema `data`), as schemathesis and other SSE
-    tooling read it. (OpenAPI 3.2 names it `itemSchema`, a keyword 3.1 does not have.)"""
+    that of one event (`data` is JSON of schema `data`, or the literal `last` that ends
+    the stream, such as OpenAI's `[DONE]`), as schemathesis and other SSE tooling read it.
+    (OpenAPI 3.2 names it `itemSchema`, a keyword 3.1 does not have.)"""
+    payload: dict[str, Any] = {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": data,
+    }
+    if last is not None:
+        payload = {"anyOf": [payload, {"const": last}]}
     item: dict[str, Any] = {
         "type": "object",
         "required": ["data"],
-        "properties": {
-            "data": {
-                "type": "string",
-                "contentMediaType": "application/json",
-                "contentSchema": data,
-            }
-        },
+        "properties": {"data": payload},
     }
     if events:
         item["properties"]["event"] = {"type": "string", "enum": list(events)}

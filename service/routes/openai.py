@@ -128,6 +128,7 @@ def get_model(model_id: str) -> ModelCard:
         200: stream_doc(
             "A chat.completion, or with `stream` chat.completion.chunk events, then [DONE]",
             ref(ChatCompletionChunk),
+            last="[DONE]",
         ),
         **error_responses(
             (400, "A parameter value the service cannot honour (OpenAI's `error.param` names it)"),
