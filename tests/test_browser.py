@@ -33,6 +33,8 @@ from tests.browser import (
 )
 from tests.workers import serving_in_thread
 
+pytestmark = pytest.mark.browser
+
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
 ROLE_WORDS = {
     "programme_leader": "programme leader",

@@ -13,6 +13,8 @@ from peerqa.config import get_settings
 from peerqa.store import Store
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.model
+
 runner = CliRunner()
 
 

@@ -17,6 +17,8 @@ from service.docs import CONTRACT_URL
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.workers import serving_in_thread
 
+pytestmark = pytest.mark.browser
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 

@@ -21,6 +21,8 @@ from peerqa.onnx_encoder import (
     weights_digest,
 )
 
+pytestmark = pytest.mark.model
+
 QUERIES = [
     "How do programmes pair mentors with patients?",
     "funding",

@@ -169,6 +169,7 @@ def test_mrr_is_one_over_the_rank_of_the_first_relevant_passage():
     assert score_question("q", "x", eleven, [gold(200, 5)]).mrr_at_10 == 0.0
 
 
+@pytest.mark.slow  # ranx compiles numba typed dicts (uncacheable): ~20 s
 def test_ndcg_by_ranx_with_gold_overlap_as_qrels():
     universe = [chunk("a", 0, 10), chunk("b", 100, 10), chunk("c", 200, 10)]
     relevant = {

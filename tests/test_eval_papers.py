@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from eval.papers.__main__ import QUESTIONS, locate, norm
 from ingest.readers.pdf import read_pdf
 
@@ -16,6 +18,7 @@ sys.path.insert(0, str(FIXTURES))
 from make_pdfs import write_pdf  # noqa: E402
 
 
+@pytest.mark.slow
 def test_every_dev_gold_of_a_paper_is_located_at_its_span_in_the_pdf_text(tmp_path: Path):
     pdf = write_pdf(FIXTURES / "papers" / "paper_1571.md", tmp_path)
     text = read_pdf(pdf.read_bytes()).text

@@ -45,6 +45,8 @@ from tests.workers import (
     under_load,
 )
 
+pytestmark = [pytest.mark.server, pytest.mark.chroma_server]
+
 PLANS = ("plan-a", "plan-b", "plan-c")
 ROUNDS = 4
 READERS = 3

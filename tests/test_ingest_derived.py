@@ -20,6 +20,8 @@ from peerqa.segment import sentence_spans
 from retrieval.hybrid import LiveIndex
 from retrieval.late import LATE_VIEWS
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture
 def small(settings: Settings, tmp_path: Path) -> Settings:

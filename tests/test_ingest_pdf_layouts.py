@@ -34,6 +34,7 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+@pytest.mark.slow
 def test_a_table_wider_than_the_page_reads_back_row_by_row_with_its_column_names(
     tmp_path: Path,
 ):
@@ -61,6 +62,7 @@ def test_a_table_wider_than_the_page_reads_back_row_by_row_with_its_column_names
     assert title.text == "Table 1. Results."
 
 
+@pytest.mark.slow
 def test_a_table_continued_over_pages_is_one_table_with_its_header_once(tmp_path: Path):
     """Each section's opening paragraph of the Prescott paper as a two-column table runs
     over several pages under "Table 1 (continued)" with its header row repeated: one
@@ -79,6 +81,7 @@ def test_a_table_continued_over_pages_is_one_table_with_its_header_once(tmp_path
     assert not [p for p in doc.passages if "(continued)" in p.text]
 
 
+@pytest.mark.slow
 def test_an_abstract_printed_without_heading_or_labels_is_the_abstract(tmp_path: Path):
     paper = read_markdown(PAPERS / "paper_1571.md")
     whole = " ".join(text for _, text in paper.abstract)
@@ -90,6 +93,7 @@ def test_an_abstract_printed_without_heading_or_labels_is_the_abstract(tmp_path:
     assert not [p for p in doc.passages if "Hanley" in p.text and p.kind != "reference"]
 
 
+@pytest.mark.slow
 def test_a_url_too_long_for_its_line_is_one_url_in_its_reference(tmp_path: Path):
     doc = parse_user_document(write_pdf(PAPERS / "paper_1023.md", tmp_path), 120)
     refs = [p.text for p in doc.passages if p.kind == "reference"]
@@ -107,6 +111,7 @@ def _dev_gold() -> list[dict]:
 ROOT_QUESTIONS = Path(__file__).parents[1] / "eval" / "papers" / "questions.jsonl"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["md", "pdf"])
 def test_every_dev_gold_span_is_inside_one_passage(fmt: str, tmp_path: Path):
     """The extraction check of eval/papers/coverage.py: each dev question's gold is read

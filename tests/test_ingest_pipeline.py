@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from ingest.pipeline import ingest
 from peerqa.config import Settings
 from peerqa.models import Filters
 from peerqa.segment import sentence_spans
 from peerqa.store import Store, sentence_collection, sentence_id
 from retrieval.hybrid import LiveIndex
+
+pytestmark = [pytest.mark.model, pytest.mark.chroma_server]
 
 
 def test_bundled_corpus_is_indexed_with_every_kind(corpus_settings: Settings):

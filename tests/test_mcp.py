@@ -30,6 +30,8 @@ from service.app import create_app
 from tests.conftest import CORPUS_TEXT
 from tests.workers import serving_in_thread
 
+pytestmark = pytest.mark.server
+
 TOOLS = {
     "search_evidence",
     "ask",

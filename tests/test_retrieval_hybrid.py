@@ -1,4 +1,8 @@
-"""Hybrid retrieval over the ingested paper: relevance, filters, verbatim results."""
+"""Hybrid retrieval over the ingested paper: relevance, filters, verbatim results.
+
+Tests marked chroma_server read what the store holds (passages, vectors, Chroma's own
+queries): `make test` runs them again on a Chroma server.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from retrieval.late import verbatim_text
 from tests.conftest import CORPUS_TEXT
 
 
+@pytest.mark.chroma_server
 def test_results_are_verbatim_spans_best_first(corpus_index):
     results = corpus_index.search("how do programmes pair mentors with patients", top_k=8)
     assert len(results) == 8
@@ -83,6 +88,7 @@ QUESTIONS = [
 ]
 
 
+@pytest.mark.chroma_server
 def test_small_collections_are_searched_exactly(corpus_index):
     """Up to EXACT_MAX records a dense search scans the vectors in memory: its hits are
     Chroma's exhaustive ranking (every record asked for), not HNSW's approximate one, so
@@ -120,6 +126,7 @@ def test_exact_search_keeps_only_passages_that_pass_the_filter(corpus_index):
         assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
 
 
+@pytest.mark.chroma_server
 def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
     corpus_settings, corpus_index, monkeypatch
 ):

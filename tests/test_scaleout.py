@@ -21,6 +21,8 @@ from service.sessions import SessionStore
 from tests.conftest import make_settings
 from tests.workers import Worker, clone_index, running_workers
 
+pytestmark = [pytest.mark.server, pytest.mark.chroma_server]
+
 
 @pytest.fixture(scope="module", autouse=True)
 def chroma_server() -> None:

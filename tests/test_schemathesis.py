@@ -32,6 +32,8 @@ from peerqa.config import Settings
 from service.app import create_app
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.model
+
 KEY = "fuzz-admin-key"
 SEED = 20261124
 MAX_EXAMPLES = 25

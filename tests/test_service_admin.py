@@ -1,4 +1,7 @@
-"""Admin routes: key checks, uploads (formats, limits, hostile files), delete, reindex."""
+"""Admin routes: key checks, uploads (formats, limits, hostile files), delete, reindex.
+
+Tiers: a write runs in the admin worker process, which embeds with the real model, so the
+tests that write are marked `model`; key checks refuse before any write (`no_model`)."""
 
 from __future__ import annotations
 
@@ -55,6 +58,7 @@ ADMIN_CALLS = [
 ]
 
 
+@pytest.mark.usefixtures("no_model")
 @pytest.mark.parametrize(("method", "path", "kwargs"), ADMIN_CALLS)
 def test_admin_routes_are_disabled_without_a_configured_key(settings, method, path, kwargs):
     with TestClient(create_app(settings)) as c:
@@ -63,6 +67,7 @@ def test_admin_routes_are_disabled_without_a_configured_key(settings, method, pa
     assert "disabled" in r.json()["detail"]
 
 
+@pytest.mark.usefixtures("no_model")
 @pytest.mark.parametrize(("method", "path", "kwargs"), ADMIN_CALLS)
 def test_missing_key_is_401_with_a_bearer_challenge(client, method, path, kwargs):
     r = getattr(client, method)(path, **kwargs)
@@ -70,6 +75,7 @@ def test_missing_key_is_401_with_a_bearer_challenge(client, method, path, kwargs
     assert r.headers["www-authenticate"] == "Bearer"
 
 
+@pytest.mark.usefixtures("no_model")
 @pytest.mark.parametrize(
     "header", [f"Bearer {KEY}x", "Bearer wrong", f"Bearer {KEY[:-1]}", "Bearer clé".encode()]
 )
@@ -79,12 +85,14 @@ def test_wrong_key_is_403(client, header):
     assert client.get("/v1/documents").status_code == 503  # nothing was ingested
 
 
+@pytest.mark.usefixtures("no_model")
 def test_other_auth_schemes_count_as_missing(client):
     r = upload(client, "memo.txt", MEMO, headers={"Authorization": f"Basic {KEY}"})
     assert r.status_code == 401
 
 
 # -- upload -------------------------------------------------------------------------------
+@pytest.mark.model
 def test_upload_txt_is_served_at_once(client):
     r = upload(client, "ward memo.txt", MEMO)
     assert r.status_code == 201
@@ -101,6 +109,7 @@ def test_upload_txt_is_served_at_once(client):
     assert hits[0]["text"] == "The stroke ward pilots telephone peer support from March."
 
 
+@pytest.mark.model
 def test_upload_markdown_and_pdf(client):
     md = upload(client, "buddy.md", NOTES_MD)
     assert md.status_code == 201
@@ -112,6 +121,7 @@ def test_upload_markdown_and_pdf(client):
     assert {d["id"] for d in client.get("/v1/documents").json()} == {"buddy", "report"}
 
 
+@pytest.mark.model
 def test_same_name_replaces_the_earlier_upload(client):
     upload(client, "memo.txt", MEMO)
     r = upload(client, "memo.txt", b"Revised memo: the pilot moved to the cardiac ward.\n")
@@ -120,6 +130,7 @@ def test_same_name_replaces_the_earlier_upload(client):
     assert len(docs) == 1 and docs[0]["passages"] == 1
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(
     ("name", "stored_as", "doc_id"),
     [
@@ -137,6 +148,7 @@ def test_hostile_file_names_are_reduced_to_a_plain_name(client, name, stored_as,
     assert (r.json()["source"], r.json()["id"]) == (stored_as, doc_id)
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
@@ -160,12 +172,14 @@ def test_unusable_files_are_422_naming_the_file_field(client, name, data, reason
     assert "/tmp" not in error["msg"]  # the server's temp path never leaks
 
 
+@pytest.mark.usefixtures("no_model")
 def test_upload_without_a_file_is_422(client):
     r = client.post("/v1/documents", data={"other": "x"}, headers=AUTH)
     assert r.status_code == 422
     assert "file" in str(r.json()["detail"])
 
 
+@pytest.mark.model
 def test_oversize_upload_is_413(settings):
     with admin_client(settings, max_upload_bytes=2000) as c:
         assert upload(c, "memo.txt", MEMO * 20).status_code == 201  # ~1.4 kB: under
@@ -176,6 +190,7 @@ def test_oversize_upload_is_413(settings):
         assert [d["id"] for d in c.get("/v1/documents").json()] == ["memo"]
 
 
+@pytest.mark.model
 def test_pdf_over_the_page_limit_is_413(settings):
     with admin_client(settings, max_upload_pages=3) as c:
         r = upload(c, "long.pdf", make_pdf(["A page about peer support."] * 4))
@@ -183,6 +198,7 @@ def test_pdf_over_the_page_limit_is_413(settings):
         assert "4 pages" in r.json()["detail"]
 
 
+@pytest.mark.model
 def test_uploads_may_exceed_the_json_body_limit(settings):
     with admin_client(settings, max_request_bytes=4096) as c:
         big = b"Peer supporters call weekly.\n\n" * 400  # ~12 kB
@@ -192,6 +208,7 @@ def test_uploads_may_exceed_the_json_body_limit(settings):
 
 
 # -- delete -------------------------------------------------------------------------------
+@pytest.mark.model
 def test_delete_removes_the_document_at_once(client):
     upload(client, "memo.txt", MEMO)
     upload(client, "buddy.md", NOTES_MD)
@@ -203,11 +220,13 @@ def test_delete_removes_the_document_at_once(client):
     assert client.delete("/v1/documents/memo", headers=AUTH).status_code == 404
 
 
+@pytest.mark.model
 def test_delete_unknown_id_is_404(client):
     upload(client, "memo.txt", MEMO)
     assert client.delete("/v1/documents/nope", headers=AUTH).status_code == 404
 
 
+@pytest.mark.model
 def test_the_last_document_is_kept(client):
     upload(client, "memo.txt", MEMO)
     r = client.delete("/v1/documents/memo", headers=AUTH)
@@ -216,6 +235,7 @@ def test_the_last_document_is_kept(client):
 
 
 # -- the bundled corpus -------------------------------------------------------------------
+@pytest.mark.model
 def test_reindex_bundled_paper_is_protected(client):
     first = client.post("/v1/admin/reindex", headers=AUTH)
     assert first.status_code == 200
@@ -248,6 +268,7 @@ def waiting_worker(deadline_s: float = 300.0) -> int:
     raise AssertionError("no upload reached the admin lock")
 
 
+@pytest.mark.model
 def test_searches_answer_while_an_upload_is_in_progress(client, settings):
     assert upload(client, "memo.txt", MEMO).status_code == 201
     documents = client.get("/v1/documents").json()
@@ -266,6 +287,7 @@ def test_searches_answer_while_an_upload_is_in_progress(client, settings):
     assert {d["id"] for d in client.get("/v1/documents").json()} == {"memo", "buddy"}
 
 
+@pytest.mark.model
 def test_a_failed_upload_leaves_the_index_unchanged(client, settings):
     assert upload(client, "memo.txt", MEMO).status_code == 201
     state = Store(settings).state()
@@ -283,6 +305,7 @@ def test_a_failed_upload_leaves_the_index_unchanged(client, settings):
     assert upload(client, "buddy.md", NOTES_MD).status_code == 201
 
 
+@pytest.mark.model
 def test_the_worker_embeds_not_the_server(client, monkeypatch):
     """Nothing of an upload is embedded by the serving process."""
     from peerqa.embedding import MiniLMEmbedding
@@ -311,6 +334,7 @@ def gone(pid: int, within_s: float = 30.0) -> bool:
     return False
 
 
+@pytest.mark.model
 def test_a_stopped_server_stops_its_worker(settings):
     """The worker keeps the model loaded between uploads, never past its server."""
     with admin_client(settings) as c:
@@ -320,6 +344,7 @@ def test_a_stopped_server_stops_its_worker(settings):
     assert all(gone(pid) for pid in pids)
 
 
+@pytest.mark.server
 def test_a_killed_server_takes_its_worker_with_it():
     """SIGKILL skips the lifespan: the kernel stops the worker when its parent dies."""
     import subprocess

@@ -206,6 +206,7 @@ def test_pieces_join_back_to_the_text(text):
     assert "".join(pieces(text, words=2)) == text
 
 
+@pytest.mark.usefixtures("no_model")
 def test_empty_store_is_503(settings: Settings):
     with TestClient(create_app(settings)) as c:
         assert c.post("/v1/ask", json={"question": "x"}).status_code == 503

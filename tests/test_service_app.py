@@ -1,4 +1,8 @@
-"""The app: health, evidence routes, OpenAPI, the chat page, limits and error handling."""
+"""The app: health, evidence routes, OpenAPI, the chat page, limits and error handling.
+
+Tests marked chroma_server report or serve what the store holds: `make test` runs them
+again on a Chroma server.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +20,14 @@ def client(corpus_settings: Settings):
         yield c
 
 
+@pytest.mark.chroma_server
 def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["passages"] > 150
 
 
+@pytest.mark.chroma_server
 def test_search_returns_passages_with_scores(client):
     r = client.post("/v1/search", json={"query": "what keeps mentors from burning out", "top_k": 4})
     assert r.status_code == 200
@@ -177,6 +183,8 @@ def test_unexpected_errors_are_json_500s(corpus_settings: Settings):
     assert r.json() == {"detail": "internal server error"}
 
 
+@pytest.mark.chroma_server
+@pytest.mark.usefixtures("no_model")
 def test_empty_store_is_not_ready(settings: Settings):
     with TestClient(create_app(settings)) as c:
         assert c.get("/readyz").status_code == 503

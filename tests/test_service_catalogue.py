@@ -83,6 +83,7 @@ def test_documents_with_citation_metadata_and_counts(client):
     assert paper["passages"] == sum(paper["by_kind"].values())
 
 
+@pytest.mark.usefixtures("no_model")
 @pytest.mark.parametrize(
     "route", ["/v1/themes", "/v1/challenges", "/v1/programmes", "/v1/documents"]
 )
@@ -116,6 +117,7 @@ PRESCOTT = {
 }
 
 
+@pytest.mark.model
 def test_every_document_says_which_study_it_is(papers_client):
     docs = {d["id"]: d for d in papers_client.get("/v1/documents").json()}
     assert docs["paper-1571"]["study"] == PRESCOTT
@@ -124,6 +126,7 @@ def test_every_document_says_which_study_it_is(papers_client):
     assert joo["journal"] == "Family Practice" and joo["doi"] is None  # not in the source
 
 
+@pytest.mark.model
 def test_citations_and_search_results_carry_their_study(papers_client):
     body = papers_client.post("/v1/ask", json={"question": "What is Kooth?"}).json()
     cited = [c for c in body["citations"] if c["document"] == "paper-1571"]
@@ -133,6 +136,7 @@ def test_citations_and_search_results_carry_their_study(papers_client):
     assert study_label(Study(**cited[0]["study"])) == "Prescott et al. 2017, JMIR Mental Health"
 
 
+@pytest.mark.model
 def test_openai_sources_name_the_study(papers_client):
     body = papers_client.post(
         "/v1/chat/completions",

@@ -196,6 +196,7 @@ BAD_INPUTS: list[tuple[str, str, str, str, dict[str, Any], int, str]] = [
 ]  # fmt: skip
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(
     ("client_name", "method", "path", "kwargs", "status", "named"),
     [pytest.param(*row[1:], id=row[0]) for row in BAD_INPUTS],
@@ -234,6 +235,7 @@ def test_literal_path_traversal_is_404(client, method, path):
     assert "detail" in body
 
 
+@pytest.mark.model
 def test_oversize_413_for_uploads_names_the_upload_limit(admin):
     just_over = b"x" * (UPLOAD_LIMIT + 1000)  # the file is over; the body is within its slack
     r = admin.post("/v1/documents", files={"file": ("big.txt", just_over)}, headers=AUTH)
@@ -420,6 +422,7 @@ def _hits(c: TestClient, query: str) -> list[str]:
     return [hit["text"] for hit in r.json()["results"]]
 
 
+@pytest.mark.model
 def test_untrusted_documents_are_stored_and_served_as_inert_text(admin):
     for name, text in (("night.md", HOSTILE_MD), ("buddy.html", HOSTILE_HTML)):
         r = admin.post("/v1/documents", files={"file": (name, text)}, headers=AUTH)
