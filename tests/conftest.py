@@ -1,6 +1,7 @@
 """Fixtures build small real corpora in real Chroma stores with the real model: no mocks.
 
-Tiers (markers registered in pyproject.toml; `make test-fast` runs the tests with none):
+Tiers (markers registered in pyproject.toml; `make test-fast` runs the tests with none of
+the first five):
 - model: loads the real embedding model. Added here to every test that uses a fixture in
   FIXTURE_TIERS; a test that ingests or builds an index itself is marked in its file.
 - eval: the full evaluation run (the eval_report fixture).
@@ -15,6 +16,8 @@ A test with none of model/eval/server/browser/slow that reaches the real model f
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import sys
@@ -139,6 +142,25 @@ def no_model(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(retrieval.hybrid, "load_embedding", lambda *_a, **_k: stand_in)
     yield stand_in
     assert not stand_in.used, f"the embedding model was used: {stand_in.used}"
+
+
+def one_memo_corpus(folder: Path, name: str, text: str, title: str) -> Path:
+    """A bundled corpus (corpus_dir) of one Markdown memo with its provenance: for tests of
+    ingest and the store whose behaviour does not depend on the paper (an ingest of it takes
+    about a second; the paper's, many)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    provenance = {
+        "id": Path(name).stem,
+        "file": name,
+        "parser": "prose",
+        "title": title,
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+    }
+    (folder / f"{Path(name).stem}.provenance.json").write_text(
+        json.dumps(provenance), encoding="utf-8"
+    )
+    return folder
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:

@@ -12,8 +12,28 @@ from peerqa.models import Filters
 from peerqa.segment import sentence_spans
 from peerqa.store import Store, sentence_collection, sentence_id
 from retrieval.hybrid import LiveIndex
+from tests.conftest import one_memo_corpus
 
 pytestmark = [pytest.mark.model, pytest.mark.chroma_server]
+
+HANDBOOK = (
+    "# Volunteer handbook\n\n"
+    "## Boundaries\n\n"
+    "Peer volunteers never give medical advice. They listen, share their own experience "
+    "and point people to the clinic team.\n\n"
+    "## Support\n\n"
+    "Each volunteer meets a coordinator every month. Difficult calls are talked through "
+    "the same week.\n"
+)
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path) -> Settings:
+    """An empty store whose bundled corpus is one short handbook: the tests taking it are
+    about generations and re-ingest, not the paper, and each ingests afresh (the bundled
+    paper's ingest costs seconds of embedding, twice in `make test`)."""
+    corpus = one_memo_corpus(tmp_path / "corpus", "handbook.md", HANDBOOK, "Volunteer handbook")
+    return settings.model_copy(update={"corpus_dir": corpus})
 
 
 def test_bundled_corpus_is_indexed_with_every_kind(corpus_settings: Settings):

@@ -9,8 +9,6 @@ soak` runs the schemathesis CLI (all phases, over the network) for a larger run.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 
 import hypothesis
@@ -30,7 +28,7 @@ from schemathesis.checks import (
 
 from peerqa.config import Settings
 from service.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, one_memo_corpus
 
 pytestmark = pytest.mark.model
 
@@ -74,17 +72,7 @@ def admin_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathe
     from ingest.pipeline import ingest
 
     root = tmp_path_factory.mktemp("fuzz-admin")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    (corpus / "ward-memo.md").write_text(MEMO, encoding="utf-8")
-    provenance = {
-        "id": "ward-memo",
-        "file": "ward-memo.md",
-        "parser": "prose",
-        "title": "Ward memo",
-        "sha256": hashlib.sha256(MEMO.encode()).hexdigest(),
-    }
-    (corpus / "ward-memo.provenance.json").write_text(json.dumps(provenance), encoding="utf-8")
+    corpus = one_memo_corpus(root / "corpus", "ward-memo.md", MEMO, "Ward memo")
     settings = make_settings(root / "data", corpus_dir=corpus)
     ingest([], settings)
     yield from _schema(settings)

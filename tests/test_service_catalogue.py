@@ -96,12 +96,15 @@ def test_empty_store_is_503(settings: Settings, route):
 
 
 @pytest.fixture(scope="module")
-def papers_client(tmp_path_factory: pytest.TempPathFactory):
-    """The bundled paper plus a real user paper (Prescott et al. 2017, as Markdown)."""
+def papers_client(tmp_path_factory: pytest.TempPathFactory, corpus_settings: Settings):
+    """The bundled paper plus a real user paper (Prescott et al. 2017, as Markdown). The
+    bundled paper's vectors are copied from the session's store, not embedded again."""
     from ingest.pipeline import ingest
     from tests.conftest import make_settings
+    from tests.workers import clone_index
 
     settings = make_settings(tmp_path_factory.mktemp("papers") / "data")
+    clone_index(corpus_settings, settings)
     ingest([Path(__file__).parent / "fixtures" / "papers" / "paper_1571.md"], settings)
     with TestClient(create_app(settings)) as c:
         yield c
