@@ -38,6 +38,8 @@ FIXTURE_TIERS = {
     "eval_report": ("model", "eval"),
     # By convention a fixture named base_url serves the app with uvicorn in a thread.
     "base_url": ("server",),
+    # test_ingest_papers.py: the user papers rendered to PDF; a test reading one takes seconds.
+    "pdf_dir": ("slow",),
 }
 
 

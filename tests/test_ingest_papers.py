@@ -248,7 +248,6 @@ def test_author_year_and_range_citations_resolve():
 # --- PDF ---------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_pdf_metadata_from_title_block_running_header_and_doi(pdf_dir: Path):
     doc = parsed(pdf_dir / "paper_1850.pdf")
     info = doc.info
@@ -263,7 +262,6 @@ def test_pdf_metadata_from_title_block_running_header_and_doi(pdf_dir: Path):
     assert info.pages == 10
 
 
-@pytest.mark.slow
 def test_pdf_passages_are_verbatim_with_pages_and_no_furniture(pdf_dir: Path):
     doc = parsed(pdf_dir / "paper_1850.pdf")
     assert_verbatim(doc)
@@ -276,7 +274,6 @@ def test_pdf_passages_are_verbatim_with_pages_and_no_furniture(pdf_dir: Path):
     assert abstract[0].section == "Abstract > Background" and abstract[0].page == 1
 
 
-@pytest.mark.slow
 def test_pdf_two_columns_and_hyphenation_recover_the_source_sentences(pdf_dir: Path):
     """Sentences of the source Markdown come back whole from the two-column,
     hyphenated PDF: reading order, line joins and de-hyphenation are right."""
@@ -303,7 +300,6 @@ def _sentences(doc: ParsedDocument) -> set[str]:
     }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("n", ["1571", "1850", "1023"])
 def test_pdf_body_reads_as_its_markdown_does(pdf_dir: Path, n: str):
     """The PDF made from a paper's Markdown gives back the Markdown reader's sentences:
@@ -319,7 +315,6 @@ def test_pdf_body_reads_as_its_markdown_does(pdf_dir: Path, n: str):
     assert len(missing) <= 0.02 * len(md), missing
 
 
-@pytest.mark.slow
 def test_pdf_sections_and_tricky_lines_in_place(pdf_dir: Path):
     prescott = parsed(pdf_dir / "paper_1571.pdf")
     (conclusions,) = by_section(prescott, "Abstract > Conclusions")
@@ -339,7 +334,6 @@ def test_pdf_sections_and_tricky_lines_in_place(pdf_dir: Path):
     assert "Ideate, Develop, and Test Prototype 2" in sections  # not fused with the heading above
 
 
-@pytest.mark.slow
 def test_pdf_ruled_table_rows_and_references(pdf_dir: Path):
     doc = parsed(pdf_dir / "paper_0635.pdf")
     rows = [p for p in doc.passages if p.kind == "table_row"]
@@ -372,7 +366,6 @@ def test_bad_xml_is_a_one_line_reason(tmp_path: Path, content: bytes, reason: st
     assert reason in err.value.reason and "\n" not in str(err.value)
 
 
-@pytest.mark.slow
 def test_every_format_reads_into_one_structure(pdf_dir: Path):
     papers: list[ScholarlyPaper] = [
         read_xml(Path("x.xml"), (PAPERS / "paper_1571.tei.xml").read_bytes()),
