@@ -2,9 +2,12 @@
 
 Parsing happens before the store is touched, so bad input leaves the index as it was.
 Embeddings are reused by (passage id, hash of the embedded text) from the live index,
-so re-ingesting unchanged sources computes 0 embeddings. Before the publish, the files
-search derives from a generation (late interaction's token vectors, the ONNX export) are
-made in the data dir (peerqa.files.derived_dir), so no server makes them at load.
+so re-ingesting unchanged sources computes 0 embeddings. Every text runs through the
+model once: a lean kind's sentence record (a reference entry's title) carries its
+passage's vector, and late interaction's text view is made of the sentences' tokens.
+Before the publish, the files search derives from a generation (late interaction's token
+vectors, the ONNX export) are made in the data dir (peerqa.files.derived_dir), so no
+server makes them at load.
 
 llama-index, the model and torch are imported only once something must be written: a
 no-op re-ingest parses, fingerprints and reads the pointer (chromadb) and nothing else.
@@ -30,8 +33,10 @@ from peerqa.config import Settings, get_settings
 from peerqa.models import IngestReport, ParsedDocument, Passage
 from peerqa.store import (
     FILTER_KEYS,
+    LEAN_KINDS,
     IndexState,
     Store,
+    embed_text,
     indexed_sentences,
     passage_metadata,
     passage_to_node,
@@ -75,7 +80,7 @@ def ingest(
 
 # Bump when what reaches the index changes shape (not content): forces a rebuild,
 # still reusing every vector whose text is unchanged.
-INDEX_FORMAT = "3: passages + sentences, a reference entry's longest only"
+INDEX_FORMAT = "4: passages + sentences, a reference entry's longest with its passage vector"
 
 
 def fingerprint(passages: Iterable[Passage]) -> str:
@@ -91,18 +96,21 @@ def fingerprint(passages: Iterable[Passage]) -> str:
 
 def sentence_nodes(passage: Passage) -> list[TextNode]:
     """One node per sentence, embedded alone: a passage then ranks by its best sentence,
-    which finds a one-sentence answer inside a long passage (none for a reference entry:
-    peerqa.store.indexed_sentences)."""
+    which finds a one-sentence answer inside a long passage. A lean kind's one sentence
+    (peerqa.store.indexed_sentences) carries its passage's vector instead: its hash is
+    the passage's embedded text's."""
     from llama_index.core.schema import TextNode
 
     filterable = {k: getattr(passage, k) or "" for k in FILTER_KEYS}
+    lean = passage.kind in LEAN_KINDS
     nodes = []
     for n, (start, end) in enumerate(indexed_sentences(passage)):
         text = passage.text[start:end]
+        embedded = embed_text(passage) if lean else text
         metadata = {
             "passage_id": passage.id,
             **filterable,
-            "embed_hash": hashlib.sha256(text.encode()).hexdigest()[:16],
+            "embed_hash": hashlib.sha256(embedded.encode()).hexdigest()[:16],
         }
         nodes.append(
             TextNode(
@@ -152,6 +160,7 @@ def index_documents(
     embedder = _Embedder(embed_model)
     # A passage's tokens for late interaction, from the pass that embeds it (see below).
     kept_tokens: dict[str, np.ndarray] | None = {} if _late_max() >= len(passages) else None
+    lean: dict[str, list[float]] = {}  # a lean kind's passage vector, by passage id
     _write(
         (passage_to_node(p) for p in passages),
         collection,
@@ -159,10 +168,11 @@ def index_documents(
         embedder,
         progress,
         kept_tokens,
+        lean,
     )
     sentence_tokens: dict[str, np.ndarray] | None = None if kept_tokens is None else {}
     n_sentences = _write(
-        (n for p in passages for n in sentence_nodes(p)),
+        (_with_vector(n, lean) for p in passages for n in sentence_nodes(p)),
         sentences,
         store.collection(sentence_collection(state.collection)) if state else None,
         embedder,
@@ -170,9 +180,8 @@ def index_documents(
         sentence_tokens,
     )
     if kept_tokens is not None and sentence_tokens:
-        # A one-sentence passage's text was embedded as its sentence: its tokens too.
-        texts = {p.text for p in passages}
-        kept_tokens.update((t, v) for t, v in sentence_tokens.items() if t in texts)
+        # Late interaction's text view is made of its sentences' tokens (retrieval.late).
+        kept_tokens.update(sentence_tokens)
     if kept_tokens is not None:
         from retrieval.late import derive_files
 
@@ -193,6 +202,13 @@ def index_documents(
     )
     store.publish(new_state)
     return report(new_state, embedded=embedder.embedded)
+
+
+def _with_vector(node: TextNode, lean: dict[str, list[float]]) -> TextNode:
+    """A lean kind's sentence node with its passage's vector (not run through the model)."""
+    if node.metadata.get("kind") in LEAN_KINDS and node.metadata["passage_id"] in lean:
+        node.embedding = lean[node.metadata["passage_id"]]
+    return node
 
 
 def _late_max() -> int:
@@ -232,9 +248,11 @@ def _write(
     embedder: _Embedder,
     progress: bool,
     kept_tokens: dict[str, np.ndarray] | None = None,
+    lean: dict[str, list[float]] | None = None,
 ) -> int:
     """Embed (or reuse) and add `nodes` to `target`, CHUNK at a time; how many there were.
-    With `kept_tokens`, the content token vectors of each text embedded go there too."""
+    With `kept_tokens`, the content token vectors of each text embedded go there too; with
+    `lean`, the vectors of lean kinds' nodes, by id."""
     from llama_index.core.ingestion import IngestionPipeline
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -253,6 +271,12 @@ def _write(
             ).run(nodes=chunk, show_progress=progress)
         if kept_tokens is not None:
             kept_tokens.update(kept)
+        if lean is not None:
+            lean.update(
+                (n.node_id, n.embedding)
+                for n in chunk
+                if n.metadata.get("kind") in LEAN_KINDS and n.embedding is not None
+            )
         written += len(chunk)
     return written
 

@@ -14,8 +14,9 @@ evidence 0.736 -> 0.755 -> 0.773; Recall@5 unchanged at 0.800.
 
 Token vectors (TOKEN_DIMS wide, peerqa/embedding.py) are made at ingest, beside the
 generation they belong to (the data dir's derived folder, peerqa.files.derived_dir):
-a passage's context view from the forward pass that embeds the passage, the rest in
-batches, reusing the previous generation's for texts it held. A server start, another
+a passage's context view from the forward pass that embeds the passage, its text view
+from the passes that embed its sentences (text_rows), reusing the previous generation's
+for texts it held. A server start, another
 worker or a CLI run reads them back in milliseconds, whatever its cache dir. A generation
 published without them (an older version, another machine's data dir) has them made at
 its first load and kept in the settings' cache_dir. Only up to LATE_MAX passages: above,
@@ -38,10 +39,12 @@ from peerqa.config import Settings
 from peerqa.embedding import MiniLMEmbedding
 from peerqa.files import derived_dir, prune, used, write_aside
 from peerqa.models import Passage
-from peerqa.store import LEAN_KINDS, embed_text
+from peerqa.store import LEAN_KINDS, embed_text, indexed_sentences
 
 LATE_MAX = 2_000  # passages in a generation
 CACHE_FILES = 8  # generations' token vectors kept in cache_dir, the least recently used go
+# Names how views are made (with the model's token space): files made otherwise are not read.
+VIEWS_FORMAT = "2: the text view from sentences"
 
 log = logging.getLogger("peerqa.retrieval")
 
@@ -107,8 +110,8 @@ def load_views(
     """The TokenVectors of each of LATE_VIEWS (passages in load order), or none above
     LATE_MAX passages: read from `stored` (ingest made them there) or cache_dir when
     there, else made and kept in cache_dir. A text `previous` holds (in either view)
-    keeps its vectors; the others are embedded together, once each (a passage without
-    context reads the same in both views)."""
+    keeps its vectors; the context view's others are embedded once each, the text view's
+    made from sentences (text_rows)."""
     if len(passages) > LATE_MAX:
         return ()
     views = [[read(p) for p in passages] for read in LATE_VIEWS]
@@ -118,12 +121,39 @@ def load_views(
             return cached
     path = cache_dir and cache_path(cache_dir, embed_model.token_space, views)
     known = {t: r for old in previous for t, r in zip(old.text, old.rows(), strict=True)}
-    new = sorted({t for texts in views for t in texts} - known.keys())
-    known.update(zip(new, embed_model.token_vectors(new) if new else [], strict=True))
+    _embed_new(views[1], known, embed_model)
+    text_rows(passages, embed_model, known)
     made = tuple(TokenVectors.of(texts, known) for texts in views)
     if path:
         _write_cache(path, made)
     return made
+
+
+def _embed_new(texts: Sequence[str], known: dict[str, np.ndarray], model: MiniLMEmbedding) -> None:
+    """The token vectors of each of `texts` not in `known`, once each, into `known`."""
+    new = sorted(set(texts) - known.keys())
+    known.update(zip(new, model.token_vectors(new) if new else [], strict=True))
+
+
+def text_rows(
+    passages: Sequence[Passage], model: MiniLMEmbedding, known: dict[str, np.ndarray] | None = None
+) -> list[np.ndarray]:
+    """The text view's token vectors of each passage, kept in `known` by text: its
+    sentences' in order, each sentence's from the pass that embeds it alone (ingest embeds
+    every sentence for the sentence index, so the view costs no forward pass of its own;
+    a passage's own pass was a fifth of a user paper's ingest). A lean kind's view is its
+    embedded text (one pass)."""
+    known = {} if known is None else known
+    parts = {}
+    for passage in passages:
+        text = verbatim_text(passage)
+        if text not in known and text not in parts:
+            spans = [] if passage.kind in LEAN_KINDS else indexed_sentences(passage)
+            parts[text] = [passage.text[a:b] for a, b in spans] or [text]
+    _embed_new([s for sentences in parts.values() for s in sentences], known, model)
+    for text, sentences in parts.items():
+        known[text] = np.concatenate([known[s] for s in sentences])
+    return [known[verbatim_text(p)] for p in passages]
 
 
 def stored_views(
@@ -163,7 +193,7 @@ def _path_of(passages: Sequence[Passage], embed_model: MiniLMEmbedding, folder: 
 
 def cache_path(cache_dir: Path, token_space: str, views: Sequence[Sequence[str]]) -> Path:
     """Named by the model's token space and every text of every view, in order."""
-    key = hashlib.sha256(token_space.encode())
+    key = hashlib.sha256(f"{token_space}:{VIEWS_FORMAT}".encode())
     for texts in views:
         key.update(f"\0view:{len(texts)}".encode())
         for text in texts:

@@ -18,7 +18,7 @@ from peerqa.embedding import MiniLMEmbedding, load_embedding
 from peerqa.files import derived_dir
 from peerqa.segment import sentence_spans
 from retrieval.hybrid import LiveIndex
-from retrieval.late import LATE_VIEWS
+from retrieval.late import LATE_VIEWS, text_rows
 
 pytestmark = pytest.mark.model
 
@@ -74,9 +74,11 @@ def test_a_fresh_cache_dir_loads_the_token_vectors_ingest_made(small, notes_dir,
     # They are the vectors a load would have made itself, row for row.
     passages = [index.passages[pid] for pid in index.order]
     model = index.embed_model
-    for view, read in zip(index._late, LATE_VIEWS, strict=True):
+    # The text view is made of the sentences' tokens (retrieval.late.text_rows).
+    made = (text_rows(passages, model), model.token_vectors(index._late[1].text))
+    for view, read, rows in zip(index._late, LATE_VIEWS, made, strict=True):
         assert view.text == [read(p) for p in passages]
-        for got, want in zip(view.rows(), model.token_vectors(view.text), strict=True):
+        for got, want in zip(view.rows(), rows, strict=True):
             assert got.shape == want.shape
             assert np.abs(got - want).max() < 1e-4
     assert index.search("boundary training for peer volunteers", top_k=1)[0].document == (
@@ -100,12 +102,11 @@ def test_a_new_generation_embeds_tokens_only_for_new_texts(small, notes_dir, cal
     index = LiveIndex(small)
     changed = [p for p in index.passages.values() if "unpaid" in p.text]
     assert len(changed) == 1 and changed[0].context  # read under its section heading
-    # Its context view's tokens came with its embedding pass, and a one-sentence
-    # passage's with its sentence's: only the verbatim text of the changed passage (two
-    # sentences, read without its context) is embedded again for tokens. The others'
+    # Its context view's tokens came with its embedding pass, its text view's (two
+    # sentences) with its sentences': nothing is embedded for tokens alone. The others'
     # were read from the previous generation's file.
     assert len(sentence_spans(changed[0].text)) == 2
-    assert calls["tokens"] == [changed[0].text]
+    assert calls["tokens"] == []
     # The live generation's file and the one it replaced (still served until every
     # worker's pointer moves); older ones are removed by later ingests.
     assert first in late_files(small) and len(late_files(small)) == 2

@@ -18,7 +18,7 @@ from peerqa.store import embed_text
 from retrieval import hybrid
 from retrieval.expansion import expand
 from retrieval.hybrid import UnknownFilterValue
-from retrieval.late import verbatim_text
+from retrieval.late import text_rows
 from tests.conftest import CORPUS_TEXT
 
 
@@ -219,10 +219,14 @@ def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index
         bundle = QueryBundle(query, embedding=list(dense))
         found = {h.node.node_id: h.node for r in retrievers for h in r.retrieve(bundle)}
         late = []
-        # The text view reads a reference entry as it is embedded (retrieval.late).
-        for read in (verbatim_text, embed_text):
-            texts = [read(view.passages[n.node_id]) for n in found.values()]
-            tokens = view.embed_model.token_vectors(texts)
+        chosen = [view.passages[n.node_id] for n in found.values()]
+        # The text view: each passage's sentences' tokens, a reference entry's as it is
+        # embedded (retrieval.late.text_rows); the context view: its embedded text's.
+        model = view.embed_model
+        for tokens in (
+            text_rows(chosen, model),
+            model.token_vectors([embed_text(p) for p in chosen]),
+        ):
             scored = (
                 NodeWithScore(node=node, score=float((t @ encoding.tokens.T).max(0).mean()))
                 for node, t in zip(found.values(), tokens, strict=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from peerqa.embedding import TOKEN_DIMS, content_vocabulary
-from peerqa.store import embed_text
+from peerqa.store import embed_text, indexed_sentences
 from retrieval import late
 from retrieval.late import LATE_VIEWS, TokenVectors, cache_path, load_views
 
@@ -92,7 +92,10 @@ def test_a_new_generation_embeds_only_texts_it_has_not_seen(corpus_index, monkey
     embedded = counted_token_vectors(view.embed_model, monkeypatch)
     changed = passages[3].model_copy(update={"text": passages[3].text + " Added."})
     again = load_views([*passages[:3], changed, *passages[4:]], view.embed_model, view._late)
-    assert sorted(embedded) == sorted({changed.text, embed_text(changed)})
+    # Its text view is made of its sentences' tokens: those it has not seen are embedded.
+    seen = {t for v in view._late for t in v.text}
+    sentences = {changed.text[a:b] for a, b in indexed_sentences(changed)} - seen
+    assert sorted(embedded) == sorted({embed_text(changed), *sentences})
     query = view.embed_model.encode_query("peer support").tokens
     for new, old in zip(again, view._late, strict=True):
         for i in (0, 4, len(passages) - 1):
