@@ -312,6 +312,8 @@ def abstract_parts(text: str, start: int, end: int) -> list[tuple[str | None, in
 @dataclass
 class _Tables:
     tables: dict[str, PaperTable] = field(default_factory=dict)
+    # Tables whose header may go on over the first body lines, and how many it took.
+    sparse: dict[str, int] = field(default_factory=dict)
 
     def get(self, label: str, section: tuple[str, ...]) -> PaperTable:
         if label not in self.tables:
@@ -397,8 +399,16 @@ def assemble(
         elif piece.role == Role.TABLE_HEADER:
             table = tables.get(piece.label or "Table", piece.section)
             table.header = _merge_header(table.header, piece.cells or [])
+            if _sparse(table.header):
+                tables.sparse[table.label] = 0
         elif piece.role == Role.TABLE_ROW:
-            _add_row(tables.get(piece.label or "Table", piece.section), piece)
+            table = tables.get(piece.label or "Table", piece.section)
+            if table.label in tables.sparse and not table.rows and _header_goes_on(table.header):
+                if tables.sparse[table.label] < HEADER_LINES:
+                    tables.sparse[table.label] += 1
+                    table.header = _merge_header(table.header, piece.cells or [])
+                    continue
+            _add_row(table, piece)
         elif piece.role == Role.TABLE_NOTE:
             tables.get(piece.label or "Table", piece.section).notes.append(span)
         elif piece.role == Role.FOOTNOTE:
@@ -429,12 +439,33 @@ def _merge_header(header: list[str], cells: list[str]) -> list[str]:
     return [collapse(f"{a} {b}") for a, b in zip(header, cells, strict=True)]
 
 
+# A header printed over several lines, the first of which a converter took for the whole
+# header ("[Reference number], | | | | Duration of |"): its next lines name the columns.
+HEADER_LINES = 3
+
+
+def _sparse(header: list[str]) -> bool:
+    """At most half the columns past the first (a row-label column may go unnamed) named."""
+    named = [bool(h.strip()) for h in header[1:]]
+    return len(named) >= 2 and 2 * sum(named) <= len(named)
+
+
+def _header_goes_on(header: list[str]) -> bool:
+    return not all(h.strip() for h in header[1:])
+
+
 def is_continuation(cells: list[str]) -> bool:
     """A row that carries on the one above: empty first cell and fewer than half the
     cells filled ("| | mean (SD) | (SD) | | |"). An empty first cell in an otherwise full
-    row is a new row under a category printed once ("| | Urban | 9 | 32% |")."""
-    filled = sum(bool(c.strip()) for c in cells)
-    return not filled or (not cells[0].strip() and 2 * filled < len(cells))
+    row is a new row under a category printed once ("| | Urban | 9 | 32% |"). A row with
+    a cell opening in lower case and none in upper case is the wrapped tails of the
+    cells above ("| university | | psychology of learning and | 21 sessions |")."""
+    filled = [c.strip() for c in cells if c.strip()]
+    if not filled:
+        return True
+    if any(c[0].islower() for c in filled) and not any(c[0].isupper() for c in filled):
+        return True
+    return not cells[0].strip() and 2 * len(filled) < len(cells)
 
 
 def _add_row(table: PaperTable, piece: Piece) -> None:
