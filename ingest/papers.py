@@ -193,7 +193,9 @@ def join_fragments(text: str, blocks: list[PaperBlock]) -> list[tuple[PaperBlock
     pending: PaperBlock | None = None
     lead: str | None = None
     for block in sorted(blocks, key=lambda b: b.start):
-        fragment = is_fragment(text[block.start : block.end])  # judged on its own text
+        # Judged on its own text; a labelled abstract part's text ("Trial registration":
+        # "ClinicalTrials.gov NCT03342274") is what its label heads, never a heading.
+        fragment = is_fragment(text[block.start : block.end]) and not block.label
         if pending is not None and not text[pending.end : block.start].strip():
             block = block.model_copy(update={"start": pending.start, "page": pending.page})
         elif pending is not None:

@@ -270,7 +270,9 @@ _LABEL_WORDS = (
     r"Registration|Keywords|Limitations)(?: and [A-Za-z]+)?"
 )
 _ABSTRACT_LABEL = re.compile(
-    rf"^(?P<label>{_LABEL_WORDS})(?:\s*(?::\s*|\s{{2,}}|\t+|\*\*:?\s*)|\s(?=[A-Z][a-z]))",
+    # The sentence after a label opens in upper case ("Methods We…"), whatever the case of
+    # the label: "Findings from the trials…" opens a part's text, it is no label.
+    rf"^(?P<label>{_LABEL_WORDS})(?:\s*(?::\s*|\s{{2,}}|\t+|\*\*:?\s*)|(?-i:\s(?=[A-Z][a-z])))",
     re.IGNORECASE,
 )
 _LABEL_ONLY = re.compile(rf"^\**(?P<label>{_LABEL_WORDS})\s*:?\**$", re.IGNORECASE)
@@ -279,12 +281,46 @@ _LABEL_ONLY = re.compile(rf"^\**(?P<label>{_LABEL_WORDS})\s*:?\**$", re.IGNORECA
 _RUN = re.compile(rf"[ \t]{{4,}}|\t+|(?<=[.!?])\s+(?=(?:{_LABEL_WORDS})(?::\s|\s+[A-Z]))")
 
 
+# The part a structured abstract ends with: a long paragraph after it, under the same
+# heading, is the article's opening (converters leave an unheaded introduction there).
+_CLOSING_LABEL = re.compile(r"^(?:conclusions?|interpretation|implications)\b", re.IGNORECASE)
+BODY_WORDS = 25
+
+
+def label_alone(text: str) -> str | None:
+    """The label of an abstract part printed alone on its line ("Design"), else None."""
+    m = _LABEL_ONLY.match(text.strip())
+    return m["label"] if m else None
+
+
+def is_closing_label(label: str | None) -> bool:
+    return bool(label and _CLOSING_LABEL.match(label))
+
+
+def opens_with_label(text: str) -> bool:
+    """An abstract part with its label in front ("Results: Eight trials…")."""
+    return bool(_ABSTRACT_LABEL.match(text))
+
+
+def _indent_in_part(text: str, run: re.Match, start: int, end: int) -> bool:
+    """A run of spaces that indents a line inside a part's text (a converter's wrapped
+    "…(group difference = 0.02;\n    p\n    = 0.71)"), not a part boundary: no label
+    alone on the line before or after it."""
+    if not text[start : run.start()].endswith("\n"):
+        return False
+    before = text.rfind("\n", start, run.start() - 1)
+    after = text.find("\n", run.end(), end)
+    lines = (text[before + 1 : run.start()], text[run.end() : end if after < 0 else after])
+    return not any(label_alone(line) for line in lines)
+
+
 def abstract_parts(text: str, start: int, end: int) -> list[tuple[str | None, int, int]]:
     """A structured abstract's labelled parts: (label, start, end) with the label and
     the tab or space runs around it outside the span."""
     chunks: list[tuple[int, int]] = []
     cursor = start
-    for run in [*_RUN.finditer(text, start, end), None]:
+    runs = [r for r in _RUN.finditer(text, start, end) if not _indent_in_part(text, r, start, end)]
+    for run in [*runs, None]:
         span = trimmed(text, cursor, run.start() if run else end)
         if span:
             chunks.append(span)

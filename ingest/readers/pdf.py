@@ -33,6 +33,7 @@ from ingest.readers.base import (
     TextBuilder,
     assemble,
     collapse,
+    is_closing_label,
     is_furniture,
     is_furniture_heading,
     is_page_furniture,
@@ -274,6 +275,7 @@ class _Layout:
         self.headers: dict[str, list[str]] = {}  # each table's header row, by label
         self.last_heading: Line | None = None
         self.entries = 0  # reference entries seen
+        self.closed = False  # a structured abstract's closing part has begun
 
     # -- classification --------------------------------------------------------------
 
@@ -318,6 +320,7 @@ class _Layout:
                 self.emit(para, label)
                 para = []
                 label = line.text.rstrip(":") if _LABEL_LINE.match(line.text) else None
+                self.closed = self.closed or is_closing_label(label)
                 if not self.section or _ABSTRACT.match(line.text):
                     self.section = ("Abstract",)
                 continue
@@ -330,6 +333,10 @@ class _Layout:
             if para and self.breaks(para[-1], line):
                 self.emit(para, label)
                 para = []
+                if self.section == ("Abstract",) and self.closed:
+                    # The paragraph after a structured abstract's last part is the
+                    # article's opening, though it may carry no heading.
+                    label, self.section = None, ()
             para.append(line)
         if in_front:
             self.front_abstract()  # a paper with no heading after its abstract
