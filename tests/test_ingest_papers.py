@@ -518,3 +518,44 @@ def test_a_category_printed_once_stays_with_its_rows():
         "Information on Demand",
         "Methods",  # Table 2
     ]
+
+
+def test_an_introduction_left_under_the_abstract_heading_is_the_article_not_the_abstract(
+    pdf_dir: Path,
+):
+    # The BJPsych review's Markdown has its structured abstract and then its unheaded
+    # introduction under "## Abstract"; the PDF prints the introduction in the columns.
+    md = parsed(PAPERS / "paper_1412.md")
+    pdf = parse_user_document(write_pdf(PAPERS / "paper_1412.md", pdf_dir), 120)
+    for doc in (md, pdf):
+        sections = [p.section for p in doc.passages if p.section.startswith("Abstract")]
+        assert sections == [
+            "Abstract > Background",
+            "Abstract > Aims",
+            "Abstract > Method",
+            "Abstract > Results",
+            "Abstract > Conclusions",
+        ]
+        (opening,) = [p for p in doc.passages if p.text.startswith("There are growing concerns")]
+        assert not opening.section.startswith("Abstract")
+
+
+def test_abstract_labels_printed_alone_label_the_text_below_them():
+    # The Lifestyle Africa trial prints each label on a line of its own ("Conclusions",
+    # then its text), its results wrapped over lines and blocks ("…95% CI…;\n  p\n  = 0.71)").
+    doc = parsed(PAPERS / "paper_0849.md")
+    sections = [p.section for p in doc.passages if p.section.startswith("Abstract")]
+    assert sections[0] == "Abstract > Background"
+    assert set(sections) == {
+        "Abstract > Background",
+        "Abstract > Methods and findings",
+        "Abstract > Conclusions",
+        "Abstract > Trial registration",
+    }
+    (trial,) = [p for p in doc.passages if p.section == "Abstract > Trial registration"]
+    assert "NCT03342274" in trial.text and "ClinicalTrials.gov" in trial.text
+    # "Findings from the few eligible trials…" opens a part's text: "Findings" is no label.
+    (conclusions,) = [
+        p for p in parsed(PAPERS / "paper_1408.md").passages if "few eligible" in p.text
+    ]
+    assert conclusions.text.startswith("Findings from")
