@@ -538,6 +538,9 @@ def test_an_introduction_left_under_the_abstract_heading_is_the_article_not_the_
         ]
         (opening,) = [p for p in doc.passages if p.text.startswith("There are growing concerns")]
         assert not opening.section.startswith("Abstract")
+    # "post-" / "graduates" across a line end is the word the paper prints whole as
+    # "postgraduate": its line-end hyphen goes.
+    assert "postgraduates" in pdf.text and "post-graduates" not in pdf.text
 
 
 def test_abstract_labels_printed_alone_label_the_text_below_them():

@@ -508,8 +508,13 @@ class _Layout:
         first, rest = head.group(1).lower(), tail.group().lower()  # "Com-" / "mCare"
         if f"{first}-{rest}" in self.hyphenated:
             return False
-        if first + rest in self.vocabulary or first + rest in _dictionary():
-            return True
+        # The joined word, or its stem ("post-" / "graduates" where only "postgraduate"
+        # is printed whole), is a word of the document or the dictionary.
+        joined = first + rest
+        stems = [joined[: -len(e)] for e in _INFLECTIONS if joined.endswith(e)]
+        for word in (joined, *stems):
+            if len(word) > len(first) and (word in self.vocabulary or word in _dictionary()):
+                return True
         if rest in _SUFFIXES:
             return True  # "tailor-" / "ing": a word's ending, never a word of a compound
         known = self.vocabulary | _dictionary()
@@ -569,6 +574,10 @@ class _Layout:
                 label=label,
                 cells=cells,
             )
+
+
+# An inflection a hyphenated word's tail may carry past the word printed whole elsewhere.
+_INFLECTIONS = ("s", "es", "ed", "ing")
 
 
 def _vocabulary(lines: list[Line]) -> set[str]:
