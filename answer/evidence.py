@@ -114,7 +114,7 @@ class Unit:
         figure that answers only beside the row or question that says what it counts."""
         if self.passage.kind != "table_row":
             return False
-        body = self.text.split("|", 1)[1] if self.start == 0 and "|" in self.text else self.text
+        body = self.text.split("|", 1)[1] if "|" in self.text else self.text
         return not re.search(r"[^\W\d_]{2,}", body)
 
     @property
@@ -178,19 +178,10 @@ def _passage_units(
     question: Question, passage: ScoredPassage, rank: int, split: Split
 ) -> list[Unit]:
     cosines = split.vectors @ question.vector
-    if passage.kind in WHOLE_KINDS:
-        best = int(np.argmax(cosines))
+    if passage.kind in WHOLE_KINDS:  # one unit each: a reference entry, a table row
         return [
-            Unit(
-                passage,
-                rank,
-                0,
-                len(passage.text),
-                0,
-                float(cosines[best]),
-                split.vectors[best],
-                passage.stance,
-            )
+            Unit(passage, rank, s.start, s.end, s.position, float(c), v, passage.stance)
+            for s, c, v in zip(split.sentences, cosines, split.vectors, strict=True)
         ]
     if passage.kind == "quote":
         bounds = quotation_bounds(passage.text)

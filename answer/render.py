@@ -94,7 +94,11 @@ def render(
 
 def unit_pieces(unit: Unit, question: Question, profiles: dict[str, Profile]) -> list[str]:
     if unit.passage.kind == "table_row":
-        return row_pieces(unit.passage, question, profiles.get(unit.passage.document))
+        # A row of a passage of several rows is read as a passage of its own.
+        row = unit.passage
+        if row.rows:
+            row = row.model_copy(update={"text": unit.text})
+        return row_pieces(row, question, profiles.get(unit.passage.document))
     return [unit.text]
 
 

@@ -42,7 +42,9 @@ WHOLE_KINDS = frozenset({"table_row", "reference"})
 
 def split_passage(passage: Passage) -> list[Sentence]:
     if passage.kind in WHOLE_KINDS:
-        return [Sentence(passage.id, 0, len(passage.text), passage.text, 0)]
+        # A table passage of several rows: each row is one "sentence" (ingest/papers.py).
+        rows = passage.rows or [[0, len(passage.text)]]
+        return [Sentence(passage.id, s, e, passage.text[s:e], i) for i, (s, e) in enumerate(rows)]
     return [
         Sentence(passage.id, s, e, passage.text[s:e], i)
         for i, (s, e) in enumerate(sentence_spans(passage.text))

@@ -5,10 +5,12 @@
   "sentence" (a table a converter flattened into prose) is cut at word boundaries.
 - A block that is not a sentence ("Step 5", "Why was this study done?") is a heading
   printed as text: it opens the passage of the block it introduces, never one of its own.
-- Each table row is one `table_row` passage that carries its table's column names
-  (`header`) and reads with them in its retrieval context; continuation rows were merged
-  into their row by the reader; a one-cell row heading the rows below it ("Primary
-  outcome") is their context, not a row of its own.
+- A table's rows are cut into `table_row` passages of readable size: a one-cell row
+  heading the rows below it ("Primary outcome") opens a passage and is its rows'
+  context, not a row of its own; else rows run on within `max_words`. Each passage
+  carries its table's column names (`header`), reads every row as "Column: value" pairs
+  in its retrieval context, and says where each row lies in its text (`rows`: one unit
+  of evidence each); continuation rows were merged into their row by the reader.
 - Each reference-list entry is one `reference` passage; in-text citations (numeric,
   ranges, superscripts, author-year) resolve to those entries.
 - `text` is always `paper.text[char_start:char_end]`, with its page for PDF.
@@ -27,6 +29,8 @@ from peerqa.models import (
     DocumentInfo,
     Kind,
     PaperBlock,
+    PaperTable,
+    PaperTableRow,
     ParsedDocument,
     Passage,
     Reference,
@@ -48,6 +52,9 @@ FRAGMENT_WORDS = 8
 QUESTION_WORDS = 12
 # A table row with one filled cell this short ("Primary outcome") heads the rows below it.
 ROW_HEADING_WORDS = 4
+# What may lie between two rows of one passage: line breaks and the pipes of empty cells.
+_ROW_GAP = re.compile(r"[\s|]*")
+_CELL_WORD = re.compile(r"[^\s|]+")
 _SENTENCE_END = re.compile(r"[.!][\"'”’)\]]*$")
 
 _BRACKETS = re.compile(
@@ -69,6 +76,7 @@ class _Draft:
     context: str
     header: str | None = None
     refs: list[int] = field(default_factory=list)
+    rows: list[list[int]] = field(default_factory=list)
 
 
 class CitationResolver:
@@ -185,7 +193,9 @@ def join_fragments(text: str, blocks: list[PaperBlock]) -> list[tuple[PaperBlock
     pending: PaperBlock | None = None
     lead: str | None = None
     for block in sorted(blocks, key=lambda b: b.start):
-        fragment = is_fragment(text[block.start : block.end])  # judged on its own text
+        # Judged on its own text; a labelled abstract part's text ("Trial registration":
+        # "ClinicalTrials.gov NCT03342274") is what its label heads, never a heading.
+        fragment = is_fragment(text[block.start : block.end]) and not block.label
         if pending is not None and not text[pending.end : block.start].strip():
             block = block.model_copy(update={"start": pending.start, "page": pending.page})
         elif pending is not None:
@@ -200,6 +210,91 @@ def join_fragments(text: str, blocks: list[PaperBlock]) -> list[tuple[PaperBlock
     if pending is not None:
         out.append((pending, lead))
     return out
+
+
+def _row_groups(
+    text: str, table: PaperTable, max_words: int
+) -> list[tuple[str | None, PaperTableRow | None, list[PaperTableRow]]]:
+    """The table's rows in passages of readable size: a one-cell row heading ("Primary
+    outcome") opens a group it heads; a passage runs on while its rows stay within
+    max_words and only row text lies between them (a table continued on the next page
+    has a running head between), else the next row opens a passage of the same group.
+    Each passage is (its row heading, the heading's row when the passage opens with it,
+    its rows)."""
+    out: list[tuple[str | None, PaperTableRow | None, list[PaperTableRow]]] = []
+    heading: str | None = None
+    opener: PaperTableRow | None = None
+    rows: list[PaperTableRow] = []
+    words = 0
+    sizes = [len(_CELL_WORD.findall(text, r.start, r.end)) for r in table.rows]
+    for i, row in enumerate(table.rows):
+        if i + 1 < len(table.rows) and is_row_heading(row.cells):
+            if rows:
+                out.append((heading, opener, rows))
+            heading, opener, rows, words = text[row.start : row.end].strip(" |"), row, [], 0
+            continue
+        # A category printed once in the first column ("Region | Africa …", "| | Asia …")
+        # is kept together when it fits: the passage breaks before it, not inside it.
+        size = sum(sizes[i : _category_end(table.rows, i)]) if rows else sizes[i]
+        last = rows[-1] if rows else opener
+        if last is not None and not _ROW_GAP.fullmatch(text[last.end : row.start]):
+            if rows:
+                out.append((heading, opener, rows))
+            opener, rows, words = None, [], 0
+        elif rows and words + size > max_words:
+            out.append((heading, opener, rows))
+            opener, rows, words = None, [], 0
+        rows.append(row)
+        words += sizes[i]
+    if rows:
+        out.append((heading, opener, rows))
+    return out
+
+
+def _category_end(rows: list[PaperTableRow], i: int) -> int:
+    """Where the category opening at row i ends: the rows after it that carry its first
+    cell (the reader fills a category printed once into the rows below it). A row
+    inside a category is a category of its own one row long."""
+    if i and rows[i - 1].cells[:1] == rows[i].cells[:1]:
+        return i + 1
+    end = i + 1
+    while end < len(rows) and rows[end].cells[:1] == rows[i].cells[:1]:
+        end += 1
+    return end
+
+
+def _table_drafts(
+    text: str, table: PaperTable, title: str, caption: str, max_words: int
+) -> list[_Draft]:
+    """A table's row passages: each knows its study, the table's caption and column
+    names, its row heading, and reads every row as "Column: value" pairs of its cells
+    in its retrieval context; `rows` says where each row is in its text."""
+    header = " | ".join(h for h in table.header) or None
+    drafts = []
+    for heading, opener, rows in _row_groups(text, table, max_words):
+        start, end = (opener or rows[0]).start, rows[-1].end
+        pairs = [
+            "; ".join(f"{h}: {c}" for h, c in zip(table.header, r.cells, strict=False) if h and c)
+            for r in rows
+        ]
+        # The pairs may run longer than a prose passage's context: they are the rows
+        # themselves, read with their column names.
+        named = caption if caption.startswith(table.label) else f"{table.label}. {caption}"
+        words = ". ".join([_context(title, named, heading), *pairs]).split()
+        spans = [[r.start - start, r.end - start] for r in rows]
+        drafts.append(
+            _Draft(
+                start,
+                end,
+                table.label,
+                "table_row",
+                (opener or rows[0]).page,
+                " ".join(words[: MAX_CONTEXT_WORDS + max_words]),
+                header=header,
+                rows=spans if opener or len(rows) > 1 else [],
+            )
+        )
+    return drafts
 
 
 def _page(paper: ScholarlyPaper, offset: int, default: int | None) -> int | None:
@@ -240,26 +335,7 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
             # The table's title is evidence of what it reports ("Characteristics of the
             # included trials"), as a figure's caption is.
             prose(table.caption, table.label)
-        header = " | ".join(h for h in table.header) or None
-        group = None  # the row heading the rows below it print once
-        for i, row in enumerate(table.rows):
-            if i + 1 < len(table.rows) and is_row_heading(row.cells):
-                group = text[row.start : row.end].strip(" |")
-                continue
-            pairs = "; ".join(
-                f"{h}: {c}" for h, c in zip(table.header, row.cells, strict=False) if h and c
-            )
-            drafts.append(
-                _Draft(
-                    row.start,
-                    row.end,
-                    table.label,
-                    "table_row",
-                    row.page,
-                    _context(title, f"{table.label}. {caption}", group, pairs),
-                    header=header,
-                )
-            )
+        drafts += _table_drafts(text, table, title, caption, max_words)
         for note in table.notes:
             prose(note, table.label, extra=caption)
     for ref in paper.references:
@@ -292,6 +368,7 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
                 kind=d.kind,
                 section=d.section,
                 header=d.header,
+                rows=d.rows,
                 context=d.context,
                 ref_numbers=refs,
                 references=[Reference(n=n, citation=citations[n]) for n in refs],

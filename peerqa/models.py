@@ -99,6 +99,11 @@ class Passage(BaseModel):
     header: str | None = Field(
         default=None, description="For a table_row: its table's column names, ' | '-separated"
     )
+    rows: list[list[int]] = Field(
+        default_factory=list,
+        description="For a table_row passage of several rows: each row's [start, end] in "
+        "`text` (a row heading above them is context, not a row); empty: the passage is one row",
+    )
     # Retrieval context (section title, theme, caption, cited titles): embedded and
     # keyword-indexed, never part of the evidence text and never returned by the API.
     context: str = Field(default="", exclude=True)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # llama-index costs ~2 s to import; a no-op ingest never need
 
 # Metadata keys whose values stay filterable in Chroma (None is stored as "").
 FILTER_KEYS = ("document", "section", "kind", "stance", "theme", "programme", "role")
-_JSON_KEYS = ("ref_numbers", "references")
+_JSON_KEYS = ("ref_numbers", "references", "rows")
 _POINTER_ID = "active"
 _BATCH = 2000
 

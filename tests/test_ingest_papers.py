@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from answer.sentences import split_passage
 from ingest.papers import CitationResolver, is_fragment, is_row_heading, join_fragments
 from ingest.prose import parse_user_document
 from ingest.readers import read_xml
@@ -39,6 +40,16 @@ def pdf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for n in ("1571", "1850", "0635", "1023"):
         write_pdf(PAPERS / f"paper_{n}.md", out)
     return out
+
+
+def row_texts(doc: ParsedDocument) -> list[str]:
+    """Each table row as the answer reads it: a passage's rows, or the passage, one row."""
+    return [
+        p.text[s:e]
+        for p in doc.passages
+        if p.kind == "table_row"
+        for s, e in (p.rows or [[0, len(p.text)]])
+    ]
 
 
 def parsed(path: Path) -> ParsedDocument:
@@ -109,7 +120,7 @@ def test_tei_in_text_citations_resolve_to_reference_entries():
 def test_tei_tables_keep_their_header_and_quotes_promoted_to_headings_stay_prose():
     doc = parsed(PAPERS / "paper_1571.tei.xml")
     rows = [p for p in doc.passages if p.kind == "table_row"]
-    assert [r.text.split(" | ")[0] for r in rows] == [
+    assert [r.split(" | ")[0] for r in row_texts(doc)] == [
         "Transgender",
         "Anxiety and panic attacks",
         "Self-harm",
@@ -118,7 +129,7 @@ def test_tei_tables_keep_their_header_and_quotes_promoted_to_headings_stay_prose
     ]
     assert {r.header for r in rows} == {"Issues | Support theme | Approach"}
     assert {r.section for r in rows} == {"Table 2"}
-    assert "Support theme: Informational support" in rows[1].context
+    assert any("Support theme: Informational support" in r.context for r in rows)
     # GROBID made a forum quote a <head>; it is a passage, not a section name.
     assert any(p.text.startswith("Do what comes naturally to you") for p in doc.passages)
     assert not any(
@@ -171,8 +182,9 @@ def test_markdown_table_rows_know_their_header_and_continuations_merge():
         "Measures | Intervention periods, mean (SD) | Control periods, mean (SD) | "
         "Mean difference (95% CI) | P value"
     )
+    assert not any(r.startswith(("mean (SD)", "|")) for r in row_texts(doc))
     assert not any(r.text.startswith(("mean (SD)", "|")) for r in rows)
-    (pill,) = [r for r in rows if r.text.startswith("Pill-count assessment")]
+    (pill,) = [r for r in rows if "Pill-count assessment" in r.text]
     assert "Intervention periods, mean (SD): 0.58 (0.38)" in pill.context
     assert pill.section == "Table 1"
 
@@ -181,9 +193,13 @@ def test_a_row_heading_inside_a_table_is_its_rows_context_not_a_row():
     doc = parsed(PAPERS / "paper_1850.md")
     rows = [p for p in doc.passages if p.kind == "table_row"]
     # "| Secondary outcomes | | | | |" heads the rows below it; it is no passage itself.
-    assert not any(r.text.strip(" |") in ("Secondary outcomes", "Adherence outcomes") for r in rows)
+    texts = row_texts(doc)
+    assert not any(r.strip(" |") in ("Secondary outcomes", "Adherence outcomes") for r in texts)
     below = [r for r in rows if "Secondary outcomes" in r.context]
     assert below and all(r.text.strip() for r in below)
+    # It opens the passage of the rows it heads, and is not one of its rows.
+    (first,) = [r for r in below if r.text.startswith("Secondary outcomes")]
+    assert first.rows and first.rows[0][0] > 0
     # A lower-case single cell is a wrapped cell's tail, not a heading: it stays.
     assert not is_row_heading(["", "sectional with", ""])
 
@@ -338,8 +354,9 @@ def test_pdf_ruled_table_rows_and_references(pdf_dir: Path):
     doc = parsed(pdf_dir / "paper_0635.pdf")
     rows = [p for p in doc.passages if p.kind == "table_row"]
     assert {r.header for r in rows} == {"Category | Subcategory | Result (n) | Result (%)"}
-    assert rows[0].text == "Rural/Urban | Rural | 15 | 54%"
-    assert rows[-1].text == "Experimental | 8 | 29%"  # not the table's DOI printed below it
+    texts = row_texts(doc)
+    assert texts[0] == "Rural/Urban | Rural | 15 | 54%"
+    assert texts[-1] == "Experimental | 8 | 29%"  # not the table's DOI printed below it
     assert all(r.page for r in rows)
     refs = [p for p in doc.passages if p.kind == "reference"]
     assert len(refs) == 29 and refs[0].text.startswith("Narasimhan V")  # label outside
@@ -461,3 +478,87 @@ def test_tei_superscript_citations_resolve_through_the_marked_refs():
     entries = [p.text for p in doc.passages if p.kind == "reference"]
     assert {r.n: r.citation for r in passage.references}[28] == entries[27]
     assert doc.info.references_resolved == 0  # counted by the pipeline, not the parser
+
+
+def test_a_long_table_is_cut_into_passages_of_rows_each_row_readable_with_its_columns():
+    # The student review's Table 1: 21 studies over ~60 Markdown lines, its header on
+    # three lines and most rows wrapped onto a second line (first cells too).
+    doc = parsed(PAPERS / "paper_1412.md")
+    assert_verbatim(doc)
+    table = [p for p in doc.passages if p.kind == "table_row" and p.section == "Table 1"]
+    texts = row_texts(ParsedDocument(info=doc.info, text=doc.text, passages=table))
+    assert [t.split(",")[0] for t in texts] == [f"[{n}]" for n in range(1, 22)]
+    assert len(table) <= len(texts) // 2  # rows share passages
+    assert all(len(re.findall(r"[^\s|]+", p.text)) <= 120 for p in table if len(p.rows) > 1)
+    # The header's three lines name every column.
+    assert table[0].header.startswith("[Reference number], (reference), country, type of HEI")
+    assert table[0].header.endswith("| Risk of bias")
+    # A wrapped row's tail ("| | anxiety in clinical setting | mentoring | | one |…")
+    # is the same row, which reads with its column names in its passage's context.
+    (second,) = [t for t in texts if t.startswith("[2], (84), USA")]
+    assert "anxiety in clinical setting" in second and "[3]" not in second
+    assert "Risk of bias: Good/ fair" in table[0].context
+    assert "Summary of study characteristics" in table[0].context
+    # Rows lie in order inside their passage, and the answer reads each as one unit.
+    for p in table:
+        assert all(0 <= s < e <= len(p.text) for s, e in p.rows)
+        assert all(a[1] <= b[0] for a, b in zip(p.rows, p.rows[1:], strict=False))
+    assert [s.text for p in table for s in split_passage(p)] == texts
+
+
+def test_a_category_printed_once_stays_with_its_rows():
+    # "Region | Africa …" then "| | Asia …": with passages of 20 words, a passage breaks
+    # before a category, not inside one, unless the category alone is longer.
+    doc = parse_user_document(PAPERS / "paper_0635.md", 20)
+    table = [p for p in doc.passages if p.kind == "table_row"]
+    assert [p.text.split(" | ")[0] for p in table] == [
+        "Rural/Urban",  # and Region: both fit
+        "Health Issue Addressed",
+        "Purpose of Technology",  # 25 words: cut by size
+        "Information on Demand",
+        "Methods",  # Table 2
+    ]
+
+
+def test_an_introduction_left_under_the_abstract_heading_is_the_article_not_the_abstract(
+    pdf_dir: Path,
+):
+    # The BJPsych review's Markdown has its structured abstract and then its unheaded
+    # introduction under "## Abstract"; the PDF prints the introduction in the columns.
+    md = parsed(PAPERS / "paper_1412.md")
+    pdf = parse_user_document(write_pdf(PAPERS / "paper_1412.md", pdf_dir), 120)
+    for doc in (md, pdf):
+        sections = [p.section for p in doc.passages if p.section.startswith("Abstract")]
+        assert sections == [
+            "Abstract > Background",
+            "Abstract > Aims",
+            "Abstract > Method",
+            "Abstract > Results",
+            "Abstract > Conclusions",
+        ]
+        (opening,) = [p for p in doc.passages if p.text.startswith("There are growing concerns")]
+        assert not opening.section.startswith("Abstract")
+    # "post-" / "graduates" across a line end is the word the paper prints whole as
+    # "postgraduate": its line-end hyphen goes.
+    assert "postgraduates" in pdf.text and "post-graduates" not in pdf.text
+
+
+def test_abstract_labels_printed_alone_label_the_text_below_them():
+    # The Lifestyle Africa trial prints each label on a line of its own ("Conclusions",
+    # then its text), its results wrapped over lines and blocks ("…95% CI…;\n  p\n  = 0.71)").
+    doc = parsed(PAPERS / "paper_0849.md")
+    sections = [p.section for p in doc.passages if p.section.startswith("Abstract")]
+    assert sections[0] == "Abstract > Background"
+    assert set(sections) == {
+        "Abstract > Background",
+        "Abstract > Methods and findings",
+        "Abstract > Conclusions",
+        "Abstract > Trial registration",
+    }
+    (trial,) = [p for p in doc.passages if p.section == "Abstract > Trial registration"]
+    assert "NCT03342274" in trial.text and "ClinicalTrials.gov" in trial.text
+    # "Findings from the few eligible trials…" opens a part's text: "Findings" is no label.
+    (conclusions,) = [
+        p for p in parsed(PAPERS / "paper_1408.md").passages if "few eligible" in p.text
+    ]
+    assert conclusions.text.startswith("Findings from")

@@ -270,7 +270,9 @@ _LABEL_WORDS = (
     r"Registration|Keywords|Limitations)(?: and [A-Za-z]+)?"
 )
 _ABSTRACT_LABEL = re.compile(
-    rf"^(?P<label>{_LABEL_WORDS})(?:\s*(?::\s*|\s{{2,}}|\t+|\*\*:?\s*)|\s(?=[A-Z][a-z]))",
+    # The sentence after a label opens in upper case ("Methods We…"), whatever the case of
+    # the label: "Findings from the trials…" opens a part's text, it is no label.
+    rf"^(?P<label>{_LABEL_WORDS})(?:\s*(?::\s*|\s{{2,}}|\t+|\*\*:?\s*)|(?-i:\s(?=[A-Z][a-z])))",
     re.IGNORECASE,
 )
 _LABEL_ONLY = re.compile(rf"^\**(?P<label>{_LABEL_WORDS})\s*:?\**$", re.IGNORECASE)
@@ -279,12 +281,46 @@ _LABEL_ONLY = re.compile(rf"^\**(?P<label>{_LABEL_WORDS})\s*:?\**$", re.IGNORECA
 _RUN = re.compile(rf"[ \t]{{4,}}|\t+|(?<=[.!?])\s+(?=(?:{_LABEL_WORDS})(?::\s|\s+[A-Z]))")
 
 
+# The part a structured abstract ends with: a long paragraph after it, under the same
+# heading, is the article's opening (converters leave an unheaded introduction there).
+_CLOSING_LABEL = re.compile(r"^(?:conclusions?|interpretation|implications)\b", re.IGNORECASE)
+BODY_WORDS = 25
+
+
+def label_alone(text: str) -> str | None:
+    """The label of an abstract part printed alone on its line ("Design"), else None."""
+    m = _LABEL_ONLY.match(text.strip())
+    return m["label"] if m else None
+
+
+def is_closing_label(label: str | None) -> bool:
+    return bool(label and _CLOSING_LABEL.match(label))
+
+
+def opens_with_label(text: str) -> bool:
+    """An abstract part with its label in front ("Results: Eight trials…")."""
+    return bool(_ABSTRACT_LABEL.match(text))
+
+
+def _indent_in_part(text: str, run: re.Match, start: int, end: int) -> bool:
+    """A run of spaces that indents a line inside a part's text (a converter's wrapped
+    "…(group difference = 0.02;\n    p\n    = 0.71)"), not a part boundary: no label
+    alone on the line before or after it."""
+    if not text[start : run.start()].endswith("\n"):
+        return False
+    before = text.rfind("\n", start, run.start() - 1)
+    after = text.find("\n", run.end(), end)
+    lines = (text[before + 1 : run.start()], text[run.end() : end if after < 0 else after])
+    return not any(label_alone(line) for line in lines)
+
+
 def abstract_parts(text: str, start: int, end: int) -> list[tuple[str | None, int, int]]:
     """A structured abstract's labelled parts: (label, start, end) with the label and
     the tab or space runs around it outside the span."""
     chunks: list[tuple[int, int]] = []
     cursor = start
-    for run in [*_RUN.finditer(text, start, end), None]:
+    runs = [r for r in _RUN.finditer(text, start, end) if not _indent_in_part(text, r, start, end)]
+    for run in [*runs, None]:
         span = trimmed(text, cursor, run.start() if run else end)
         if span:
             chunks.append(span)
@@ -312,6 +348,8 @@ def abstract_parts(text: str, start: int, end: int) -> list[tuple[str | None, in
 @dataclass
 class _Tables:
     tables: dict[str, PaperTable] = field(default_factory=dict)
+    # Tables whose header may go on over the first body lines, and how many it took.
+    sparse: dict[str, int] = field(default_factory=dict)
 
     def get(self, label: str, section: tuple[str, ...]) -> PaperTable:
         if label not in self.tables:
@@ -397,8 +435,16 @@ def assemble(
         elif piece.role == Role.TABLE_HEADER:
             table = tables.get(piece.label or "Table", piece.section)
             table.header = _merge_header(table.header, piece.cells or [])
+            if _sparse(table.header):
+                tables.sparse[table.label] = 0
         elif piece.role == Role.TABLE_ROW:
-            _add_row(tables.get(piece.label or "Table", piece.section), piece)
+            table = tables.get(piece.label or "Table", piece.section)
+            if table.label in tables.sparse and not table.rows and _header_goes_on(table.header):
+                if tables.sparse[table.label] < HEADER_LINES:
+                    tables.sparse[table.label] += 1
+                    table.header = _merge_header(table.header, piece.cells or [])
+                    continue
+            _add_row(table, piece)
         elif piece.role == Role.TABLE_NOTE:
             tables.get(piece.label or "Table", piece.section).notes.append(span)
         elif piece.role == Role.FOOTNOTE:
@@ -429,12 +475,33 @@ def _merge_header(header: list[str], cells: list[str]) -> list[str]:
     return [collapse(f"{a} {b}") for a, b in zip(header, cells, strict=True)]
 
 
+# A header printed over several lines, the first of which a converter took for the whole
+# header ("[Reference number], | | | | Duration of |"): its next lines name the columns.
+HEADER_LINES = 3
+
+
+def _sparse(header: list[str]) -> bool:
+    """At most half the columns past the first (a row-label column may go unnamed) named."""
+    named = [bool(h.strip()) for h in header[1:]]
+    return len(named) >= 2 and 2 * sum(named) <= len(named)
+
+
+def _header_goes_on(header: list[str]) -> bool:
+    return not all(h.strip() for h in header[1:])
+
+
 def is_continuation(cells: list[str]) -> bool:
     """A row that carries on the one above: empty first cell and fewer than half the
     cells filled ("| | mean (SD) | (SD) | | |"). An empty first cell in an otherwise full
-    row is a new row under a category printed once ("| | Urban | 9 | 32% |")."""
-    filled = sum(bool(c.strip()) for c in cells)
-    return not filled or (not cells[0].strip() and 2 * filled < len(cells))
+    row is a new row under a category printed once ("| | Urban | 9 | 32% |"). A row with
+    a cell opening in lower case and none in upper case is the wrapped tails of the
+    cells above ("| university | | psychology of learning and | 21 sessions |")."""
+    filled = [c.strip() for c in cells if c.strip()]
+    if not filled:
+        return True
+    if any(c[0].islower() for c in filled) and not any(c[0].isupper() for c in filled):
+        return True
+    return not cells[0].strip() and 2 * len(filled) < len(cells)
 
 
 def _add_row(table: PaperTable, piece: Piece) -> None:

@@ -14,15 +14,19 @@ import re
 from markdown_it.token import Token
 
 from ingest.readers.base import (
+    BODY_WORDS,
     DOI,
     PMCID,
     Piece,
     Role,
     abstract_parts,
     assemble,
+    is_closing_label,
     is_furniture_heading,
     is_prose_heading,
     journal_from_furniture,
+    label_alone,
+    opens_with_label,
 )
 from ingest.sources import _MARKDOWN, _blank_front_matter, _inline_plain, _markdown_span
 from peerqa.models import ScholarlyPaper, Study
@@ -65,6 +69,9 @@ class _Walker:
         self.after_table: str | None = None  # prose right after a table belongs to it
         self.pending_caption: str | None = None  # "Table 2 …" seen, its table not yet
         self.item_number: str = ""
+        self.part_label: str | None = None  # an abstract part's label printed alone
+        self.closed = False  # the abstract's closing part has been read
+        self.last_part: str | None = None  # the label of the abstract part read last
 
     @property
     def section(self) -> tuple[str, ...]:
@@ -148,10 +155,18 @@ class _Walker:
             )
             self.item_number = ""
             return
-        if any(_ABSTRACT.match(t) for t in self.section):
+        in_abstract = any(_ABSTRACT.match(t) for t in self.section)
+        if in_abstract and not self.abstract_over(body):
+            pending, self.part_label = self.part_label, label_alone(body)
             for label, s, e in abstract_parts(self.text, start, end):
+                # The text of a label printed on its own line, or a paragraph the part
+                # above runs on into.
+                own = label or pending
+                label = own or self.last_part
+                pending, self.last_part = None, label
+                self.closed = self.closed or is_closing_label(label)
                 where = ("Abstract", label) if label else ("Abstract",)
-                self.pieces.append(Piece(s, e, Role.ABSTRACT, where, label=label))
+                self.pieces.append(Piece(s, e, Role.ABSTRACT, where, label=own))
             return
         if _FOOTNOTES.match(heading):
             self.pieces.append(Piece(start, end, Role.FOOTNOTE, self.section))
@@ -165,7 +180,19 @@ class _Walker:
             self.pieces.append(Piece(start, end, Role.CAPTION, (label,), label=label))
             return
         section = (self.after_table,) if self.after_table else self.section
+        if in_abstract:
+            section = ()  # the unheaded opening of the article
         self.pieces.append(Piece(start, end, Role.LIST_ITEM if listed else Role.PARAGRAPH, section))
+
+    def abstract_over(self, body: str) -> bool:
+        """A long paragraph after a structured abstract's conclusions (and not the text
+        of a label above it) under the abstract's heading: the article has begun."""
+        return (
+            self.closed
+            and self.part_label is None
+            and len(body.split()) >= BODY_WORDS
+            and not opens_with_label(body)
+        )
 
     def row(self, start: int, end: int, header: bool) -> None:
         line = self.text[start:end]

@@ -33,6 +33,7 @@ from ingest.readers.base import (
     TextBuilder,
     assemble,
     collapse,
+    is_closing_label,
     is_furniture,
     is_furniture_heading,
     is_page_furniture,
@@ -274,6 +275,7 @@ class _Layout:
         self.headers: dict[str, list[str]] = {}  # each table's header row, by label
         self.last_heading: Line | None = None
         self.entries = 0  # reference entries seen
+        self.closed = False  # a structured abstract's closing part has begun
 
     # -- classification --------------------------------------------------------------
 
@@ -318,6 +320,7 @@ class _Layout:
                 self.emit(para, label)
                 para = []
                 label = line.text.rstrip(":") if _LABEL_LINE.match(line.text) else None
+                self.closed = self.closed or is_closing_label(label)
                 if not self.section or _ABSTRACT.match(line.text):
                     self.section = ("Abstract",)
                 continue
@@ -330,6 +333,10 @@ class _Layout:
             if para and self.breaks(para[-1], line):
                 self.emit(para, label)
                 para = []
+                if self.section == ("Abstract",) and self.closed:
+                    # The paragraph after a structured abstract's last part is the
+                    # article's opening, though it may carry no heading.
+                    label, self.section = None, ()
             para.append(line)
         if in_front:
             self.front_abstract()  # a paper with no heading after its abstract
@@ -501,8 +508,13 @@ class _Layout:
         first, rest = head.group(1).lower(), tail.group().lower()  # "Com-" / "mCare"
         if f"{first}-{rest}" in self.hyphenated:
             return False
-        if first + rest in self.vocabulary or first + rest in _dictionary():
-            return True
+        # The joined word, or its stem ("post-" / "graduates" where only "postgraduate"
+        # is printed whole), is a word of the document or the dictionary.
+        joined = first + rest
+        stems = [joined[: -len(e)] for e in _INFLECTIONS if joined.endswith(e)]
+        for word in (joined, *stems):
+            if len(word) > len(first) and (word in self.vocabulary or word in _dictionary()):
+                return True
         if rest in _SUFFIXES:
             return True  # "tailor-" / "ing": a word's ending, never a word of a compound
         known = self.vocabulary | _dictionary()
@@ -562,6 +574,10 @@ class _Layout:
                 label=label,
                 cells=cells,
             )
+
+
+# An inflection a hyphenated word's tail may carry past the word printed whole elsewhere.
+_INFLECTIONS = ("s", "es", "ed", "ing")
 
 
 def _vocabulary(lines: list[Line]) -> set[str]:
