@@ -18,8 +18,8 @@ from eval.fit_answer import (
     Example,
     Scorer,
     fit,
-    holds,
     fit_lead,
+    holds,
     objective,
 )
 from eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
