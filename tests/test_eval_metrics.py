@@ -362,17 +362,8 @@ def test_a_row_cell_inside_a_gold_written_across_cells_holds_it():
     across = "Mental illness community-based | National |"
     at = row.index(across)
     row_gold = [GoldSpan(snippet=0, document=DOC, char_start=at, char_end=at + len(across))]
-    cited = Citation(
-        id="p0",
-        text=row,
-        document=DOC,
-        section="Table 2",
-        kind="table_row",
-        char_start=0,
-        char_end=len(row),
-        score=1.0,
-        marker="[1]",
-    )
+    # The fixture's table row citation, pointed at this row.
+    cited = cite("[1]", 2).model_copy(update={"text": row, "char_start": 0, "char_end": len(row)})
     held = check_answer(
         "q", "programmes", True, answer("Programme B: National [1]", [cited]), row_gold, source
     )
