@@ -8,10 +8,11 @@ literature). Front matter (author addresses, affiliations) is never a unit.
 Each unit is described by features (its cosine to the question, its passage's retrieval
 rank and score, lexical overlap, kind, stance, position, theme…) and scored by the
 fitted selector (answer.selector) twice: P(it holds the answer), which decides what is
-included, and a pairwise lead score, which decides what goes first. The answer leads with
-the best lead, takes further units only while they are likely enough, and never does
-worse than the top passage: the top passage's best unit leads unless another leads
-clearly better, and is in the answer whatever leads.
+included, and a lead score (a conditional logit over the question's units), which
+decides what goes first. The answer leads with the best lead, takes further units only
+while they are likely enough, and never does worse than the top passage: the top
+passage's best unit leads unless another leads clearly better, and is in the answer
+whatever leads.
 """
 
 from __future__ import annotations
