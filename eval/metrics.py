@@ -71,6 +71,20 @@ def covers(document: str, start: int, end: int, gold: GoldSpan) -> bool:
     return 2 * overlap >= gold.char_end - gold.char_start
 
 
+def piece_holds(document: str, start: int, end: int, gold: GoldSpan, kind: str | None) -> bool:
+    """A piece of an answer holds gold when it `covers` it, or when it is a table row's cell
+    lying inside a gold span written across several cells of that row ("National" of
+    "Mental illness community-based | National |"): an answer shows a row cell by cell, so
+    no one cell covers half of such a span though each is gold text."""
+    if covers(document, start, end, gold):
+        return True
+    return (
+        kind == "table_row"
+        and document == gold.document
+        and gold.char_start <= start < end <= gold.char_end
+    )
+
+
 def snippets_found(read: ReadSpan | Span, gold: Iterable[GoldSpan]) -> set[int]:
     return {g.snippet for g in gold if covers(read.document, read.char_start, read.char_end, g)}
 
@@ -274,7 +288,7 @@ def leads_with_gold(
         return False
     source = sources.get(piece.document, "")
     start, end = lead_unit(source, piece.char_start, piece.char_end, quotes.get(piece.document, ()))
-    return any(covers(piece.document, start, end, g) for g in gold)
+    return any(piece_holds(piece.document, start, end, g, piece.kind) for g in gold)
 
 
 def cuts_quote(start: int, end: int, quotes: Sequence[tuple[int, int]]) -> bool:
@@ -364,7 +378,7 @@ def _piece(
         char_start=start,
         char_end=end,
         kind=kind,
-        holds_gold=any(covers(passage.document, start, end, g) for g in gold),
+        holds_gold=any(piece_holds(passage.document, start, end, g, kind) for g in gold),
         passage_holds_gold=passage_holds_gold,
         table_row=raw_table_row(text),
         reference=kind == "reference" or bibliography_entry(text),

@@ -18,9 +18,9 @@ from eval.fit_answer import (
     Example,
     Scorer,
     fit,
+    fit_lead,
     holds,
     objective,
-    pair_differences,
 )
 from eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
 from eval.questions import GoldSpan
@@ -60,12 +60,19 @@ def test_figures_are_reported_per_question_set_and_over_all():
     assert out[BUNDLED] == {"mean": 0.5} and out[PAPERS] == {"mean": 1.0}
 
 
-def test_the_lead_model_learns_from_each_questions_gold_against_its_other_units():
-    z = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [2.0, 2.0]])
-    y = np.array([1, 0, 0, 1])
-    groups = np.array([0, 0, 0, 1])  # question 1 has no other unit: no pair
-    pairs = pair_differences(z, y, groups)
-    assert pairs.tolist() == [[1, -1], [-1, 1], [0.5, -0.5], [-0.5, 0.5]]
+def test_the_lead_model_learns_from_questions_with_gold_and_ignores_those_without():
+    # Feature 0 marks each question's gold unit; a question without gold says nothing about
+    # which unit should lead, however its units differ.
+    z = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0], [1.0, 0.2], [0.0, 0.0]])
+    y = np.array([1, 0, 0, 1, 0])
+    groups = np.array([0, 0, 0, 1, 1])
+    w = fit_lead(z, y, groups)
+    assert w[0] > 0 > w[1]
+    no_gold = np.array([[5.0, -5.0], [-5.0, 5.0]])
+    w2 = fit_lead(np.vstack([z, no_gold]), np.append(y, [0, 0]), np.append(groups, [2, 2]))
+    assert np.allclose(w, w2)
+    # A stronger penalty shrinks the weights.
+    assert np.abs(fit_lead(z, y, groups, l2=1.0)).sum() < np.abs(w).sum()
 
 
 def test_the_lead_model_ranks_within_a_question_whatever_its_level():

@@ -355,6 +355,34 @@ def test_the_gold_must_be_in_a_cited_sentence_not_just_its_passage():
     assert late.padding == 1  # the table cell: no gold, from a passage with none
 
 
+def test_a_row_cell_inside_a_gold_written_across_cells_holds_it():
+    # Gold written across two cells of a row; the answer shows the row cell by cell, and
+    # the cell it leads with is gold text though it covers under half of the span.
+    row = "Programme B | √ | Mental illness community-based | National |"
+    source = {DOC: row}
+    across = "Mental illness community-based | National |"
+    at = row.index(across)
+    row_gold = [GoldSpan(snippet=0, document=DOC, char_start=at, char_end=at + len(across))]
+    # The fixture's table row citation, pointed at this row.
+    cited = cite("[1]", 2).model_copy(update={"text": row, "char_start": 0, "char_end": len(row)})
+    held = check_answer(
+        "q", "programmes", True, answer("Programme B: National [1]", [cited]), row_gold, source
+    )
+    assert held.text_holds_gold and held.first_holds_gold and held.padding == 0
+    # Only a table row's cells: a sentence inside a longer prose gold still has to cover
+    # half of it.
+    para_gold = [GoldSpan(snippet=0, document=DOC, char_start=0, char_end=len(PARA))]
+    first = check_answer(
+        "q",
+        "benefits",
+        True,
+        answer("Mentors came from many places. [1]", [cite("[1]", 0)]),
+        para_gold,
+        SRC,
+    )
+    assert not first.text_holds_gold
+
+
 def test_an_answer_leads_with_its_first_sentence_or_a_whole_quote():
     pasted = check(f"{PARA} [1]", [cite("[1]", 0)])  # the whole passage as one "sentence"
     assert pasted.text_holds_gold and not pasted.first_holds_gold
