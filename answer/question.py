@@ -22,9 +22,9 @@ import numpy as np
 
 from answer import lexicon
 from answer.decline import evidence_of, unknown_names
-from answer.followup import retrieval_query
+from answer.followup import is_followup, retrieval_query
 from answer.intent import Intent, intent_text, load_intent_model, phrase_pattern
-from answer.scope import Scope, scope_for
+from answer.scope import Scope, scope_for, without_names
 from answer.sentences import bank_for, words_of
 from peerqa.embedding import QueryEncoding
 from peerqa.models import Caveat, Filters
@@ -112,8 +112,11 @@ def understand(
     the resolved text's and its own: "what about when the peer lives far away?" after a
     question about matching still searches for distance, not matching again.
     """
-    resolved = retrieval_query(raw, history)
-    followup = resolved != raw
+    # The papers an earlier turn names are the scope's to keep (answer.scope): what it
+    # asked about is what a follow-up refers to ("What does Joo et al. 2022 report?" asks
+    # about nothing in particular, so "how long?" after it is just "how long?").
+    resolved = retrieval_query(raw, [t for h in history if (t := topical(index, h))])
+    followup = bool(history) and is_followup(raw)
     encoding = index.encode(resolved)
     vector = np.asarray(encoding.vector)
     if followup:
@@ -153,6 +156,19 @@ def understand(
         keywords=frozenset(content_words(resolved)),
         caveat=caveat_for(index, raw, letters, unknown),
     )
+
+
+# What a turn asks about when it only names a paper ("what does … report?").
+_ABOUT_NOTHING = frozenset(
+    "report find found say said show study paper article review trial research author "
+    "tell summary summarise summarize overview main key conclusion".split()
+)
+
+
+def topical(index: LiveIndex, turn: str) -> str:
+    """An earlier turn without its paper names, or "" when nothing else is asked."""
+    rest = without_names(index, turn)
+    return rest if content_words(rest) - {_stem(w) for w in _ABOUT_NOTHING} else ""
 
 
 def unknown_sources(raw: str, unknown: Sequence[str]) -> tuple[str, ...]:

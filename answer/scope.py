@@ -189,6 +189,22 @@ def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
     return tuple(d for d in documents if d in found)
 
 
+def without_names(index: LiveIndex, text: str) -> str:
+    """`text` without the paper names it uses (first authors, "et al.", journals, names
+    only one paper uses, years): what it asks about, once its paper is the scope's."""
+    known = paper_names(index)
+    names = {*known.surnames.values(), *known.journals.values(), *known.names}
+    names = {n for n in names if n}
+    if not names:
+        return text
+    spelled = "|".join(
+        re.escape(n).replace("\\ ", " ").replace(" ", r"\W+") for n in sorted(names, key=len)[::-1]
+    )
+    text = re.sub(rf"(?<![\w'’-])(?:{spelled})(?:['’]s)?(?![\w'’-])", " ", text, flags=re.I)
+    text = re.sub(r"\bet\s+al\b\.?|\b(?:19[5-9]\d|20\d\d)\b", " ", text, flags=re.I)
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def history_focus(index: LiveIndex, history: Sequence[str]) -> tuple[str, ...]:
     """The papers the latest earlier question naming any named (a conversation without a
     session store, such as chat completions, knows its questions only)."""

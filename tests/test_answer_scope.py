@@ -156,3 +156,17 @@ def test_the_eval_asks_in_a_session_opened_by_naming_the_paper(index):
     assert {r.document for r in ways["in_session"](kooth)} == {KOOTH}
     # Asked in a session on the bundled paper, it moves on to the papers that cover it.
     assert KOOTH in {r.document for r in ways["in_bundled_session"](kooth)[:3]}
+
+
+def test_a_turn_that_only_names_a_paper_leaves_the_topic_to_the_followup(index):
+    """Its paper becomes the scope; its words are not folded into the follow-up's search
+    ("how long?" after "What does Joo et al. 2022 report?" searches "how long?" in Joo)."""
+    from answer.question import topical, understand
+
+    assert topical(index, "What does Joo et al. 2022, Family Practice report?") == ""
+    assert topical(index, "What did Joo et al. find about matching?") == (
+        "What did find about matching?"
+    )
+    q = understand(index, "how long?", ["What does Joo et al. 2022, Family Practice report?"])
+    assert q.followup and q.resolved == "how long?"
+    assert q.scope.documents == (JOO,) and q.scope.by == SESSION
