@@ -190,10 +190,11 @@ def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
 
 
 def without_names(index: LiveIndex, text: str) -> str:
-    """`text` without the paper names it uses (first authors, "et al.", journals, names
-    only one paper uses, years): what it asks about, once its paper is the scope's."""
+    """`text` without what names a paper and nothing else (first authors, "et al.",
+    journals, years): what it asks about, once its paper is the scope's. A name only one
+    paper uses stays: "Togetherall", "Programme B" are what a follow-up is about too."""
     known = paper_names(index)
-    names = {*known.surnames.values(), *known.journals.values(), *known.names}
+    names = {*known.surnames.values(), *known.journals.values()}
     names = {n for n in names if n}
     if not names:
         return text

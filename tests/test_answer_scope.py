@@ -167,6 +167,8 @@ def test_a_turn_that_only_names_a_paper_leaves_the_topic_to_the_followup(index):
     assert topical(index, "What did Joo et al. find about matching?") == (
         "What did find about matching?"
     )
+    assert topical(index, "what is Kooth?") == "what is Kooth?"  # the topic as well
+    assert topical(index, "what does programme B offer?") == "what does programme B offer?"
     q = understand(index, "how long?", ["What does Joo et al. 2022, Family Practice report?"])
     assert q.followup and q.resolved == "how long?"
     assert q.scope.documents == (JOO,) and q.scope.by == SESSION
