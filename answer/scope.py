@@ -55,7 +55,7 @@ _REFERS_BACK = re.compile(
 )
 # A question stays on the session's paper when one of that paper's passages is among the
 # first MOVED_ON_DEPTH of every paper's ranking for it (eval/papers/focus.py).
-MOVED_ON_DEPTH = 2
+MOVED_ON_DEPTH = 8
 MAX_NAME_WORDS = 3
 MIN_NAME_LETTERS = 4
 MIN_NAME_USES = 3  # a name the paper uses once may be a passing mention
