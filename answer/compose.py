@@ -10,6 +10,7 @@ Declining happens between retrieval and selection, through one seam (`decline`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from answer.decline import OUT_OF_SCOPE, Decline, decide
@@ -24,6 +25,7 @@ from answer.evidence import (
 from answer.profiles import Profile, profile_for
 from answer.question import Question, understand
 from answer.render import Block, render
+from answer.scope import MOVED_ON_DEPTH, SESSION, Scope, answer_scope, refers_back, scoped_filters
 from answer.selector import Policy, Selector, corpus_key, load_selector, model_key
 from answer.sentences import SentenceBank, bank_for
 from ingest.citations import find_citations
@@ -40,15 +42,18 @@ def compose(
     filters: Filters | None = None,
     history: Sequence[str] = (),
     selector: Selector | None = None,
+    focus: Sequence[str] | None = None,
 ) -> Answer:
-    """Answer `question` from the index, or decline (see `decline`)."""
+    """Answer `question` from the index, or decline (see `decline`); `focus`: the papers
+    the session is on (answer.scope)."""
     index.require()
-    q = understand(index, question, history)
-    results = retrieve(index, q, top_k, filters)
-    declined = decline(index, q, results)
+    q = understand(index, question, history, focus, filters)
+    q, results, declined = retrieve_in_scope(index, q, top_k, filters)
     if declined:
-        return declination(question, declined)
-    return answer_from(index, q, results, filters, selector or selector_for(index))
+        answer = declination(question, declined)
+    else:
+        answer = answer_from(index, q, results, filters, selector or selector_for(index))
+    return answer.model_copy(update={"scope": answer_scope(q.scope)})
 
 
 def retrieve(
@@ -56,7 +61,30 @@ def retrieve(
 ) -> list[ScoredPassage]:
     """What an answer is made from: the question's resolved text searched with its own
     encoding (a follow-up's vector blends its own angle). eval scores this same call."""
+    filters = scoped_filters(q.scope, filters)
     return index.search(q.resolved, top_k=top_k, filters=filters, encoding=q.encoding)
+
+
+def retrieve_in_scope(
+    index: LiveIndex, q: Question, top_k: int = DEFAULT_TOP_K, filters: Filters | None = None
+) -> tuple[Question, list[ScoredPassage], Decline | None]:
+    """`retrieve` and `decline` within the question's scope. A question that names no paper
+    and does not point back at the conversation ("did they…") has moved on from the
+    session's paper when none of that paper's passages is among the first MOVED_ON_DEPTH
+    of every paper's ranking for it; any has when that paper does not cover it. It is
+    then asked of every paper (and returned so scoped)."""
+    if q.scope.by == SESSION and not (q.followup or refers_back(q.raw)):
+        anywhere = dataclasses.replace(q, documents=(), scope=Scope(several=q.scope.several))
+        found = retrieve(index, anywhere, max(top_k, MOVED_ON_DEPTH), filters)
+        if not any(r.document in q.scope.documents for r in found[:MOVED_ON_DEPTH]):
+            return anywhere, found[:top_k], decline(index, anywhere, found[:top_k])
+    results = retrieve(index, q, top_k, filters)
+    declined = decline(index, q, results)
+    if declined and declined.reason_code == OUT_OF_SCOPE and q.scope.by == SESSION:
+        q = dataclasses.replace(q, documents=(), scope=Scope(several=q.scope.several))
+        results = retrieve(index, q, top_k, filters)
+        declined = decline(index, q, results)
+    return q, results, declined
 
 
 def answer_from(
@@ -77,7 +105,7 @@ def candidates(
 ) -> list[Unit]:
     """Every citable unit of the results (and of their theme partners), features filled in."""
     if q.stances:
-        results = with_theme_partners(index, results, filters)
+        results = with_theme_partners(index, results, scoped_filters(q.scope, filters))
     return build_units(q, results, bank_for(index))
 
 
@@ -118,9 +146,10 @@ def choose(
             return blocks
     chosen = select(units, policy)
     documents = list(dict.fromkeys(u.passage.document for u in chosen))
-    if len(documents) == 1:
+    if len(documents) == 1 and not q.scope.several:
         return [Block(None, chosen)]
-    # Several papers: each paper's sentences together under its name, lead paper first.
+    # Several papers loaded: each paper's sentences together under its name, lead paper
+    # first, so no sentence's paper is left to guess (one paper speaking is named too).
     return [
         Block(f"{profiles[d].label}:", [u for u in chosen if u.passage.document == d])
         for d in documents

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from peerqa.models import DocumentInfo
+from peerqa.models import DocumentInfo, study_label
 
 PROFILES_DIR = Path(__file__).with_name("profiles")
 
@@ -46,13 +46,9 @@ def _files() -> dict[str, dict]:
 
 def citation_label(info: DocumentInfo | None, document: str) -> str:
     """ "Surname et al. Year, Journal" from the metadata, else the document id."""
-    if info is None or not info.authors:
-        return info.title if info and info.title else document
-    surname = info.authors[0].split()[0].rstrip(",")
-    who = surname if len(info.authors) == 1 else f"{surname} et al."
-    when = f" {info.year}" if info.year else ""
-    journal = f", {info.journal}" if info.journal else ""
-    return f"{who}{when}{journal}"
+    if info is None:
+        return document
+    return study_label(info.study, info.title or document)
 
 
 def profile_for(document: str, info: DocumentInfo | None = None) -> Profile:

@@ -22,11 +22,12 @@ import numpy as np
 
 from answer import lexicon
 from answer.decline import evidence_of, unknown_names
-from answer.followup import retrieval_query
+from answer.followup import is_followup, retrieval_query
 from answer.intent import Intent, intent_text, load_intent_model, phrase_pattern
+from answer.scope import Scope, scope_for, without_names
 from answer.sentences import bank_for, words_of
 from peerqa.embedding import QueryEncoding
-from peerqa.models import Caveat
+from peerqa.models import Caveat, Filters
 from retrieval.hybrid import LiveIndex
 from retrieval.programmes import named_letters
 
@@ -64,7 +65,7 @@ class Question:
     asks_facts: bool  # programme facts, the study's own numbers: table rows may answer
     asks_literature: bool  # cited studies: reference entries may answer
     programmes: tuple[str, ...]  # letters named ("Programme H" included)
-    documents: tuple[str, ...]  # papers the question names (by first author), if any
+    documents: tuple[str, ...]  # papers the answer is confined to (answer.scope), if any
     keywords: frozenset[str]  # stemmed content words of the resolved text
     caveat: Caveat | None
     # Read for the decline check (answer.decline); defaults let a later stage's test build
@@ -74,6 +75,7 @@ class Question:
     intent: Intent | None = None  # what it asks for: evidence, or a class peerqa declines
     unknown: tuple[str, ...] = ()  # names in it the evidence never mentions under any form
     sources: tuple[str, ...] = ()  # of those, the ones naming a source it asks about
+    scope: Scope = Scope()  # which papers it is about, and how that was decided
 
     @property
     def grouped(self) -> bool:
@@ -96,15 +98,25 @@ def _stem(word: str) -> str:
     return word
 
 
-def understand(index: LiveIndex, raw: str, history: Sequence[str] = ()) -> Question:
-    """`raw` in its session, read once.
+def understand(
+    index: LiveIndex,
+    raw: str,
+    history: Sequence[str] = (),
+    focus: Sequence[str] | None = None,
+    filters: Filters | None = None,
+) -> Question:
+    """`raw` in its session, read once (`focus`: the papers the session is on, see
+    answer.scope).
 
     A follow-up is resolved against the turns it refers to, and its vector is the mean of
     the resolved text's and its own: "what about when the peer lives far away?" after a
     question about matching still searches for distance, not matching again.
     """
-    resolved = retrieval_query(raw, history)
-    followup = resolved != raw
+    # The papers an earlier turn names are the scope's to keep (answer.scope): what it
+    # asked about is what a follow-up refers to ("What does Joo et al. 2022 report?" asks
+    # about nothing in particular, so "how long?" after it is just "how long?").
+    resolved = retrieval_query(raw, [t for h in history if (t := topical(index, h))])
+    followup = bool(history) and is_followup(raw)
     encoding = index.encode(resolved)
     vector = np.asarray(encoding.vector)
     if followup:
@@ -119,6 +131,7 @@ def understand(index: LiveIndex, raw: str, history: Sequence[str] = ()) -> Quest
     spelled = intent_text(resolved)
     unknown = unknown_names(raw, evidence_of(index))
     spelled_vector = vector
+    scope = scope_for(index, raw, history, focus, filters)
     if spelled != resolved:  # "funders other than NIMH" reads better spelled out
         spelled_vector = np.asarray(index.embed_model.get_query_embedding(spelled))
     return Question(
@@ -138,27 +151,24 @@ def understand(index: LiveIndex, raw: str, history: Sequence[str] = ()) -> Quest
         asks_facts=bool(letters or lexicon.pattern("asks_facts").search(resolved)),
         asks_literature=bool(lexicon.pattern("asks_literature").search(raw)),
         programmes=letters,
-        documents=named_documents(index, raw),
+        documents=scope.documents,
+        scope=scope,
         keywords=frozenset(content_words(resolved)),
         caveat=caveat_for(index, raw, letters, unknown),
     )
 
 
-def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
-    """The documents whose first author's surname the question uses ("what did Joo et
-    al. find"): an answer about one paper must not borrow another's findings."""
-    documents = index.state.documents if index.state else []
-    if len(documents) < 2:
-        return ()
-    asked = set(words_of(raw))
-    named = []
-    for d in documents:
-        # "Joo JH" or "Jin Hui Joo": the surname is the first or the last word.
-        words = words_of(d.authors[0]) if d.authors else []
-        surnames = {w for w in (words[:1] + words[-1:]) if len(w) >= 3}
-        if surnames & asked:
-            named.append(d.id)
-    return tuple(named)
+# What a turn asks about when it only names a paper ("what does … report?").
+_ABOUT_NOTHING = frozenset(
+    "report find found say said show study paper article review trial research author "
+    "tell summary summarise summarize overview main key conclusion".split()
+)
+
+
+def topical(index: LiveIndex, turn: str) -> str:
+    """An earlier turn without its paper names, or "" when nothing else is asked."""
+    rest = without_names(index, turn)
+    return rest if content_words(rest) - {_stem(w) for w in _ABOUT_NOTHING} else ""
 
 
 def unknown_sources(raw: str, unknown: Sequence[str]) -> tuple[str, ...]:

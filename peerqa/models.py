@@ -286,6 +286,16 @@ class Caveat(BaseModel):
     text: str = Field(description="The plain statement, also the answer's first sentence")
 
 
+class AnswerScope(BaseModel):
+    """The papers an answer is confined to, and what decided it."""
+
+    documents: list[str] = Field(description="Document ids the answer's evidence comes from")
+    by: Literal["question", "session", "filter"] = Field(
+        description="question: it names them (author, journal, year, a name only they use); "
+        "session: the conversation's paper in focus; filter: the request's document filter"
+    )
+
+
 class Answer(BaseModel):
     question: str
     answer: str
@@ -298,6 +308,9 @@ class Answer(BaseModel):
     )
     caveat: Caveat | None = None
     citations: list[Citation] = Field(default_factory=list)
+    scope: AnswerScope | None = Field(
+        default=None, description="The papers the answer is confined to; null: any paper"
+    )
     session_id: str | None = None
 
 

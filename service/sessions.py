@@ -4,10 +4,13 @@ conversations, and they survive restarts.
 One connection per call (sqlite3 connections must not cross threads) in WAL mode, so
 readers never wait for a writer. A session expires `ttl` seconds after its last turn;
 expired sessions are purged on each write. Only the last `max_turns` turns are kept.
+Each turn keeps the papers it was about (answer.scope), so that the next question that
+names none ("how many did they interview?") stays on the paper the conversation is on.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 import uuid
@@ -16,7 +19,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -30,9 +33,12 @@ CREATE TABLE IF NOT EXISTS turns (
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
     asked_at REAL NOT NULL,
+    documents TEXT,
     PRIMARY KEY (session_id, seq)
 );
 """
+# Version 1 files (no documents column) gain it; their turns' papers stay unknown (NULL).
+_MIGRATE = {2: "ALTER TABLE turns ADD COLUMN documents TEXT"}
 _BUSY_TIMEOUT_SECONDS = 30.0
 
 
@@ -40,6 +46,9 @@ _BUSY_TIMEOUT_SECONDS = 30.0
 class Session:
     id: str
     history: list[str] = field(default_factory=list)  # earlier questions, oldest first
+    # The papers the last turn was about (a JSON list in the turn), () for none, None when
+    # unknown (a turn recorded before papers were kept: the history's names decide).
+    focus: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class Turn:
     question: str
     answer: str
     asked_at: float  # Unix seconds
+    documents: tuple[str, ...] | None = None  # the papers it was about (see Session.focus)
 
 
 class SessionStore:
@@ -65,6 +75,9 @@ class SessionStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per database file
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+            if "documents" not in columns:
+                db.execute(_MIGRATE[2])
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager
@@ -92,7 +105,9 @@ class SessionStore:
         when `session_id` is absent, unknown or expired."""
         kept = self.turns(session_id) if session_id else None
         if session_id and kept is not None:
-            return Session(session_id, [turn.question for turn in kept[0]])
+            turns = kept[0]
+            focus = turns[-1].documents if turns else ()
+            return Session(session_id, [turn.question for turn in turns], focus)
         return Session(uuid.uuid4().hex)
 
     def turns(self, session_id: str) -> tuple[list[Turn], float] | None:
@@ -106,15 +121,25 @@ class SessionStore:
             if not row:
                 return None
             rows = db.execute(
-                "SELECT question, answer, asked_at FROM turns WHERE session_id = ? "
+                "SELECT question, answer, asked_at, documents FROM turns WHERE session_id = ? "
                 "ORDER BY seq DESC LIMIT ?",
                 (session_id, self.max_turns),
             ).fetchall()
-        return [Turn(*r) for r in reversed(rows)], row[0] + self.ttl
+        turns = [
+            Turn(q, a, at, tuple(json.loads(d)) if d is not None else None)
+            for q, a, at, d in reversed(rows)
+        ]
+        return turns, row[0] + self.ttl
 
-    def record(self, session_id: str, question: str, answer: str) -> None:
-        """Append a turn (creating or reviving the session), keep the last `max_turns`,
-        and purge expired sessions."""
+    def record(
+        self,
+        session_id: str,
+        question: str,
+        answer: str,
+        documents: tuple[str, ...] | None = None,
+    ) -> None:
+        """Append a turn (creating or reviving the session) with the papers it was about,
+        keep the last `max_turns`, and purge expired sessions."""
         now = self.clock()
         with self._write() as db:
             db.execute("DELETE FROM sessions WHERE last_seen < ?", (now - self.ttl,))
@@ -127,9 +152,16 @@ class SessionStore:
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?", (session_id,)
             ).fetchone()
             db.execute(
-                "INSERT INTO turns (session_id, seq, question, answer, asked_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (session_id, seq, question, answer, now),
+                "INSERT INTO turns (session_id, seq, question, answer, asked_at, documents) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    seq,
+                    question,
+                    answer,
+                    now,
+                    json.dumps(list(documents)) if documents is not None else None,
+                ),
             )
             db.execute(
                 "DELETE FROM turns WHERE session_id = ? AND seq <= ?",

@@ -133,3 +133,34 @@ def test_turns_of_an_unknown_session_are_none(tmp_path: Path):
     s = store(tmp_path)
     assert s.turns("made-up-id") is None
     assert s.turns(s.resume(None).id) is None  # a fresh id holds nothing until a turn is recorded
+
+
+def test_a_session_keeps_the_papers_its_last_turn_was_about(tmp_path: Path):
+    s = store(tmp_path)
+    sid = s.resume(None).id
+    assert s.resume(None).focus is None  # a new session: nothing recorded
+    s.record(sid, "What did Joo et al. find?", "a1", ("joo-2022-peer-support",))
+    assert s.resume(sid).focus == ("joo-2022-peer-support",)
+    s.record(sid, "and benefits across the evidence?", "a2", ())
+    assert s.resume(sid).focus == ()  # the last turn spoke of several papers: no focus
+    turns, _ = s.turns(sid)
+    assert [t.documents for t in turns] == [("joo-2022-peer-support",), ()]
+
+
+def test_a_version_1_session_file_gains_papers_and_keeps_its_turns(tmp_path: Path):
+    path = tmp_path / "sessions.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema before turns kept their papers
+        db.executescript(
+            "CREATE TABLE sessions (id TEXT PRIMARY KEY, created_at REAL NOT NULL, "
+            "last_seen REAL NOT NULL);"
+            "CREATE TABLE turns (session_id TEXT NOT NULL, seq INTEGER NOT NULL, "
+            "question TEXT NOT NULL, answer TEXT NOT NULL, asked_at REAL NOT NULL, "
+            "PRIMARY KEY (session_id, seq));"
+            "INSERT INTO sessions VALUES ('old', 1000000.0, 1000000.0);"
+            "INSERT INTO turns VALUES ('old', 1, 'q1', 'a1', 1000000.0);"
+        )
+    s = store(tmp_path)
+    resumed = s.resume("old")
+    assert resumed.history == ["q1"] and resumed.focus is None  # unknown, not "none"
+    s.record("old", "q2", "a2", ("paper-1571",))
+    assert s.resume("old").focus == ("paper-1571",)

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAPERS = ROOT / "tests" / "fixtures" / "papers"
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 BUNDLED_QUESTIONS = ROOT / "eval" / "questions.jsonl"
+BUNDLED = "joo-2022-peer-support"
 SUFFIX = {"md": ".md", "tei": ".tei.xml", "pdf": ".pdf", "jats": ".jats.xml"}
 # What is not evidence, judged independently of the readers' own patterns.
 NOT_EVIDENCE = re.compile(
@@ -123,14 +124,19 @@ def paper_of(source: str) -> str:
 
 
 def retrieval(
-    index, questions: list[dict], docs: dict[str, str], details: list | None = None
+    index,
+    questions: list[dict],
+    docs: dict[str, str],
+    details: list | None = None,
+    search=None,
 ) -> dict[str, dict]:
     """Per split: Recall@5, MRR@10, reference entries in the top 10. `details` collects
-    each dev question's rank and top 5 for error analysis (never a test question's)."""
+    each dev question's rank and top 5 for error analysis (never a test question's).
+    `search(question dict) -> results` replaces the plain search (/v1/search's)."""
     by_split: dict[str, dict] = {}
     for q in questions:
-        doc = docs.get(q.get("paper", ""), "joo-2022-peer-support")
-        results = index.search(q["question"], top_k=10)
+        doc = docs.get(q.get("paper", ""), BUNDLED)
+        results = search(q) if search else index.search(q["question"], top_k=10)
         rank = next(
             (i for i, r in enumerate(results, 1) if r.document == doc and hit(r.text, q["gold"])),
             None,
@@ -239,6 +245,59 @@ def answer_text(index, questions: list[dict], docs: dict[str, str], sources) -> 
     }
 
 
+def opener(index, document: str) -> str:
+    """A session's first turn naming a paper, as a user names one: by its citation label
+    ("What does Joo et al. 2022, Family Practice report?")."""
+    from peerqa.models import study_label
+
+    info = next(d for d in index.state.documents if d.id == document)
+    return f"What does {study_label(info.study, info.title)} report?"
+
+
+def scoped_searches(index, docs: dict[str, str]) -> dict:
+    """How a question that names no paper is searched when several are loaded, beside
+    the plain search: by the answer's own retrieval (the question alone: its scope is
+    what it names), in a session whose first turn named the paper asked about (the
+    product keeps it as the session's focus), and with the request's document filter.
+    Each returns `search(question dict)` for `retrieval`."""
+    from answer.compose import compose, retrieve_in_scope
+    from answer.question import understand
+    from answer.scope import about
+    from peerqa.models import Filters
+
+    focus: dict[str, tuple[tuple[str, ...], str]] = {}
+
+    def session_of(document: str) -> tuple[tuple[str, ...], str]:
+        # The opener is answered as the product answers it: its scope (what it names)
+        # becomes the focus; a paper it fails to name leaves none, and that counts.
+        if document not in focus:
+            first = opener(index, document)
+            focus[document] = (about(compose(index, first)), first)
+        return focus[document]
+
+    def paper(q: dict) -> str:
+        return docs.get(q.get("paper", ""), BUNDLED)
+
+    def answer_search(q: dict, history=(), on=None):
+        asked = understand(index, q["question"], history, on)
+        return retrieve_in_scope(index, asked, 10)[1]
+
+    def in_session(q: dict, document: str | None = None):
+        on, first = session_of(document or paper(q))
+        return answer_search(q, [first], on)
+
+    return {
+        "answer_retrieval": answer_search,
+        "in_session": in_session,
+        "document_filter": lambda q: index.search(
+            q["question"], top_k=10, filters=Filters(document=[paper(q)])
+        ),
+        # The cost of a focus: another paper's question asked in a session on the bundled
+        # paper (it must move on to the paper it is about).
+        "in_bundled_session": lambda q: in_session(q, BUNDLED),
+    }
+
+
 def measure(
     fmt: str,
     tmp: Path,
@@ -246,6 +305,7 @@ def measure(
     with_bundled: bool = True,
     keep=lambda out: None,
     details: list | None = None,
+    sessions: bool = False,
 ) -> dict:
     import shutil
 
@@ -288,6 +348,20 @@ def measure(
     if with_bundled:
         out["bundled"] = retrieval(index, load(BUNDLED_QUESTIONS), {})
         keep(out)
+    if sessions:
+        ways = scoped_searches(index, docs)
+        bundled = load(BUNDLED_QUESTIONS)
+        out["scoped"] = {
+            "bundled": {
+                way: retrieval(index, bundled, {}, search=ways[way])
+                for way in ("answer_retrieval", "in_session", "document_filter")
+            },
+            "papers": {
+                way: retrieval(index, questions, docs, search=search)
+                for way, search in ways.items()
+            },
+        }
+        keep(out)
     if with_answers:
         out["answers"] = answers(index, questions, docs)
         keep(out)
@@ -320,6 +394,11 @@ def main() -> None:
     parser.add_argument(
         "--no-bundled", action="store_true", help="skip the bundled paper's questions"
     )
+    parser.add_argument(
+        "--sessions",
+        action="store_true",
+        help="also search in sessions, with document filters and by the answer's retrieval",
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--details", type=Path, help="dev questions' ranks and top 5 (FILE-fmt)")
     args = parser.parse_args()
@@ -342,7 +421,17 @@ def main() -> None:
                 save()
 
             found: list = []
-            keep(measure(fmt, Path(tmp), not args.no_answers, not args.no_bundled, keep, found))
+            keep(
+                measure(
+                    fmt,
+                    Path(tmp),
+                    not args.no_answers,
+                    not args.no_bundled,
+                    keep,
+                    found,
+                    args.sessions,
+                )
+            )
             if args.details:  # dev questions only
                 path = args.details.with_name(f"{args.details.stem}-{fmt}.json")
                 path.write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, TypeAdapter
 
 from answer.compose import DEFAULT_TOP_K, compose
+from answer.scope import about
 from peerqa.models import AskRequest, AskResponse, Citation, StreamDelta
 from retrieval.hybrid import LiveIndex
 from service.deps import Index, Sessions, json_body
@@ -34,8 +35,8 @@ is ready."""
 
 
 def answer_turn(body: AskRequest, index: LiveIndex, sessions: SessionStore) -> AskResponse:
-    """One turn: resolve the question against the session's earlier questions, answer it,
-    and record it."""
+    """One turn: resolve the question against the session's earlier questions and the
+    paper it is on, answer it, and record it with the papers it was about."""
     session = sessions.resume(body.session_id)
     answer = compose(
         index,
@@ -43,8 +44,11 @@ def answer_turn(body: AskRequest, index: LiveIndex, sessions: SessionStore) -> A
         top_k=body.top_k or DEFAULT_TOP_K,
         filters=body.filters,
         history=session.history,
+        focus=session.focus,
     )
-    sessions.record(session.id, body.question, answer.answer)
+    # A declined turn naming no paper leaves the conversation on the paper it was on.
+    documents = session.focus if answer.abstained and not answer.scope else about(answer)
+    sessions.record(session.id, body.question, answer.answer, documents)
     return AskResponse(**answer.model_dump(exclude={"session_id"}), session_id=session.id)
 
 
@@ -92,6 +96,11 @@ class SessionTurn(BaseModel):
     question: str
     answer: str = Field(description="The answer text as sent (with its [n] markers)")
     asked_at: datetime
+    documents: list[str] | None = Field(
+        default=None,
+        description="The papers the turn was about (the next question naming none stays on "
+        "them); null when not recorded",
+    )
 
 
 class SessionTurns(BaseModel):
@@ -120,7 +129,12 @@ def session_turns(session_id: Annotated[str, Path(max_length=128)], sessions: Se
         SessionTurns(
             session_id=session_id,
             turns=[
-                SessionTurn(question=t.question, answer=t.answer, asked_at=_utc(t.asked_at))
+                SessionTurn(
+                    question=t.question,
+                    answer=t.answer,
+                    asked_at=_utc(t.asked_at),
+                    documents=list(t.documents) if t.documents is not None else None,
+                )
                 for t in turns
             ],
             expires_at=_utc(expires_at),

@@ -1,0 +1,270 @@
+"""Which paper a question is about when several are loaded.
+
+A question names a paper by its first author ("the Braun review", "Thomson et al 2024"),
+by a name no other loaded paper uses (a trial, platform or place: "Lifestyle Africa",
+"Togetherall", "the LEAN trial"), or by its journal ("the BJPsych Open review"), a year
+narrowing any of these. A question that names none is about the paper the conversation
+is on: its focus, the paper an earlier turn named or the only one the last answer cited
+("how many did they interview?" after a turn on the Joo paper). A request's `document`
+filter scopes it too. With none of these, several papers may answer, and the answer says
+which paper each sentence comes from (answer.compose).
+
+Names are read from the loaded papers themselves, never from a list: a phrase is a
+paper's name when that paper writes it capitalised nearly every time and no other paper
+writes it at all, so it keeps working for papers nobody here has seen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from answer.sentences import bank_for
+from peerqa.models import Answer, AnswerScope, Filters, surname
+from retrieval.hybrid import LiveIndex
+from retrieval.programmes import named_letters
+
+# How a question names a paper
+NAMED = "question"
+SESSION = "session"
+FILTER = "filter"
+
+_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+_CAPITALISED = re.compile(r"^[A-Z]")
+_POSSESSIVE = re.compile(r"['’]s$")
+_ACRONYM_PLURAL = re.compile(r"^[A-Z]{2,}s$")
+_SENTENCE_END = re.compile(r"[.!?:;•|\n]")
+_ABSTRACT = re.compile(r"^(?:abstract|summary|author summary)\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+# "the 2013 review", "the BJPsych Open paper": a journal or a year alone names a study
+# only beside a word for one.
+_STUDY_WORD = re.compile(
+    r"\b(?:study|studies|paper|article|(?<!peer )review|meta-?analysis|trial|rct|survey|report|"
+    r"evaluation|authors?|researchers?|et al)\b",
+    re.IGNORECASE,
+)
+# "how many did they interview?", "is this an RCT?", "the study's sample": a question
+# pointing back at the conversation's study stays on the session's paper.
+_REFERS_BACK = re.compile(
+    r"\b(?:they|them|their|this|these|those|it|its|(?:the|that|same) (?:study|studies|paper|"
+    r"trial|review|authors?|researchers?|article|sample|participants|interviewees|"
+    r"intervention|programmes?|programs?|results|findings))\b",
+    re.IGNORECASE,
+)
+# A question stays on the session's paper when one of that paper's passages is among the
+# first MOVED_ON_DEPTH of every paper's ranking for it (eval/papers/focus.py).
+MOVED_ON_DEPTH = 8
+MAX_NAME_WORDS = 3
+MIN_NAME_LETTERS = 4
+MIN_NAME_USES = 3  # a name the paper uses once may be a passing mention
+MIN_NAME_USES_ANYWHERE = 10  # or fewer, in its title or abstract
+MIN_CAPITALISED = 0.8  # share of its uses written capitalised: a proper name
+
+
+@dataclass(frozen=True)
+class PaperNames:
+    """What names each loaded paper (document id -> …)."""
+
+    surnames: dict[str, str]  # first author's surname, lowercased
+    journals: dict[str, str]  # journal, lowercased words joined by one space
+    years: dict[str, int]
+    names: dict[str, str]  # a phrase only that paper uses (lowercased) -> document
+
+
+@dataclass(frozen=True)
+class Scope:
+    documents: tuple[str, ...] = ()  # the papers an answer is confined to (none: any)
+    by: str | None = None  # NAMED, SESSION or FILTER
+    several: bool = False  # several papers are loaded: say which paper each sentence is from
+
+
+def paper_names(index: LiveIndex) -> PaperNames:
+    return bank_for(index).derived("paper names", _paper_names)
+
+
+def _words(text: str) -> list[str]:
+    return _words_and_starts(text)[0]
+
+
+def _words_and_starts(text: str) -> tuple[list[str], list[bool]]:
+    """The words of `text` ("LEAN's" -> "LEAN") and whether each starts a sentence."""
+    words, starts = [], []
+    previous = 0
+    for m in _WORD.finditer(text):
+        between = text[previous : m.start()]
+        starts.append(not words or bool(_SENTENCE_END.search(between)))
+        word = _POSSESSIVE.sub("", m.group()).rstrip("'’-")
+        words.append(word[:-1] if _ACRONYM_PLURAL.match(word) else word)  # "RCTs" is "RCT"
+        previous = m.end()
+    return words, starts
+
+
+def _grams_at(words: Sequence[str]) -> Iterator[tuple[str, int, int]]:
+    for n in range(1, MAX_NAME_WORDS + 1):
+        for i in range(len(words) - n + 1):
+            yield _key(words[i : i + n]), i, n
+
+
+def _grams(words: Sequence[str]) -> Iterator[str]:
+    return (key for key, _, _ in _grams_at(words))
+
+
+def _key(words: Sequence[str]) -> str:
+    return " ".join(w.lower() for w in words)
+
+
+def _paper_names(index: LiveIndex) -> PaperNames:
+    from answer.evidence import is_front_matter  # evidence reads questions, which read this
+
+    documents = index.state.documents if index.state else []
+    surnames, journals, years = {}, {}, {}
+    for d in documents:
+        name = surname(d.authors[0]).lower() if d.authors else ""
+        if len(name) >= 3:
+            surnames[d.id] = name
+        if d.journal:
+            journals[d.id] = _key(_words(d.journal))
+        if d.year:
+            years[d.id] = d.year
+    # Every phrase of 1-3 words, per paper: how often written at all, and capitalised
+    # where a sentence does not start; and the phrases of its title and abstract.
+    uses: dict[str, Counter[str]] = defaultdict(Counter)
+    mid: dict[str, Counter[str]] = defaultdict(Counter)  # not starting a sentence
+    capitalised: dict[str, Counter[str]] = defaultdict(Counter)
+    headline: dict[str, set[str]] = {d.id: set(_grams(_words(d.title))) for d in documents}
+    for p in index.passages.values():
+        # A cited title names the citing paper's sources; an affiliation, its authors.
+        if p.kind == "reference" or is_front_matter(p):
+            continue
+        words, starts = _words_and_starts(p.text)
+        in_abstract = _ABSTRACT.match(p.section) is not None
+        for key, at, n in _grams_at(words):
+            uses[key][p.document] += 1
+            if in_abstract:
+                headline.setdefault(p.document, set()).add(key)
+            if starts[at]:  # any word starting a sentence is capitalised
+                continue
+            mid[key][p.document] += 1
+            if all(_CAPITALISED.match(w) for w in words[at : at + n]):
+                capitalised[key][p.document] += 1
+    names = {}
+    for key, by_document in capitalised.items():
+        if len(uses[key]) != 1 or sum(c.isalpha() for c in key) < MIN_NAME_LETTERS:
+            continue
+        ((document, count),) = by_document.items()
+        if (
+            count >= MIN_NAME_USES
+            and count >= MIN_CAPITALISED * mid[key][document]
+            and (key in headline.get(document, ()) or count >= MIN_NAME_USES_ANYWHERE)
+        ):
+            names[key] = document
+    return PaperNames(surnames, journals, years, names)
+
+
+def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
+    """The loaded papers the question names (none when fewer than two are loaded: the
+    one paper needs no naming)."""
+    documents = [d.id for d in index.state.documents] if index.state else []
+    if len(documents) < 2:
+        return ()
+    known = paper_names(index)
+    words = _words(raw)
+    asked = " " + _key(words) + " "
+    found = {d for d, name in known.surnames.items() if f" {name} " in asked}
+    # "Programme E": the papers whose programmes have that letter.
+    letters = set(named_letters(raw))
+    programmes = index.state.programmes if letters else {}
+    found |= {d for d, rs in programmes.items() if letters & {r.programme for r in rs}}
+    found |= {known.names[key] for key in _grams(words) if key in known.names}
+    study_word = bool(_STUDY_WORD.search(raw))
+    if not found and study_word:
+        found = {d for d, j in known.journals.items() if j and f" {j} " in asked}
+    said = {int(y) for y in _YEAR.findall(raw)}
+    if said:
+        dated = {d for d, y in known.years.items() if y in said}
+        if found & dated:  # a year narrows; alone ("the 2019 Cochrane review") it names none
+            found &= dated
+    return tuple(d for d in documents if d in found)
+
+
+def without_names(index: LiveIndex, text: str) -> str:
+    """`text` without what names a paper and nothing else (first authors, "et al.",
+    journals, years): what it asks about, once its paper is the scope's. A name only one
+    paper uses stays: "Togetherall", "Programme B" are what a follow-up is about too."""
+    known = paper_names(index)
+    names = {*known.surnames.values(), *known.journals.values()}
+    names = {n for n in names if n}
+    if not names:
+        return text
+    spelled = "|".join(
+        re.escape(n).replace("\\ ", " ").replace(" ", r"\W+") for n in sorted(names, key=len)[::-1]
+    )
+    text = re.sub(rf"(?<![\w'’-])(?:{spelled})(?:['’]s)?(?![\w'’-])", " ", text, flags=re.I)
+    text = re.sub(r"\bet\s+al\b\.?|\b(?:19[5-9]\d|20\d\d)\b", " ", text, flags=re.I)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def history_focus(index: LiveIndex, history: Sequence[str]) -> tuple[str, ...]:
+    """The papers the latest earlier question naming any named (a conversation without a
+    session store, such as chat completions, knows its questions only)."""
+    for turn in reversed(history):
+        named = named_documents(index, turn)
+        if named:
+            return named
+    return ()
+
+
+def scope_for(
+    index: LiveIndex,
+    raw: str,
+    history: Sequence[str] = (),
+    focus: Sequence[str] | None = None,
+    filters: Filters | None = None,
+) -> Scope:
+    """The question's scope: the request's document filter, else the papers it names,
+    else the session's focus (`focus`: the papers the session's last turn was about;
+    None when there is no session record, then the papers its history names)."""
+    loaded = [d.id for d in index.state.documents] if index.state else []
+    several = len(loaded) > 1
+    if filters and filters.document:  # what the request asks for wins
+        return Scope(tuple(filters.document), FILTER, several)
+    named = named_documents(index, raw)
+    if named:
+        return Scope(named, NAMED, several)
+    if focus is None:
+        focus = history_focus(index, history)
+    kept = tuple(d for d in focus if d in loaded)
+    if kept and several:
+        return Scope(kept, SESSION, several)
+    return Scope((), None, several)
+
+
+def scoped_filters(scope: Scope, filters: Filters | None) -> Filters | None:
+    """The request's filters, confined to the scope's papers (a filter the request sets
+    on documents is kept as it is)."""
+    if not scope.documents or (filters and filters.document):
+        return filters
+    return (filters or Filters()).model_copy(update={"document": list(scope.documents)})
+
+
+def about(answer: Answer) -> tuple[str, ...]:
+    """What a turn was about, for the next turn's focus: its scope, else the one paper
+    its answer cited (several cited papers leave no focus)."""
+    if answer.scope:
+        return tuple(answer.scope.documents)
+    cited = tuple(dict.fromkeys(c.document for c in answer.citations))
+    return cited if len(cited) == 1 else ()
+
+
+def answer_scope(scope: Scope) -> AnswerScope | None:
+    """What an answer reports of its scope (API: `scope`)."""
+    if not scope.documents or scope.by is None:
+        return None
+    return AnswerScope(documents=list(scope.documents), by=scope.by)
+
+
+def refers_back(question: str) -> bool:
+    """The question points back at the conversation's study ("did they…", "this paper")."""
+    return bool(_REFERS_BACK.search(question))
