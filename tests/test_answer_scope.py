@@ -19,6 +19,9 @@ JOO = "joo-2022-peer-support"
 KOOTH = "paper-1571"  # Prescott et al. 2017, JMIR Mental Health: the Kooth forum study
 TOGETHERALL = "paper-1403"  # Thomson et al. 2024, PLOS Digital Health
 
+# The module fixture ingests papers with the real model.
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory):
