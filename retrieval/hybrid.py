@@ -755,26 +755,39 @@ class LiveIndex:
         """Each passage's (by position) cosine to `vector`, and its best sentence's."""
         query = np.asarray(vector, dtype=np.float32)
         query /= np.linalg.norm(query) or 1.0
-        passages = self._unit_rows(self._dense, positions, self._passage_id)
-        sentences = self._unit_rows(self._dense_sentences, positions, self._sentences_of)
-        dense = [float((u @ query).max()) if len(u) else 0.0 for u in passages]
-        sentence = [float((u @ query).max()) if len(u) else 0.0 for u in sentences]
+        dense = self._best_cosines(self._dense, positions, self._passage_id, query)
+        sentence = self._best_cosines(self._dense_sentences, positions, self._sentences_of, query)
         return dense, sentence
 
-    def _unit_rows(
-        self, dense: DenseCollection, positions: Sequence[int], members: Callable
-    ) -> list[np.ndarray]:
-        """The unit vectors of each passage's records in a collection: from memory when it
-        is searched exactly, else fetched from Chroma (large stores: 40 passages a query)."""
+    def _best_cosines(
+        self, dense: DenseCollection, positions: Sequence[int], members: Callable, query: np.ndarray
+    ) -> list[float]:
+        """Each passage's best cosine to `query` over its records in a collection (0 for
+        none), read from memory when it is searched exactly, else fetched from Chroma
+        (large stores: 40 passages a query)."""
         if dense.exact is not None:
             unit, rows = dense.exact.unit, dense.exact.rows
-            return [unit[rows[p]] if p < len(rows) else unit[:0] for p in positions]
-        ids = [list(members(p)) for p in positions]
-        got = dense.collection.get(ids=[i for group in ids for i in group], include=["embeddings"])
-        vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        by_id = dict(zip(got["ids"], vectors, strict=True))
-        return [np.asarray([by_id[i] for i in group if i in by_id]) for group in ids]
+            none = np.zeros(0, dtype=np.int64)
+            groups = [rows[p] if p < len(rows) else none for p in positions]
+            vectors = unit[np.concatenate([none, *groups])]
+            sizes = [len(g) for g in groups]
+        else:
+            ids = [list(members(p)) for p in positions]
+            got = dense.collection.get(
+                ids=[i for group in ids for i in group], include=["embeddings"]
+            )
+            found = dict(zip(got["ids"], range(len(got["ids"])), strict=True))
+            rows = [[found[i] for i in group if i in found] for group in ids]
+            vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+            vectors = vectors[[r for group in rows for r in group]]
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            sizes = [len(group) for group in rows]
+        cosines = vectors @ query
+        ends = np.cumsum(sizes)
+        return [
+            float(cosines[end - size : end].max()) if size else 0.0
+            for size, end in zip(sizes, ends.tolist(), strict=True)
+        ]
 
     def _query_tokens(self, query: str) -> np.ndarray:
         """The query's distinct BM25 tokens that occur in the corpus, as token ids."""
