@@ -312,13 +312,12 @@ def observe(index, questions) -> list[Observation]:
     from answer.question import understand
     from eval.fit_ranker import out_of_fold
 
-    # Each question retrieved by a ranker and dense adapter not fitted on it (the served
-    # ones are, in-sample).
+    # Each question retrieved by a ranker not fitted on it (the served one is, in-sample).
     left_out = out_of_fold(index.embed_model.token_space)
     out = []
     for item in questions:
         q = understand(index, item.question, item.history)
-        with index.ranked_by(*left_out[item.id]) if item.id in left_out else nullcontext():
+        with index.ranked_by(left_out[item.id]) if item.id in left_out else nullcontext():
             results = index.search(q.resolved, top_k=TOP_K, encoding=q.encoding)
         out.append(
             Observation(

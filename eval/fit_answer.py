@@ -153,13 +153,13 @@ def collect(
     ]
     if papers and not split_test:
         asked += papers_questions(index, sources)
-    # Each question retrieved by a ranker and dense adapter not fitted on it (the served
-    # ones are, in-sample); the test split, never fitted on, by the served ones.
+    # Each question retrieved by a ranker not fitted on it (the served one is, in-sample);
+    # the test split, never fitted on, by the served one.
     left_out = {} if split_test else out_of_fold(index.embed_model.token_space)
     examples = []
     for item, gold in asked:
         q = understand(index, item.question, item.history)
-        with index.ranked_by(*left_out[item.id]) if item.id in left_out else nullcontext():
+        with index.ranked_by(left_out[item.id]) if item.id in left_out else nullcontext():
             results = retrieve(index, q, DEFAULT_TOP_K)
         if not results or decline(index, q, results):
             continue  # declining is judged elsewhere; nothing to select from

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import threadpool_limits
 
 from answer.followup import retrieval_query
 from eval.metrics import relevant_ids, score_question
@@ -39,9 +39,6 @@ from eval.questions import folds, gold_spans
 from ingest.pipeline import ingest, parse_sources
 from peerqa.config import Settings
 from retrieval import hybrid
-from retrieval.adapter import ARTEFACT as ADAPTER
-from retrieval.adapter import Adapter, load_adapter
-from retrieval.adapter import from_dict as adapter_from_dict
 from retrieval.hybrid import LiveIndex
 from retrieval.ranker import ARTEFACT, FEATURES, POOL, SCHEMA, Ranker, from_dict
 
@@ -56,14 +53,26 @@ REGULARISED = {"max_iter": 200, "learning_rate": 0.05, "l2_regularization": 1.0}
 GRID = (
     {**REGULARISED, "min_samples_leaf": 40},
     {**REGULARISED, "min_samples_leaf": 40, "monotone": True},
+    # Half the trees at twice the rate: half the artefact, if it does as well.
+    {
+        **REGULARISED,
+        "max_iter": 100,
+        "learning_rate": 0.1,
+        "min_samples_leaf": 40,
+        "monotone": True,
+    },
 )
 # Features whose rise should never lower a candidate: every ranking's score and
-# reciprocal rank, word overlap, a named document, the document's standing in the pool.
+# reciprocal rank, word overlap, a named document, the document's standing in the pool,
+# the cosines to the question, a share of the head's section class or kind.
 INCREASING = frozenset(
-    {f for f in FEATURES if f.endswith(("_score", "_rr"))}
+    {f for f in FEATURES if f.endswith(("_score", "_rr", "_gap", "_share"))}
     | {"overlap", "overlap_idf", "theme_of_top", "reference_asked"}
     | {"document_best", "rank_in_document", "document_named"}
 )
+# Leaf scores are rounded to LEAF_DIGITS decimals in the artefact (it holds six models:
+# the served one and each fold's); split thresholds stay exact, a value may equal one.
+LEAF_DIGITS = 5
 OPEN = 1e300  # the threshold of a split that always goes left (a leaf above DEPTH)
 DEFAULT_WORK = Path.home() / ".cache" / "peerqa" / "fit-ranker"
 
@@ -137,11 +146,10 @@ def store(work: Path, name: str, files: list[Path]) -> Settings:
     return settings
 
 
-def pools(index: LiveIndex, query: str, adapter: Adapter | None) -> tuple[list, np.ndarray, list]:
+def pools(index: LiveIndex, query: str) -> tuple[list, np.ndarray, list]:
     view = index._view
     recorder = Recorder()
     view.ranker = recorder
-    view.adapter = adapter
     pool = index.search(query, top_k=POOL)
     x = recorder.x if recorder.x is not None else np.zeros((0, len(FEATURES)))
     view.ranker = None
@@ -154,9 +162,7 @@ def pools(index: LiveIndex, query: str, adapter: Adapter | None) -> tuple[list, 
     return pool, x, current
 
 
-def bundled_groups(
-    index: LiveIndex, name: str, settings: Settings, adapters: Sequence[Adapter | None]
-) -> list[Group]:
+def bundled_groups(index: LiveIndex, name: str, settings: Settings) -> list[Group]:
     sources = {d.info.id: d.text for d in parse_sources([], settings)}
     universe = list(index.passages.values())
     groups = []
@@ -167,63 +173,38 @@ def bundled_groups(
             gold = gold_spans(q, sources)
             relevant = relevant_ids(universe, gold)
             query = retrieval_query(q.question, q.history)
-            pool, x, current = pools(index, query, adapters[fold.index])
+            pool, x, current = pools(index, query)
             y = np.asarray([p.id in relevant for p in pool], dtype=int)
             score = GoldScore(q.id, q.category, tuple(gold))
             groups.append(Group(q.id, name, fold.index, x, y, pool, current, score))
     return groups
 
 
-def paper_groups(index: LiveIndex, name: str, adapters: Sequence[Adapter | None]) -> list[Group]:
+def paper_groups(index: LiveIndex, name: str) -> list[Group]:
     docs = {
         paper_of(d.source): d.id for d in index.state.documents if d.source.startswith("paper_")
     }
     groups = []
     for q, k in dev_folds(K):
         doc = docs[q["paper"]]
-        pool, x, current = pools(index, q["question"], adapters[k])
+        pool, x, current = pools(index, q["question"])
         y = np.asarray([p.document == doc and hit(p.text, q["gold"]) for p in pool], dtype=int)
         groups.append(Group(q["id"], name, k, x, y, pool, current, PaperScore(doc, q["gold"])))
     return groups
 
 
-def fold_adapters(work: Path, index: LiveIndex, path: Path = ADAPTER) -> list[Adapter | None]:
-    """What dense search reads each fold's questions through: when an adapter is served
-    (`path`), the one eval.fit_adapter fits without the fold with the same penalty, so
-    the ranker learns from, and is judged on, out-of-sample dense rankings."""
-    served = load_adapter(index.embed_model.token_space, path)
-    if served is None:
-        return [None] * K
-    from eval import fit_adapter
-
-    ridge = json.loads(path.read_text(encoding="utf-8"))["fitted_on"]["ridge"]
-    files = sorted(PAPERS.glob(f"paper_*{SUFFIX['md']}"))
-    beside = LiveIndex(store(work, "papers-md", files), embed_model=index.embed_model)
-    torch_threads = fit_adapter.torch.get_num_threads()
-    fit_adapter.torch.set_num_threads(1)
-    try:
-        where = fit_adapter.space(beside)
-        return list(fit_adapter.fold_adapters(fit_adapter.pairs(beside), where, ridge))
-    finally:
-        fit_adapter.torch.set_num_threads(torch_threads)
-
-
-def collect(
-    work: Path, formats: list[str], adapter: Path = ADAPTER
-) -> tuple[list[Group], str, list[Adapter | None]]:
-    """Every fitting question's group on every store, the embedding model's key, and each
-    fold's dense adapter."""
+def collect(work: Path, formats: list[str]) -> tuple[list[Group], str]:
+    """Every fitting question's group on every store, and the embedding model's key."""
     settings = store(work, "bundled", [])
     index = LiveIndex(settings)
-    adapters = fold_adapters(work, index, adapter)
-    groups = bundled_groups(index, "bundled", settings, adapters)
+    groups = bundled_groups(index, "bundled", settings)
     for fmt in formats:
         files = sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))
         settings = store(work, f"papers-{fmt}", files)
         index = LiveIndex(settings, embed_model=index.embed_model)
-        groups += bundled_groups(index, f"bundled-beside-{fmt}", settings, adapters)
-        groups += paper_groups(index, f"papers-{fmt}", adapters)
-    return groups, index.embed_model.token_space, adapters
+        groups += bundled_groups(index, f"bundled-beside-{fmt}", settings)
+        groups += paper_groups(index, f"papers-{fmt}")
+    return groups, index.embed_model.token_space
 
 
 def fit(groups: list[Group], settings: dict) -> tuple[Ranker, dict]:
@@ -235,7 +216,11 @@ def fit(groups: list[Group], settings: dict) -> tuple[Ranker, dict]:
         settings["monotonic_cst"] = [int(f in INCREASING) for f in FEATURES]
     model = HistGradientBoostingClassifier(
         max_depth=DEPTH, early_stopping=False, random_state=0, **settings
-    ).fit(x, y)
+    )
+    # One OpenMP thread: on a shared machine more threads than free cores spin against
+    # each other (a cross-validation took over ten times longer).
+    with threadpool_limits(1, user_api="openmp"):
+        model.fit(x, y)
     feature, threshold, leaf = zip(*map(complete, model._predictors), strict=True)
     trees = {
         "depth": DEPTH,
@@ -245,7 +230,9 @@ def fit(groups: list[Group], settings: dict) -> tuple[Ranker, dict]:
         "baseline": float(np.ravel(model._baseline_prediction)[0]),
     }
     ranker = from_dict(trees)
-    assert np.allclose(ranker.predict(x), model.predict_proba(x)[:, 1], atol=1e-9)
+    # Leaves are stored to LEAF_DIGITS decimals: the stored trees' probabilities stay
+    # within 1e-3 of the fitted ones.
+    assert np.allclose(ranker.predict(x), model.predict_proba(x)[:, 1], atol=1e-3)
     return ranker, trees
 
 
@@ -260,7 +247,7 @@ def complete(predictors: list) -> tuple[list[int], list[float], list[float]]:
         i, at, depth = stack.pop()
         node = tree.nodes[i]
         if depth == DEPTH:
-            leaf[at - size] = float(node["value"])
+            leaf[at - size] = round(float(node["value"]), LEAF_DIGITS)
         elif node["is_leaf"]:
             stack += [(i, 2 * at + 1, depth + 1), (i, 2 * at + 2, depth + 1)]
         else:
@@ -306,18 +293,15 @@ def cross_validate(groups: list[Group], settings: dict) -> tuple[dict[str, dict]
     return {system: summary(rows) for system, rows in scored.items()}, fold_trees
 
 
-def out_of_fold(model: str, path: Path = ARTEFACT) -> dict[str, tuple[Ranker, Adapter | None]]:
-    """Each fitting question's ranker and dense adapter, both fitted without it (the
-    artefact's `out_of_fold`): `LiveIndex.ranked_by(*pair)` searches as for an unseen one."""
+def out_of_fold(model: str, path: Path = ARTEFACT) -> dict[str, Ranker]:
+    """Each fitting question's ranker, fitted without it (the artefact's `out_of_fold`):
+    `LiveIndex.ranked_by(ranker)` searches as for an unseen one."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if data["key"]["model"] != model:
         raise RuntimeError(f"{path} was fitted for another embedding model: refit it")
     left_out = data["out_of_fold"]
-    pairs = [
-        (from_dict(trees), adapter_from_dict(a) if a else None)
-        for trees, a in zip(left_out["trees"], left_out["adapters"], strict=True)
-    ]
-    return {qid: pairs[k] for qid, k in left_out["fold_of"].items()}
+    rankers = [from_dict(trees) for trees in left_out["trees"]]
+    return {qid: rankers[k] for qid, k in left_out["fold_of"].items()}
 
 
 def mean_of(cv: dict[str, dict]) -> float:
@@ -325,11 +309,14 @@ def mean_of(cv: dict[str, dict]) -> float:
 
 
 def dumps(artefact: dict) -> str:
-    """The artefact as JSON, one tree per line."""
+    """The artefact as JSON, one served tree per line, the folds' trees compact."""
     fields = []
     for key, value in artefact.items():
         if key in ("feature", "threshold", "leaf"):
-            body = "[\n" + ",\n".join(f"  {json.dumps(tree)}" for tree in value) + "\n ]"
+            rows = (json.dumps(tree, separators=(",", ":")) for tree in value)
+            body = "[\n" + ",\n".join(f"  {row}" for row in rows) + "\n ]"
+        elif key == "out_of_fold":
+            body = json.dumps(value, separators=(",", ":"))
         else:
             body = json.dumps(value)
         fields.append(f" {json.dumps(key)}: {body}")
@@ -341,13 +328,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="stores, kept for reruns")
     parser.add_argument("--formats", default="md,tei")
     parser.add_argument("--out", type=Path, default=ARTEFACT)
-    parser.add_argument(
-        "--adapter", type=Path, default=ADAPTER, help="dense search's adapter (none if absent)"
-    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
-    groups, model_key, adapters = collect(args.work, args.formats.split(","), args.adapter)
+    groups, model_key = collect(args.work, args.formats.split(","))
     tried = [cross_validate(groups, settings) for settings in GRID]
     for settings, (cv, _) in zip(GRID, tried, strict=True):
         print(json.dumps({"settings": settings, "cv": cv}), flush=True)
@@ -375,7 +359,6 @@ def main() -> None:
         "out_of_fold": {
             "fold_of": {g.qid: g.fold for g in sorted(groups, key=lambda g: g.qid)},
             "trees": left_out,
-            "adapters": [a.to_dict() if a else None for a in adapters],
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

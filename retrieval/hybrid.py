@@ -45,7 +45,6 @@ from peerqa.store import (
     sentence_passage,
     sentence_texts,
 )
-from retrieval.adapter import Adapter, load_adapter
 from retrieval.expansion import expand
 from retrieval.late import TokenVectors, load_views, passage_order
 from retrieval.programmes import ProgrammeFinder
@@ -230,6 +229,14 @@ class ExactVectors:
             unit=vectors / np.where(norms > 0, norms, 1.0),
             passage=np.asarray([position[passage_of(got["ids"][i])] for i in keep], dtype=int),
         )
+
+    @cached_property
+    def rows(self) -> list[np.ndarray]:
+        """Each passage's rows, by passage position (up to the last with a record)."""
+        order = np.argsort(self.passage, kind="stable")
+        size = int(self.passage.max()) + 1 if len(self.passage) else 0
+        bounds = np.searchsorted(self.passage[order], np.arange(size + 1))
+        return [order[bounds[p] : bounds[p + 1]] for p in range(size)]
 
     def nearest(
         self, embedding: Sequence[float], k: int, mask: np.ndarray | None = None
@@ -479,7 +486,6 @@ class LiveIndex:
             df[ids] += 1
         self._idf = np.log1p((len(passages) - df + 0.5) / (df + 0.5))
         self.ranker: Ranker | None = load_ranker(self.embed_model.token_space)
-        self.adapter: Adapter | None = load_adapter(self.embed_model.token_space)
         self._bm25 = KeywordRetriever(
             existing_bm25=bm25,
             stemmer=stemmer,
@@ -563,18 +569,17 @@ class LiveIndex:
         )
 
     @contextmanager
-    def ranked_by(self, ranker: Ranker | None, adapter: Adapter | None = None) -> Iterator[None]:
-        """Search with another fitted ranker and dense adapter for a while (fitting
-        scripts: ones not fitted on the question asked). Not for serving: it changes the
-        live view."""
+    def ranked_by(self, ranker: Ranker | None) -> Iterator[None]:
+        """Search with another fitted ranker for a while (fitting scripts: one not fitted
+        on the question asked). Not for serving: it changes the live view."""
         self.require()
         view = self._view
-        saved = view.ranker, view.adapter
-        view.ranker, view.adapter = ranker, adapter
+        saved = view.ranker
+        view.ranker = ranker
         try:
             yield
         finally:
-            view.ranker, view.adapter = saved
+            view.ranker = saved
 
     # -- search ------------------------------------------------------------
     def encode(self, query: str) -> QueryEncoding:
@@ -631,10 +636,7 @@ class LiveIndex:
         # (a follow-up's own question mixed into its resolved one) keeps fusion's order.
         learned = encoding is None or np.array_equal(encoding.vector, own.vector)
         encoding = encoding or own
-        # Dense search reads the question's vector through the fitted adapter; late
-        # interaction reads its token vectors as the model gives them.
-        dense = self.adapter(encoding.vector) if self.adapter else encoding.vector
-        bundle = QueryBundle(expanded, embedding=list(dense))
+        bundle = QueryBundle(expanded, embedding=list(encoding.vector))
         retrievers: list[BaseRetriever] = [
             DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
             DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
@@ -657,6 +659,7 @@ class LiveIndex:
             query,
             query_info,
             [*names, "late_text", "late_context"][: len(retrievers) + len(late)],
+            encoding.vector,
         )
         hits = fusion.retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]
@@ -709,6 +712,7 @@ class LiveIndex:
         question: str,
         query: Query,
         names: Sequence[str],
+        vector: Sequence[float],
         fused: list[NodeWithScore],
         rankings: list[list[tuple[str, float]]],
         top_k: int,
@@ -724,20 +728,66 @@ class LiveIndex:
         ranker = self.ranker if query.learned else None
         if ranker is None or not pool:
             return pool[:top_k]
+        positions = [self._position[h.node.node_id] for h in pool]
+        dense, sentence = self._cosines(vector, positions)
         candidates = [
             Candidate(
                 passage=self.passages[h.node.node_id],
-                tokens=self._tokens[self._position[h.node.node_id]],
+                tokens=self._tokens[i],
                 fused=h.score or 0.0,
                 fused_rank=rank,
                 theme_of_top=theme is not None and self._themes.get(h.node.node_id) == theme,
+                dense=d,
+                sentence=s,
             )
-            for rank, h in enumerate(pool, 1)
+            for rank, (h, i, d, s) in enumerate(
+                zip(pool, positions, dense, sentence, strict=True), 1
+            )
         ]
         x = features(query, candidates, dict(zip(names, rankings, strict=True)), self._idf)
         scores = ranker.predict(x)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
+
+    def _cosines(
+        self, vector: Sequence[float], positions: Sequence[int]
+    ) -> tuple[list[float], list[float]]:
+        """Each passage's (by position) cosine to `vector`, and its best sentence's."""
+        query = np.asarray(vector, dtype=np.float32)
+        query /= np.linalg.norm(query) or 1.0
+        dense = self._best_cosines(self._dense, positions, self._passage_id, query)
+        sentence = self._best_cosines(self._dense_sentences, positions, self._sentences_of, query)
+        return dense, sentence
+
+    def _best_cosines(
+        self, dense: DenseCollection, positions: Sequence[int], members: Callable, query: np.ndarray
+    ) -> list[float]:
+        """Each passage's best cosine to `query` over its records in a collection (0 for
+        none), read from memory when it is searched exactly, else fetched from Chroma
+        (large stores: 40 passages a query)."""
+        if dense.exact is not None:
+            unit, rows = dense.exact.unit, dense.exact.rows
+            none = np.zeros(0, dtype=np.int64)
+            groups = [rows[p] if p < len(rows) else none for p in positions]
+            vectors = unit[np.concatenate([none, *groups])]
+            sizes = [len(g) for g in groups]
+        else:
+            ids = [list(members(p)) for p in positions]
+            got = dense.collection.get(
+                ids=[i for group in ids for i in group], include=["embeddings"]
+            )
+            found = dict(zip(got["ids"], range(len(got["ids"])), strict=True))
+            rows = [[found[i] for i in group if i in found] for group in ids]
+            vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
+            vectors = vectors[[r for group in rows for r in group]]
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            sizes = [len(group) for group in rows]
+        cosines = vectors @ query
+        ends = np.cumsum(sizes)
+        return [
+            float(cosines[end - size : end].max()) if size else 0.0
+            for size, end in zip(sizes, ends.tolist(), strict=True)
+        ]
 
     def _query_tokens(self, query: str) -> np.ndarray:
         """The query's distinct BM25 tokens that occur in the corpus, as token ids."""

@@ -1,9 +1,11 @@
 """The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted
 with scikit-learn, walked here in numpy) over cheap, corpus-independent features of each
 candidate (every ranking's normalised score and reciprocal rank, the fused score, the
-passage's kind and section class, its length, its word overlap with the question,
-agreement with the top hit's theme and document, its document's standing in the pool and
-whether the question names that document's first author).
+passage's and its best sentence's cosine to the question beside the pool's best, the
+passage's kind and section class and how common each is at the head of the pool, its
+length, its word overlap with the question, agreement with the top hit's theme and
+document, its document's standing in the pool and whether the question names that
+document's first author).
 
 `python -m eval.fit_ranker` fits it on the non-test questions (eval/questions.jsonl and
 the dev papers of eval/papers) and writes retrieval/models/ranker.json, keyed to the
@@ -63,6 +65,18 @@ SECTION_CLASSES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 # How the candidate's document fares in the pool as a whole, so a passage is judged
 # beside its own paper's other hits rather than only against every paper's.
 DOCUMENT_FEATURES = ("document_best", "document_rr", "rank_in_document", "document_named")
+# Every candidate's cosine to the question, as a passage and as its best sentence: the
+# rankings' scores are blank past their first CANDIDATES, these never are. Read as gaps to
+# the pool's best (the question's own scale), and its document's best sentence gap.
+SIMILARITY_FEATURES = (
+    "dense_gap",
+    "sentence_gap",
+    "sentence_document_gap",
+)
+# Which section class and kind the head of fusion's order favours: a methods question's
+# hits gather in methods sections, a findings question's in results; a candidate of the
+# head's section class gains without a word list saying which question wants which.
+SHARE_FEATURES = ("section_share", "kind_share")
 FEATURES: tuple[str, ...] = (
     *(f"{r}_score" for r in RANKINGS),
     *(f"{r}_rr" for r in RANKINGS),
@@ -79,6 +93,8 @@ FEATURES: tuple[str, ...] = (
     "log_words",
     "overlap",
     "overlap_idf",
+    *SIMILARITY_FEATURES,
+    *SHARE_FEATURES,
 )
 
 log = logging.getLogger("peerqa.retrieval")
@@ -152,6 +168,8 @@ class Candidate:
     fused: float  # fusion's score (after theme feedback), 0-1
     fused_rank: int  # 1-based
     theme_of_top: bool
+    dense: float = 0.0  # cosine of the passage's vector to the question's
+    sentence: float = 0.0  # the best cosine of its sentences' vectors
 
 
 def document_features(documents: Sequence[str], fused: np.ndarray, named: frozenset[str]):
@@ -229,6 +247,9 @@ def features(
         if len(query.tokens):
             x[row, column["overlap"]] = overlap[row] / len(query.tokens)
             x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
+    if candidates:
+        _similarity_features(x, column, candidates)
+        _share_features(x, column, candidates)
     first = column[DOCUMENT_FEATURES[0]]
     x[:, first : first + len(DOCUMENT_FEATURES)] = document_features(
         [c.passage.document for c in candidates],
@@ -236,6 +257,30 @@ def features(
         query.documents,
     )
     return x
+
+
+def _similarity_features(x: np.ndarray, column: dict, candidates: Sequence[Candidate]) -> None:
+    dense = np.asarray([c.dense for c in candidates])
+    sentence = np.asarray([c.sentence for c in candidates])
+    x[:, column["dense_gap"]] = dense - dense.max()
+    x[:, column["sentence_gap"]] = sentence - sentence.max()
+    best: dict[str, float] = {}
+    for c, s in zip(candidates, sentence, strict=True):
+        best[c.passage.document] = max(best.get(c.passage.document, -math.inf), float(s))
+    x[:, column["sentence_document_gap"]] = [
+        best[c.passage.document] - sentence.max() for c in candidates
+    ]
+
+
+def _share_features(x: np.ndarray, column: dict, candidates: Sequence[Candidate]) -> None:
+    head = candidates[:10]
+    sections = [section_class(c.passage.section) for c in head]
+    kinds = [c.passage.kind for c in head]
+    for row, c in enumerate(candidates):
+        x[row, column["section_share"]] = sections.count(section_class(c.passage.section)) / len(
+            head
+        )
+        x[row, column["kind_share"]] = kinds.count(c.passage.kind) / len(head)
 
 
 @dataclass(frozen=True)

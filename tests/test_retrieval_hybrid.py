@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
@@ -131,7 +132,8 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
     corpus_settings, corpus_index, monkeypatch
 ):
     """Above EXACT_MAX records the dense retrievers query Chroma's HNSW (overfetching for
-    filters); on this corpus its answers match the exact scan's."""
+    filters) and the ranker reads its cosines from Chroma; on this corpus both match the
+    exact scan's."""
     monkeypatch.setattr(hybrid, "EXACT_MAX", 0)
     approximate = hybrid.LiveIndex(corpus_settings, embed_model=corpus_index.embed_model)
     assert approximate._dense.exact is None and approximate._dense_sentences.exact is None
@@ -139,6 +141,20 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
         for filters in (None, Filters(kind=["quote"]), Filters(stance=["challenge"])):
             want = {p.id for p in corpus_index.search(question, 5, filters)}
             assert {p.id for p in approximate.search(question, 5, filters)} == want
+    # The ranker's cosines of every pool passage, and of its best sentence, to the
+    # question: fetched from Chroma there, read from the vectors in memory here.
+    view = corpus_index._view
+    positions = list(range(0, len(view.order), 5))
+    vector = corpus_index.encode(QUESTIONS[0]).vector
+    dense, sentence = view._cosines(vector, positions)
+    far_dense, far_sentence = approximate._view._cosines(vector, positions)
+    assert far_dense == pytest.approx(dense, abs=1e-5)
+    assert far_sentence == pytest.approx(sentence, abs=1e-5)
+    unit = np.asarray(vector) / np.linalg.norm(vector)
+    rows = view._dense.exact.rows
+    assert dense == pytest.approx(
+        [float(view._dense.exact.unit[rows[p]][0] @ unit) for p in positions], abs=1e-5
+    )
 
 
 class Ranked(BaseRetriever):
@@ -214,9 +230,7 @@ def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index
         counts.add(len(retrievers))
         query = expand(question)
         encoding = view.embed_model.encode_query(query)
-        # Dense search reads the vector through the fitted adapter (test_retrieval_adapter).
-        dense = view.adapter(encoding.vector) if view.adapter else encoding.vector
-        bundle = QueryBundle(query, embedding=list(dense))
+        bundle = QueryBundle(query, embedding=list(encoding.vector))
         found = {h.node.node_id: h.node for r in retrievers for h in r.retrieve(bundle)}
         late = []
         chosen = [view.passages[n.node_id] for n in found.values()]

@@ -62,9 +62,9 @@ def test_features_read_every_ranking_and_the_question():
     c = passage("c", "an unrelated table cell", section="Table 2", kind="table_row", document="e")
     idf = np.array([1.0, 3.0, 0.5])  # token ids 0 peer, 1 mentor, 2 cell
     candidates = [
-        Candidate(a, np.array([0, 1]), fused=0.9, fused_rank=1, theme_of_top=True),
-        Candidate(b, np.array([0]), fused=0.5, fused_rank=2, theme_of_top=False),
-        Candidate(c, np.array([2]), fused=0.1, fused_rank=3, theme_of_top=False),
+        Candidate(a, np.array([0, 1]), 0.9, 1, theme_of_top=True, dense=0.5, sentence=0.6),
+        Candidate(b, np.array([0]), 0.5, 2, theme_of_top=False, dense=0.7, sentence=0.4),
+        Candidate(c, np.array([2]), 0.1, 3, theme_of_top=False, dense=0.2, sentence=0.9),
     ]
     rankings = {"dense": [("b", 0.8), ("a", 0.6), ("z", 0.4)], "bm25": [("a", 7.0)]}
     query = Query(
@@ -93,6 +93,14 @@ def test_features_read_every_ranking_and_the_question():
     assert row["document_rr"] == [1.0, 1.0, 0.5]
     assert row["rank_in_document"] == [1.0, 0.5, 1.0]
     assert row["document_named"] == [0.0, 0.0, 1.0]
+    # Cosines to the question for every candidate, as gaps to the pool's best; the
+    # document's best sentence beside the pool's.
+    assert row["dense_gap"] == pytest.approx([-0.2, 0.0, -0.5])
+    assert row["sentence_gap"] == pytest.approx([-0.3, -0.5, 0.0])
+    assert row["sentence_document_gap"] == pytest.approx([-0.3, -0.3, 0.0])
+    # Shares of the head's section classes and kinds (three distinct of three here).
+    assert row["section_share"] == pytest.approx([1 / 3] * 3)
+    assert row["kind_share"] == pytest.approx([1 / 3] * 3)
 
 
 def test_a_question_names_a_document_by_its_first_authors_surname():
@@ -192,21 +200,19 @@ def test_a_callers_blended_vector_keeps_fusions_order(corpus_index, monkeypatch)
 def test_fitters_downstream_retrieve_each_question_with_a_ranker_not_fitted_on_it(
     corpus_index,
 ):
-    """eval.fit_answer and answer.fit_decline fit on retrieval: by the served ranker and
-    dense adapter, their own fitting questions would be ranked in-sample."""
+    """eval.fit_answer and answer.fit_decline fit on retrieval: by the served ranker,
+    their own fitting questions would be ranked in-sample."""
     from eval.fit_ranker import out_of_fold
     from eval.questions import fitting_questions, load_split
 
     model = corpus_index.embed_model.token_space
-    pairs = out_of_fold(model)
+    rankers = out_of_fold(model)
     fitted = {q.id for q in fitting_questions() if q.in_scope and q.gold and not q.expect}
-    assert fitted <= pairs.keys()
-    assert not pairs.keys() & {q.id for q in load_split("test")}
-    assert len({id(r) for r, _ in pairs.values()}) == 5
-    if corpus_index._view.adapter is not None:  # served: each fold has its own
-        assert len({id(a) for _, a in pairs.values() if a is not None}) == 5
+    assert fitted <= rankers.keys()
+    assert not rankers.keys() & {q.id for q in load_split("test")}
+    assert len({id(r) for r in rankers.values()}) == 5
     served = corpus_index.search(TOPICAL[0], top_k=10)
-    with corpus_index.ranked_by(*pairs[sorted(fitted)[0]]):
+    with corpus_index.ranked_by(rankers[sorted(fitted)[0]]):
         left_out = corpus_index.search(TOPICAL[0], top_k=10)
     with corpus_index.ranked_by(None):
         fusion = corpus_index.search(TOPICAL[0], top_k=10)
