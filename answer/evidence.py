@@ -495,9 +495,11 @@ def score_units(units: list[Unit], selector: Selector) -> None:
 def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> list[Unit]:
     """The units that answer, lead first.
 
-    The lead is the unit of the best lead score, except that the top passage's best unit
-    (by score) keeps the lead unless another's lead score beats it by policy.margin and
-    the other says something in words (a bare figure does not take the lead); led
+    The lead is the unit of the best lead score, except that a bare figure (a table row
+    with no word past its label) leads only when it beats every unit in words by
+    policy.margin, and the top passage's best unit (by score) keeps the lead unless
+    another's lead score beats it by policy.margin and the other says something in
+    words (a bare figure does not take the lead, nor keep it); led
     by another, it follows the lead, so the answer holds what the top passage's best unit
     holds. A lead scoring policy.alone or more ends the answer there. Further units follow
     while they score at least policy.ratio of the lead and above policy.floor, at most
@@ -508,9 +510,15 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
         return []
     ranked = sorted(units, key=lambda u: -u.score)
     lead = max(units, key=lambda u: u.lead_score)
+    worded = [u for u in units if not u.wordless]
+    if lead.wordless and worded:
+        said = max(worded, key=lambda u: u.lead_score)
+        if lead.lead_score < said.lead_score + policy.margin:
+            lead = said
     top = [u for u in ranked if u.rank == 0]
     if top and lead.rank != 0:
-        if lead.wordless or lead.lead_score < top[0].lead_score + policy.margin:
+        holds = not top[0].wordless and lead.lead_score < top[0].lead_score + policy.margin
+        if lead.wordless or holds:
             lead = top[0]
     most = limit or policy.max_units
     chosen = [lead]

@@ -328,6 +328,19 @@ def test_the_top_passage_keeps_the_lead_unless_beaten_by_the_margin():
     assert select([top, other], replace(POLICY, margin=0.01))[0] is other
 
 
+def test_a_bare_figure_leads_only_when_it_beats_every_unit_in_words_by_the_margin():
+    figure, described = (
+        _unit("c", "d1", "Programme C | 5 (12)", 0.99, 0),
+        _unit("d", "d2", "Programme C | Offers telephone one-to-one support", 0.98, 1),
+    )
+    figure.passage.kind = described.passage.kind = "table_row"
+    figure.lead, described.lead = 7.40, 7.39
+    # "What does Programme C offer?": the count row tops the ranking but says nothing.
+    assert select([figure, described], replace(POLICY, margin=0.1))[:2] == [described, figure]
+    figure.lead = 7.6  # "how many came from Programme C?": the figure is the answer
+    assert select([figure, described], replace(POLICY, margin=0.1))[0] is figure
+
+
 def test_the_lead_model_decides_what_goes_first_and_p_what_is_included():
     likely, answering, unlikely = (
         _unit("t", "d1", "Challenges in delivering peer support programmes exist.", 0.9, 0),
