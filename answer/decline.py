@@ -8,7 +8,8 @@ Two kinds of decline (`peerqa.models.Answer.reason_code`):
 
 Signals, in order:
 1. intent: a classifier fitted on a training set of questions (answer/intent.py) says
-   what the question asks for;
+   what the question asks for; an off-topic label yields only to evidence closer than
+   its own fitted threshold;
 2. support: the best cosine between the question and a sentence of the retrieved
    passages; below a threshold fitted on the curated set's non-test questions
    (answer/data/support.json, by `python -m answer.fit_decline`, its wrongly-declined
@@ -81,6 +82,17 @@ class Thresholds:
     support_below: float  # decline when the best sentence cosine is below this,
     leaning_support_below: float  # …or the intent model leans to declining and it is below this,
     unknown_name_support_below: float  # …or a name is unknown and it is below this
+    # A question the intent model labels off-topic yields to evidence at least this close
+    # (a user's own paper may cover what the intent model never saw); None: the leaning
+    # threshold. Fitted apart from it: workplace questions a clinician sends (rotas, EHRs,
+    # billing) sit as close to health care research as terse in-scope questions do.
+    off_topic_support_below: float | None = None
+
+    @property
+    def off_topic_yields_at(self) -> float:
+        if self.off_topic_support_below is None:
+            return self.leaning_support_below
+        return max(self.off_topic_support_below, self.leaning_support_below)
 
 
 @lru_cache
@@ -147,9 +159,9 @@ def verdict(
             "on peer support in health care and does not cover it.",
             label,
         )
-    # An off-topic reading yields to evidence as close as the fitted leaning threshold
-    # asks: a user's own paper may answer what the intent model never saw ("What is Kooth?").
-    if label == OFF_TOPIC and (s.support is None or s.support < t.leaning_support_below):
+    # An off-topic reading yields to evidence as close as its fitted threshold asks: a
+    # user's own paper may answer what the intent model never saw ("What is Kooth?").
+    if label == OFF_TOPIC and (s.support is None or s.support < t.off_topic_yields_at):
         return Decline(
             OUT_OF_SCOPE,
             f"The evidence held ({held}) does not cover this question: it is not about "
