@@ -52,6 +52,7 @@ from answer.intent import (
     OFF_TOPIC,
     OTHER_PEER_SENSE,
     Intent,
+    safety_rule,
     word_lists,
 )
 from answer.sentences import bank_for, words_of
@@ -149,7 +150,16 @@ def verdict(
             "unknown_source",
         )
     if label in (MEDICAL_ADVICE, CLINICAL_FACT):
-        return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
+        # What a drug costs or who pays for it reads clinical but is no clinical fact: the
+        # true reason is that the evidence does not cover it (unless a person's care is asked).
+        if not word_lists().not_clinical.search(question) or safety_rule(question):
+            return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not cover this question: it asks what a "
+            "treatment costs or who pays for it, not about peer support.",
+            label,
+        )
     if label == OTHER_PEER_SENSE:
         sense = _first_match(word_lists().senses, question)
         about = f"about {sense}, another meaning" if sense else "about another meaning"
