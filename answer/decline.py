@@ -152,7 +152,9 @@ def verdict(
     if label in (MEDICAL_ADVICE, CLINICAL_FACT):
         # What a drug costs or who pays for it reads clinical but is no clinical fact: the
         # true reason is that the evidence does not cover it (unless a person's care is asked).
-        if not word_lists().not_clinical.search(question) or safety_rule(question):
+        lists = word_lists()
+        asks_clinical = any(p.search(question) for p in lists.aspects.values())
+        if asks_clinical or not lists.not_clinical.search(question) or safety_rule(question):
             return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
         return Decline(
             OUT_OF_SCOPE,
