@@ -8,7 +8,8 @@ Two kinds of decline (`peerqa.models.Answer.reason_code`):
 
 Signals, in order:
 1. intent: a classifier fitted on a training set of questions (answer/intent.py) says
-   what the question asks for;
+   what the question asks for; an off-topic label yields only to evidence closer than
+   its own fitted threshold;
 2. support: the best cosine between the question and a sentence of the retrieved
    passages; below a threshold fitted on the curated set's non-test questions
    (answer/data/support.json, by `python -m answer.fit_decline`, its wrongly-declined
@@ -51,6 +52,7 @@ from answer.intent import (
     OFF_TOPIC,
     OTHER_PEER_SENSE,
     Intent,
+    safety_rule,
     word_lists,
 )
 from answer.sentences import bank_for, words_of
@@ -81,6 +83,17 @@ class Thresholds:
     support_below: float  # decline when the best sentence cosine is below this,
     leaning_support_below: float  # …or the intent model leans to declining and it is below this,
     unknown_name_support_below: float  # …or a name is unknown and it is below this
+    # A question the intent model labels off-topic yields to evidence at least this close
+    # (a user's own paper may cover what the intent model never saw); None: the leaning
+    # threshold. Fitted apart from it: workplace questions a clinician sends (rotas, EHRs,
+    # billing) sit as close to health care research as terse in-scope questions do.
+    off_topic_support_below: float | None = None
+
+    @property
+    def off_topic_yields_at(self) -> float:
+        if self.off_topic_support_below is None:
+            return self.leaning_support_below
+        return max(self.off_topic_support_below, self.leaning_support_below)
 
 
 @lru_cache
@@ -137,7 +150,18 @@ def verdict(
             "unknown_source",
         )
     if label in (MEDICAL_ADVICE, CLINICAL_FACT):
-        return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
+        # What a drug costs or who pays for it reads clinical but is no clinical fact: the
+        # true reason is that the evidence does not cover it (unless a person's care is asked).
+        lists = word_lists()
+        asks_clinical = any(p.search(question) for p in lists.aspects.values())
+        if asks_clinical or not lists.not_clinical.search(question) or safety_rule(question):
+            return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
+        return Decline(
+            OUT_OF_SCOPE,
+            f"The evidence held ({held}) does not cover this question: it asks what a "
+            "treatment costs or who pays for it, not about peer support.",
+            label,
+        )
     if label == OTHER_PEER_SENSE:
         sense = _first_match(word_lists().senses, question)
         about = f"about {sense}, another meaning" if sense else "about another meaning"
@@ -147,9 +171,9 @@ def verdict(
             "on peer support in health care and does not cover it.",
             label,
         )
-    # An off-topic reading yields to evidence as close as the fitted leaning threshold
-    # asks: a user's own paper may answer what the intent model never saw ("What is Kooth?").
-    if label == OFF_TOPIC and (s.support is None or s.support < t.leaning_support_below):
+    # An off-topic reading yields to evidence as close as its fitted threshold asks: a
+    # user's own paper may answer what the intent model never saw ("What is Kooth?").
+    if label == OFF_TOPIC and (s.support is None or s.support < t.off_topic_yields_at):
         return Decline(
             OUT_OF_SCOPE,
             f"The evidence held ({held}) does not cover this question: it is not about "

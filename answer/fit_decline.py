@@ -12,7 +12,8 @@
    is fitted on the out-of-fold probabilities (most declines with at most MAX_WRONGLY of
    evidence questions declined). The "holdout" rows are scored once, never fitted on.
    Writes answer/data/intent.json.
-2. Thresholds: leaning, support and unknown-name support on the non-test questions of
+2. Thresholds: leaning, support, unknown-name support and the support at which an
+   off-topic label yields to evidence, on the non-test questions of
    eval/questions.jsonl (the test split is never read). How much of the wrongly-declined
    budget a fit may spend in-sample, and where in a run of equal cut-offs it lands, are
    chosen by repeated 5-fold cross-validation with the budget applied out of fold (at most
@@ -32,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,7 @@ from answer.intent import (
     CLASSES,
     ELSEWHERE,
     EVIDENCE,
+    OFF_TOPIC,
     SAFETY,
     WORD_LISTS,
     IntentModel,
@@ -60,6 +63,7 @@ MAX_WRONGLY = 0.01  # evidence questions declined by each intent cut-off, at mos
 MAX_WRONGLY_SUPPORT = 0.01  # in-scope curated questions declined out of fold, at most
 BUDGETS = (0.0, 0.005, 0.01)  # in-sample wrongly-declined budgets a threshold fit may spend
 POSITIONS = (0.5, 0.25)  # where in a run of equally good cut-offs a threshold lands
+OFF_TOPIC_POSITIONS = (0.25, 0.1)  # …and the off-topic yield threshold
 REPEATS = 3  # shuffles of the threshold cross-validation
 MAX_WRONGLY_FOLD = 0.035  # …and in any one fold at most this (two of its ~65 in-scope)
 TOP_K = 8  # what the answer layer retrieves
@@ -360,6 +364,9 @@ class Fitting:
 
     budget: float = MAX_WRONGLY_SUPPORT
     position: float = 0.5
+    # The off-topic yield threshold's run is rarely bounded above (few in-scope questions
+    # are labelled off-topic), so where in it the cut lands is chosen apart.
+    off_topic_position: float = 0.25
 
 
 def _best_interval(
@@ -386,7 +393,8 @@ def fit_thresholds(
 ) -> Thresholds:
     """One threshold after another, each with the ones before it fixed: first for
     questions the intent model leans against, then support for every question, then for
-    questions naming something the evidence never mentions."""
+    questions naming something the evidence never mentions, then the support at which an
+    off-topic label yields to evidence."""
     # One budget for the whole decision: at most `how.budget` of in-scope questions
     # declined, the intent model's own declines included.
     alone = point(observations, index, Thresholds(0.0, 0.0, 0.0))
@@ -432,7 +440,22 @@ def fit_thresholds(
         allowed,
         how.position,
     )
-    return Thresholds(support, lean, min(max(name, support), lean))
+    name = min(max(name, support), lean)
+    # Last, how close evidence must be for an off-topic label to yield to it: never below
+    # the leaning threshold (the label is the stronger doubt), only as far up as the
+    # budget left allows.
+    off_topic = [
+        o.signals.support
+        for o in observations
+        if o.signals.support and o.signals.intent.label == OFF_TOPIC and o.signals.support > lean
+    ]
+    yields = _best_interval(
+        [*off_topic, lean],
+        lambda v: point(observations, index, Thresholds(support, lean, name, max(v, lean))),
+        allowed,
+        how.off_topic_position,
+    )
+    return Thresholds(support, lean, name, max(yields, lean))
 
 
 @dataclass(frozen=True)
@@ -495,23 +518,26 @@ def choose_fitting(observations: Sequence[Observation], index) -> tuple[Fitting,
     should-decline questions while declining at most MAX_WRONGLY_SUPPORT of in-scope ones
     out of fold (and no fold more than MAX_WRONGLY_FOLD); ties go to the more cautious fit."""
     tried = {}
-    for budget in BUDGETS:
-        for position in POSITIONS:
-            how = Fitting(budget, position)
-            tried[how] = cross_validate_thresholds(observations, index, how, REPEATS)
-            o = tried[how]
-            print(
-                f"  budget {budget:.3f}, position {position}: out of fold {o.total} "
-                f"(wrongly {o.wrongly_rate:.4f}, worst fold {o.worst_fold_wrongly:.3f}, "
-                f"missed declines {1 - o.declined_rate:.4f})"
-            )
+    for budget, position, off_topic in product(BUDGETS, POSITIONS, OFF_TOPIC_POSITIONS):
+        how = Fitting(budget, position, off_topic)
+        tried[how] = cross_validate_thresholds(observations, index, how, REPEATS)
+        o = tried[how]
+        print(
+            f"  budget {budget:.3f}, position {position}, off-topic position {off_topic}: "
+            f"out of fold {o.total} "
+            f"(wrongly {o.wrongly_rate:.4f}, worst fold {o.worst_fold_wrongly:.3f}, "
+            f"missed declines {1 - o.declined_rate:.4f})"
+        )
     safe = [
         h
         for h, o in tried.items()
         if o.wrongly_rate <= MAX_WRONGLY_SUPPORT and o.worst_fold_wrongly <= MAX_WRONGLY_FOLD
     ] or [min(tried, key=lambda h: tried[h].wrongly_rate)]
-    chosen = max(safe, key=lambda h: (tried[h].declined_rate, -h.budget, -h.position))
-    grid = [{"budget": h.budget, "position": h.position, **o.summary()} for h, o in tried.items()]
+    chosen = max(
+        safe,
+        key=lambda h: (tried[h].declined_rate, -h.budget, -h.position, -h.off_topic_position),
+    )
+    grid = [{**h.__dict__, **o.summary()} for h, o in tried.items()]
     return chosen, {"grid": grid, "chosen": chosen.__dict__}
 
 
