@@ -67,6 +67,9 @@ SHORTHAND = [
     "1st line tx for HTN in diabetics",
     "ssri or snri for GAD?",
     "ddx for fatigue and weight loss",
+    # "how much" asks a dose or an effect size here, not a price
+    "how much is too much paracetamol",
+    "how much does metformin lower hba1c",
 ]
 MEDICAL = [
     "Should I stop taking my antidepressants now that I go to a support group?",
