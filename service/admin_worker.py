@@ -17,12 +17,10 @@ the next write starts a new worker.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
-import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,7 +36,7 @@ from peerqa.models import DocumentInfo, IngestReport
 NICE = 19
 # Intra-op threads for the worker's model: a core stays free for requests.
 THREADS = max(1, (os.cpu_count() or 1) - 1)
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal the kernel sends the worker when its parent dies
+PARENT_POLL_S = 0.5  # how often the worker checks that its server is still there
 WORKER_GONE = "the ingest worker stopped before it finished; the index is unchanged: try again"
 T = TypeVar("T")
 
@@ -112,13 +110,21 @@ def _lower_priority() -> None:
 
     import peerqa.onnx_encoder
 
-    if sys.platform == "linux":
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     os.nice(NICE)
     threadpool_limits(THREADS)
     peerqa.onnx_encoder.BATCH_THREADS = THREADS
     # Torch reads these when (if ever) it is imported: the export, or embedding without ONNX.
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(THREADS)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit once the server process is gone (the worker is then re-parented). Not
+    PR_SET_PDEATHSIG: that fires when the *thread* that spawned the worker ends, and the
+    spawning thread is a request thread the server retires when idle."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)
 
 
 # -- tasks: run in the worker --------------------------------------------------------------

@@ -345,6 +345,37 @@ def test_a_stopped_server_stops_its_worker(settings):
 
 
 @pytest.mark.server
+def test_the_worker_outlives_the_request_thread_that_started_it():
+    """The server retires idle request threads; the worker one of them started stays."""
+    import subprocess
+    import sys
+
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, threading, time\n"
+            "from service import admin_worker\n"
+            "got = []\n"
+            "t = threading.Thread(target=lambda: got.append("
+            "admin_worker._worker().submit(os.getpid).result()))\n"
+            "t.start(); t.join()\n"
+            "print(got[0], flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        worker = int(server.stdout.readline())
+        assert not gone(worker, within_s=2.0)
+    finally:
+        server.kill()
+        server.wait()
+    assert gone(worker)
+
+
+@pytest.mark.server
 def test_a_killed_server_takes_its_worker_with_it():
     """SIGKILL skips the lifespan: the kernel stops the worker when its parent dies."""
     import subprocess
