@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -344,30 +346,34 @@ def test_a_stopped_server_stops_its_worker(settings):
     assert all(gone(pid) for pid in pids)
 
 
-@pytest.mark.server
-def test_the_worker_outlives_the_request_thread_that_started_it():
-    """The server retires idle request threads; the worker one of them started stays."""
-    import subprocess
-    import sys
-
+def started_worker(from_thread: bool) -> tuple[subprocess.Popen, int]:
+    """A stand-in server process that starts the admin worker (from a request-like thread
+    that then ends, or from its main thread), and the worker's pid."""
+    submit = "admin_worker._worker().submit(os.getpid).result()"
+    start = (
+        f"got = []\nt = threading.Thread(target=lambda: got.append({submit}))\n"
+        "t.start(); t.join()\nprint(got[0], flush=True)\n"
+        if from_thread
+        else f"print({submit}, flush=True)\n"
+    )
     server = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import os, threading, time\n"
-            "from service import admin_worker\n"
-            "got = []\n"
-            "t = threading.Thread(target=lambda: got.append("
-            "admin_worker._worker().submit(os.getpid).result()))\n"
-            "t.start(); t.join()\n"
-            "print(got[0], flush=True)\n"
+            f"import os, threading, time\nfrom service import admin_worker\n{start}"
             "time.sleep(600)\n",
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
+    return server, int(server.stdout.readline())
+
+
+@pytest.mark.server
+def test_the_worker_outlives_the_request_thread_that_started_it():
+    """The server retires idle request threads; the worker one of them started stays."""
+    server, worker = started_worker(from_thread=True)
     try:
-        worker = int(server.stdout.readline())
         assert not gone(worker, within_s=2.0)
     finally:
         server.kill()
@@ -377,24 +383,9 @@ def test_the_worker_outlives_the_request_thread_that_started_it():
 
 @pytest.mark.server
 def test_a_killed_server_takes_its_worker_with_it():
-    """SIGKILL skips the lifespan: the kernel stops the worker when its parent dies."""
-    import subprocess
-    import sys
-
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import os, time\n"
-            "from service import admin_worker\n"
-            "print(admin_worker._worker().submit(os.getpid).result(), flush=True)\n"
-            "time.sleep(600)\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    """SIGKILL skips the lifespan: the worker sees its server gone and exits."""
+    server, worker = started_worker(from_thread=False)
     try:
-        worker = int(server.stdout.readline())
         assert not gone(worker, within_s=0.5)
         server.kill()
         server.wait()
