@@ -69,6 +69,7 @@ INCREASING = frozenset(
     {f for f in FEATURES if f.endswith(("_score", "_rr", "_gap", "_share"))}
     | {"overlap", "overlap_idf", "theme_of_top", "reference_asked"}
     | {"document_best", "rank_in_document", "document_named"}
+    | {"document_coverage", "document_coverage_gap"}
 )
 # Leaf scores are rounded to LEAF_DIGITS decimals in the artefact (it holds six models:
 # the served one and each fold's); split thresholds stay exact, a value may equal one.
@@ -212,6 +213,12 @@ def fit(groups: list[Group], settings: dict) -> tuple[Ranker, dict]:
     x = np.concatenate([g.x for g in groups])
     y = np.concatenate([g.y for g in groups])
     settings = dict(settings)
+    # The papers' questions weigh `paper_weight` times the bundled paper's: those are
+    # many papers, the bundled questions one paper asked three times (once per store).
+    weight = settings.pop("paper_weight", 1.0)
+    sample_weight = np.concatenate(
+        [np.full(len(g.y), weight if g.store.startswith("papers") else 1.0) for g in groups]
+    )
     if settings.pop("monotone", False):
         settings["monotonic_cst"] = [int(f in INCREASING) for f in FEATURES]
     model = HistGradientBoostingClassifier(
@@ -220,7 +227,7 @@ def fit(groups: list[Group], settings: dict) -> tuple[Ranker, dict]:
     # One OpenMP thread: on a shared machine more threads than free cores spin against
     # each other (a cross-validation took over ten times longer).
     with threadpool_limits(1, user_api="openmp"):
-        model.fit(x, y)
+        model.fit(x, y, sample_weight=sample_weight)
     feature, threshold, leaf = zip(*map(complete, model._predictors), strict=True)
     trees = {
         "depth": DEPTH,
@@ -293,6 +300,15 @@ def cross_validate(groups: list[Group], settings: dict) -> tuple[dict[str, dict]
     return {system: summary(rows) for system, rows in scored.items()}, fold_trees
 
 
+def pool_recall(groups: list[Group]) -> dict[str, float]:
+    """Per store, the share of questions whose pool holds a gold passage at all: what
+    any order of the pool can reach at best."""
+    held: dict[str, list[bool]] = {}
+    for g in groups:
+        held.setdefault(g.store, []).append(bool(g.y.any()))
+    return {store: round(fmean(rows), 3) for store, rows in sorted(held.items())}
+
+
 def out_of_fold(model: str, path: Path = ARTEFACT) -> dict[str, Ranker]:
     """Each fitting question's ranker, fitted without it (the artefact's `out_of_fold`):
     `LiveIndex.ranked_by(ranker)` searches as for an unseen one."""
@@ -355,7 +371,11 @@ def main() -> None:
             "positives": int(sum(g.y.sum() for g in groups)),
             "stores": sorted({g.store for g in groups}),
         },
-        "cv": {"grid": [round(mean_of(t["learned"]), 4) for t, _ in tried], **cv},
+        "cv": {
+            "grid": [round(mean_of(t["learned"]), 4) for t, _ in tried],
+            "pool_recall": pool_recall(groups),
+            **cv,
+        },
         "out_of_fold": {
             "fold_of": {g.qid: g.fold for g in sorted(groups, key=lambda g: g.qid)},
             "trees": left_out,

@@ -59,6 +59,7 @@ from retrieval.ranker import (
     first_authors,
     load_ranker,
     names_author,
+    places,
 )
 
 CANDIDATES = 30  # per retriever, before fusion
@@ -485,6 +486,11 @@ class LiveIndex:
         for ids in self._tokens:
             df[ids] += 1
         self._idf = np.log1p((len(passages) - df + 0.5) / (df + 0.5))
+        by_document: dict[str, list[np.ndarray]] = {}
+        for p, ids in zip(passages, self._tokens, strict=True):
+            by_document.setdefault(p.document, []).append(ids)
+        self._document_tokens = {d: np.unique(np.concatenate(t)) for d, t in by_document.items()}
+        self._places = places(passages)
         self.ranker: Ranker | None = load_ranker(self.embed_model.token_space)
         self._bm25 = KeywordRetriever(
             existing_bm25=bm25,
@@ -730,6 +736,8 @@ class LiveIndex:
             return pool[:top_k]
         positions = [self._position[h.node.node_id] for h in pool]
         dense, sentence = self._cosines(vector, positions)
+        documents = {self.passages[h.node.node_id].document for h in pool}
+        coverage = self._coverage(query.tokens, documents)
         candidates = [
             Candidate(
                 passage=self.passages[h.node.node_id],
@@ -739,6 +747,8 @@ class LiveIndex:
                 theme_of_top=theme is not None and self._themes.get(h.node.node_id) == theme,
                 dense=d,
                 sentence=s,
+                place=self._places[i],
+                coverage=coverage[self.passages[h.node.node_id].document],
             )
             for rank, (h, i, d, s) in enumerate(
                 zip(pool, positions, dense, sentence, strict=True), 1
@@ -748,6 +758,16 @@ class LiveIndex:
         scores = ranker.predict(x)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
+
+    def _coverage(self, tokens: np.ndarray, documents: set[str]) -> dict[str, float]:
+        """Each document's idf-weighted share of the question's tokens, over its whole text."""
+        weight = float(self._idf[tokens].sum())
+        return {
+            d: float(self._idf[tokens[np.isin(tokens, self._document_tokens[d])]].sum()) / weight
+            if weight
+            else 0.0
+            for d in documents
+        }
 
     def _cosines(
         self, vector: Sequence[float], positions: Sequence[int]

@@ -3,9 +3,10 @@ with scikit-learn, walked here in numpy) over cheap, corpus-independent features
 candidate (every ranking's normalised score and reciprocal rank, the fused score, the
 passage's and its best sentence's cosine to the question beside the pool's best, the
 passage's kind and section class and how common each is at the head of the pool, its
-length, its word overlap with the question, agreement with the top hit's theme and
-document, its document's standing in the pool and whether the question names that
-document's first author).
+part of its paper and place in it, its length, its word overlap with the question,
+agreement with the top hit's theme and document, its document's standing in the pool,
+how much of the question its document speaks of anywhere, and whether the question
+names that document's first author).
 
 `python -m eval.fit_ranker` fits it on the non-test questions (eval/questions.jsonl and
 the dev papers of eval/papers) and writes retrieval/models/ranker.json, keyed to the
@@ -77,6 +78,15 @@ SIMILARITY_FEATURES = (
 # hits gather in methods sections, a findings question's in results; a candidate of the
 # head's section class gains without a word list saying which question wants which.
 SHARE_FEATURES = ("section_share", "kind_share")
+# Where a passage sits in its paper, read the same way in any paper: its part (the class
+# of its section, or of the nearest classified section before it: "Peer mentoring" after
+# "Results" is results), how far into the paper it is, and whether it opens its section.
+PARTS = ("abstract", "introduction", "methods", "results", "discussion")
+PLACE_FEATURES = (*(f"part_{name}" for name in PARTS), "place", "opens_section")
+# How much of the question its document speaks of anywhere (idf-weighted share of the
+# question's words in the document), and that beside the pool's best document: a question
+# about one paper's subject names words another paper never uses.
+COVERAGE_FEATURES = ("document_coverage", "document_coverage_gap")
 FEATURES: tuple[str, ...] = (
     *(f"{r}_score" for r in RANKINGS),
     *(f"{r}_rr" for r in RANKINGS),
@@ -95,6 +105,8 @@ FEATURES: tuple[str, ...] = (
     "overlap_idf",
     *SIMILARITY_FEATURES,
     *SHARE_FEATURES,
+    *PLACE_FEATURES,
+    *COVERAGE_FEATURES,
 )
 
 log = logging.getLogger("peerqa.retrieval")
@@ -152,6 +164,41 @@ def section_class(section: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a passage sits in its document (PLACE_FEATURES)."""
+
+    part: str | None = None  # one of PARTS
+    place: float = 0.0  # 0 at the document's first passage, 1 at its last
+    opens_section: bool = False
+
+
+def places(passages: Sequence[Passage]) -> list[Place]:
+    """Each passage's Place; `passages` in document order (by document, then offset).
+    A section of no class (or a table's, a back matter's) takes the part of the nearest
+    classified section before it in its document; a table or back matter has none."""
+    by_document: dict[str, list[int]] = {}
+    for i, p in enumerate(passages):
+        by_document.setdefault(p.document, []).append(i)
+    at = {}
+    for rows in by_document.values():
+        part, section = None, None
+        for n, i in enumerate(rows):
+            p = passages[i]
+            own = section_class(p.section)
+            if own in PARTS:
+                part = own
+            elif own is not None:
+                part = None  # a table or back matter: no part, and none inherited after it
+            at[i] = Place(
+                part=part if own in PARTS or own is None else None,
+                place=n / (len(rows) - 1) if len(rows) > 1 else 0.0,
+                opens_section=p.section != section,
+            )
+            section = p.section
+    return [at[i] for i in range(len(passages))]
+
+
+@dataclass(frozen=True)
 class Query:
     """What features read of a question."""
 
@@ -170,6 +217,8 @@ class Candidate:
     theme_of_top: bool
     dense: float = 0.0  # cosine of the passage's vector to the question's
     sentence: float = 0.0  # the best cosine of its sentences' vectors
+    place: Place = Place()
+    coverage: float = 0.0  # idf-weighted share of the question's tokens its document holds
 
 
 def document_features(documents: Sequence[str], fused: np.ndarray, named: frozenset[str]):
@@ -244,10 +293,17 @@ def features(
         if section:
             x[row, column[f"section_{section}"]] = 1.0
         x[row, column["log_words"]] = math.log1p(len(p.text.split()))
+        if c.place.part:
+            x[row, column[f"part_{c.place.part}"]] = 1.0
+        x[row, column["place"]] = c.place.place
+        x[row, column["opens_section"]] = c.place.opens_section
+        x[row, column["document_coverage"]] = c.coverage
         if len(query.tokens):
             x[row, column["overlap"]] = overlap[row] / len(query.tokens)
             x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
     if candidates:
+        coverage = x[:, column["document_coverage"]]
+        x[:, column["document_coverage_gap"]] = coverage - coverage.max()
         _similarity_features(x, column, candidates)
         _share_features(x, column, candidates)
     first = column[DOCUMENT_FEATURES[0]]

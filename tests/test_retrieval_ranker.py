@@ -12,12 +12,14 @@ from retrieval import hybrid, ranker
 from retrieval.ranker import (
     FEATURES,
     Candidate,
+    Place,
     Query,
     asks_literature,
     documents_named,
     features,
     first_authors,
     load_ranker,
+    places,
 )
 
 # Questions about the findings, none about literature: the bundled paper's reference
@@ -101,6 +103,52 @@ def test_features_read_every_ranking_and_the_question():
     # Shares of the head's section classes and kinds (three distinct of three here).
     assert row["section_share"] == pytest.approx([1 / 3] * 3)
     assert row["kind_share"] == pytest.approx([1 / 3] * 3)
+
+
+def test_a_passage_takes_the_part_of_the_paper_it_sits_in():
+    """A section of no class (a flat Markdown heading after "Results") takes the part of
+    the classified section before it; a table or back matter has none and passes none on."""
+    sections = ["Abstract", "Introduction", "Peer mentoring", "Methods", "Results"]
+    sections += ["Peer mentoring", "Peer mentoring", "Table 2", "Peer mentoring", "Discussion"]
+    paper = [passage(f"a{i}", "text", section=s, char_start=i) for i, s in enumerate(sections)]
+    other = passage("b0", "text", document="e", section="Peer mentoring")
+    got = places([*paper, other])
+    assert [p.part for p in got] == [
+        "abstract", "introduction", "introduction", "methods", "results",
+        "results", "results", None, None, "discussion", None,
+    ]  # fmt: skip
+    assert [p.opens_section for p in got[4:8]] == [True, True, False, True]
+    assert got[0].place == 0.0 and got[9].place == 1.0 and got[10].place == 0.0
+    assert got[1].place == pytest.approx(1 / 9)
+
+
+def test_features_read_the_passages_place_and_its_documents_coverage():
+    a = passage("a", "28 unique studies were included", section="Scope of Research")
+    b = passage("b", "peers shared their stories", document="e")
+    candidates = [
+        Candidate(
+            a, np.array([0]), 0.9, 1, False, place=Place("methods", 0.25, True), coverage=0.5
+        ),
+        Candidate(b, np.array([1]), 0.5, 2, False, place=Place(None, 0.5, False), coverage=0.75),
+    ]
+    query = Query(tokens=np.array([0]), literature=False)
+    x = features(query, candidates, {}, np.ones(2))
+    row = {name: x[:, i].tolist() for i, name in enumerate(FEATURES)}
+    assert row["part_methods"] == [1.0, 0.0] and row["part_results"] == [0.0, 0.0]
+    assert row["place"] == [0.25, 0.5] and row["opens_section"] == [1.0, 0.0]
+    assert row["document_coverage"] == [0.5, 0.75]
+    assert row["document_coverage_gap"] == [-0.25, 0.0]
+
+
+def test_search_reads_each_documents_coverage_of_the_question(corpus_index):
+    """Coverage is over the whole document, not only its pooled passages: a word the
+    question shares with any passage of the paper counts."""
+    view = corpus_index._view
+    tokens = view._query_tokens("peer mentors transplant zebra")
+    (document,) = view._document_tokens
+    assert view._coverage(tokens, {document})[document] == pytest.approx(1.0)
+    none = view._query_tokens("peer")[:0]
+    assert view._coverage(none, {document})[document] == 0.0
 
 
 def test_a_question_names_a_document_by_its_first_authors_surname():
