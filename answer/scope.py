@@ -10,8 +10,14 @@ filter scopes it too. With none of these, several papers may answer, and the ans
 which paper each sentence comes from (answer.compose).
 
 Names are read from the loaded papers themselves, never from a list: a phrase is a
-paper's name when that paper writes it capitalised nearly every time and no other paper
-writes it at all, so it keeps working for papers nobody here has seen.
+paper's name when that paper writes it capitalised nearly every time, as a whole name (not
+only inside a longer one: "Impression" of "Clinical Global Impression" is no name), and no
+other paper writes it at all, so it keeps working for papers nobody here has seen. A name
+made only of ordinary English words (the embedding model's whole-word vocabulary: "AUDIT",
+"LEAN", "Cape Town") names its paper only when the question writes it as a name
+(capitalised, not merely by starting the sentence) or beside a word for a study ("the lean
+trial"): "how do programmes audit quality?" is not about an alcohol-use instrument. A first
+author's surname that the papers also use as an ordinary word ("Young") needs the same.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from answer.sentences import bank_for
 from peerqa.models import Answer, AnswerScope, Filters, surname
@@ -61,6 +69,13 @@ MIN_NAME_LETTERS = 4
 MIN_NAME_USES = 3  # a name the paper uses once may be a passing mention
 MIN_NAME_USES_ANYWHERE = 10  # or fewer, in its title or abstract
 MIN_CAPITALISED = 0.8  # share of its uses written capitalised: a proper name
+MIN_WHOLE = 0.5  # share of its capitalised uses that are the whole name, not part of one
+# A word after an ordinary-word name that makes it one ("the lean trial", "audit tool" not).
+_NAME_NOUN = re.compile(
+    r"^(?:study|studies|paper|article|review|trial|rct|survey|report|evaluation|programme|"
+    r"program|intervention|project|platform|service|app|website|site|community|forum|cohort)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,9 @@ class PaperNames:
     journals: dict[str, str]  # journal, lowercased words joined by one space
     years: dict[str, int]
     names: dict[str, str]  # a phrase only that paper uses (lowercased) -> document
+    # Of those names and surnames, the ones made of ordinary words: named only when written
+    # as a name (see the module's doc).
+    ordinary: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -90,15 +108,23 @@ def _words(text: str) -> list[str]:
 
 def _words_and_starts(text: str) -> tuple[list[str], list[bool]]:
     """The words of `text` ("LEAN's" -> "LEAN") and whether each starts a sentence."""
-    words, starts = [], []
+    words, starts, _ = _words_starts_runs(text)
+    return words, starts
+
+
+def _words_starts_runs(text: str) -> tuple[list[str], list[bool], list[bool]]:
+    """`_words_and_starts`, and whether each word follows the one before with only a space
+    between (a name runs on: "Cape Town"; "Cape Town, South Africa" is two)."""
+    words, starts, joined = [], [], []
     previous = 0
     for m in _WORD.finditer(text):
         between = text[previous : m.start()]
         starts.append(not words or bool(_SENTENCE_END.search(between)))
+        joined.append(bool(words) and between.isspace())
         word = _POSSESSIVE.sub("", m.group()).rstrip("'’-")
         words.append(word[:-1] if _ACRONYM_PLURAL.match(word) else word)  # "RCTs" is "RCT"
         previous = m.end()
-    return words, starts
+    return words, starts, joined
 
 
 def _grams_at(words: Sequence[str]) -> Iterator[tuple[str, int, int]]:
@@ -133,12 +159,14 @@ def _paper_names(index: LiveIndex) -> PaperNames:
     uses: dict[str, Counter[str]] = defaultdict(Counter)
     mid: dict[str, Counter[str]] = defaultdict(Counter)  # not starting a sentence
     capitalised: dict[str, Counter[str]] = defaultdict(Counter)
+    whole: dict[str, Counter[str]] = defaultdict(Counter)  # capitalised, not inside a longer name
+    lower: set[str] = set()  # words written in lower case where a sentence does not start
     headline: dict[str, set[str]] = {d.id: set(_grams(_words(d.title))) for d in documents}
     for p in index.passages.values():
         # A cited title names the citing paper's sources; an affiliation, its authors.
         if p.kind == "reference" or is_front_matter(p):
             continue
-        words, starts = _words_and_starts(p.text)
+        words, starts, joined = _words_starts_runs(p.text)
         in_abstract = _ABSTRACT.match(p.section) is not None
         for key, at, n in _grams_at(words):
             uses[key][p.document] += 1
@@ -147,8 +175,15 @@ def _paper_names(index: LiveIndex) -> PaperNames:
             if starts[at]:  # any word starting a sentence is capitalised
                 continue
             mid[key][p.document] += 1
+            if n == 1 and not _CAPITALISED.match(words[at]):
+                lower.add(words[at].lower())
             if all(_CAPITALISED.match(w) for w in words[at : at + n]):
                 capitalised[key][p.document] += 1
+                before = joined[at] and _CAPITALISED.match(words[at - 1]) and not starts[at - 1]
+                after = at + n < len(words) and joined[at + n]
+                after = after and _CAPITALISED.match(words[at + n])
+                if not (before or after):
+                    whole[key][p.document] += 1
     names = {}
     for key, by_document in capitalised.items():
         if len(uses[key]) != 1 or sum(c.isalpha() for c in key) < MIN_NAME_LETTERS:
@@ -157,10 +192,41 @@ def _paper_names(index: LiveIndex) -> PaperNames:
         if (
             count >= MIN_NAME_USES
             and count >= MIN_CAPITALISED * mid[key][document]
+            and whole[key][document] >= MIN_WHOLE * count
             and (key in headline.get(document, ()) or count >= MIN_NAME_USES_ANYWHERE)
         ):
             names[key] = document
-    return PaperNames(surnames, journals, years, names)
+    vocabulary = english_words(index)
+    ordinary = {k for k in names if all(w in vocabulary for w in re.split(r"[\s-]+", k))}
+    ordinary |= {s for s in surnames.values() if s in lower}
+    return PaperNames(surnames, journals, years, names, frozenset(ordinary))
+
+
+def english_words(index: LiveIndex) -> frozenset[str]:
+    """Ordinary English words: the embedding model's whole-word vocabulary (lower case)."""
+    try:
+        return _vocabulary(index.settings.resolved_model_path())
+    except (OSError, ValueError):  # a model without a tokenizer file: every word is rare
+        return frozenset()
+
+
+@cache
+def _vocabulary(model_path: Path) -> frozenset[str]:
+    from peerqa.onnx_encoder import ModelTokenizer
+
+    vocabulary = ModelTokenizer(model_path).get_vocab()
+    return frozenset(t for t in vocabulary if t.isalpha() and t.islower())
+
+
+def _written_as_name(words: Sequence[str], starts: Sequence[bool], at: int, n: int) -> bool:
+    """The question writes words[at:at+n] as a name: each word capitalised, and more than a
+    sentence's first capital ("Audit of…" is not "AUDIT"); or a word for a study follows."""
+    if at + n < len(words) and _NAME_NOUN.match(words[at + n]):
+        return True
+    said = words[at : at + n]
+    if not all(_CAPITALISED.match(w) for w in said):
+        return False
+    return not starts[at] or n > 1 or any(c.isupper() for c in said[0][1:])
 
 
 def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
@@ -170,14 +236,24 @@ def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
     if len(documents) < 2:
         return ()
     known = paper_names(index)
-    words = _words(raw)
+    words, starts = _words_and_starts(raw)
     asked = " " + _key(words) + " "
-    found = {d for d, name in known.surnames.items() if f" {name} " in asked}
+    named_at = {
+        key: (at, n)
+        for key, at, n in _grams_at(words)
+        if key not in known.ordinary or _written_as_name(words, starts, at, n)
+    }
+    found = {
+        d
+        for d, name in known.surnames.items()
+        if f" {name} " in asked
+        and (name not in known.ordinary or name in named_at or f" {name} et al " in asked)
+    }
     # "Programme E": the papers whose programmes have that letter.
     letters = set(named_letters(raw))
     programmes = index.state.programmes if letters else {}
     found |= {d for d, rs in programmes.items() if letters & {r.programme for r in rs}}
-    found |= {known.names[key] for key in _grams(words) if key in known.names}
+    found |= {known.names[key] for key in named_at if key in known.names}
     study_word = bool(_STUDY_WORD.search(raw))
     if not found and study_word:
         found = {d for d, j in known.journals.items() if j and f" {j} " in asked}
