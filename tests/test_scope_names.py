@@ -73,7 +73,7 @@ def test_an_ordinary_word_a_paper_capitalises_is_no_name_in_lower_case(index):
 
 
 def test_part_of_a_longer_name_is_no_name(index):
-    """"Impression" is only ever part of "Clinical Global Impression"."""
+    """A word only ever part of a longer name ("Clinical Global Impression") is none."""
     names = paper_names(index)
     assert "impression" not in names.names and "identification test" not in names.names
     assert {"kooth", "prolife", "lean", "lifestyle africa"} <= set(names.names)
