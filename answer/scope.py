@@ -70,6 +70,39 @@ MIN_NAME_USES = 3  # a name the paper uses once may be a passing mention
 MIN_NAME_USES_ANYWHERE = 10  # or fewer, in its title or abstract
 MIN_CAPITALISED = 0.8  # share of its uses written capitalised: a proper name
 MIN_WHOLE = 0.5  # share of its capitalised uses that are the whole name, not part of one
+# A paper named by what it is about ("the schizophrenia texting trial in China", "that CHW
+# mobile phone review"): a study word with the words describing it, after a determiner (or
+# opening the question). Confined only when the description's words, weighted by how rare
+# they are among the loaded papers' profiles, are nearly all in one paper's profile (title,
+# abstract, journal, its names and key terms) and clearly fewer in any other's; a word no
+# profile has ("the Cochrane review", "the Kenyan trial") is another study's. Both
+# thresholds are chosen by eval.papers.describe (cross-validated, papers held out).
+DESCRIPTION_MIN = 0.6
+DESCRIPTION_MARGIN = 0.15
+KEY_TERMS = 25  # a paper's own key terms: its words most particular to it (tf-idf)
+ABSTRACT_WORDS = 400  # a paper without an abstract: its first words stand in
+_KIND = r"study|studies|paper|article|review|meta-?analysis|trial|rct|survey|report|evaluation"
+_DESCRIBED = re.compile(
+    rf"(?:^|\b(?:the|that|this|those|these)\s+)"
+    rf"(?P<before>(?:(?!(?:the|that|this|those|these|a|an)\b)[\w'’-]+\s+){{0,6}}?)"
+    rf"(?P<kind>{_KIND})\b(?:['’]s)?"
+    rf"(?P<after>\s+(?:of|on|in|about|with|among|for|from|using|at|across|testing)\s+[^?.,;:!()]*)?",
+    re.IGNORECASE,
+)
+_NO_DESIGN = re.compile(r"^(?:study|studies|paper|article|report)$", re.IGNORECASE)
+# Where the words after a study word stop describing it ("the trial in China did …").
+_DESCRIPTION_END = re.compile(
+    r"\b(?:did|does|do|was|were|is|are|has|have|had|find|finds|found|report|reported|say|"
+    r"says|said|show|showed|conclude|concluded|what|how|who|which|when|why|where)\b",
+    re.IGNORECASE,
+)
+_DESCRIPTION_STOP = frozenset(
+    """a about after all also an and any are as at be by can did do does for from had has
+    have how i in into is it its my of on or our so than that the their them these they
+    this those to was we were what when where which who why will with would you your
+    one two main key new same other""".split()
+)
+
 # A word after an ordinary-word name that makes it one ("the lean trial", "audit tool" not).
 _NAME_NOUN = re.compile(
     r"^(?:study|studies|paper|article|review|trial|rct|survey|report|evaluation|programme|"
@@ -202,6 +235,114 @@ def _paper_names(index: LiveIndex) -> PaperNames:
     return PaperNames(surnames, journals, years, names, frozenset(ordinary))
 
 
+def paper_profiles(index: LiveIndex) -> dict[str, frozenset[str]]:
+    """Each paper's profile words (see DESCRIPTION_MIN)."""
+    known = paper_names(index)
+    return bank_for(index).derived("paper profiles", lambda i: _paper_profiles(i, known))
+
+
+def _norm(word: str) -> str:
+    """One form for a word's inflections: "trials" "trial", "texting" "text", "CHWs" "chw"."""
+    word = word.lower().strip("'’-")
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _content(text: str) -> list[str]:
+    return [
+        _norm(w)
+        for part in _WORD.findall(text)
+        for w in re.split(r"[-'’]", part)
+        if len(w) > 1 and w.lower() not in _DESCRIPTION_STOP
+    ]
+
+
+def _paper_profiles(index: LiveIndex, known: PaperNames) -> dict[str, frozenset[str]]:
+    import math
+
+    from answer.evidence import is_front_matter
+
+    documents = index.state.documents if index.state else []
+    text: dict[str, list[str]] = defaultdict(list)
+    abstract: dict[str, list[str]] = defaultdict(list)
+    for p in index.passages.values():
+        if p.kind == "reference" or is_front_matter(p):
+            continue
+        words = _content(p.text)
+        text[p.document] += words
+        if _ABSTRACT.match(p.section):
+            abstract[p.document] += words
+    counts = {d: Counter(ws) for d, ws in text.items()}
+    df = Counter(w for c in counts.values() for w in c)
+    n = len(documents)
+    names: dict[str, list[str]] = defaultdict(list)
+    for key, d in known.names.items():
+        names[d] += _content(key)
+    profiles = {}
+    for d in documents:
+        own = counts.get(d.id, Counter())
+        key_terms = sorted(own, key=lambda w: -own[w] * math.log(1 + n / df[w]))[:KEY_TERMS]
+        opening = abstract.get(d.id) or text.get(d.id, [])[:ABSTRACT_WORDS]
+        words = [*_content(d.title), *_content(d.journal or ""), *opening, *key_terms]
+        profiles[d.id] = frozenset([*words, *names.get(d.id, [])])
+    # Every word any paper writes: a description word none does describes another study.
+    profiles[""] = frozenset(df)
+    return profiles
+
+
+def description(raw: str) -> list[str]:
+    """The words describing a study the question asks about ("the schizophrenia texting
+    trial in China" -> schizophrenia, text, trial, china), [] when it describes none."""
+    for m in _DESCRIBED.finditer(raw):
+        if re.search(r"\bpeer\s+$", m.group("before")) and m.group("kind").lower() == "review":
+            continue  # "open peer review": the other sense of "peer"
+        after = m.group("after") or ""
+        end = _DESCRIPTION_END.search(after)
+        after = after[: end.start()] if end else after
+        said = _content(m.group("before") + " " + after)
+        if said:  # "paper", "study" say nothing of which; "trial", "review" do
+            kind = m.group("kind")
+            return [*([] if _NO_DESIGN.match(kind) else _content(kind)), *said]
+    return []
+
+
+def description_scores(index: LiveIndex, raw: str) -> dict[str, float]:
+    """Each loaded paper's share of the question's description (words weighted by their
+    rarity among the profiles); {} when the question describes no study."""
+    import math
+
+    said = list(dict.fromkeys(description(raw)))
+    profiles = dict(paper_profiles(index))
+    written = profiles.pop("", frozenset())
+    if not said or len(profiles) < 2:
+        return {}
+    if any(w not in written for w in said):  # "the Kenyan trial": not a loaded paper
+        return dict.fromkeys(profiles, 0.0)
+    n = len(profiles)
+    weight = {w: math.log(1 + n / (1 + sum(w in p for p in profiles.values()))) for w in said}
+    total = sum(weight.values())
+    return {d: sum(weight[w] for w in said if w in p) / total for d, p in profiles.items()}
+
+
+def described_documents(
+    index: LiveIndex, raw: str, least: float | None = None, margin: float | None = None
+) -> tuple[str, ...]:
+    """The one paper the question describes, if any (see DESCRIPTION_MIN)."""
+    least = DESCRIPTION_MIN if least is None else least
+    margin = DESCRIPTION_MARGIN if margin is None else margin
+    scores = sorted(description_scores(index, raw).items(), key=lambda kv: -kv[1])
+    if not scores or scores[0][1] < least:
+        return ()
+    runner_up = scores[1][1] if len(scores) > 1 else 0.0
+    return (scores[0][0],) if scores[0][1] - runner_up >= margin else ()
+
+
 def english_words(index: LiveIndex) -> frozenset[str]:
     """Ordinary English words: the embedding model's whole-word vocabulary (lower case)."""
     try:
@@ -229,9 +370,9 @@ def _written_as_name(words: Sequence[str], starts: Sequence[bool], at: int, n: i
     return not starts[at] or n > 1 or any(c.isupper() for c in said[0][1:])
 
 
-def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
+def named_documents(index: LiveIndex, raw: str, describe: bool = True) -> tuple[str, ...]:
     """The loaded papers the question names (none when fewer than two are loaded: the
-    one paper needs no naming)."""
+    one paper needs no naming); by its description too, unless `describe` is False."""
     documents = [d.id for d in index.state.documents] if index.state else []
     if len(documents) < 2:
         return ()
@@ -262,6 +403,8 @@ def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
         dated = {d for d, y in known.years.items() if y in said}
         if found & dated:  # a year narrows; alone ("the 2019 Cochrane review") it names none
             found &= dated
+    if not found and describe:
+        found = set(described_documents(index, raw))
     return tuple(d for d in documents if d in found)
 
 

@@ -78,3 +78,31 @@ def test_part_of_a_longer_name_is_no_name(index):
     assert "impression" not in names.names and "identification test" not in names.names
     assert {"kooth", "prolife", "lean", "lifestyle africa"} <= set(names.names)
     assert "audit" in names.ordinary and "kooth" not in names.ordinary
+
+
+def test_a_paper_is_named_by_its_description(index):
+    asked = "the schizophrenia texting trial in China: did relapse fall?"
+    assert named_documents(index, asked) == (LEAN,)
+    # Two trials in South Africa: the description's other words pick one.
+    assert named_documents(
+        index, "what was the attrition in the South African diabetes prevention trial"
+    ) == (LIFESTYLE_AFRICA,)
+    assert named_documents(index, "in the tuberculosis text message trial, was adherence up?") == (
+        PROLIFE,
+    )
+    assert named_documents(index, "what did the online forum study of young people find?") == (
+        KOOTH,
+    )
+
+
+def test_a_description_no_loaded_paper_fits_names_none(index):
+    for question in (
+        "what did the Kenyan texting trial for HIV adherence find?",  # no paper says Kenya
+        "what did the Cochrane review of peer support for depression conclude?",
+        "what did the study find about matching peers?",  # no description
+        "what did this review conclude?",
+        "is there a trial of peer support for diabetes in India?",
+        "the trial in South Africa: what were the outcomes?",  # two papers fit
+        "open peer review vs double blind, which is better",  # not a review of studies
+    ):
+        assert named_documents(index, question) == (), question
