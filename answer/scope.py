@@ -254,7 +254,7 @@ def _norm(word: str) -> str:
     return word
 
 
-def _content(text: str) -> list[str]:
+def profile_words(text: str) -> list[str]:
     return [
         _norm(w)
         for part in _WORD.findall(text)
@@ -274,7 +274,7 @@ def _paper_profiles(index: LiveIndex, known: PaperNames) -> dict[str, frozenset[
     for p in index.passages.values():
         if p.kind == "reference" or is_front_matter(p):
             continue
-        words = _content(p.text)
+        words = profile_words(p.text)
         text[p.document] += words
         if _ABSTRACT.match(p.section):
             abstract[p.document] += words
@@ -283,13 +283,13 @@ def _paper_profiles(index: LiveIndex, known: PaperNames) -> dict[str, frozenset[
     n = len(documents)
     names: dict[str, list[str]] = defaultdict(list)
     for key, d in known.names.items():
-        names[d] += _content(key)
+        names[d] += profile_words(key)
     profiles = {}
     for d in documents:
         own = counts.get(d.id, Counter())
         key_terms = sorted(own, key=lambda w: -own[w] * math.log(1 + n / df[w]))[:KEY_TERMS]
         opening = abstract.get(d.id) or text.get(d.id, [])[:ABSTRACT_WORDS]
-        words = [*_content(d.title), *_content(d.journal or ""), *opening, *key_terms]
+        words = [*profile_words(d.title), *profile_words(d.journal or ""), *opening, *key_terms]
         profiles[d.id] = frozenset([*words, *names.get(d.id, [])])
     # Every word any paper writes: a description word none does describes another study.
     profiles[""] = frozenset(df)
@@ -305,10 +305,10 @@ def description(raw: str) -> list[str]:
         after = m.group("after") or ""
         end = _DESCRIPTION_END.search(after)
         after = after[: end.start()] if end else after
-        said = _content(m.group("before") + " " + after)
+        said = profile_words(m.group("before") + " " + after)
         if said:  # "paper", "study" say nothing of which; "trial", "review" do
             kind = m.group("kind")
-            return [*([] if _NO_DESIGN.match(kind) else _content(kind)), *said]
+            return [*([] if _NO_DESIGN.match(kind) else profile_words(kind)), *said]
     return []
 
 
