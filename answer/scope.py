@@ -2,12 +2,13 @@
 
 A question names a paper by its first author ("the Braun review", "Thomson et al 2024"),
 by a name no other loaded paper uses (a trial, platform or place: "Lifestyle Africa",
-"Togetherall", "the LEAN trial"), or by its journal ("the BJPsych Open review"), a year
-narrowing any of these. A question that names none is about the paper the conversation
-is on: its focus, the paper an earlier turn named or the only one the last answer cited
-("how many did they interview?" after a turn on the Joo paper). A request's `document`
-filter scopes it too. With none of these, several papers may answer, and the answer says
-which paper each sentence comes from (answer.compose).
+"Togetherall", "the LEAN trial"), by its journal ("the BJPsych Open review"), a year
+narrowing any of these, or, failing all of them, by its description ("the schizophrenia
+texting trial in China", see DESCRIPTION_MIN). A question that names none is about the
+paper the conversation is on: its focus, the paper an earlier turn named or the only one
+the last answer cited ("how many did they interview?" after a turn on the Joo paper). A
+request's `document` filter scopes it too. With none of these, several papers may answer,
+and the answer says which paper each sentence comes from (answer.compose).
 
 Names are read from the loaded papers themselves, never from a list: a phrase is a
 paper's name when that paper writes it capitalised nearly every time, as a whole name (not
