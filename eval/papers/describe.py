@@ -15,11 +15,10 @@ on all folds but one (papers held out together) and scored on that one.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from eval.papers.__main__ import BUNDLED, BUNDLED_QUESTIONS, QUESTIONS, load, paper_of
+from eval.papers.__main__ import BUNDLED, BUNDLED_QUESTIONS, QUESTIONS, load, paper_of, store_cli
 
 DESCRIPTIONS = Path(__file__).with_name("descriptions.jsonl")
 MINIMA = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
@@ -93,14 +92,7 @@ def fold_of(row: dict, papers: list[str]) -> int:
 
 
 def main() -> None:
-    from peerqa.config import Settings
-    from retrieval.hybrid import LiveIndex
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("data"))
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    index = LiveIndex(Settings(data_dir=args.data))
+    index, write = store_cli(__doc__)
     found = rows(index)
     papers = sorted({r["paper"] for r in found if r["paper"]})
     grid = [(t, m) for t in MINIMA for m in MARGINS]
@@ -129,9 +121,7 @@ def main() -> None:
             or (got and got != (r["paper"],))
         ],
     }
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
+    write(report)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,18 @@ all folds but one (papers held out together) and scored on that one.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-from pathlib import Path
 
 from answer.scope import paper_profiles, profile_words
-from eval.papers.__main__ import BUNDLED, BUNDLED_QUESTIONS, QUESTIONS, hit, load, paper_of
+from eval.papers.__main__ import (
+    BUNDLED,
+    BUNDLED_QUESTIONS,
+    QUESTIONS,
+    hit,
+    load,
+    paper_of,
+    store_cli,
+)
 
 MINIMA = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 2.0)
 MARGINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -100,14 +105,7 @@ def recall(rows: list[dict], least: float, margin: float) -> dict:
 
 
 def main() -> None:
-    from peerqa.config import Settings
-    from retrieval.hybrid import LiveIndex
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("data"))
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    index = LiveIndex(Settings(data_dir=args.data))
+    index, write = store_cli(__doc__)
     found = rows(index)
     papers = sorted({r["paper"] for r in found})
     fold = {r["id"]: papers.index(r["paper"]) % FOLDS for r in found}
@@ -153,9 +151,7 @@ def main() -> None:
             "confined_to_own_paper": share(alone, "confined"),
         }
     report["fold_choices"] = chosen
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
+    write(report)
 
 
 if __name__ == "__main__":
