@@ -106,3 +106,18 @@ def test_a_description_no_loaded_paper_fits_names_none(index):
         "open peer review vs double blind, which is better",  # not a review of studies
     ):
         assert named_documents(index, question) == (), question
+
+
+def test_a_first_author_whose_surname_is_an_ordinary_word_needs_a_capital(index):
+    """ "young people" is not "Young et al.": a paper by Young (as if 1571 were) is named
+    only by the capitalised surname or "et al"."""
+    young = [
+        d.model_copy(update={"authors": ["Julie Young", *d.authors[1:]]}) if d.id == KOOTH else d
+        for d in index.state.documents
+    ]
+    by_young = Parsed(index.settings, _State(young, index.state.programmes, "young"))
+    by_young.passages = index.passages
+    assert "young" in paper_names(by_young).ordinary
+    assert named_documents(by_young, "what helps young people with peer support?") == ()
+    assert named_documents(by_young, "what did Young find about directive support?") == (KOOTH,)
+    assert named_documents(by_young, "young et al: directive support?") == (KOOTH,)
