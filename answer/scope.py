@@ -2,16 +2,23 @@
 
 A question names a paper by its first author ("the Braun review", "Thomson et al 2024"),
 by a name no other loaded paper uses (a trial, platform or place: "Lifestyle Africa",
-"Togetherall", "the LEAN trial"), or by its journal ("the BJPsych Open review"), a year
-narrowing any of these. A question that names none is about the paper the conversation
-is on: its focus, the paper an earlier turn named or the only one the last answer cited
-("how many did they interview?" after a turn on the Joo paper). A request's `document`
-filter scopes it too. With none of these, several papers may answer, and the answer says
-which paper each sentence comes from (answer.compose).
+"Togetherall", "the LEAN trial"), by its journal ("the BJPsych Open review"), a year
+narrowing any of these, or, failing all of them, by its description ("the schizophrenia
+texting trial in China", see DESCRIPTION_MIN). A question that names none is about the
+paper the conversation is on: its focus, the paper an earlier turn named or the only one
+the last answer cited ("how many did they interview?" after a turn on the Joo paper). A
+request's `document` filter scopes it too. With none of these, several papers may answer,
+and the answer says which paper each sentence comes from (answer.compose).
 
 Names are read from the loaded papers themselves, never from a list: a phrase is a
-paper's name when that paper writes it capitalised nearly every time and no other paper
-writes it at all, so it keeps working for papers nobody here has seen.
+paper's name when that paper writes it capitalised nearly every time, as a whole name (not
+only inside a longer one: "Impression" of "Clinical Global Impression" is no name), and no
+other paper writes it at all, so it keeps working for papers nobody here has seen. A name
+made only of ordinary English words (the embedding model's whole-word vocabulary: "AUDIT",
+"LEAN", "Cape Town") names its paper only when the question writes it as a name
+(capitalised, not merely by starting the sentence) or beside a word for a study ("the lean
+trial"): "how do programmes audit quality?" is not about an alcohol-use instrument. A first
+author's surname that the papers also use as an ordinary word ("Young") needs the same.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from answer.sentences import bank_for
 from peerqa.models import Answer, AnswerScope, Filters, surname
@@ -61,6 +70,46 @@ MIN_NAME_LETTERS = 4
 MIN_NAME_USES = 3  # a name the paper uses once may be a passing mention
 MIN_NAME_USES_ANYWHERE = 10  # or fewer, in its title or abstract
 MIN_CAPITALISED = 0.8  # share of its uses written capitalised: a proper name
+MIN_WHOLE = 0.5  # share of its capitalised uses that are the whole name, not part of one
+# A paper named by what it is about ("the schizophrenia texting trial in China", "that CHW
+# mobile phone review"): a study word with the words describing it, after a determiner (or
+# opening the question). Confined only when the description's words, weighted by how rare
+# they are among the loaded papers' profiles, are nearly all in one paper's profile (title,
+# abstract, journal, its names and key terms) and clearly fewer in any other's; a word no
+# profile has ("the Cochrane review", "the Kenyan trial") is another study's. Both
+# thresholds are chosen by eval.papers.describe (cross-validated, papers held out).
+DESCRIPTION_MIN = 0.6
+DESCRIPTION_MARGIN = 0.15
+KEY_TERMS = 25  # a paper's own key terms: its words most particular to it (tf-idf)
+ABSTRACT_WORDS = 400  # a paper without an abstract: its first words stand in
+_KIND = r"study|studies|paper|article|review|meta-?analysis|trial|rct|survey|report|evaluation"
+_DESCRIBED = re.compile(
+    rf"(?:^|\b(?:the|that|this|those|these)\s+)"
+    rf"(?P<before>(?:(?!(?:the|that|this|those|these|a|an)\b)[\w'’-]+\s+){{0,6}}?)"
+    rf"(?P<kind>{_KIND})\b(?:['’]s)?"
+    rf"(?P<after>\s+(?:of|on|in|about|with|among|for|from|using|at|across|testing)\s+[^?.,;:!()]*)?",
+    re.IGNORECASE,
+)
+_NO_DESIGN = re.compile(r"^(?:study|studies|paper|article|report)$", re.IGNORECASE)
+# Where the words after a study word stop describing it ("the trial in China did …").
+_DESCRIPTION_END = re.compile(
+    r"\b(?:did|does|do|was|were|is|are|has|have|had|find|finds|found|report|reported|say|"
+    r"says|said|show|showed|conclude|concluded|what|how|who|which|when|why|where)\b",
+    re.IGNORECASE,
+)
+_DESCRIPTION_STOP = frozenset(
+    """a about after all also an and any are as at be by can did do does for from had has
+    have how i in into is it its my of on or our so than that the their them these they
+    this those to was we were what when where which who why will with would you your
+    one two main key new same other""".split()
+)
+
+# A word after an ordinary-word name that makes it one ("the lean trial", "audit tool" not).
+_NAME_NOUN = re.compile(
+    r"^(?:study|studies|paper|article|review|trial|rct|survey|report|evaluation|programme|"
+    r"program|intervention|project|platform|service|app|website|site|community|forum|cohort)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +120,9 @@ class PaperNames:
     journals: dict[str, str]  # journal, lowercased words joined by one space
     years: dict[str, int]
     names: dict[str, str]  # a phrase only that paper uses (lowercased) -> document
+    # Of those names and surnames, the ones made of ordinary words: named only when written
+    # as a name (see the module's doc).
+    ordinary: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -90,15 +142,23 @@ def _words(text: str) -> list[str]:
 
 def _words_and_starts(text: str) -> tuple[list[str], list[bool]]:
     """The words of `text` ("LEAN's" -> "LEAN") and whether each starts a sentence."""
-    words, starts = [], []
+    words, starts, _ = _words_starts_runs(text)
+    return words, starts
+
+
+def _words_starts_runs(text: str) -> tuple[list[str], list[bool], list[bool]]:
+    """`_words_and_starts`, and whether each word follows the one before with only a space
+    between (a name runs on: "Cape Town"; "Cape Town, South Africa" is two)."""
+    words, starts, joined = [], [], []
     previous = 0
     for m in _WORD.finditer(text):
         between = text[previous : m.start()]
         starts.append(not words or bool(_SENTENCE_END.search(between)))
+        joined.append(bool(words) and between.isspace())
         word = _POSSESSIVE.sub("", m.group()).rstrip("'’-")
         words.append(word[:-1] if _ACRONYM_PLURAL.match(word) else word)  # "RCTs" is "RCT"
         previous = m.end()
-    return words, starts
+    return words, starts, joined
 
 
 def _grams_at(words: Sequence[str]) -> Iterator[tuple[str, int, int]]:
@@ -133,12 +193,14 @@ def _paper_names(index: LiveIndex) -> PaperNames:
     uses: dict[str, Counter[str]] = defaultdict(Counter)
     mid: dict[str, Counter[str]] = defaultdict(Counter)  # not starting a sentence
     capitalised: dict[str, Counter[str]] = defaultdict(Counter)
+    whole: dict[str, Counter[str]] = defaultdict(Counter)  # capitalised, not inside a longer name
+    lower: set[str] = set()  # words written in lower case where a sentence does not start
     headline: dict[str, set[str]] = {d.id: set(_grams(_words(d.title))) for d in documents}
     for p in index.passages.values():
         # A cited title names the citing paper's sources; an affiliation, its authors.
         if p.kind == "reference" or is_front_matter(p):
             continue
-        words, starts = _words_and_starts(p.text)
+        words, starts, joined = _words_starts_runs(p.text)
         in_abstract = _ABSTRACT.match(p.section) is not None
         for key, at, n in _grams_at(words):
             uses[key][p.document] += 1
@@ -147,8 +209,15 @@ def _paper_names(index: LiveIndex) -> PaperNames:
             if starts[at]:  # any word starting a sentence is capitalised
                 continue
             mid[key][p.document] += 1
+            if n == 1 and not _CAPITALISED.match(words[at]):
+                lower.add(words[at].lower())
             if all(_CAPITALISED.match(w) for w in words[at : at + n]):
                 capitalised[key][p.document] += 1
+                before = joined[at] and _CAPITALISED.match(words[at - 1]) and not starts[at - 1]
+                after = at + n < len(words) and joined[at + n]
+                after = after and _CAPITALISED.match(words[at + n])
+                if not (before or after):
+                    whole[key][p.document] += 1
     names = {}
     for key, by_document in capitalised.items():
         if len(uses[key]) != 1 or sum(c.isalpha() for c in key) < MIN_NAME_LETTERS:
@@ -157,27 +226,176 @@ def _paper_names(index: LiveIndex) -> PaperNames:
         if (
             count >= MIN_NAME_USES
             and count >= MIN_CAPITALISED * mid[key][document]
+            and whole[key][document] >= MIN_WHOLE * count
             and (key in headline.get(document, ()) or count >= MIN_NAME_USES_ANYWHERE)
         ):
             names[key] = document
-    return PaperNames(surnames, journals, years, names)
+    vocabulary = english_words(index)
+    ordinary = {k for k in names if all(w in vocabulary for w in re.split(r"[\s-]+", k))}
+    ordinary |= {s for s in surnames.values() if s in lower}
+    return PaperNames(surnames, journals, years, names, frozenset(ordinary))
 
 
-def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
+def paper_profiles(index: LiveIndex) -> dict[str, frozenset[str]]:
+    """Each paper's profile words (see DESCRIPTION_MIN)."""
+    known = paper_names(index)
+    return bank_for(index).derived("paper profiles", lambda i: _paper_profiles(i, known))
+
+
+def _norm(word: str) -> str:
+    """One form for a word's inflections: "trials" "trial", "texting" "text", "CHWs" "chw"."""
+    word = word.lower().strip("'’-")
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def profile_words(text: str) -> list[str]:
+    return [
+        _norm(w)
+        for part in _WORD.findall(text)
+        for w in re.split(r"[-'’]", part)
+        if len(w) > 1 and w.lower() not in _DESCRIPTION_STOP
+    ]
+
+
+def _paper_profiles(index: LiveIndex, known: PaperNames) -> dict[str, frozenset[str]]:
+    import math
+
+    from answer.evidence import is_front_matter
+
+    documents = index.state.documents if index.state else []
+    text: dict[str, list[str]] = defaultdict(list)
+    abstract: dict[str, list[str]] = defaultdict(list)
+    for p in index.passages.values():
+        if p.kind == "reference" or is_front_matter(p):
+            continue
+        words = profile_words(p.text)
+        text[p.document] += words
+        if _ABSTRACT.match(p.section):
+            abstract[p.document] += words
+    counts = {d: Counter(ws) for d, ws in text.items()}
+    df = Counter(w for c in counts.values() for w in c)
+    n = len(documents)
+    names: dict[str, list[str]] = defaultdict(list)
+    for key, d in known.names.items():
+        names[d] += profile_words(key)
+    profiles = {}
+    for d in documents:
+        own = counts.get(d.id, Counter())
+        key_terms = sorted(own, key=lambda w: -own[w] * math.log(1 + n / df[w]))[:KEY_TERMS]
+        opening = abstract.get(d.id) or text.get(d.id, [])[:ABSTRACT_WORDS]
+        words = [*profile_words(d.title), *profile_words(d.journal or ""), *opening, *key_terms]
+        profiles[d.id] = frozenset([*words, *names.get(d.id, [])])
+    # Every word any paper writes: a description word none does describes another study.
+    profiles[""] = frozenset(df)
+    return profiles
+
+
+def description(raw: str) -> list[str]:
+    """The words describing a study the question asks about ("the schizophrenia texting
+    trial in China" -> schizophrenia, text, trial, china), [] when it describes none."""
+    for m in _DESCRIBED.finditer(raw):
+        if re.search(r"\bpeer\s+$", m.group("before")) and m.group("kind").lower() == "review":
+            continue  # "open peer review": the other sense of "peer"
+        after = m.group("after") or ""
+        end = _DESCRIPTION_END.search(after)
+        after = after[: end.start()] if end else after
+        said = profile_words(m.group("before") + " " + after)
+        if said:  # "paper", "study" say nothing of which; "trial", "review" do
+            kind = m.group("kind")
+            return [*([] if _NO_DESIGN.match(kind) else profile_words(kind)), *said]
+    return []
+
+
+def description_scores(index: LiveIndex, raw: str) -> dict[str, float]:
+    """Each loaded paper's share of the question's description (words weighted by their
+    rarity among the profiles); {} when the question describes no study."""
+    import math
+
+    said = list(dict.fromkeys(description(raw)))
+    profiles = dict(paper_profiles(index))
+    written = profiles.pop("", frozenset())
+    if not said or len(profiles) < 2:
+        return {}
+    if any(w not in written for w in said):  # "the Kenyan trial": not a loaded paper
+        return dict.fromkeys(profiles, 0.0)
+    n = len(profiles)
+    weight = {w: math.log(1 + n / (1 + sum(w in p for p in profiles.values()))) for w in said}
+    total = sum(weight.values())
+    return {d: sum(weight[w] for w in said if w in p) / total for d, p in profiles.items()}
+
+
+def described_documents(
+    index: LiveIndex, raw: str, least: float | None = None, margin: float | None = None
+) -> tuple[str, ...]:
+    """The one paper the question describes, if any (see DESCRIPTION_MIN)."""
+    least = DESCRIPTION_MIN if least is None else least
+    margin = DESCRIPTION_MARGIN if margin is None else margin
+    scores = sorted(description_scores(index, raw).items(), key=lambda kv: -kv[1])
+    if not scores or scores[0][1] < least:
+        return ()
+    runner_up = scores[1][1] if len(scores) > 1 else 0.0
+    return (scores[0][0],) if scores[0][1] - runner_up >= margin else ()
+
+
+def english_words(index: LiveIndex) -> frozenset[str]:
+    """Ordinary English words: the embedding model's whole-word vocabulary (lower case)."""
+    try:
+        return _vocabulary(index.settings.resolved_model_path())
+    except (OSError, ValueError):  # a model without a tokenizer file: every word is rare
+        return frozenset()
+
+
+@cache
+def _vocabulary(model_path: Path) -> frozenset[str]:
+    from peerqa.onnx_encoder import ModelTokenizer
+
+    vocabulary = ModelTokenizer(model_path).get_vocab()
+    return frozenset(t for t in vocabulary if t.isalpha() and t.islower())
+
+
+def _written_as_name(words: Sequence[str], starts: Sequence[bool], at: int, n: int) -> bool:
+    """The question writes words[at:at+n] as a name: each word capitalised, and more than a
+    sentence's first capital ("Audit of…" is not "AUDIT"); or a word for a study follows."""
+    if at + n < len(words) and _NAME_NOUN.match(words[at + n]):
+        return True
+    said = words[at : at + n]
+    if not all(_CAPITALISED.match(w) for w in said):
+        return False
+    return not starts[at] or n > 1 or any(c.isupper() for c in said[0][1:])
+
+
+def named_documents(index: LiveIndex, raw: str, describe: bool = True) -> tuple[str, ...]:
     """The loaded papers the question names (none when fewer than two are loaded: the
-    one paper needs no naming)."""
+    one paper needs no naming); by its description too, unless `describe` is False."""
     documents = [d.id for d in index.state.documents] if index.state else []
     if len(documents) < 2:
         return ()
     known = paper_names(index)
-    words = _words(raw)
+    words, starts = _words_and_starts(raw)
     asked = " " + _key(words) + " "
-    found = {d for d, name in known.surnames.items() if f" {name} " in asked}
+    named_at = {
+        key: (at, n)
+        for key, at, n in _grams_at(words)
+        if key not in known.ordinary or _written_as_name(words, starts, at, n)
+    }
+    found = {
+        d
+        for d, name in known.surnames.items()
+        if f" {name} " in asked
+        and (name not in known.ordinary or name in named_at or f" {name} et al " in asked)
+    }
     # "Programme E": the papers whose programmes have that letter.
     letters = set(named_letters(raw))
     programmes = index.state.programmes if letters else {}
     found |= {d for d, rs in programmes.items() if letters & {r.programme for r in rs}}
-    found |= {known.names[key] for key in _grams(words) if key in known.names}
+    found |= {known.names[key] for key in named_at if key in known.names}
     study_word = bool(_STUDY_WORD.search(raw))
     if not found and study_word:
         found = {d for d, j in known.journals.items() if j and f" {j} " in asked}
@@ -186,6 +404,8 @@ def named_documents(index: LiveIndex, raw: str) -> tuple[str, ...]:
         dated = {d for d, y in known.years.items() if y in said}
         if found & dated:  # a year narrows; alone ("the 2019 Cochrane review") it names none
             found &= dated
+    if not found and describe:
+        found = set(described_documents(index, raw))
     return tuple(d for d in documents if d in found)
 
 

@@ -36,6 +36,7 @@ from peerqa.models import (
     Reference,
     ScholarlyPaper,
     Span,
+    sentences,
     study_label,
 )
 from peerqa.segment import chunk_spans, sentence_spans, word_count
@@ -308,7 +309,7 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
     text = paper.text
     # Every passage's context says which study it is ("Prescott et al. 2017, JMIR Mental
     # Health. Peer Communication in …"), so a question naming the study finds its passages.
-    title = ". ".join(dict.fromkeys(p for p in (study_label(paper.study), paper.study.title) if p))
+    title = sentences(*dict.fromkeys(p for p in (study_label(paper.study), paper.study.title) if p))
     drafts: list[_Draft] = []
 
     def prose(span: Span, section: str, kind: Kind = "paragraph", extra: str | None = None):

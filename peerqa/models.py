@@ -45,8 +45,10 @@ _INITIALS = re.compile(r"^[A-Z]{1,3}\.?$|^(?:[A-Z]\.){1,3}$")
 
 def surname(author: str) -> str:
     """The family name in an author string: "Joo JH" -> "Joo", "Dong (Roman) Xu" -> "Xu",
-    "Van Voorhees, Benjamin" -> "Van Voorhees"."""
+    "Van Voorhees, Benjamin" -> "Van Voorhees", "Jacob Andrews." -> "Andrews"."""
     author = re.sub(r"\([^)]*\)", " ", author).strip()
+    if not _INITIALS.match(author.split()[-1] if author.split() else ""):
+        author = author.rstrip(".").strip()  # a list's closing period is not the name's
     if "," in author:
         return author.split(",", 1)[0].strip()
     words = author.split()
@@ -70,6 +72,15 @@ def study_label(study: Study | None, fallback: str = "") -> str:
     if not head:
         head = study.title or fallback
     return ", ".join(p for p in (head, study.journal) if p)
+
+
+def sentences(*parts: str | None) -> str:
+    """Parts joined as sentences ("Lyons et al." + "A systematic review" -> "Lyons et al. A
+    systematic review"): no second period after one a part already ends with."""
+    out = ""
+    for part in (p for p in parts if p):
+        out += (" " if out.endswith((".", "?", "!")) else ". ") + part if out else part
+    return out
 
 
 class Reference(BaseModel):

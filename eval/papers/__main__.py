@@ -108,6 +108,26 @@ def dev_folds(k: int) -> list[tuple[dict, int]]:
     return [(q, papers.index(q["paper"]) % k) for q in dev]
 
 
+def store_cli(doc: str):
+    """The index and --out of a script measuring a store that already holds the bundled
+    paper and the fixture papers (`--data DIR`, e.g. after `PEERQA_DATA_DIR=DIR peerqa
+    ingest tests/fixtures/papers/paper_*.md`), and a function writing its report."""
+    from peerqa.config import Settings
+    from retrieval.hybrid import LiveIndex
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    def report(found: dict) -> None:
+        if args.out:
+            args.out.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(found, indent=2))
+
+    return LiveIndex(Settings(data_dir=args.data)), report
+
+
 def files_for(fmt: str, tmp: Path) -> list[Path]:
     if fmt == "pdf":
         sys.path.insert(0, str(ROOT / "tests" / "fixtures"))

@@ -18,11 +18,7 @@ Balanced accuracy (the mean of the four shares right) is reported beside it.
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
-from eval.papers.__main__ import BUNDLED, BUNDLED_QUESTIONS, QUESTIONS, load, paper_of
+from eval.papers.__main__ import BUNDLED, BUNDLED_QUESTIONS, QUESTIONS, load, paper_of, store_cli
 
 DEPTHS = (1, 2, 3, 5, 8, 10, 15, 20, 40)
 STAY = 0.95
@@ -42,14 +38,8 @@ def first_ranks(index, question: str, documents: list[str]) -> dict[str, int]:
 
 def main() -> None:
     from answer.scope import refers_back
-    from peerqa.config import Settings
-    from retrieval.hybrid import LiveIndex
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=Path("data"))
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-    index = LiveIndex(Settings(data_dir=args.data))
+    index, write = store_cli(__doc__)
     docs = {paper_of(d.source): d.id for d in index.state.documents}
     bundled = [q for q in load(BUNDLED_QUESTIONS) if q["split"] != "test" and q.get("in_scope")]
     papers = [q for q in load(QUESTIONS) if q["split"] == "dev"]
@@ -88,9 +78,7 @@ def main() -> None:
         "by_depth": table,
         "chosen_depth": best,
     }
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(report, indent=2))
+    write(report)
 
 
 if __name__ == "__main__":

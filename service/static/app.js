@@ -91,7 +91,8 @@ function surname(author) {
   if (name.includes(",")) return name.split(",")[0].trim();
   const parts = name.split(/\s+/);
   const initials = /^[A-Z]{1,3}$/.test(parts.at(-1).replace(/[.-]/g, ""));
-  return parts.length > 1 && initials ? parts.slice(0, -1).join(" ") : parts.at(-1);
+  // "Jacob Andrews.": a list's closing period is not the name's
+  return parts.length > 1 && initials ? parts.slice(0, -1).join(" ") : parts.at(-1).replace(/\.+$/, "");
 }
 
 /** "Joo et al. 2022, Family Practice"; the document id when nothing is known. */
@@ -528,7 +529,8 @@ function copyableAnswer(body) {
     lines.push("", "Sources:");
     for (const c of body.citations) {
       const doi = studyOf(c)?.doi ? ` doi:${studyOf(c).doi}` : "";
-      lines.push(`${c.marker} ${studyLabel(c)}.${doi} ${whereWords(c)}: “${c.text}” (${c.id})`);
+      // "Lyons et al." ends a sentence already: no second period
+      lines.push(`${c.marker} ${studyLabel(c).replace(/\.$/, "")}.${doi} ${whereWords(c)}: “${c.text}” (${c.id})`);
     }
   }
   return lines.join("\n");
