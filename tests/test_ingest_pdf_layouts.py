@@ -39,6 +39,17 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def test_a_table_captioned_in_capitals_is_printed_as_a_table():
+    """Frontiers captions its tables "TABLE 1." (the Loughnane review): the PDF made from
+    the Markdown prints them as tables, as the journal does, not their caption as prose."""
+    paper = read_markdown(PAPERS / "paper_0445.md")
+    captions = [caption for caption, _ in paper.tables]
+    assert captions[0] == "Table 1. PICOS framework for study inclusion and exclusion."
+    assert len(captions) >= 3 and all(len(rows) >= 2 for _, rows in paper.tables)
+    printed = [line for _, lines in paper.sections for line in lines]
+    assert not any(line.startswith("TABLE 1.") for line in printed)
+
+
 @pytest.mark.slow
 def test_a_table_wider_than_the_page_reads_back_row_by_row_with_its_column_names(
     tmp_path: Path,
