@@ -91,14 +91,19 @@ PAPERS_DIR = ROOT / "tests" / "fixtures" / "papers"
 # The user papers fitted on: eval.papers' dev split. Its test papers (1409, 1872) are
 # never ingested for fitting nor their questions read.
 DEV_PAPERS = (
+    "paper_0258",
+    "paper_0445",
     "paper_0635",
     "paper_0849",
     "paper_1023",
+    "paper_1122",
     "paper_1403",
     "paper_1408",
     "paper_1410",
     "paper_1412",
     "paper_1571",
+    "paper_1712",
+    "paper_1759",
     "paper_1850",
 )
 SHORTLIST = 24  # policies checked as rendered answers (see choose_policy)

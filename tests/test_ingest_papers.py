@@ -148,6 +148,19 @@ def test_tei_furniture_spilled_into_a_paragraph_is_cut_out_sentence_by_sentence(
 # --- Markdown ----------------------------------------------------------------------------
 
 
+def test_a_heading_opening_with_the_papers_journal_is_its_running_head_not_a_section():
+    # GROBID kept JAMA's running head "JAMA Network Open | Health Policy" as a heading in
+    # the Methods: the passages under it stay in the sections they belong to.
+    doc = parsed(PAPERS / "paper_1122.md")
+    assert_verbatim(doc)
+    sections = {p.section for p in doc.passages}
+    assert not any("JAMA Network Open" in (s or "") for s in sections)
+    missing_bp = next(p for p in doc.passages if "For patients with missing BP data" in p.text)
+    assert missing_bp.section == "Statistical Analysis"
+    consent = next(p for p in doc.passages if p.text.startswith("Patients provided informed"))
+    assert consent.section == "Study Design"
+
+
 def test_markdown_paper_metadata_block_is_metadata_not_evidence():
     path = PAPERS / "paper_1850.md"
     raw = path.read_text(encoding="utf-8")

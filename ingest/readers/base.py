@@ -168,8 +168,13 @@ def is_declaration_section(section: tuple[str, ...] | list[str]) -> bool:
     return any(_DECLARATION_HEADING.match(s.strip()) for s in section)
 
 
-def is_furniture_heading(title: str) -> bool:
-    return bool(_FURNITURE_HEADING.match(title.strip())) or is_furniture(title)
+def is_furniture_heading(title: str, journal: str | None = None) -> bool:
+    """`journal`: the paper's own journal. A "heading" opening with its name is the running
+    head a converter kept ("JAMA Network Open | Health Policy"), never a section."""
+    title = title.strip()
+    if journal and title.casefold().startswith(journal.strip().casefold()):
+        return True
+    return bool(_FURNITURE_HEADING.match(title)) or is_furniture(title)
 
 
 def is_prose_heading(title: str) -> bool:

@@ -129,7 +129,8 @@ class _Walker:
             # A converter's heading that is really a quote or a sentence: prose it stays.
             self.pieces.append(Piece(start, span[1], Role.PARAGRAPH, section=self.section))
             return
-        if is_furniture_heading(title):
+        journal = next((v for k, v in self.fields.items() if k.lower() == "journal"), None)
+        if is_furniture_heading(title, journal):
             self.pieces.append(Piece(*span, Role.FURNITURE))
             return
         while self.path and self.path[-1][0] >= level:
