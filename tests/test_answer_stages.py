@@ -22,6 +22,7 @@ from answer.evidence import (
     is_front_matter,
     quotation_bounds,
     select,
+    states_number,
     wanted,
     without_trailing_citation,
 )
@@ -440,6 +441,21 @@ def test_features_weigh_rare_shared_words_and_read_the_neighbouring_sentences():
     assert value(second, "neighbour_cosine") == pytest.approx(0.9)
     assert value(third, "neighbour_cosine") == pytest.approx(0.3)
     assert value(first, "lexical_own") == 1.0 and value(second, "lexical_own") == 0.5
+    # A count asked for: the sentence stating one agrees with the question's type.
+    assert [value(u, "count_stated") for u in units] == [1.0, 0.0, 0.0]
+    q = _question(
+        raw="Who did they interview?",
+        resolved="Who did they interview?",
+        keywords=frozenset({"interview"}),
+    )
+    describe(q, [p], units, bank)
+    assert value(first, "count_stated") == 0.0
+
+
+def test_a_number_is_stated_by_a_figure_but_not_by_a_bracketed_citation():
+    assert states_number("A total of 2131 participants were included.")
+    assert states_number("Recruitment occurred in 2022 [4, 5].")
+    assert not states_number("Peer support reduced isolation [12, 14–16].")
 
 
 def test_a_sentence_closing_with_a_numeric_citation_is_cited_without_it():
