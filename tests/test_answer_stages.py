@@ -207,34 +207,18 @@ def test_a_generic_paper_row_takes_column_names_from_its_header(corpus_index):
 def test_a_user_paper_row_takes_column_names_from_its_table_header(corpus_index):
     # As a user paper's table row is stored: its header on the passage, its context the
     # paper's title; an empty cell neither gets a name nor shifts the next cell's.
-    row = passage(
-        "Rüsch 2014 | Peer Support group: Anti-stigma |  | 100 | 59 |",
-        kind="table_row",
-        section="Table 1",
-        header="Study ID | Intervention Category | Country | Participants | Age",
-        context="Lyons et al., BMC Psychiatry. A systematic review of group peer support",
-    )
+    header = "Study ID | Intervention Category | Country | Participants | Age"
+    text = "Rüsch 2014 | Peer Support group: Anti-stigma |  | 100 | 59 |"
+    row = passage(text, kind="table_row", section="Table 1", header=header)
+    review = profile_for("some-review-2021")
     q = understand(corpus_index, "What was the sample size of the anti-stigma group?")
-    pieces = row_pieces(row, q, profile_for("some-review-2021"))
+    pieces = row_pieces(row, q, review)
     assert pieces == ["Rüsch 2014 — Intervention Category: Peer Support group: Anti-stigma"]
     q = understand(corpus_index, "participants and their age in the anti-stigma group?")
-    assert row_pieces(row, q, profile_for("some-review-2021"))[1:] == [
-        "Participants: 100",
-        "Age: 59",
-    ]
-
-
-def test_a_header_that_does_not_line_up_with_the_row_names_no_column(corpus_index):
-    row = passage(
-        "Rüsch 2014 | Peer Support group | 100 |",
-        kind="table_row",
-        section="Table 1",
-        header="Study ID | Intervention Category | Country | N",
-    )
-    q = understand(corpus_index, "peer support group size?")
-    assert row_pieces(row, q, profile_for("some-review-2021"))[0] == (
-        "Rüsch 2014: Peer Support group"
-    )
+    assert row_pieces(row, q, review)[1:] == ["Participants: 100", "Age: 59"]
+    # A header that does not line up with the row's cells names none of them.
+    short = row.model_copy(update={"text": "Rüsch 2014 | Peer Support group: Anti-stigma |"})
+    assert row_pieces(short, q, review) == ["Rüsch 2014: Peer Support group: Anti-stigma"]
 
 
 # -- layering ----------------------------------------------------------------------------
