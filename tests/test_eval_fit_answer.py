@@ -21,6 +21,7 @@ from eval.fit_answer import (
     fit_lead,
     holds,
     objective,
+    within_padding,
 )
 from eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
 from eval.questions import GoldSpan
@@ -39,6 +40,19 @@ def test_each_padded_sentence_costs_the_objective():
     assert objective(lean) - objective(padded) == pytest.approx(PADDING_COST)
     assert objective(lean | {"first_holds_gold": 0.7}) > objective(lean)
     assert objective(lean, 0.2) - objective(padded, 0.2) == pytest.approx(0.2)
+
+
+def test_a_policy_padding_more_than_the_top_passage_ranks_below_any_that_does_not():
+    lean = {"text_holds_gold": 0.7, "first_holds_gold": 0.5, "padding_mean": 1.2}
+    padded = {"text_holds_gold": 0.8, "first_holds_gold": 0.6, "padding_mean": 1.5}
+    top = 1.3  # the top passage's padded sentences per answer
+    assert objective(padded) > objective(lean)
+    assert (within_padding(lean, top), objective(lean)) > (
+        within_padding(padded, top),
+        objective(padded),
+    )
+    # Over the bound, the less padded ranks first.
+    assert within_padding(padded, 1.0) < within_padding(lean, 1.0) < 0
 
 
 def test_the_user_papers_fitted_on_are_the_dev_papers_never_a_test_paper():
