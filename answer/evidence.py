@@ -46,6 +46,16 @@ _MARKER_LIKE = re.compile(r"\[\d+\]")
 # A numeric in-text citation closing a sentence ("… and malaria [2]."): the unit ends
 # before it, so the answer's own [n] marker is not confused with the paper's.
 _TRAILING_CITATION = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]\W*$")
+# A question asking for a count, a share or a duration ("how many", "what proportion",
+# "sample size", "hrs") is answered by a sentence stating a number, whatever it shares in
+# words with the question: the one question-type / sentence-type agreement that held up
+# under cross-validation (others tried: when/date, why/cause, who/name, limitation).
+_ASKS_COUNT = re.compile(
+    r"\bhow (?:many|much|long|often|old|large|big)\b|\bnumber of\b|\bproportion|\bpercent"
+    r"|\brates?\b|\btotal\b|\bsample size\b|\bwhat (?:age|size)\b|\bhrs\b|\bhours\b",
+    re.IGNORECASE,
+)
+_BRACKETED_CITATION = re.compile(r"\[\d+(?:[,\u2013-]\s*\d+)*\]")
 KINDS = ("paragraph", "quote", "table_row", "reference", "list_item")
 # Section classes (retrieval.ranker.section_class) a unit's passage may sit in.
 SECTIONS = ("results", "discussion", "methods", "introduction", "abstract", "table")
@@ -92,6 +102,7 @@ FEATURES = (
     "passage_units",  # how many units its passage has
     "relative_position",  # position / passage_units: opening, middle or closing sentence
     *(f"section_{s}" for s in SECTIONS),  # finding, discussion, method, background…
+    "count_stated",  # the question asks for a count and the unit states a number
 )
 BM25_K1, BM25_B = 1.2, 0.75
 
@@ -334,6 +345,7 @@ def describe(
     neighbours = _neighbour_cosines(units)
     lexical_idf = [sum(idf(w) for w in keywords & content_words(t)) / weight for t in texts]
     relative = _relative_features(units, lexical_idf, bm25)
+    asks_count = bool(_ASKS_COUNT.search(question.raw))
     for i, u in enumerate(units):
         words = content_words(u.text)
         section = section_class(u.passage.section)
@@ -374,8 +386,14 @@ def describe(
             "neighbour_cosine": neighbours[i],
             **relative[i],
             **{f"section_{s}": float(section == s) for s in SECTIONS},
+            "count_stated": float(asks_count and states_number(u.text)),
         }
         u.features = np.asarray([values[f] for f in FEATURES], dtype=np.float64)
+
+
+def states_number(text: str) -> bool:
+    """A figure in the text, not counting its bracketed citation numbers."""
+    return any(c.isdigit() for c in _BRACKETED_CITATION.sub("", text))
 
 
 def _relative_features(

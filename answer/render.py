@@ -123,10 +123,33 @@ def columns_for(passage: Passage, data: list[str], profile: Profile | None) -> l
             names = names[-len(data) :] if len(data) <= len(names) else names
             return [None] * (len(data) - len(names)) + names
         return (names + [None] * len(data))[: len(data)]
+    named = _header_columns(passage, len(data))
+    if named is not None:
+        return named
     header = _context_header(passage.context)
     if header and len(header) == len(data) + 1:
         return list(header[1:])
     return [None] * len(data)
+
+
+def _header_columns(passage: Passage, n_data: int) -> list[str | None] | None:
+    """The data cells' column names from the row's own header (a user paper's table
+    keeps its column names there), matched cell by cell, empty cells included, so a
+    skipped checkmark column does not shift the names; None when the header and the row
+    do not line up."""
+    if not passage.header:
+        return None
+    names = [h.strip() for h in passage.header.split("|")]
+    text = passage.text.strip()
+    raw = (text[1:] if text.startswith("|") else text).split("|")
+    if text.endswith("|"):
+        raw = raw[:-1]
+    if len(raw) != len(names):
+        return None
+    kept = [name for name, cell in zip(names, raw, strict=True) if not _EMPTY_CELL.match(cell)]
+    if len(kept) != n_data + 1:
+        return None
+    return [name or None for name in kept[1:]]
 
 
 def _context_header(context: str) -> list[str] | None:

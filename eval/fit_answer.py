@@ -1,7 +1,8 @@
 """Fit the answer layer's sentence selector on the non-test questions; report k-fold CV.
 
     PEERQA_DATA_DIR=/path/to/store python -m eval.fit_answer [--folds 5]
-        [--padding-cost 0.1] [--compare OLD_ARTEFACT.json] [--no-papers] [--final-check]
+        [--padding-cost 0.1] [--padding-bound] [--max-padding N]
+        [--compare OLD_ARTEFACT.json] [--no-papers] [--final-check]
 
 Data, two question sets:
 - bundled: every in-scope question of eval/questions.jsonl whose split is not "test",
@@ -30,7 +31,9 @@ for its feature set and policy (the previous selector).
 
 The policy (lead margin, ratio, floor, units, lead alone) is chosen on those out-of-fold
 answers by OBJECTIVE (text holds gold + first sentence holds gold - PADDING_COST x padded
-sentences per answer) over all fitting questions, each question weighing the same (an
+sentences per answer) over all fitting questions (with --padding-bound, among the
+policies padding no more than the top passage does: fewer filler sentences for a little
+less gold), each question weighing the same (an
 objective weighing the two sets the same was tried: it fitted the four papers' 33 dev
 questions at the bundled paper's cost). The model is then refitted on all fitting
 questions and written with the policy and the CV figures to answer/models/selector.json,
@@ -447,12 +450,22 @@ def _policy(margin: float, ratio: float, floor: float, units: int, alone: float)
 
 
 def choose_policy(
-    scorer: Scorer, scores: Scores, padding_cost: float = PADDING_COST
+    scorer: Scorer,
+    scores: Scores,
+    padding_cost: float = PADDING_COST,
+    bounded: bool = False,
+    max_padding: float | None = None,
 ) -> tuple[Policy, dict[str, dict]]:
-    """The policy of the grid whose out-of-fold answers score best on OBJECTIVE. Checking
-    rendered answers takes a second a policy, so the grid is first cut to SHORTLIST
-    policies by the same objective over the chosen units themselves (a unit holds gold,
-    the lead holds gold, units holding none), then the shortlist is checked as rendered."""
+    """The policy of the grid whose out-of-fold answers score best on OBJECTIVE; with
+    `bounded`, among those padding no more than the top passage does (`within_padding`),
+    with `max_padding` no more than that many sentences per answer, or if none does, the
+    least padded. Checking rendered answers takes a second a
+    policy, so the grid is first cut to SHORTLIST policies by the same objective and
+    bound over the chosen units themselves (a unit holds gold, the lead holds gold, units
+    holding none), then the shortlist is checked as rendered."""
+    bound = scorer.top_passage()["all"]["padding_mean"] if bounded else float("inf")
+    if max_padding is not None:
+        bound = min(bound, max_padding)
     grid = []
     for alone, units, margin, ratio, floor in itertools.product(
         ALONE, MAX_UNITS, MARGINS, RATIOS, FLOORS
@@ -461,17 +474,31 @@ def choose_policy(
             continue  # one unit: ratio, floor and alone change nothing
         policy = _policy(margin, ratio, floor, units, alone)
         # Ties go to fewer units, then to the top passage keeping the lead more often.
-        figures = scorer.chosen(scores, policy)
-        grid.append(((objective(figures["all"], padding_cost), -units, margin), policy))
+        figures = scorer.chosen(scores, policy)["all"]
+        key = (within_padding(figures, bound), objective(figures, padding_cost), -units, margin)
+        grid.append((key, policy))
     grid.sort(key=lambda g: g[0], reverse=True)
     best = None
     for _, policy in grid[:SHORTLIST]:
         figures = scorer.answers(scores, policy)
-        key = (round(objective(figures["all"], padding_cost), 9), -policy.max_units, policy.margin)
+        key = (
+            within_padding(figures["all"], bound),
+            round(objective(figures["all"], padding_cost), 9),
+            -policy.max_units,
+            policy.margin,
+        )
         if best is None or key > best[0]:
             best = (key, policy, figures)
     assert best is not None
     return best[1], best[2]
+
+
+def within_padding(figures: dict[str, float], bound: float) -> float:
+    """0 when the answers pad no more than `bound` (the top passage's padded sentences per
+    answer), else minus the excess. An answer is never to be worse than the top passage,
+    in filler as in evidence: more sentences that hold no gold would buy what little
+    gold they hold at the reader's cost."""
+    return min(0.0, bound - figures["padding_mean"])
 
 
 def _print(label: str, by_set: dict[str, dict]) -> None:
@@ -510,6 +537,17 @@ def main() -> None:
         help=f"OBJECTIVE's charge per padded sentence (default {PADDING_COST})",
     )
     parser.add_argument(
+        "--padding-bound",
+        action="store_true",
+        help="choose only among policies padding no more than the top passage does",
+    )
+    parser.add_argument(
+        "--max-padding",
+        type=float,
+        help="choose only among policies padding at most this many sentences per answer "
+        "(CV, all questions): the replaced selector's figure keeps padding from regressing",
+    )
+    parser.add_argument(
         "--no-papers",
         action="store_true",
         help="fit on the bundled paper's questions alone (no user papers' dev questions)",
@@ -537,7 +575,9 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
     print(f"in-scope fitting questions: {counts}, units: {len(y)}, positive: {y.sum()}")
     scorer = Scorer(settings, examples)
     scores, cv = cross_validate(examples, args.folds)
-    policy, figures = choose_policy(scorer, scores, args.padding_cost)
+    policy, figures = choose_policy(
+        scorer, scores, args.padding_cost, args.padding_bound, args.max_padding
+    )
     print(f"{args.folds}-fold CV unit AUC {cv['unit_auc_mean']:.3f} {cv['unit_auc_by_fold']}")
     print(f"{args.folds}-fold CV best lead score's unit holds gold {cv['lead_holds']:.3f}")
     print(f"policy chosen on out-of-fold answers: {policy}")
@@ -578,6 +618,8 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
             "units": int(len(y)),
             "positive": int(y.sum()),
             "padding_cost": args.padding_cost,
+            "padding_bound": args.padding_bound,
+            "max_padding": args.max_padding,
             **{f"{name}_{k}": round(v, 4) for name, f in figures.items() for k, v in f.items()},
             **{
                 f"top_passage_{name}_{k}": round(v, 4)

@@ -22,6 +22,7 @@ from answer.evidence import (
     is_front_matter,
     quotation_bounds,
     select,
+    states_number,
     wanted,
     without_trailing_citation,
 )
@@ -201,6 +202,23 @@ def test_a_generic_paper_row_takes_column_names_from_its_header(corpus_index):
         "Recovery — Effect size (95% CI): 0.18 (0.07 to 0.29)",
         "Studies: 5",
     ]
+
+
+def test_a_user_paper_row_takes_column_names_from_its_table_header(corpus_index):
+    # As a user paper's table row is stored: its header on the passage, its context the
+    # paper's title; an empty cell neither gets a name nor shifts the next cell's.
+    header = "Study ID | Intervention Category | Country | Participants | Age"
+    text = "Rüsch 2014 | Peer Support group: Anti-stigma |  | 100 | 59 |"
+    row = passage(text, kind="table_row", section="Table 1", header=header)
+    review = profile_for("some-review-2021")
+    q = understand(corpus_index, "What was the sample size of the anti-stigma group?")
+    pieces = row_pieces(row, q, review)
+    assert pieces == ["Rüsch 2014 — Intervention Category: Peer Support group: Anti-stigma"]
+    q = understand(corpus_index, "participants and their age in the anti-stigma group?")
+    assert row_pieces(row, q, review)[1:] == ["Participants: 100", "Age: 59"]
+    # A header that does not line up with the row's cells names none of them.
+    short = row.model_copy(update={"text": "Rüsch 2014 | Peer Support group: Anti-stigma |"})
+    assert row_pieces(short, q, review) == ["Rüsch 2014: Peer Support group: Anti-stigma"]
 
 
 # -- layering ----------------------------------------------------------------------------
@@ -407,6 +425,21 @@ def test_features_weigh_rare_shared_words_and_read_the_neighbouring_sentences():
     assert value(second, "neighbour_cosine") == pytest.approx(0.9)
     assert value(third, "neighbour_cosine") == pytest.approx(0.3)
     assert value(first, "lexical_own") == 1.0 and value(second, "lexical_own") == 0.5
+    # A count asked for: the sentence stating one agrees with the question's type.
+    assert [value(u, "count_stated") for u in units] == [1.0, 0.0, 0.0]
+    q = _question(
+        raw="Who did they interview?",
+        resolved="Who did they interview?",
+        keywords=frozenset({"interview"}),
+    )
+    describe(q, [p], units, bank)
+    assert value(first, "count_stated") == 0.0
+
+
+def test_a_number_is_stated_by_a_figure_but_not_by_a_bracketed_citation():
+    assert states_number("A total of 2131 participants were included.")
+    assert states_number("Recruitment occurred in 2022 [4, 5].")
+    assert not states_number("Peer support reduced isolation [12, 14–16].")
 
 
 def test_a_sentence_closing_with_a_numeric_citation_is_cited_without_it():

@@ -17,10 +17,12 @@ from eval.fit_answer import (
     PAPERS_DIR,
     Example,
     Scorer,
+    choose_policy,
     fit,
     fit_lead,
     holds,
     objective,
+    within_padding,
 )
 from eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
 from eval.questions import GoldSpan
@@ -39,6 +41,48 @@ def test_each_padded_sentence_costs_the_objective():
     assert objective(lean) - objective(padded) == pytest.approx(PADDING_COST)
     assert objective(lean | {"first_holds_gold": 0.7}) > objective(lean)
     assert objective(lean, 0.2) - objective(padded, 0.2) == pytest.approx(0.2)
+
+
+def test_a_policy_padding_more_than_the_top_passage_ranks_below_any_that_does_not():
+    lean = {"text_holds_gold": 0.7, "first_holds_gold": 0.5, "padding_mean": 1.2}
+    padded = {"text_holds_gold": 0.8, "first_holds_gold": 0.6, "padding_mean": 1.5}
+    top = 1.3  # the top passage's padded sentences per answer
+    assert objective(padded) > objective(lean)
+    assert (within_padding(lean, top), objective(lean)) > (
+        within_padding(padded, top),
+        objective(padded),
+    )
+    # Over the bound, the less padded ranks first.
+    assert within_padding(padded, 1.0) < within_padding(lean, 1.0) < 0
+
+
+class _Scorer:
+    """Stands in for Scorer: each further unit a policy allows finds more gold and pads
+    more (the trade the padding bound is about)."""
+
+    def _figures(self, policy):
+        n = policy.max_units
+        return {
+            "all": {
+                "text_holds_gold": 0.5 + 0.1 * n,
+                "first_holds_gold": 0.5,
+                "padding_mean": 0.5 * n,
+            }
+        }
+
+    def chosen(self, scores, policy):
+        return self._figures(policy)
+
+    answers = chosen
+
+    def top_passage(self):
+        return {"all": {"padding_mean": 1.2}}
+
+
+def test_the_policy_pads_no_more_than_the_bound_asked_for():
+    assert choose_policy(_Scorer(), [])[0].max_units == 4  # each unit buys 0.1 for 0.025
+    assert choose_policy(_Scorer(), [], bounded=True)[0].max_units == 2  # the top's 1.2
+    assert choose_policy(_Scorer(), [], max_padding=1.5)[0].max_units == 3
 
 
 def test_the_user_papers_fitted_on_are_the_dev_papers_never_a_test_paper():
