@@ -149,7 +149,12 @@ def verdict(
             "the source this question asks about, so it cannot say what it found",
             "unknown_source",
         )
-    if label in (MEDICAL_ADVICE, CLINICAL_FACT):
+    # A clinical outcome asked of the study's own programmes or peers ("how much did HbA1c
+    # fall in Programme G's pts?") is a question about the study, owed its caveat (not
+    # reported, a false premise) below rather than a safety refusal. Only the model's
+    # reading yields: what the safety rule reads (a drug, a person's care) stays refused.
+    about_study = s.caveat and asks_of_peer_support(question) and not safety_rule(question)
+    if label in (MEDICAL_ADVICE, CLINICAL_FACT) and not about_study:
         # What a drug costs or who pays for it reads clinical but is no clinical fact: the
         # true reason is that the evidence does not cover it (unless a person's care is asked).
         lists = word_lists()
@@ -172,8 +177,16 @@ def verdict(
             label,
         )
     # An off-topic reading yields to evidence as close as its fitted threshold asks: a
-    # user's own paper may answer what the intent model never saw ("What is Kooth?").
-    if label == OFF_TOPIC and (s.support is None or s.support < t.off_topic_yields_at):
+    # user's own paper may answer what the intent model never saw ("What is Kooth?"). Not
+    # when it names what the evidence never mentions ("best EHR for a 3-GP practice",
+    # "medicare billing code for a peer support visit"): close sentences about peer
+    # support are then not about *it*.
+    if label == OFF_TOPIC and (
+        s.support is None
+        or s.support < t.off_topic_yields_at
+        or s.unknown
+        or unmentioned_administration(question, evidence_of(index))
+    ):
         return Decline(
             OUT_OF_SCOPE,
             f"The evidence held ({held}) does not cover this question: it is not about "
@@ -219,6 +232,26 @@ def verdict(
     return None
 
 
+def unmentioned_administration(question: str, evidence: Evidence) -> tuple[str, ...]:
+    """The question's words of health care administration (billing, payers, pay, records
+    systems: answer/data/workplace.json) that the evidence never mentions."""
+    found = []
+    for term in word_lists().administration_terms:
+        # A term is looked up in every form its entry allows ("reimburs*": reimbursement).
+        if (m := term.search(question)) and not term.search(evidence.text):
+            found.append(m.group())
+    return tuple(found)
+
+
+def asks_of_peer_support(question: str) -> bool:
+    """The question speaks of peer support, its people or programmes ("peer trials",
+    "Programme G's pts"), not only of research in general."""
+    return bool(
+        word_lists().speaks_of_support.search(question)
+        or re.search(r"\bpeers?\b", question, re.IGNORECASE)
+    )
+
+
 def _unmentioned(held: str, names: Sequence[str], so: str, why: str) -> Decline:
     listed = _listed([f"“{n}”" for n in names])
     return Decline(
@@ -241,9 +274,12 @@ def _safety_reason(label: str, question: str) -> str:
 
 
 def _first_match(patterns: dict, text: str) -> str | None:
-    """The list (of aspects or senses) whose words occur earliest in the text."""
-    hits = [(m.start(), name) for name, p in patterns.items() if (m := p.search(text))]
-    return min(hits)[1] if hits else None
+    """The list (of aspects or senses) whose words occur earliest in the text, the longer
+    phrase first where two start together ("P2P lending" is lending, not networking)."""
+    hits = [
+        (m.start(), -len(m.group()), name) for name, p in patterns.items() for m in p.finditer(text)
+    ]
+    return min(hits)[2] if hits else None
 
 
 def _listed(items: list[str]) -> str:
@@ -331,8 +367,8 @@ def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
         for m in _NAME.finditer(question, start, end):
             if m.start() in short or any(a.start <= m.start() < a.end for a in short.values()):
                 continue
-            if m.start() == start and not m.group().isupper():
-                continue  # a sentence's first word is capitalised anyway
+            if m.start() == start and not re.search(r"[A-Z]", m.group()[1:]):
+                continue  # a sentence's first word is capitalised anyway ("SystmOne" is a name)
             if re.fullmatch(r"I['’](?:m|ve|d|ll)", m.group()):
                 continue  # "I'm a GP": the asker, not a name
             word = re.sub(r"(?:'s|’s)$", "", m.group())
