@@ -181,16 +181,14 @@ def verdict(
     # when it names what the evidence never mentions ("best EHR for a 3-GP practice",
     # "medicare billing code for a peer support visit"): close sentences about peer
     # support are then not about *it*.
+    # (Looked up only for an off-topic label: it reads the whole evidence.)
+    unused = unmentioned_administration(question, evidence_of(index)) if label == OFF_TOPIC else ()
     if label == OFF_TOPIC and (
-        s.support is None
-        or s.support < t.off_topic_yields_at
-        or s.unknown
-        or unmentioned_administration(question, evidence_of(index))
+        s.support is None or s.support < t.off_topic_yields_at or s.unknown or unused
     ):
         return Decline(
             OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not cover this question: it is not about "
-            "peer support or the care it complements.",
+            _off_topic_reason(held, question, s.unknown, unused, s.support, t.off_topic_yields_at),
             label,
         )
     if s.support is None:
@@ -232,6 +230,38 @@ def verdict(
     return None
 
 
+def _off_topic_reason(
+    held: str,
+    question: str,
+    unknown: Sequence[str],
+    unused: Sequence[str],
+    support: float | None,
+    yields_at: float,
+) -> str:
+    """Why an off-topic question is not covered, true of it: what it names that the
+    evidence never mentions, when it names any; "not about peer support" only when it
+    does not speak of peer support ("medicare billing code for a peer support visit"
+    does, and is declined for the billing)."""
+    names = [*unknown, *(w for w in unused if w not in unknown)]
+    if names:
+        listed = _listed([f"“{n}”" for n in names])
+        return (
+            f"The evidence held ({held}) does not cover this question: it never mentions "
+            f"{listed}, which the question asks about."
+        )
+    if asks_of_peer_support(question) and support is not None:
+        return (
+            f"The evidence held ({held}) does not cover this question: it mentions peer "
+            "support but asks about something else, and no sentence retrieved is close to it "
+            f"(best similarity {support:.2f}, below the {yields_at:.2f} fitted for such "
+            "questions)."
+        )
+    return (
+        f"The evidence held ({held}) does not cover this question: it is not about peer "
+        "support or the care it complements."
+    )
+
+
 def unmentioned_administration(question: str, evidence: Evidence) -> tuple[str, ...]:
     """The question's words of health care administration (billing, payers, pay, records
     systems: answer/data/workplace.json) that the evidence never mentions."""
@@ -239,8 +269,8 @@ def unmentioned_administration(question: str, evidence: Evidence) -> tuple[str, 
     for term in word_lists().administration_terms:
         # A term is looked up in every form its entry allows ("reimburs*": reimbursement).
         if (m := term.search(question)) and not term.search(evidence.text):
-            found.append(m.group())
-    return tuple(found)
+            found.append((m.start(), m.group()))
+    return tuple(dict.fromkeys(w for _, w in sorted(found)))  # as the question says them
 
 
 def asks_of_peer_support(question: str) -> bool:

@@ -278,7 +278,11 @@ def test_an_off_topic_label_does_not_yield_when_it_names_what_the_evidence_never
     # …nor a word of administration it never uses; one it uses ("reimbursement", in a
     # reference title) is no reason to doubt it.
     billing = "medicare billing code for a peer support visit"
-    assert verdict(billing, Signals(off, 0.55, ()), corpus_index, fitted)
+    declined = verdict(billing, Signals(off, 0.55, ()), corpus_index, fitted)
+    # The reason names what is missing; it never says a question about peer support is not.
+    assert declined and "never mentions “medicare” or “billing”" in declined.reason
+    assert "not about peer support" not in declined.reason
+    assert "medicare" not in CORPUS_TEXT.lower() and "billing" not in CORPUS_TEXT.lower()
     assert (
         verdict("is peer support reimbursed", Signals(off, 0.55, ()), corpus_index, fitted) is None
     )
