@@ -242,7 +242,9 @@ def _off_topic_reason(
     evidence never mentions, when it names any; "not about peer support" only when it
     does not speak of peer support ("medicare billing code for a peer support visit"
     does, and is declined for the billing)."""
-    names = [*unknown, *(w for w in unused if w not in unknown)]
+    found = [*unknown, *(w for w in unused if w not in unknown)]
+    # "501" inside "501(c)(3)" is one thing missing, said once.
+    names = [n for n in found if not any(n != o and n in o for o in found)]
     if names:
         listed = _listed([f"“{n}”" for n in names])
         return (
