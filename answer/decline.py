@@ -149,7 +149,12 @@ def verdict(
             "the source this question asks about, so it cannot say what it found",
             "unknown_source",
         )
-    if label in (MEDICAL_ADVICE, CLINICAL_FACT):
+    # A clinical outcome asked of the study's own programmes or peers ("how much did HbA1c
+    # fall in Programme G's pts?") is a question about the study, owed its caveat (not
+    # reported, a false premise) below rather than a safety refusal. Only the model's
+    # reading yields: what the safety rule reads (a drug, a person's care) stays refused.
+    about_study = s.caveat and asks_of_peer_support(question) and not safety_rule(question)
+    if label in (MEDICAL_ADVICE, CLINICAL_FACT) and not about_study:
         # What a drug costs or who pays for it reads clinical but is no clinical fact: the
         # true reason is that the evidence does not cover it (unless a person's care is asked).
         lists = word_lists()
@@ -172,12 +177,18 @@ def verdict(
             label,
         )
     # An off-topic reading yields to evidence as close as its fitted threshold asks: a
-    # user's own paper may answer what the intent model never saw ("What is Kooth?").
-    if label == OFF_TOPIC and (s.support is None or s.support < t.off_topic_yields_at):
+    # user's own paper may answer what the intent model never saw ("What is Kooth?"). Not
+    # when it names what the evidence never mentions ("best EHR for a 3-GP practice",
+    # "medicare billing code for a peer support visit"): close sentences about peer
+    # support are then not about *it*.
+    # (Looked up only for an off-topic label: it reads the whole evidence.)
+    unused = unmentioned_administration(question, evidence_of(index)) if label == OFF_TOPIC else ()
+    if label == OFF_TOPIC and (
+        s.support is None or s.support < t.off_topic_yields_at or s.unknown or unused
+    ):
         return Decline(
             OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not cover this question: it is not about "
-            "peer support or the care it complements.",
+            _off_topic_reason(held, question, s.unknown, unused, s.support, t.off_topic_yields_at),
             label,
         )
     if s.support is None:
@@ -219,6 +230,60 @@ def verdict(
     return None
 
 
+def _off_topic_reason(
+    held: str,
+    question: str,
+    unknown: Sequence[str],
+    unused: Sequence[str],
+    support: float | None,
+    yields_at: float,
+) -> str:
+    """Why an off-topic question is not covered, true of it: what it names that the
+    evidence never mentions, when it names any; "not about peer support" only when it
+    does not speak of peer support ("medicare billing code for a peer support visit"
+    does, and is declined for the billing)."""
+    found = [*unknown, *(w for w in unused if w not in unknown)]
+    # "501" inside "501(c)(3)" is one thing missing, said once.
+    names = [n for n in found if not any(n != o and n in o for o in found)]
+    if names:
+        listed = _listed([f"“{n}”" for n in names])
+        return (
+            f"The evidence held ({held}) does not cover this question: it never mentions "
+            f"{listed}, which the question asks about."
+        )
+    if asks_of_peer_support(question) and support is not None:
+        return (
+            f"The evidence held ({held}) does not cover this question: it mentions peer "
+            "support but asks about something else, and no sentence retrieved is close to it "
+            f"(best similarity {support:.2f}, below the {yields_at:.2f} fitted for such "
+            "questions)."
+        )
+    return (
+        f"The evidence held ({held}) does not cover this question: it is not about peer "
+        "support or the care it complements."
+    )
+
+
+def unmentioned_administration(question: str, evidence: Evidence) -> tuple[str, ...]:
+    """The question's words of health care administration (billing, payers, pay, records
+    systems: answer/data/workplace.json) that the evidence never mentions."""
+    found = []
+    for term in word_lists().administration_terms:
+        # A term is looked up in every form its entry allows ("reimburs*": reimbursement).
+        if (m := term.search(question)) and not term.search(evidence.text):
+            found.append((m.start(), m.group()))
+    return tuple(dict.fromkeys(w for _, w in sorted(found)))  # as the question says them
+
+
+def asks_of_peer_support(question: str) -> bool:
+    """The question speaks of peer support, its people or programmes ("peer trials",
+    "Programme G's pts"), not only of research in general."""
+    return bool(
+        word_lists().speaks_of_support.search(question)
+        or re.search(r"\bpeers?\b", question, re.IGNORECASE)
+    )
+
+
 def _unmentioned(held: str, names: Sequence[str], so: str, why: str) -> Decline:
     listed = _listed([f"“{n}”" for n in names])
     return Decline(
@@ -241,9 +306,12 @@ def _safety_reason(label: str, question: str) -> str:
 
 
 def _first_match(patterns: dict, text: str) -> str | None:
-    """The list (of aspects or senses) whose words occur earliest in the text."""
-    hits = [(m.start(), name) for name, p in patterns.items() if (m := p.search(text))]
-    return min(hits)[1] if hits else None
+    """The list (of aspects or senses) whose words occur earliest in the text, the longer
+    phrase first where two start together ("P2P lending" is lending, not networking)."""
+    hits = [
+        (m.start(), -len(m.group()), name) for name, p in patterns.items() for m in p.finditer(text)
+    ]
+    return min(hits)[2] if hits else None
 
 
 def _listed(items: list[str]) -> str:
@@ -331,8 +399,8 @@ def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
         for m in _NAME.finditer(question, start, end):
             if m.start() in short or any(a.start <= m.start() < a.end for a in short.values()):
                 continue
-            if m.start() == start and not m.group().isupper():
-                continue  # a sentence's first word is capitalised anyway
+            if m.start() == start and not re.search(r"[A-Z]", m.group()[1:]):
+                continue  # a sentence's first word is capitalised anyway ("SystmOne" is a name)
             if re.fullmatch(r"I['’](?:m|ve|d|ll)", m.group()):
                 continue  # "I'm a GP": the asker, not a name
             word = re.sub(r"(?:'s|’s)$", "", m.group())

@@ -52,6 +52,7 @@ from answer.intent import (
     intent_text,
     lexical_names,
     safety_rule,
+    sense_rule,
 )
 from peerqa.config import REPO_ROOT
 
@@ -196,9 +197,12 @@ def fit_cuts(p: np.ndarray, y: Sequence[str]) -> tuple[float, float]:
     return cuts[0], cuts[1]
 
 
-def labels_of(p: np.ndarray, cuts: tuple[float, float], rules: Sequence[bool]) -> list[str]:
+def labels_of(
+    p: np.ndarray, cuts: tuple[float, float], rules: Sequence[tuple[bool, bool]]
+) -> list[str]:
+    """Labels from out-of-fold probabilities and each row's (safety, sense) rules."""
     model = IntentModel(CLASSES, *(np.zeros(1),) * 4, *cuts, embedding_model="")
-    return [model.decide(row, rule).label for row, rule in zip(p, rules, strict=True)]
+    return [model.decide(row, *rule).label for row, rule in zip(p, rules, strict=True)]
 
 
 def intent_report(y: Sequence[str], predicted: Sequence[str]) -> dict:
@@ -243,7 +247,7 @@ def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
             y.append(r.label)
             groups.append(r.id)
     x = np.stack([features(t, embed(intent_text(t))) for t in texts])
-    rules = [safety_rule(t) for t in texts]
+    rules = [(safety_rule(t), sense_rule(t)) for t in texts]
 
     print(f"intent: {len(train)} training questions (+ one slip each), {len(holdout)} held out")
     tried = {}

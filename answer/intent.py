@@ -29,7 +29,12 @@ from retrieval.expansion import shorthand, unabbreviate
 
 DATA = Path(__file__).with_name("data")
 ARTEFACT = DATA / "intent.json"
-WORD_LISTS = (DATA / "clinical.json", DATA / "peer.json", DATA / "personal.json")
+WORD_LISTS = (
+    DATA / "clinical.json",
+    DATA / "peer.json",
+    DATA / "personal.json",
+    DATA / "workplace.json",
+)
 
 EVIDENCE = "evidence"
 MEDICAL_ADVICE = "medical_advice"
@@ -56,22 +61,32 @@ def phrase_pattern(phrases: list[str]) -> re.Pattern[str]:
 class WordLists:
     drugs: re.Pattern[str]
     not_clinical: re.Pattern[str]  # prices, payers, buying: about a drug, not clinical
+    administration: re.Pattern[str]  # billing, payers, pay, regulation, records systems
+    administration_terms: tuple[re.Pattern[str], ...]  # the same, one pattern a term
     aspects: dict[str, re.Pattern[str]]  # what a clinical question asks for -> its words
     peer_support: re.Pattern[str]
     senses: dict[str, re.Pattern[str]]  # another sense of "peer" -> its words
+    decisive: re.Pattern[str]  # phrases that fix another sense ("peer review", "peerage")
+    speaks_of_support: re.Pattern[str]  # peer support itself, its people and programmes
     person: tuple[re.Pattern[str], ...]
     decision: tuple[re.Pattern[str], ...]
 
 
 @lru_cache
 def word_lists() -> WordLists:
-    clinical, peer, personal = (json.loads(p.read_text(encoding="utf-8")) for p in WORD_LISTS)
+    clinical, peer, personal, workplace = (
+        json.loads(p.read_text(encoding="utf-8")) for p in WORD_LISTS
+    )
     return WordLists(
         drugs=phrase_pattern(clinical["drugs"]),
         not_clinical=phrase_pattern(clinical["not_clinical"]),
+        administration=phrase_pattern(workplace["administration"]),
+        administration_terms=tuple(phrase_pattern([w]) for w in workplace["administration"]),
         aspects={k: phrase_pattern(v) for k, v in clinical["aspects"].items()},
         peer_support=phrase_pattern(peer["peer_support"]),
         senses={k: phrase_pattern(v) for k, v in peer["other_senses"].items()},
+        decisive=phrase_pattern(peer["decisive_senses"]),
+        speaks_of_support=phrase_pattern(peer["speaks_of_support"]),
         person=tuple(re.compile(p, re.IGNORECASE) for p in personal["person"]),
         decision=tuple(re.compile(p, re.IGNORECASE) for p in personal["decision"]),
     )
@@ -93,6 +108,7 @@ def lexical_names() -> list[str]:
     return [
         "drug",
         "not_clinical",
+        "administration",
         *(f"aspect:{k}" for k in lists.aspects),
         "person",
         "decision",
@@ -108,6 +124,7 @@ def lexical_features(text: str) -> np.ndarray:
     values = [
         bool(lists.drugs.search(read)),
         bool(lists.not_clinical.search(read)),
+        bool(lists.administration.search(read)),
         *(bool(p.search(read)) for p in lists.aspects.values()),
         any(p.search(text) for p in lists.person),
         any(p.search(text) for p in lists.decision),
@@ -139,6 +156,25 @@ def safety_rule(text: str) -> bool:
         return False  # "price of insulin glargine": about a drug, not a clinical fact
     other = lists.peer_support.search(read) or any(p.search(read) for p in lists.senses.values())
     return bool(personal or not other)
+
+
+def sense_rule(text: str) -> bool:
+    """What a word list does reliably for "peer": a phrase whose meaning is fixed ("peer
+    review", "house of lords", "peer observation", "P2P lending") is another sense of the
+    word, unless the rest of the question speaks of peer support ("peer pressure on
+    mentors in recovery"). The embedding reads "peer comparison letters to GPs" as close
+    to health care research; the phrase says what it is about."""
+    lists, read = word_lists(), readable(text)
+    found = [m.span() for m in lists.decisive.finditer(read)]
+    if not found:
+        return False
+    rest = "".join(
+        read[start:end]
+        for start, end in zip(
+            [0] + [e for _, e in found], [s for s, _ in found] + [len(read)], strict=True
+        )
+    )
+    return not lists.speaks_of_support.search(rest)
 
 
 def features(text: str, vector: np.ndarray) -> np.ndarray:
@@ -181,9 +217,11 @@ class IntentModel:
         return e / e.sum()
 
     def classify(self, text: str, vector: np.ndarray) -> Intent:
-        return self.decide(self.probabilities(text, vector), safety_rule(text))
+        return self.decide(self.probabilities(text, vector), safety_rule(text), sense_rule(text))
 
-    def decide(self, p: np.ndarray, safety: bool = False) -> Intent:
+    def decide(self, p: np.ndarray, safety: bool = False, sense: bool = False) -> Intent:
+        """The label from the probabilities, or from a rule that fired: `safety` (a
+        clinical question) or `sense` (another sense of "peer")."""
         by_class = dict(zip(self.classes, (float(v) for v in p), strict=True))
         leaning = max(by_class, key=by_class.__getitem__)
         label = EVIDENCE
@@ -191,6 +229,8 @@ class IntentModel:
             if sum(by_class[k] for k in group) >= at or (safety and group == SAFETY):
                 label = max(group, key=by_class.__getitem__)
                 break
+        if label == EVIDENCE and sense:
+            label = OTHER_PEER_SENSE
         return Intent(label, leaning, by_class)
 
     def to_json(self) -> dict:

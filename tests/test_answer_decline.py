@@ -38,6 +38,7 @@ from answer.intent import (
     intent_text,
     load_intent_model,
     safety_rule,
+    sense_rule,
 )
 from answer.question import understand
 from retrieval.expansion import shorthand, unabbreviate
@@ -185,16 +186,16 @@ def test_unknown_name_reason_is_true(corpus_index):
 
 
 def test_an_off_topic_label_yields_only_to_evidence_as_close_as_its_own_threshold(corpus_index):
-    """Workplace questions ("rota software for our practice?") retrieve health care
-    sentences about as close as terse in-scope questions do: a confident off-topic label
-    is overruled only by evidence closer than the off-topic threshold fitted for it."""
+    """Workplace questions ("software for our practice?") retrieve health care sentences
+    about as close as terse in-scope questions do: a confident off-topic label is
+    overruled only by evidence closer than the off-topic threshold fitted for it."""
     from answer.decline import Signals
     from answer.intent import OFF_TOPIC, Intent
 
     p = {"evidence": 0.02, "medical_advice": 0.0, "clinical_fact": 0.0, "off_topic": 0.97}
     off = Intent(OFF_TOPIC, OFF_TOPIC, {**p, "other_peer_sense": 0.01})
     fitted = Thresholds(0.28, 0.28, 0.28, 0.47)
-    question = "rota software for a 6 partner practice"
+    question = "which software suits a 6 partner practice"
     declined = verdict(question, Signals(off, 0.40, ()), corpus_index, fitted)
     assert declined and declined.reason_code == "out_of_scope" and declined.why == OFF_TOPIC
     assert verdict(question, Signals(off, 0.55, ()), corpus_index, fitted) is None
@@ -228,6 +229,92 @@ def test_safety_rule_needs_a_clinical_word_without_peer_support():
     assert safety_rule("my mentor says I can stop my lithium, should I?")  # a person's choice
     assert not safety_rule("does peer support improve medication adherence?")
     assert not safety_rule("what happens after diagnosis")
+
+
+def test_a_phrase_that_fixes_another_sense_of_peer_decides_it():
+    """ "peer comparison letters", "life peers", "P2P lending" mean another "peer" whatever
+    else is asked; beside words of peer support they do not decide."""
+    assert sense_rule("do peer comparison letters cut GP antibiotic prescribing?")
+    assert sense_rule("are life peers paid an allowance")
+    assert sense_rule("peer observation of consultants on ward rounds")
+    assert sense_rule("p2p lending platforms - safe?")
+    assert not sense_rule("how do mentors handle peer pressure to use again")
+    assert not sense_rule("peer-to-peer for parents of disabled kids: phone or face to face?")
+    assert not sense_rule("what do pts get from peer support")
+
+
+@pytest.mark.parametrize(
+    ("question", "sense"),
+    [
+        ("is P2P lending a safe home for savings", "peer-to-peer lending"),
+        (
+            "setting up peer observation of teaching for registrars",
+            "peer assessment or observation",
+        ),
+        ("bittorrent shows 0 peers", "peer-to-peer networking"),
+        ("can hereditary peers still sit in the Lords", "a peer of the realm"),
+    ],
+)
+def test_the_sense_of_peer_named_is_the_one_asked(corpus_index, question, sense):
+    declined = decide(understand(corpus_index, question), [], corpus_index)
+    assert declined and declined.reason_code == "out_of_scope"
+    assert f"about {sense}" in declined.reason
+
+
+def test_an_off_topic_label_does_not_yield_when_it_names_what_the_evidence_never_mentions(
+    corpus_index,
+):
+    """Close sentences about peer support are not about a product, payer or place the
+    evidence never mentions ("best EHR for a 3-GP practice?")."""
+    from answer.decline import Signals
+    from answer.intent import OFF_TOPIC, Intent
+
+    p = {"evidence": 0.02, "medical_advice": 0.0, "clinical_fact": 0.0, "off_topic": 0.97}
+    off = Intent(OFF_TOPIC, OFF_TOPIC, {**p, "other_peer_sense": 0.01})
+    fitted = Thresholds(0.28, 0.28, 0.28, 0.47)
+    assert verdict("what is Kooth", Signals(off, 0.55, ()), corpus_index, fitted) is None
+    declined = verdict("best EHR for us?", Signals(off, 0.55, ("EHR",)), corpus_index, fitted)
+    assert declined and declined.reason_code == "out_of_scope" and declined.why == OFF_TOPIC
+    # …nor a word of administration it never uses; one it uses ("reimbursement", in a
+    # reference title) is no reason to doubt it.
+    billing = "medicare billing code for a peer support visit"
+    declined = verdict(billing, Signals(off, 0.55, ()), corpus_index, fitted)
+    # The reason names what is missing; it never says a question about peer support is not.
+    assert declined and "never mentions “medicare” or “billing”" in declined.reason
+    assert "not about peer support" not in declined.reason
+    assert "medicare" not in CORPUS_TEXT.lower() and "billing" not in CORPUS_TEXT.lower()
+    assert (
+        verdict("is peer support reimbursed", Signals(off, 0.55, ()), corpus_index, fitted) is None
+    )
+
+
+def test_a_clinical_outcome_asked_of_the_programmes_gets_its_caveat_not_a_refusal(corpus_index):
+    """ "how much did HbA1c fall in Programme G's pts?" asks what the study reports: the
+    model's clinical reading yields to the caveat; a drug or a person's care does not."""
+    from answer.decline import Signals
+    from answer.intent import CLINICAL_FACT, Intent
+
+    p = {"evidence": 0.1, "medical_advice": 0.0, "clinical_fact": 0.9, "off_topic": 0.0}
+    clinical = Intent(CLINICAL_FACT, CLINICAL_FACT, {**p, "other_peer_sense": 0.0})
+    fitted = Thresholds(0.28, 0.28, 0.28, 0.43)
+    about = "how much did HbA1c fall in programme G's pts?"
+    assert (
+        verdict(about, Signals(clinical, 0.45, (), caveat="not_reported"), corpus_index, fitted)
+        is None
+    )
+    refused = verdict(about, Signals(clinical, 0.45, ()), corpus_index, fitted)
+    assert refused and refused.reason_code == "medical_advice"
+    drug = "should my mentor stop her lithium, like the peers in programme B?"
+    refused = verdict(
+        drug, Signals(clinical, 0.45, (), caveat="not_reported"), corpus_index, fitted
+    )
+    assert refused and refused.reason_code == "medical_advice"
+
+
+def test_a_name_that_starts_a_question_is_still_a_name(corpus_index):
+    held = evidence_of(corpus_index)
+    assert unknown_names("SystmOne template for pain reviews?", held) == ("SystmOne",)
+    assert unknown_names("Programme B, how big?", held) == ()
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +369,7 @@ def test_training_questions_are_kept_apart_from_the_curated_set():
     [
         ("what did the 2021 NICE guideline say about peer mentors?", "“NICE”"),
         ("findings of the peer navigator evaluation in Ontario?", "“Ontario”"),
+        ("summarise the SPRINT trial results", "“SPRINT”"),
     ],
 )
 def test_a_source_the_evidence_never_mentions_cannot_be_summarised(corpus_index, question, names):
