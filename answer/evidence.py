@@ -45,7 +45,8 @@ _TRAILING_ATTRIBUTION = re.compile(r"\s*\([^()\n]{1,40}\)[\s|]*$")
 _MARKER_LIKE = re.compile(r"\[\d+\]")
 # A numeric in-text citation closing a sentence ("… and malaria [2]."): the unit ends
 # before it, so the answer's own [n] marker is not confused with the paper's.
-_TRAILING_CITATION = re.compile(r"\s*\[\d+(?:\s*[,\u2013-]\s*\d+)*\]\W*$")
+_CITATION = r"\[\d+(?:\s*[,\u2013-]\s*\d+)*\]"  # "[3]", "[3, 5]", "[3-5]"
+_TRAILING_CITATION = re.compile(rf"\s*{_CITATION}\W*$")
 # A question asking for a count, a share or a duration ("how many", "what proportion",
 # "sample size", "hrs") is answered by a sentence stating a number, whatever it shares in
 # words with the question: the one question-type / sentence-type agreement that held up
@@ -55,7 +56,7 @@ _ASKS_COUNT = re.compile(
     r"|\brates?\b|\btotal\b|\bsample size\b|\bwhat (?:age|size)\b|\bhrs\b|\bhours\b",
     re.IGNORECASE,
 )
-_BRACKETED_CITATION = re.compile(r"\[\d+(?:[,\u2013-]\s*\d+)*\]")
+_BRACKETED_CITATION = re.compile(_CITATION)
 KINDS = ("paragraph", "quote", "table_row", "reference", "list_item")
 # Section classes (retrieval.ranker.section_class) a unit's passage may sit in.
 SECTIONS = ("results", "discussion", "methods", "introduction", "abstract", "table")

@@ -23,6 +23,7 @@ author's surname that the papers also use as an ordinary word ("Young") needs th
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
@@ -265,8 +266,6 @@ def profile_words(text: str) -> list[str]:
 
 
 def _paper_profiles(index: LiveIndex, known: PaperNames) -> dict[str, frozenset[str]]:
-    import math
-
     from answer.evidence import is_front_matter
 
     documents = index.state.documents if index.state else []
@@ -316,8 +315,6 @@ def description(raw: str) -> list[str]:
 def description_scores(index: LiveIndex, raw: str) -> dict[str, float]:
     """Each loaded paper's share of the question's description (words weighted by their
     rarity among the profiles); {} when the question describes no study."""
-    import math
-
     said = list(dict.fromkeys(description(raw)))
     profiles = dict(paper_profiles(index))
     written = profiles.pop("", frozenset())
