@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from eval.metrics import AnswerCheck, AnswerScores, RetrievalScores, Span, summarise_answers
 from eval.questions import CAVEAT_CATEGORIES, DECLINE_REASONS, Question, gold_spans, load_questions
@@ -55,14 +55,18 @@ class TopPassage:
         return self._ours.ranking(q)[:1]
 
 
+class Scored(BaseModel):
+    """One system's figures: retrieval, answers by group ("all" and each category), checks."""
+
+    retrieval: SystemReport
+    answers: dict[str, AnswerScores]
+    checks: list[AnswerCheck]
+
+
 class UnseenReport(BaseModel):
     questions: int
-    retrieval: SystemReport
-    retrieval_top: SystemReport
-    answers: dict[str, AnswerScores]
-    answers_top: dict[str, AnswerScores]
-    checks: list[AnswerCheck]
-    checks_top: list[AnswerCheck]
+    ours: Scored
+    top: Scored = Field(description="The baseline: the top search passage is the answer")
 
 
 def score_batch(index: LiveIndex, questions: Sequence[Question]) -> UnseenReport:
@@ -75,12 +79,14 @@ def score_batch(index: LiveIndex, questions: Sequence[Question]) -> UnseenReport
     top = check_top_passages(ours, questions, sources)
     return UnseenReport(
         questions=len(questions),
-        retrieval=score_system(ours, plain, gold),
-        retrieval_top=score_system(TopPassage(ours), plain, gold),
-        answers=_by_group(checks),
-        answers_top=_by_group(top),
-        checks=checks,
-        checks_top=top,
+        ours=Scored(
+            retrieval=score_system(ours, plain, gold), answers=_by_group(checks), checks=checks
+        ),
+        top=Scored(
+            retrieval=score_system(TopPassage(ours), plain, gold),
+            answers=_by_group(top),
+            checks=top,
+        ),
     )
 
 
@@ -116,9 +122,9 @@ def table(report: UnseenReport) -> str:
         "wrongly declined",
     ]
     rows = [head, ["---"] * len(head)]
-    for group, a in report.answers.items():
-        t = report.answers_top[group]
-        r, rt = _retrieval(report.retrieval, group), _retrieval(report.retrieval_top, group)
+    for group, a in report.ours.answers.items():
+        t = report.top.answers[group]
+        r, rt = _retrieval(report.ours.retrieval, group), _retrieval(report.top.retrieval, group)
         gold_figures = group not in DECLINE_REASONS
         caveat = (
             f"{_f(a.caveat_correct)} ({_f(a.spurious_caveat)})"
@@ -148,7 +154,7 @@ def table(report: UnseenReport) -> str:
 
 
 def integrity(report: UnseenReport) -> str:
-    a = report.answers[OVERALL]
+    a = report.ours.answers[OVERALL]
     return (
         f"verbatim {_f(a.verbatim_rate)}, invented citations {a.invented_citations}, "
         f"quotes whole {_f(a.quotes_whole)}, raw table rows or unrequested references "
@@ -159,9 +165,9 @@ def integrity(report: UnseenReport) -> str:
 def misses(report: UnseenReport, questions: Sequence[Question]) -> str:
     """One line per question whose answer misses: what it led with, for reading failures."""
     by_id = {q.id: q for q in questions}
-    top = {c.id: c for c in report.checks_top}
+    top = {c.id: c for c in report.top.checks}
     lines = []
-    for c in report.checks:
+    for c in report.ours.checks:
         q = by_id[c.id]
         if q.in_scope:
             wrong_caveat = q.expect is not None and c.caveat != q.expect

@@ -105,22 +105,28 @@ def test_the_scorer_runs_on_a_tiny_batch_with_the_baseline_beside(corpus_index, 
     report = score_batch(corpus_index, questions)
     assert report.questions == 4
     # Retrieval is scored on the two plain questions with gold; the baseline reads one passage.
-    assert report.retrieval.overall.n == report.retrieval_top.overall.n == 2
-    for row in report.retrieval_top.questions:
+    assert report.ours.retrieval.overall.n == report.top.retrieval.overall.n == 2
+    for row in report.top.retrieval.questions:
         assert len(row.ranked) <= 1 and row.mrr_at_10 in (0.0, 1.0)
     assert (
-        {c.id for c in report.checks}
-        == {c.id for c in report.checks_top}
+        {c.id for c in report.ours.checks}
+        == {c.id for c in report.top.checks}
         == {q.id for q in questions}
     )
-    assert set(report.answers) == {OVERALL, "methods", "followup", "false_premise", "clinical_fact"}
-    assert report.answers[OVERALL].n == report.answers_top[OVERALL].n == 4
+    assert set(report.ours.answers) == {
+        OVERALL,
+        "methods",
+        "followup",
+        "false_premise",
+        "clinical_fact",
+    }
+    assert report.ours.answers[OVERALL].n == report.top.answers[OVERALL].n == 4
     # The top passage never declines and carries no caveat.
-    assert report.answers_top["clinical_fact"].out_of_scope_abstained == 0.0
-    assert report.answers_top["false_premise"].caveat_correct == 0.0
+    assert report.top.answers["clinical_fact"].out_of_scope_abstained == 0.0
+    assert report.top.answers["false_premise"].caveat_correct == 0.0
 
     printed = table(report)
     assert printed.splitlines()[0].startswith("| group (n) | R@5 | MRR@10 |")
-    assert all(f"| {g} (" in printed for g in report.answers)
+    assert all(f"| {g} (" in printed for g in report.ours.answers)
     listed = misses(report, questions).splitlines()
     assert all(line.split()[0] in {q.id for q in questions} for line in listed)
