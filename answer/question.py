@@ -220,11 +220,29 @@ def caveat_for(
         served = _condition_premise(index, raw, letters, studied)
         if served:
             return Caveat(kind="false_premise", text=served)
-    # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find"
-    taken = presumed or _TAKES_FOR_GRANTED.search(raw) or lexicon.asks_source().search(raw)
-    if unknown and taken:
-        names = " or ".join(f"“{n}”" for n in unknown)
+    # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find";
+    # not "a widower w COPD - what does the paper say…": a name of the asker's context is
+    # taken for granted only when it names the source asked about.
+    sourced = unknown_sources(raw, unknown) if lexicon.asks_source().search(raw) else ()
+    taken = presumed or _TAKES_FOR_GRANTED.search(raw)
+    if unknown and (taken or sourced):
+        names = " or ".join(f"“{n}”" for n in (unknown if taken else sourced))
         return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
+    thing = _unmentioned(index, raw, "things")
+    if thing:
+        # "the focus groups", "how many focus groups…" take them for granted; "did they
+        # use focus groups?" only asks.
+        taken = presumed or _TAKES_FOR_GRANTED.search(raw) or not _ASKS_WHETHER.match(raw)
+        return Caveat(
+            kind="false_premise" if taken else "not_reported",
+            text=f"{study} does not mention {thing}.",
+        )
+    figure = _unmentioned(index, raw, "figures")
+    if figure:  # asked for ("typical wait to get matched?"), taken for granted only by "why…"
+        return Caveat(
+            kind="false_premise" if presumed else "not_reported",
+            text=f"{study} does not report {figure}.",
+        )
     reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
     outcome = next(
         (
@@ -288,11 +306,18 @@ def _condition_premise(
         for letter in named:
             own = re.compile(
                 rf"\b(?:programme|program|prog|scheme)\s+{letter}(?:'s|’s)?\W+"
-                rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving)\W+)?"
+                rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving|(?:limited|restricted|confined) to)\W+)?"
                 rf"(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
                 re.IGNORECASE,
             ).search(raw)
-            said = [n for n, p in _conditions().items() if own and p.search(own.group("said"))]
+            # The population's first condition word is its head: "kidney transplants" is
+            # about kidneys, "mothers with depression" about mothers.
+            found = [
+                (m.start(), n)
+                for n, p in _conditions().items()
+                if own and (m := p.search(own.group("said")))
+            ]
+            said = [min(found)[1]] if found else []
             if said and not any(_conditions()[n].search(records[letter]) for n in said):
                 condition = next(
                     p.condition
@@ -314,7 +339,7 @@ def _condition_premise(
         # "I'd like to start a programme for COPD pts": the asker's own or a hypothetical
         # programme takes nothing about the studied ones for granted.
         own = framed and re.search(
-            r"\b(?:a|an|my|our|new|own)\s+(?:\w+\s+)?$", raw[: framed.start()], re.IGNORECASE
+            r"\b(?:a|an|my|our|new|own)\s+(?:[\w-]+\s+){0,3}$", raw[: framed.start()], re.IGNORECASE
         )
         if framed and not own and not any(_conditions()[name].search(t) for t in records.values()):
             return f"None of {_span(studied)} is for {name}."
@@ -324,7 +349,9 @@ def _condition_premise(
 # "the 200 interviews", "500 pts", "after 6 weeks": a number before a plural noun, not a
 # label ("Table 2", "#1").
 _COUNT = re.compile(
-    r"(?<![#\w])(?<!table )(?<!figure )(?<!fig\. )(\d+(?:\.\d+)?)\s*(%|percent|[a-z]{2,}s)\b",
+    # not the 3 of a range or ratio ("2-3 bullets", "1:1 chats")
+    r"(?<![#\w])(?<!\d[-–:/])(?<!table )(?<!figure )(?<!fig\. )"
+    r"(\d+(?:\.\d+)?)\s*(%|percent|[a-z]{2,}s)\b",
     re.IGNORECASE,
 )
 
@@ -365,6 +392,27 @@ def _counts(index: LiveIndex) -> frozenset[tuple[str, str]]:
             for word in words_of(m.group(2)):
                 found.add((number, word[:4]))
     return frozenset(found)
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _unmentioned(index: LiveIndex, raw: str, kind: str) -> str | None:
+    """A thing of the lexicon's list `kind` ("focus groups", "COVID-19"; "caseloads") the
+    question names that no passage but a reference entry mentions; for "things", a year
+    too ("interviews done in 2019")."""
+    own = bank_for(index).derived("own text", _own_text)
+    for name, pattern in lexicon.named(kind).items():
+        if pattern.search(raw) and not pattern.search(own):
+            return name
+    if kind != "things":
+        return None
+    return next((y for y in _YEAR.findall(raw) if y not in own), None)
+
+
+def _own_text(index: LiveIndex) -> str:
+    """Every passage but the reference entries: what the study itself says."""
+    return "\n".join(p.text for p in index.passages.values() if p.kind != "reference")
 
 
 def _programmes(index: LiveIndex) -> list[str]:

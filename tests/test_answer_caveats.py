@@ -182,7 +182,7 @@ def test_a_missing_source_of_a_named_programme_is_corrected_not_declined(corpus_
         (
             "cost of training one volunteer?",
             "not_reported",
-            "The study does not report costs.",
+            "The study does not report training costs.",
             ("cost",),
         ),
         (
@@ -213,3 +213,84 @@ def test_unseen_phrasings_get_their_honest_partial_answer(
     assert answer.caveat and answer.caveat.kind == kind
     assert answer.caveat.text == text and answer.answer.startswith(text)
     assert not any(a in CORPUS_TEXT.lower() for a in absent)
+
+
+# -- a caveat must be true: only the thing asked for, never what the evidence states -------
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The asker's context (a patient's condition) is not the source asked about.
+        "seeing a housebound man w MS - what does the paper say peers do for loneliness",
+        # A range or a ratio of what the asker wants, not a count the study is said to have.
+        "main findings in 3-4 bullets?",
+        "besides the 1:1 calls, are there groups?",
+        # The evidence states a cost ("up to $20,000 for one retreat").
+        "how much does a couples retreat cost?",
+        # "No interviews were repeated": the evidence speaks of repeat interviews.
+        "were any interviews repeated?",
+    ],
+)
+def test_context_words_and_stated_figures_carry_no_caveat(corpus_index, question):
+    assert understand(corpus_index, question).caveat is None
+
+
+def test_a_cost_the_evidence_states_is_not_said_to_be_unreported(corpus_index):
+    assert "$20,000 for one retreat" in CORPUS_TEXT
+    q = understand(corpus_index, "what's the price tag on one of the cancer retreats?")
+    assert q.caveat is None
+    q = understand(corpus_index, "yearly running costs of the transplant mentoring scheme?")
+    assert q.caveat and q.caveat.kind == "not_reported"
+    assert q.caveat.text == "The study does not report running costs."
+    assert "running cost" not in CORPUS_TEXT.lower()
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "text", "absent"),
+    [
+        # A design, format or event taken for granted that the study never mentions.
+        (
+            "what came out of the focus groups with caregivers?",
+            "false_premise",
+            "The study does not mention focus groups.",
+            "focus group",
+        ),
+        (
+            "did the team also run focus groups?",
+            "not_reported",
+            "The study does not mention focus groups.",
+            "focus group",
+        ),
+        (
+            "how did the pandemic change programme F?",
+            "false_premise",
+            "The study does not mention COVID-19.",
+            "pandemic",
+        ),
+        (
+            "why was the analysis done in 2021?",
+            "false_premise",
+            "The study does not mention 2021.",
+            "2021",
+        ),
+        # A figure a qualitative study rarely gives, asked for.
+        (
+            "what kappa did the coders reach?",
+            "not_reported",
+            "The study does not report inter-rater reliability.",
+            "kappa",
+        ),
+    ],
+)
+def test_what_the_study_never_mentions_is_said_plainly(corpus_index, question, kind, text, absent):
+    q = understand(corpus_index, question)
+    assert q.caveat and q.caveat.kind == kind
+    assert q.caveat.text == text
+    own = [p.text for p in corpus_index.passages.values() if p.kind != "reference"]
+    assert not any(absent in t.lower() for t in own)
+
+
+def test_a_programme_said_to_be_limited_to_another_condition_is_corrected(corpus_index):
+    q = understand(corpus_index, "why is programme F restricted to kidney pts?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "Programme F is for cancer."
+    assert "kidney" not in _programme_rows(corpus_index)["F"].lower()
