@@ -24,6 +24,7 @@ from answer import lexicon
 from answer.decline import evidence_of, unknown_names
 from answer.followup import is_followup, retrieval_query
 from answer.intent import Intent, intent_text, load_intent_model, phrase_pattern
+from answer.profiles import profile_for
 from answer.scope import Scope, scope_for, without_names
 from answer.sentences import bank_for, words_of
 from peerqa.embedding import QueryEncoding
@@ -220,6 +221,9 @@ def caveat_for(
         served = _condition_premise(index, raw, letters, studied)
         if served:
             return Caveat(kind="false_premise", text=served)
+    roles = _role_premise(index, raw, letters)
+    if roles:
+        return Caveat(kind="false_premise", text=roles)
     # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find";
     # not "a widower w COPD - what does the paper say…": a name of the asker's context is
     # taken for granted only when it names the source asked about.
@@ -344,6 +348,44 @@ def _condition_premise(
         if framed and not own and not any(_conditions()[name].search(t) for t in records.values()):
             return f"None of {_span(studied)} is for {name}."
     return None
+
+
+# "only peer supporters were interviewed", "interviewed just the leaders"
+_ONLY_INTERVIEWED = re.compile(
+    r"\b(?:only|just|solely)\s+(?P<a>(?:[\w-]+\s+){1,3}?)(?:were\s+|was\s+|got\s+)?interview|"
+    r"\binterview\w*\s+(?:only|just|solely)\s+(?P<b>(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)",
+    re.IGNORECASE,
+)
+
+
+def _role_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | None:
+    """What a role of a programme said when the study interviewed no one in that role
+    there ("programme G's peer mentors"), or that only one role was interviewed when the
+    study interviewed several: read against the paper profile's interviewed roles."""
+    documents = index.state.documents if index.state else []
+    profiles = [p for d in documents if (p := profile_for(d.id, d)).interviewed]
+    if len(profiles) != 1 or len(documents) != 1:
+        return None  # whose roles they are is only clear with one paper
+    profile = profiles[0]
+    words = {n: p for n, p in lexicon.named("roles").items() if n in profile.interviewed}
+    if lexicon.pattern("says_verbs").search(raw):
+        for letter in letters:
+            held = profile.interviewed_by_unit.get(letter)
+            asked = [n for n, p in words.items() if p.search(raw)]
+            if held and asked and not set(asked) <= set(held):
+                return f"For Programme {letter}, the study interviewed {_and(held)} only."
+    only = _ONLY_INTERVIEWED.search(raw)
+    # "did they interview only leaders?" asks; the evidence answers it.
+    if only and not letters and not _ASKS_WHETHER.match(raw):
+        said = only.group("a") or only.group("b")
+        asked = [n for n, p in words.items() if p.search(said)]
+        if asked and len(profile.interviewed) > len(asked):
+            return f"{_study(index)} interviewed {_and(profile.interviewed)}."
+    return None
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 # "the 200 interviews", "500 pts", "after 6 weeks": a number before a plural noun, not a

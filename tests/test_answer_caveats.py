@@ -294,3 +294,37 @@ def test_a_programme_said_to_be_limited_to_another_condition_is_corrected(corpus
     assert q.caveat and q.caveat.kind == "false_premise"
     assert q.caveat.text == "Programme F is for cancer."
     assert "kidney" not in _programme_rows(corpus_index)["F"].lower()
+
+
+# -- the roles the study interviewed (the paper's profile) ---------------------------------
+def test_what_a_role_of_a_programme_said_is_read_against_who_was_interviewed(corpus_index):
+    assert "for Programme G only 1 key informant was interviewed" in CORPUS_TEXT
+    q = understand(corpus_index, "programme G volunteers - what did they report about burnout?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "For Programme G, the study interviewed programme leaders only."
+    # Programme G's leader was interviewed; other programmes' volunteers were.
+    assert (
+        understand(corpus_index, "what did programme G's leader say about funding?").caveat is None
+    )
+    assert understand(corpus_index, "what did programme D's volunteers say?").caveat is None
+
+
+def test_a_study_said_to_interview_one_role_only_is_corrected(corpus_index):
+    assert "we interviewed programme leaders (PL), peer supporters (PS), and peer support" in (
+        CORPUS_TEXT
+    )
+    q = understand(corpus_index, "how come they interviewed just the mentees?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == (
+        "The study interviewed programme leaders, peer supporters and peer support recipients."
+    )
+    assert understand(corpus_index, "did they interview only leaders?").caveat is None
+
+
+def test_a_paper_without_a_profile_knows_no_interviewed_roles():
+    from answer.profiles import profile_for
+
+    generic = profile_for("someone-2020-other")
+    assert generic.interviewed == () and generic.interviewed_by_unit == {}
+    joo = profile_for("joo-2022-peer-support")
+    assert joo.interviewed_by_unit == {"G": ("programme leaders",)}
