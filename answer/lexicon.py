@@ -47,6 +47,16 @@ def named(kind: str) -> dict[str, re.Pattern[str]]:
 
 
 @cache
+def settings() -> dict[str, tuple[str, re.Pattern[str]]]:
+    """Setting or reach name -> (the programme field it is read in, how a question says it)."""
+    return {
+        name: (entry["field"], _alternatives(entry["words"]))
+        for name, entry in _entries()["settings"].items()
+        if not name.startswith("_")
+    }
+
+
+@cache
 def front_matter_sections() -> re.Pattern[str]:
     return re.compile(
         r"^(?:" + "|".join(_entries()["front_matter_sections"]) + r")$", re.IGNORECASE

@@ -219,6 +219,7 @@ def caveat_for(
         if unknown_letters or (said and said != len(studied)):
             return Caveat(kind="false_premise", text=f"{study} covers {_span(studied)}.")
         served = _condition_premise(index, raw, letters, studied)
+        served = served or _setting_premise(index, raw, letters)
         if served:
             return Caveat(kind="false_premise", text=served)
     roles = _role_premise(index, raw, letters)
@@ -347,6 +348,51 @@ def _condition_premise(
         )
         if framed and not own and not any(_conditions()[name].search(t) for t in records.values()):
             return f"None of {_span(studied)} is for {name}."
+    return None
+
+
+_ALL_PROGRAMMES = re.compile(
+    r"\b(?:all|every|each)\b(?:\s+(?:of\s+)?(?:the|these|those|\d+|seven))*\s+"
+    + _PROGRAMME_WORD.pattern,
+    re.IGNORECASE,
+)
+
+
+# What may stand between a programme and what it is said to be ("programme A was only
+# ever run in…"), and nothing else: "programme A vs hospital-based ones" says nothing of A.
+_LINKING = (
+    r"(?:is|was|were|are|be|been|being|run|runs|ran|running|operat\w*|only|just|so|always|"
+    r"ever|entirely|purely|mainly|mostly|completely|a|an|the|really)"
+)
+
+
+def _setting_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | None:
+    """A programme said to run where, or reach as far as, its table row does not say ("why
+    was programme A hospital-based?"), or all programmes said to ("why were all 7
+    programmes hospital based?"), read against the rows' setting and reach."""
+    state = index.state
+    if state is None or len(state.programmes) != 1 or _ASKS_WHETHER.match(raw):
+        return None
+    records = {p.programme: p for rs in state.programmes.values() for p in rs}
+    for name, (field, said) in lexicon.settings().items():
+        has = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
+        for letter in letters:
+            # said of it: right after "programme A", linking words apart
+            near = (
+                rf"\b(?:programme|program|prog|scheme)\s+{letter}\b(?:'s|’s)?\W+"
+                rf"(?:{_LINKING}\W+){{0,3}}"
+            )
+            if letter in records and re.search(near + said.pattern, raw, re.IGNORECASE):
+                value = getattr(records[letter], field)
+                if not has.search(value):
+                    if field == "setting":
+                        return f"Programme {letter} is {value}."
+                    return f"Programme {letter}'s reach is {value[:1].lower()}{value[1:]}."
+        if not letters and _ALL_PROGRAMMES.search(raw) and said.search(raw):
+            lacking = sorted(x for x, p in records.items() if not has.search(getattr(p, field)))
+            if lacking:
+                verb = "is" if len(lacking) == 1 else "are"
+                return f"{_span(lacking)} {verb} not {name}."
     return None
 
 

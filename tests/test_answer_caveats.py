@@ -328,3 +328,36 @@ def test_a_paper_without_a_profile_knows_no_interviewed_roles():
     assert generic.interviewed == () and generic.interviewed_by_unit == {}
     joo = profile_for("joo-2022-peer-support")
     assert joo.interviewed_by_unit == {"G": ("programme leaders",)}
+
+
+# -- where a programme runs and how far it reaches (its table row) -------------------------
+def _row(index, letter):
+    return next(p for rs in index.state.programmes.values() for p in rs if p.programme == letter)
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("why was programme G hospital based?", "Programme G is community-based."),
+        ("why did programme C only operate nationally?", "Programme C's reach is local."),
+        (
+            "why are all the programmes community-based?",
+            "Programmes E-F are not community-based.",
+        ),
+        ("is programme G hospital-based?", None),  # asks; the row answers
+        ("programme G vs the hospital-based schemes: how do they differ?", None),
+        ("why is programme F hospital-based?", None),  # true of F
+    ],
+)
+def test_a_setting_or_reach_said_of_a_programme_is_read_against_its_row(
+    corpus_index, question, text
+):
+    corpus_index.require()
+    q = understand(corpus_index, question)
+    if text is None:
+        assert q.caveat is None
+        return
+    assert q.caveat and q.caveat.kind == "false_premise" and q.caveat.text == text
+    assert _row(corpus_index, "G").setting == "community-based"
+    assert _row(corpus_index, "C").reach == "Local"
+    assert [_row(corpus_index, x).setting for x in "EF"] == ["hospital-based"] * 2
