@@ -234,10 +234,13 @@ def caveat_for(
         names = " or ".join(f"“{n}”" for n in (unknown if taken else sourced))
         return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
     thing = _unmentioned(index, raw, "things")
+    # "the focus groups", "how many focus groups…" take them for granted; "did they use
+    # focus groups?" only asks.
+    taken = bool(presumed or _TAKES_FOR_GRANTED.search(raw) or not _ASKS_WHETHER.match(raw))
+    # A year only when taken for granted ("why were the interviews done in 2019?"): "did it
+    # grow in 2023?" asks about a name the decline check reads (answer.decline).
+    thing = thing or (taken and _unmentioned_year(index, raw))
     if thing:
-        # "the focus groups", "how many focus groups…" take them for granted; "did they
-        # use focus groups?" only asks.
-        taken = presumed or _TAKES_FOR_GRANTED.search(raw) or not _ASKS_WHETHER.match(raw)
         return Caveat(
             kind="false_premise" if taken else "not_reported",
             text=f"{study} does not mention {thing}.",
@@ -487,14 +490,16 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 def _unmentioned(index: LiveIndex, raw: str, kind: str) -> str | None:
     """A thing of the lexicon's list `kind` ("focus groups", "COVID-19"; "caseloads") the
-    question names that no passage but a reference entry mentions; for "things", a year
-    too ("interviews done in 2019")."""
+    question names that no passage but a reference entry mentions."""
     own = bank_for(index).derived("own text", _own_text)
     for name, pattern in lexicon.named(kind).items():
         if pattern.search(raw) and not pattern.search(own):
             return name
-    if kind != "things":
-        return None
+    return None
+
+
+def _unmentioned_year(index: LiveIndex, raw: str) -> str | None:
+    own = bank_for(index).derived("own text", _own_text)
     return next((y for y in _YEAR.findall(raw) if y not in own), None)
 
 
