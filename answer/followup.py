@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from retrieval.programmes import named_letters
+
 # Openers that continue the previous turn rather than start a new topic.
 _CONNECTIVE = re.compile(
     r"^\s*(and|but|so|also|then|or|what about|how about|what of|same for)\b", re.IGNORECASE
@@ -67,6 +69,15 @@ def _names_only(turn: str) -> bool:
     return bool(_NAMES.search(turn)) and len([w for w in words if w not in _NAMING]) <= 2
 
 
+def _with_programme_of(question: str, turn: str) -> str:
+    """The turn asked of the one programme the question names instead of the one it
+    named: "what's programme F?" before "and programme B?" reads "what's programme B?"."""
+    new, old = named_letters(question), named_letters(turn)
+    if len(new) != 1 or len(old) != 1 or new == old:
+        return turn
+    return re.sub(rf"(\b(?i:program(?:me)?s?)\s+){old[0]}\b", rf"\g<1>{new[0]}", turn)
+
+
 def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
     """The question, prefixed by the turns it depends on when it is a follow-up.
 
@@ -85,7 +96,7 @@ def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
         earlier = i + 1 < len(history)
         if replaced and earlier and (substitutes(turn) or _names_only(turn)):
             continue  # the thing it named is the one this question replaces
-        turns.insert(0, turn)
+        turns.insert(0, _with_programme_of(question, turn) if replaced else turn)
         if len(turns) >= MAX_TURNS or not is_followup(turn):
             break
     return " ".join([*turns, question])

@@ -42,6 +42,12 @@ def test_a_followup_is_read_after_the_turn_it_refers_to():
             "what about programme D?",
             "how do they convince doctors? what about programme D?",
         ),
+        # The turn that set the topic named a programme: it is asked of the new one.
+        (
+            ["how did Programme E win over the cardiologists?"],
+            "and programme D?",
+            "how did Programme D win over the cardiologists? and programme D?",
+        ),
     ],
 )
 def test_the_same_question_of_another_thing_keeps_the_topic_not_the_old_thing(
@@ -68,3 +74,9 @@ def test_turns_that_ask_something_are_kept(history, question):
 def test_a_long_question_of_its_own_is_not_a_substitution():
     assert not substitutes("what about when the peer lives far away from the mentee?")
     assert not substitutes("and how do they fix that?")
+
+
+def test_a_followup_with_its_own_question_keeps_the_programme_it_refers_to():
+    history = ["what goes wrong in programme E?"]
+    question = "and how does programme D fix that?"
+    assert retrieval_query(question, history) == " ".join([*history, question])
