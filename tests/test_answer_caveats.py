@@ -279,6 +279,12 @@ def test_a_cost_the_evidence_states_is_not_said_to_be_unreported(corpus_index):
             "The study does not report inter-rater reliability.",
             "kappa",
         ),
+        (
+            "what was uptake like among eligible new mums?",
+            "not_reported",
+            "The study does not report uptake.",
+            "uptake",
+        ),
     ],
 )
 def test_what_the_study_never_mentions_is_said_plainly(corpus_index, question, kind, text, absent):
