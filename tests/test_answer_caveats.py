@@ -60,6 +60,15 @@ def test_a_named_programme_asked_about_another_condition_is_corrected_from_its_r
         "does programme F help with depression",
         "how do mentors cope when a mentee dies",
         "emotional cost for the volunteers?",
+        # A caveat names only what is asked for and missing: not the asker's context (a
+        # patient's condition), a range or ratio of what the asker wants, a cost the
+        # evidence states ("up to $20,000 for one retreat"), or repeat interviews ("No
+        # interviews were repeated").
+        "seeing a housebound man w MS - what does the paper say peers do for loneliness",
+        "main findings in 3-4 bullets?",
+        "besides the 1:1 calls, are there groups?",
+        "how much does a couples retreat cost?",
+        "were any interviews repeated?",
     ],
 )
 def test_plain_questions_carry_no_caveat(corpus_index, question):
@@ -216,24 +225,6 @@ def test_unseen_phrasings_get_their_honest_partial_answer(
 
 
 # -- a caveat must be true: only the thing asked for, never what the evidence states -------
-@pytest.mark.parametrize(
-    "question",
-    [
-        # The asker's context (a patient's condition) is not the source asked about.
-        "seeing a housebound man w MS - what does the paper say peers do for loneliness",
-        # A range or a ratio of what the asker wants, not a count the study is said to have.
-        "main findings in 3-4 bullets?",
-        "besides the 1:1 calls, are there groups?",
-        # The evidence states a cost ("up to $20,000 for one retreat").
-        "how much does a couples retreat cost?",
-        # "No interviews were repeated": the evidence speaks of repeat interviews.
-        "were any interviews repeated?",
-    ],
-)
-def test_context_words_and_stated_figures_carry_no_caveat(corpus_index, question):
-    assert understand(corpus_index, question).caveat is None
-
-
 def test_a_cost_the_evidence_states_is_not_said_to_be_unreported(corpus_index):
     assert "$20,000 for one retreat" in CORPUS_TEXT
     q = understand(corpus_index, "what's the price tag on one of the cancer retreats?")
