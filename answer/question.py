@@ -399,10 +399,13 @@ def _setting_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str 
     return None
 
 
-# "only peer supporters were interviewed", "interviewed just the leaders"
+# "only peer supporters were interviewed", "interviewed just the leaders", "all 43
+# interviewees were patients"
 _ONLY_INTERVIEWED = re.compile(
     r"\b(?:only|just|solely)\s+(?P<a>(?:[\w-]+\s+){1,3}?)(?:were\s+|was\s+|got\s+)?interview|"
-    r"\binterview\w*\s+(?:only|just|solely)\s+(?P<b>(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)",
+    r"\binterview\w*\s+(?:only|just|solely)\s+(?P<b>(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)|"
+    r"\ball\s+(?:(?:the|\d+|of)\s+)*(?:interviewees|informants|key informants|people interviewed)"
+    r"\s+(?:were|was)\s+(?P<c>(?:[\w/-]+\s*){1,3})",
     re.IGNORECASE,
 )
 
@@ -420,13 +423,20 @@ def _role_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | N
     if lexicon.pattern("says_verbs").search(raw):
         for letter in letters:
             held = profile.interviewed_by_unit.get(letter)
-            asked = [n for n, p in words.items() if p.search(raw)]
+            # the role said to be the programme's: "programme G's peer mentors"
+            own = re.search(
+                rf"\b(?:programme|program|prog|scheme)\s+{letter}\b(?:'s|’s)?\W+"
+                rf"(?P<who>(?:[\w-]+\W+){{0,2}}[\w-]+)",
+                raw,
+                re.IGNORECASE,
+            )
+            asked = [n for n, p in words.items() if own and p.search(own["who"])]
             if held and asked and not set(asked) <= set(held):
                 return f"For Programme {letter}, the study interviewed {_and(held)} only."
     only = _ONLY_INTERVIEWED.search(raw)
     # "did they interview only leaders?" asks; the evidence answers it.
     if only and not letters and not _ASKS_WHETHER.match(raw):
-        said = only.group("a") or only.group("b")
+        said = only.group("a") or only.group("b") or only.group("c")
         asked = [n for n, p in words.items() if p.search(said)]
         if asked and len(profile.interviewed) > len(asked):
             return f"{_study(index)} interviewed {_and(profile.interviewed)}."

@@ -316,6 +316,9 @@ def test_a_study_said_to_interview_one_role_only_is_corrected(corpus_index):
         "The study interviewed programme leaders, peer supporters and peer support recipients."
     )
     assert understand(corpus_index, "did they interview only leaders?").caveat is None
+    q = understand(corpus_index, "all the informants were mentees, so who speaks for staff?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert understand(corpus_index, "what did all 43 interviewees say about hope?").caveat is None
 
 
 def test_a_paper_without_a_profile_knows_no_interviewed_roles():
