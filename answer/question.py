@@ -374,7 +374,10 @@ def _setting_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str 
     was programme A hospital-based?"), or all programmes said to ("why were all 7
     programmes hospital based?"), read against the rows' setting and reach."""
     state = index.state
-    if state is None or len(state.programmes) != 1 or _ASKS_WHETHER.match(raw):
+    # Whose programme A it is is only clear with one paper, the one with the rows.
+    if state is None or len(state.documents) != 1 or len(state.programmes) != 1:
+        return None
+    if _ASKS_WHETHER.match(raw):
         return None
     records = {p.programme: p for rs in state.programmes.values() for p in rs}
     for name, (field, said) in lexicon.settings().items():
