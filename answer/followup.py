@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from retrieval.programmes import named_letters
+
 # Openers that continue the previous turn rather than start a new topic.
 _CONNECTIVE = re.compile(
     r"^\s*(and|but|so|also|then|or|what about|how about|what of|same for)\b", re.IGNORECASE
@@ -27,17 +29,74 @@ def is_followup(question: str) -> bool:
     )
 
 
+# "and for breast ca pts?", "and the kids' one?", "what about programme D?": the same
+# question asked of another thing.
+_SUBSTITUTE = re.compile(
+    r"^\s*(?:and|or|what about|how about|same for|anything for|any for)\b", re.IGNORECASE
+)
+SUBSTITUTE_MAX_WORDS = 6
+# What a turn that only names its thing is made of besides the thing ("what did the
+# cancer programme do?", "anything for new mums?").
+_NAMING = frozenset(
+    """a about and any anything are be did do does doing else for how is it of on one ones or
+    programme programmes program programs scheme schemes the them they this those what
+    which who with""".split()
+)
+
+
+# A question of its own after the opener ("and how do they fix that?").
+_ASKS_OWN = re.compile(
+    r"\b(?:how|why|when|where|who|which|do|does|did|is|are|was|were|can|could|should|will)\b",
+    re.IGNORECASE,
+)
+# What names a thing in a turn that only names it.
+_NAMES = re.compile(r"\b(?:programmes?|programs?|schemes?|for|about|with)\b", re.IGNORECASE)
+
+
+def substitutes(question: str) -> bool:
+    """Asks the previous question again, of another thing."""
+    opener = _SUBSTITUTE.match(question)
+    return bool(
+        opener
+        and len(question.split()) <= SUBSTITUTE_MAX_WORDS
+        and not _ASKS_OWN.search(question, opener.end())
+    )
+
+
+def _names_only(turn: str) -> bool:
+    """A turn that names a thing and asks nothing else of it (at most 2 other words)."""
+    words = re.findall(r"[a-z0-9']+", turn.lower())
+    return bool(_NAMES.search(turn)) and len([w for w in words if w not in _NAMING]) <= 2
+
+
+def _with_programme_of(question: str, turn: str) -> str:
+    """The turn asked of the one programme the question names instead of the one it
+    named: "what's programme F?" before "and programme B?" reads "what's programme B?"."""
+    new, old = named_letters(question), named_letters(turn)
+    if len(new) != 1 or len(old) != 1 or new == old:
+        return turn
+    return re.sub(rf"(\b(?i:program(?:me)?s?)\s+){old[0]}\b", rf"\g<1>{new[0]}", turn)
+
+
 def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
     """The question, prefixed by the turns it depends on when it is a follow-up.
 
     Walks back while the earlier turn is itself a follow-up ("How many did they
-    interview?" -> "Were those face to face?" -> "And how long did each last?").
+    interview?" -> "Were those face to face?" -> "And how long did each last?"). A
+    follow-up asking the same of another thing replaces the turns that only named the
+    thing before it: "and for breast ca pts?" after "what practical help do peers
+    give?" -> "anything for new mums?" asks the practical help of breast cancer, not of
+    new mums.
     """
     if not history or not is_followup(question):
         return question
     turns: list[str] = []
-    for turn in reversed(history):
-        turns.insert(0, turn)
+    replaced = substitutes(question)
+    for i, turn in enumerate(reversed(history)):
+        earlier = i + 1 < len(history)
+        if replaced and earlier and (substitutes(turn) or _names_only(turn)):
+            continue  # the thing it named is the one this question replaces
+        turns.insert(0, _with_programme_of(question, turn) if replaced else turn)
         if len(turns) >= MAX_TURNS or not is_followup(turn):
             break
     return " ".join([*turns, question])

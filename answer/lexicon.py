@@ -36,6 +36,27 @@ def outcomes() -> dict[str, tuple[re.Pattern[str], re.Pattern[str]]]:
 
 
 @cache
+def named(kind: str) -> dict[str, re.Pattern[str]]:
+    """Of a list of named things ("things", "figures"): name -> how a question or a
+    passage names it."""
+    return {
+        name: _alternatives(words)
+        for name, words in _entries()[kind].items()
+        if not name.startswith("_")
+    }
+
+
+@cache
+def settings() -> dict[str, tuple[str, re.Pattern[str]]]:
+    """Setting or reach name -> (the programme field it is read in, how a question says it)."""
+    return {
+        name: (entry["field"], _alternatives(entry["words"]))
+        for name, entry in _entries()["settings"].items()
+        if not name.startswith("_")
+    }
+
+
+@cache
 def front_matter_sections() -> re.Pattern[str]:
     return re.compile(
         r"^(?:" + "|".join(_entries()["front_matter_sections"]) + r")$", re.IGNORECASE

@@ -33,6 +33,10 @@ class Profile:
     label: str  # how an answer names the paper ("Joo et al. 2022, Family Practice")
     grouped_layout: dict[str, str] = field(default_factory=dict)  # stance -> heading
     tables: dict[str, TableLayout] = field(default_factory=dict)
+    # The roles the study interviewed ("programme leaders", …), and per unit where a unit
+    # differs ("G": programme leaders only); empty when the paper has no such profile.
+    interviewed: tuple[str, ...] = ()
+    interviewed_by_unit: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @cache
@@ -67,5 +71,10 @@ def profile_for(document: str, info: DocumentInfo | None = None) -> Profile:
                 name_main=t["name_main"],
             )
             for name, t in data.get("tables", {}).items()
+        },
+        interviewed=tuple(data.get("interviewed", {}).get("roles", ())),
+        interviewed_by_unit={
+            unit: tuple(roles)
+            for unit, roles in data.get("interviewed", {}).get("by_unit", {}).items()
         },
     )

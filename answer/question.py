@@ -24,6 +24,7 @@ from answer import lexicon
 from answer.decline import evidence_of, unknown_names
 from answer.followup import is_followup, retrieval_query
 from answer.intent import Intent, intent_text, load_intent_model, phrase_pattern
+from answer.profiles import profile_for
 from answer.scope import Scope, scope_for, without_names
 from answer.sentences import bank_for, words_of
 from peerqa.embedding import QueryEncoding
@@ -218,13 +219,38 @@ def caveat_for(
         if unknown_letters or (said and said != len(studied)):
             return Caveat(kind="false_premise", text=f"{study} covers {_span(studied)}.")
         served = _condition_premise(index, raw, letters, studied)
+        served = served or _setting_premise(index, raw, letters)
         if served:
             return Caveat(kind="false_premise", text=served)
-    # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find"
-    taken = presumed or _TAKES_FOR_GRANTED.search(raw) or lexicon.asks_source().search(raw)
-    if unknown and taken:
-        names = " or ".join(f"“{n}”" for n in unknown)
+    roles = _role_premise(index, raw, letters)
+    if roles:
+        return Caveat(kind="false_premise", text=roles)
+    # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find";
+    # not "a widower w COPD - what does the paper say…": a name of the asker's context is
+    # taken for granted only when it names the source asked about.
+    sourced = unknown_sources(raw, unknown) if lexicon.asks_source().search(raw) else ()
+    taken = presumed or _TAKES_FOR_GRANTED.search(raw)
+    if unknown and (taken or sourced):
+        names = " or ".join(f"“{n}”" for n in (unknown if taken else sourced))
         return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
+    thing = _unmentioned(index, raw, "things")
+    # "the focus groups", "how many focus groups…" take them for granted; "did they use
+    # focus groups?" only asks.
+    taken = bool(presumed or _TAKES_FOR_GRANTED.search(raw) or not _ASKS_WHETHER.match(raw))
+    # A year only when taken for granted ("why were the interviews done in 2019?"): "did it
+    # grow in 2023?" asks about a name the decline check reads (answer.decline).
+    thing = thing or (taken and _unmentioned_year(index, raw))
+    if thing:
+        return Caveat(
+            kind="false_premise" if taken else "not_reported",
+            text=f"{study} does not mention {thing}.",
+        )
+    figure = _unmentioned(index, raw, "figures")
+    if figure:  # asked for ("typical wait to get matched?"), taken for granted only by "why…"
+        return Caveat(
+            kind="false_premise" if presumed else "not_reported",
+            text=f"{study} does not report {figure}.",
+        )
     reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
     outcome = next(
         (
@@ -288,11 +314,18 @@ def _condition_premise(
         for letter in named:
             own = re.compile(
                 rf"\b(?:programme|program|prog|scheme)\s+{letter}(?:'s|’s)?\W+"
-                rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving)\W+)?"
+                rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving|(?:limited|restricted|confined) to)\W+)?"
                 rf"(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
                 re.IGNORECASE,
             ).search(raw)
-            said = [n for n, p in _conditions().items() if own and p.search(own.group("said"))]
+            # The population's first condition word is its head: "kidney transplants" is
+            # about kidneys, "mothers with depression" about mothers.
+            found = [
+                (m.start(), n)
+                for n, p in _conditions().items()
+                if own and (m := p.search(own.group("said")))
+            ]
+            said = [min(found)[1]] if found else []
             if said and not any(_conditions()[n].search(records[letter]) for n in said):
                 condition = next(
                     p.condition
@@ -314,17 +347,115 @@ def _condition_premise(
         # "I'd like to start a programme for COPD pts": the asker's own or a hypothetical
         # programme takes nothing about the studied ones for granted.
         own = framed and re.search(
-            r"\b(?:a|an|my|our|new|own)\s+(?:\w+\s+)?$", raw[: framed.start()], re.IGNORECASE
+            r"\b(?:a|an|my|our|new|own)\s+(?:[\w-]+\s+){0,3}$", raw[: framed.start()], re.IGNORECASE
         )
         if framed and not own and not any(_conditions()[name].search(t) for t in records.values()):
             return f"None of {_span(studied)} is for {name}."
     return None
 
 
+_ALL_PROGRAMMES = re.compile(
+    r"\b(?:all|every|each)\b(?:\s+(?:of\s+)?(?:the|these|those|\d+|seven))*\s+"
+    + _PROGRAMME_WORD.pattern,
+    re.IGNORECASE,
+)
+
+
+# What may stand between a programme and what it is said to be ("programme A was only
+# ever run in…"), and nothing else: "programme A vs hospital-based ones" says nothing of A.
+_LINKING = (
+    r"(?:is|was|were|are|be|been|being|run|runs|ran|running|operat\w*|only|just|so|always|"
+    r"ever|entirely|purely|mainly|mostly|completely|a|an|the|really)"
+)
+
+
+def _setting_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | None:
+    """A programme said to run where, or reach as far as, its table row does not say ("why
+    was programme A hospital-based?"), or all programmes said to ("why were all 7
+    programmes hospital based?"), read against the rows' setting and reach."""
+    state = index.state
+    # Whose programme A it is is only clear with one paper, the one with the rows.
+    if state is None or len(state.documents) != 1 or len(state.programmes) != 1:
+        return None
+    if _ASKS_WHETHER.match(raw):
+        return None
+    records = {p.programme: p for rs in state.programmes.values() for p in rs}
+    for name, (field, said) in lexicon.settings().items():
+        has = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
+        for letter in letters:
+            # said of it: right after "programme A", linking words apart
+            near = (
+                rf"\b(?:programme|program|prog|scheme)\s+{letter}\b(?:'s|’s)?\W+"
+                rf"(?:{_LINKING}\W+){{0,3}}"
+            )
+            if letter in records and re.search(near + said.pattern, raw, re.IGNORECASE):
+                value = getattr(records[letter], field)
+                if not has.search(value):
+                    if field == "setting":
+                        return f"Programme {letter} is {value}."
+                    return f"Programme {letter}'s reach is {value[:1].lower()}{value[1:]}."
+        if not letters and _ALL_PROGRAMMES.search(raw) and said.search(raw):
+            lacking = sorted(x for x, p in records.items() if not has.search(getattr(p, field)))
+            if lacking:
+                verb = "is" if len(lacking) == 1 else "are"
+                return f"{_span(lacking)} {verb} not {name}."
+    return None
+
+
+# "only peer supporters were interviewed", "interviewed just the leaders", "all 43
+# interviewees were patients"
+_ONLY_INTERVIEWED = re.compile(
+    r"\b(?:only|just|solely)\s+(?P<a>(?:[\w-]+\s+){1,3}?)(?:were\s+|was\s+|got\s+)?interview|"
+    r"\binterview\w*\s+(?:only|just|solely)\s+(?P<b>(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)|"
+    r"\ball\s+(?:(?:the|\d+|of)\s+)*(?:interviewees|informants|key informants|people interviewed)"
+    r"\s+(?:were|was)\s+(?P<c>(?:[\w/-]+\s*){1,3})",
+    re.IGNORECASE,
+)
+
+
+def _role_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | None:
+    """What a role of a programme said when the study interviewed no one in that role
+    there ("programme G's peer mentors"), or that only one role was interviewed when the
+    study interviewed several: read against the paper profile's interviewed roles."""
+    documents = index.state.documents if index.state else []
+    profiles = [p for d in documents if (p := profile_for(d.id, d)).interviewed]
+    if len(profiles) != 1 or len(documents) != 1:
+        return None  # whose roles they are is only clear with one paper
+    profile = profiles[0]
+    words = {n: p for n, p in lexicon.named("roles").items() if n in profile.interviewed}
+    if lexicon.pattern("says_verbs").search(raw):
+        for letter in letters:
+            held = profile.interviewed_by_unit.get(letter)
+            # the role said to be the programme's: "programme G's peer mentors"
+            own = re.search(
+                rf"\b(?:programme|program|prog|scheme)\s+{letter}\b(?:'s|’s)?\W+"
+                rf"(?P<who>(?:[\w-]+\W+){{0,2}}[\w-]+)",
+                raw,
+                re.IGNORECASE,
+            )
+            asked = [n for n, p in words.items() if own and p.search(own["who"])]
+            if held and asked and not set(asked) <= set(held):
+                return f"For Programme {letter}, the study interviewed {_and(held)} only."
+    only = _ONLY_INTERVIEWED.search(raw)
+    # "did they interview only leaders?" asks; the evidence answers it.
+    if only and not letters and not _ASKS_WHETHER.match(raw):
+        said = only.group("a") or only.group("b") or only.group("c")
+        asked = [n for n, p in words.items() if p.search(said)]
+        if asked and len(profile.interviewed) > len(asked):
+            return f"{_study(index)} interviewed {_and(profile.interviewed)}."
+    return None
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 # "the 200 interviews", "500 pts", "after 6 weeks": a number before a plural noun, not a
 # label ("Table 2", "#1").
 _COUNT = re.compile(
-    r"(?<![#\w])(?<!table )(?<!figure )(?<!fig\. )(\d+(?:\.\d+)?)\s*(%|percent|[a-z]{2,}s)\b",
+    # not the 3 of a range or ratio ("2-3 bullets", "1:1 chats")
+    r"(?<![#\w])(?<!\d[-–:/])(?<!table )(?<!figure )(?<!fig\. )"
+    r"(\d+(?:\.\d+)?)\s*(%|percent|[a-z]{2,}s)\b",
     re.IGNORECASE,
 )
 
@@ -365,6 +496,29 @@ def _counts(index: LiveIndex) -> frozenset[tuple[str, str]]:
             for word in words_of(m.group(2)):
                 found.add((number, word[:4]))
     return frozenset(found)
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def _unmentioned(index: LiveIndex, raw: str, kind: str) -> str | None:
+    """A thing of the lexicon's list `kind` ("focus groups", "COVID-19"; "caseloads") the
+    question names that no passage but a reference entry mentions."""
+    own = bank_for(index).derived("own text", _own_text)
+    for name, pattern in lexicon.named(kind).items():
+        if pattern.search(raw) and not pattern.search(own):
+            return name
+    return None
+
+
+def _unmentioned_year(index: LiveIndex, raw: str) -> str | None:
+    own = bank_for(index).derived("own text", _own_text)
+    return next((y for y in _YEAR.findall(raw) if y not in own), None)
+
+
+def _own_text(index: LiveIndex) -> str:
+    """Every passage but the reference entries: what the study itself says."""
+    return "\n".join(p.text for p in index.passages.values() if p.kind != "reference")
 
 
 def _programmes(index: LiveIndex) -> list[str]:

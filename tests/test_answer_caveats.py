@@ -60,6 +60,15 @@ def test_a_named_programme_asked_about_another_condition_is_corrected_from_its_r
         "does programme F help with depression",
         "how do mentors cope when a mentee dies",
         "emotional cost for the volunteers?",
+        # A caveat names only what is asked for and missing: not the asker's context (a
+        # patient's condition), a range or ratio of what the asker wants, a cost the
+        # evidence states ("up to $20,000 for one retreat"), or repeat interviews ("No
+        # interviews were repeated").
+        "seeing a housebound man w MS - what does the paper say peers do for loneliness",
+        "main findings in 3-4 bullets?",
+        "besides the 1:1 calls, are there groups?",
+        "how much does a couples retreat cost?",
+        "were any interviews repeated?",
     ],
 )
 def test_plain_questions_carry_no_caveat(corpus_index, question):
@@ -182,7 +191,7 @@ def test_a_missing_source_of_a_named_programme_is_corrected_not_declined(corpus_
         (
             "cost of training one volunteer?",
             "not_reported",
-            "The study does not report costs.",
+            "The study does not report training costs.",
             ("cost",),
         ),
         (
@@ -213,3 +222,142 @@ def test_unseen_phrasings_get_their_honest_partial_answer(
     assert answer.caveat and answer.caveat.kind == kind
     assert answer.caveat.text == text and answer.answer.startswith(text)
     assert not any(a in CORPUS_TEXT.lower() for a in absent)
+
+
+# -- a caveat must be true: only the thing asked for, never what the evidence states -------
+def test_a_cost_the_evidence_states_is_not_said_to_be_unreported(corpus_index):
+    assert "$20,000 for one retreat" in CORPUS_TEXT
+    q = understand(corpus_index, "what's the price tag on one of the cancer retreats?")
+    assert q.caveat is None
+    q = understand(corpus_index, "yearly running costs of the transplant mentoring scheme?")
+    assert q.caveat and q.caveat.kind == "not_reported"
+    assert q.caveat.text == "The study does not report running costs."
+    assert "running cost" not in CORPUS_TEXT.lower()
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "text", "absent"),
+    [
+        # A design, format or event taken for granted that the study never mentions.
+        (
+            "what came out of the focus groups with caregivers?",
+            "false_premise",
+            "The study does not mention focus groups.",
+            "focus group",
+        ),
+        (
+            "did the team also run focus groups?",
+            "not_reported",
+            "The study does not mention focus groups.",
+            "focus group",
+        ),
+        (
+            "how did the pandemic change programme F?",
+            "false_premise",
+            "The study does not mention COVID-19.",
+            "pandemic",
+        ),
+        (
+            "why was the analysis done in 2021?",
+            "false_premise",
+            "The study does not mention 2021.",
+            "2021",
+        ),
+        # A figure a qualitative study rarely gives, asked for.
+        (
+            "what kappa did the coders reach?",
+            "not_reported",
+            "The study does not report inter-rater reliability.",
+            "kappa",
+        ),
+        (
+            "what was uptake like among eligible new mums?",
+            "not_reported",
+            "The study does not report uptake.",
+            "uptake",
+        ),
+    ],
+)
+def test_what_the_study_never_mentions_is_said_plainly(corpus_index, question, kind, text, absent):
+    q = understand(corpus_index, question)
+    assert q.caveat and q.caveat.kind == kind
+    assert q.caveat.text == text
+    own = [p.text for p in corpus_index.passages.values() if p.kind != "reference"]
+    assert not any(absent in t.lower() for t in own)
+
+
+def test_a_programme_said_to_be_limited_to_another_condition_is_corrected(corpus_index):
+    q = understand(corpus_index, "why is programme F restricted to kidney pts?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "Programme F is for cancer."
+    assert "kidney" not in _programme_rows(corpus_index)["F"].lower()
+
+
+# -- the roles the study interviewed (the paper's profile) ---------------------------------
+def test_what_a_role_of_a_programme_said_is_read_against_who_was_interviewed(corpus_index):
+    assert "for Programme G only 1 key informant was interviewed" in CORPUS_TEXT
+    q = understand(corpus_index, "programme G volunteers - what did they report about burnout?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "For Programme G, the study interviewed programme leaders only."
+    # Programme G's leader was interviewed; other programmes' volunteers were.
+    assert (
+        understand(corpus_index, "what did programme G's leader say about funding?").caveat is None
+    )
+    assert understand(corpus_index, "what did programme D's volunteers say?").caveat is None
+
+
+def test_a_study_said_to_interview_one_role_only_is_corrected(corpus_index):
+    assert "we interviewed programme leaders (PL), peer supporters (PS), and peer support" in (
+        CORPUS_TEXT
+    )
+    q = understand(corpus_index, "how come they interviewed just the mentees?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == (
+        "The study interviewed programme leaders, peer supporters and peer support recipients."
+    )
+    assert understand(corpus_index, "did they interview only leaders?").caveat is None
+    q = understand(corpus_index, "all the informants were mentees, so who speaks for staff?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert understand(corpus_index, "what did all 43 interviewees say about hope?").caveat is None
+
+
+def test_a_paper_without_a_profile_knows_no_interviewed_roles():
+    from answer.profiles import profile_for
+
+    generic = profile_for("someone-2020-other")
+    assert generic.interviewed == () and generic.interviewed_by_unit == {}
+    joo = profile_for("joo-2022-peer-support")
+    assert joo.interviewed_by_unit == {"G": ("programme leaders",)}
+
+
+# -- where a programme runs and how far it reaches (its table row) -------------------------
+def _row(index, letter):
+    return next(p for rs in index.state.programmes.values() for p in rs if p.programme == letter)
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("why was programme G hospital based?", "Programme G is community-based."),
+        ("why did programme C only operate nationally?", "Programme C's reach is local."),
+        (
+            "why are all the programmes community-based?",
+            "Programmes E-F are not community-based.",
+        ),
+        ("is programme G hospital-based?", None),  # asks; the row answers
+        ("programme G vs the hospital-based schemes: how do they differ?", None),
+        ("why is programme F hospital-based?", None),  # true of F
+    ],
+)
+def test_a_setting_or_reach_said_of_a_programme_is_read_against_its_row(
+    corpus_index, question, text
+):
+    corpus_index.require()
+    q = understand(corpus_index, question)
+    if text is None:
+        assert q.caveat is None
+        return
+    assert q.caveat and q.caveat.kind == "false_premise" and q.caveat.text == text
+    assert _row(corpus_index, "G").setting == "community-based"
+    assert _row(corpus_index, "C").reach == "Local"
+    assert [_row(corpus_index, x).setting for x in "EF"] == ["hospital-based"] * 2

@@ -1,0 +1,82 @@
+"""Follow-ups: what a turn refers to in its session (answer.followup), without the model.
+
+A follow-up is read with the turns it depends on; one that asks the same question of
+another thing ("and for breast ca pts?") keeps the question that set the topic and drops
+the turns that only named the previous thing, so the new thing is asked the old question.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from answer.followup import is_followup, retrieval_query, substitutes
+
+
+def test_a_standalone_question_is_read_alone():
+    assert retrieval_query("How were the interviews analysed?", ["Who was interviewed?"]) == (
+        "How were the interviews analysed?"
+    )
+
+
+def test_a_followup_is_read_after_the_turn_it_refers_to():
+    assert retrieval_query("why though?", ["do doctors resist volunteers?"]) == (
+        "do doctors resist volunteers? why though?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "resolved"),
+    [
+        (
+            ["what practical help do peers give?", "anything for new mums?"],
+            "and for breast ca pts?",
+            "what practical help do peers give? and for breast ca pts?",
+        ),
+        (
+            ["how did programmes get doctors on board?", "what did the cancer programme do?"],
+            "and the kids' disability one?",
+            "how did programmes get doctors on board? and the kids' disability one?",
+        ),
+        (
+            ["how do they convince doctors?", "what about programme F?"],
+            "what about programme D?",
+            "how do they convince doctors? what about programme D?",
+        ),
+        # The turn that set the topic named a programme: it is asked of the new one.
+        (
+            ["how did Programme E win over the cardiologists?"],
+            "and programme D?",
+            "how did Programme D win over the cardiologists? and programme D?",
+        ),
+    ],
+)
+def test_the_same_question_of_another_thing_keeps_the_topic_not_the_old_thing(
+    history, question, resolved
+):
+    assert substitutes(question)
+    assert retrieval_query(question, history) == resolved
+
+
+@pytest.mark.parametrize(
+    ("history", "question"),
+    [
+        # A question of its own after the opener refers to the last turn.
+        (["what do mentors get?", "what goes wrong?"], "and how do they fix that?"),
+        # The last turn asks something, not only names a thing: it stays.
+        (["what do peers give?", "what goes wrong?"], "and for breast ca pts?"),
+    ],
+)
+def test_turns_that_ask_something_are_kept(history, question):
+    assert is_followup(question)
+    assert retrieval_query(question, history) == " ".join([*history, question])
+
+
+def test_a_long_question_of_its_own_is_not_a_substitution():
+    assert not substitutes("what about when the peer lives far away from the mentee?")
+    assert not substitutes("and how do they fix that?")
+
+
+def test_a_followup_with_its_own_question_keeps_the_programme_it_refers_to():
+    history = ["what goes wrong in programme E?"]
+    question = "and how does programme D fix that?"
+    assert retrieval_query(question, history) == " ".join([*history, question])
