@@ -46,7 +46,10 @@ _MARKER_LIKE = re.compile(r"\[\d+\]")
 # A numeric in-text citation closing a sentence ("… and malaria [2]."): the unit ends
 # before it, so the answer's own [n] marker is not confused with the paper's.
 _CITATION = r"\[\d+(?:\s*[,\u2013-]\s*\d+)*\]"  # "[3]", "[3, 5]", "[3-5]"
-_TRAILING_CITATION = re.compile(rf"\s*{_CITATION}\W*$")
+# A run of bracketed citations inside a sentence, however a converter ran them together
+# ("[60][61][62]", "[9,[22][23]27,31]").
+_CITATIONS = r"\[\d[\d\s,\u2013\[\]-]*\]"
+_TRAILING_CITATION = re.compile(rf"\s*{_CITATIONS}\W*$")
 # A question asking for a count, a share or a duration ("how many", "what proportion",
 # "sample size", "hrs") is answered by a sentence stating a number, whatever it shares in
 # words with the question: the one question-type / sentence-type agreement that held up
@@ -57,7 +60,9 @@ _ASKS_COUNT = re.compile(
     re.IGNORECASE,
 )
 _BRACKETED_CITATION = re.compile(_CITATION)
+_INNER_CITATION = re.compile(rf"\s*{_CITATIONS}")
 KINDS = ("paragraph", "quote", "table_row", "reference", "list_item")
+_PROSE = ("paragraph", "list_item")  # kinds a citation may be cut out of
 # Section classes (retrieval.ranker.section_class) a unit's passage may sit in.
 SECTIONS = ("results", "discussion", "methods", "introduction", "abstract", "table")
 SUPPORT_RANKS = 5
@@ -119,6 +124,10 @@ class Unit:
     vector: np.ndarray
     stance: str | None
     in_quote: bool = False  # a quotation inside a paragraph, run on whole
+    # In-text citations inside it ("… as shown before [12], peers …"), offsets into
+    # passage.text: left out of what the answer shows, which reads as the verbatim pieces
+    # either side, each with the answer's own marker (a paper's "[12]" would read as one).
+    cuts: tuple[tuple[int, int], ...] = ()
     features: np.ndarray = field(default_factory=lambda: np.zeros(0))
     score: float = 0.0  # P(it holds the answer): whether it is included
     lead: float | None = None  # how strongly it should go first (None: by score)
@@ -130,6 +139,19 @@ class Unit:
     @property
     def text(self) -> str:
         return self.passage.text[self.start : self.end]
+
+    @property
+    def pieces(self) -> list[tuple[int, int]]:
+        """Its verbatim pieces (offsets into passage.text): the whole unit, or the parts
+        either side of its cuts, without the spaces around them."""
+        text, out, at = self.passage.text, [], self.start
+        for cut_start, cut_end in (*self.cuts, (self.end, self.end)):
+            start, end = at, cut_start
+            while start < end and text[start].isspace():
+                start += 1
+            out.append((start, end))
+            at = cut_end
+        return out
 
     @property
     def is_quote(self) -> bool:
@@ -297,8 +319,23 @@ def without_trailing_citation(text: str, start: int, end: int) -> int:
 
 
 def _citable(unit: Unit) -> bool:
-    """Single-line and unmistakable for a marker."""
-    return "\n" not in unit.text and not _MARKER_LIKE.search(unit.text)
+    """Single-line, and shown without anything an answer's reader would take for one of
+    its markers: a prose sentence citing a source mid-way ("… before [12], peers …") is
+    cut around the citation (Unit.cuts); each piece left must say something."""
+    if "\n" in unit.text:
+        return False
+    if not _MARKER_LIKE.search(unit.text):
+        return True
+    if unit.passage.kind not in _PROSE or unit.in_quote:
+        return False
+    unit.cuts = tuple(
+        (unit.start + m.start(), unit.start + m.end()) for m in _INNER_CITATION.finditer(unit.text)
+    )
+    text = unit.passage.text
+    return all(
+        re.search(r"[^\W\d_]{2,}", text[a:b]) and not _MARKER_LIKE.search(text[a:b])
+        for a, b in unit.pieces
+    )
 
 
 def sentence_stance(text: str, passage: Passage) -> str | None:
@@ -520,7 +557,8 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     another's lead score beats it by policy.margin and the other says something in
     words (a bare figure does not take the lead, nor keep it); led
     by another, it follows the lead, so the answer holds what the top passage's best unit
-    holds. A lead scoring policy.alone or more ends the answer there. Further units follow
+    holds. A lead scoring policy.alone or more, or holding policy.alone_share of the
+    lead model's softmax over the units, ends the answer there. Further units follow
     while they score at least policy.ratio of the lead and above policy.floor, at most
     policy.max_units (or `limit`), never two saying the same thing and at most
     MAX_PER_PASSAGE of one passage.
@@ -543,7 +581,7 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     chosen = [lead]
     if top and top[0] is not lead and len(chosen) < most and not _redundant(top[0], chosen):
         chosen.append(top[0])
-    if lead.score >= policy.alone:
+    if lead.score >= policy.alone or lead_share(lead, units) >= policy.alone_share:
         return chosen  # the lead answers: say it (and the top passage's best) and stop
     bar = max(policy.floor, policy.ratio * lead.score)
     for u in ranked:
@@ -555,6 +593,13 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
             continue
         chosen.append(u)
     return chosen
+
+
+def lead_share(lead: Unit, units: Sequence[Unit]) -> float:
+    """The lead's probability under the lead model (a softmax over the question's units):
+    near 1 when it alone stands out, whatever the other units' level."""
+    scores = np.asarray([u.lead_score for u in units])
+    return float(1 / np.exp(scores - lead.lead_score).sum())
 
 
 def _redundant(unit: Unit, chosen: Sequence[Unit]) -> bool:

@@ -69,14 +69,14 @@ def render(
         for u in block.units:
             if u.is_quote:
                 if prose:
-                    lines.append(" ".join(prose))
+                    lines.append(_spaced(prose))
                     prose = []
                 lines.append(f"{u.text} {cite(u)} — {attribution(u.passage)}")
             else:
                 marker = cite(u)
                 prose += [f"{piece} {marker}" for piece in unit_pieces(u, question, profiles)]
         if prose:
-            lines.append(" ".join(prose))
+            lines.append(_spaced(prose))
         if not lines:
             continue
         heading = block.heading
@@ -99,7 +99,16 @@ def unit_pieces(unit: Unit, question: Question, profiles: dict[str, Profile]) ->
         if row.rows:
             row = row.model_copy(update={"text": unit.text})
         return row_pieces(row, question, profiles.get(unit.passage.document))
-    return [unit.text]
+    return [unit.passage.text[start:end] for start, end in unit.pieces]
+
+
+def _spaced(prose: list[str]) -> str:
+    """Cited pieces one after another; a piece opening on punctuation (", peers …", the
+    rest of a sentence cut around a citation) follows its marker without a space."""
+    out = prose[0] if prose else ""
+    for piece in prose[1:]:
+        out += piece if piece[:1] in ",;:.)" else f" {piece}"
+    return out
 
 
 def attribution(passage: Passage) -> str:

@@ -49,6 +49,9 @@ class Policy:
     per_group: int  # units per heading in a grouped (challenges / mitigations) answer
     theme_bonus: float  # a mitigation of a chosen challenge's theme
     alone: float = 1.0  # a lead scoring at least this is the whole answer (1.0: never)
+    # or whose share of the lead model's softmax over the units is at least this: it
+    # answers, and clearly better than every other unit (1.0: never)
+    alone_share: float = 1.0
 
 
 @dataclass(frozen=True)

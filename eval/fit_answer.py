@@ -3,6 +3,7 @@
     PEERQA_DATA_DIR=/path/to/store python -m eval.fit_answer [--folds 5]
         [--padding-cost 0.1] [--padding-bound] [--max-padding N]
         [--compare OLD_ARTEFACT.json] [--no-papers] [--final-check]
+        [--ablate FEATURE[,FEATURE]]... [--papers-store DIR] [--out PATH] [--dump UNITS.npz]
 
 Data, two question sets:
 - bundled: every in-scope question of eval/questions.jsonl whose split is not "test",
@@ -29,15 +30,20 @@ Beside them: the baseline "the first retrieved passage is the answer"
 (check_top_passage), and with --compare another artefact as it stands and the same CV
 for its feature set and policy (the previous selector).
 
+--ablate reports the same CV (policy chosen anew) without the features named, beside:
+how features are chosen (a feature stays when the CV is no worse with it).
+
 The policy (lead margin, ratio, floor, units, lead alone) is chosen on those out-of-fold
 answers by OBJECTIVE (text holds gold + first sentence holds gold - PADDING_COST x padded
 sentences per answer) over all fitting questions (with --padding-bound, among the
 policies padding no more than the top passage does: fewer filler sentences for a little
 less gold), each question weighing the same (an
 objective weighing the two sets the same was tried: it fitted the four papers' 33 dev
-questions at the bundled paper's cost). The model is then refitted on all fitting
-questions and written with the policy and the CV figures to answer/models/selector.json,
-keyed to the embedding model and the bundled corpus. Deterministic: same store, same artefact.
+questions at the bundled paper's cost); then, the rest fixed, the same way, the lead's
+softmax share from which it alone is the answer (ALONE_SHARE). The model is then
+refitted on all fitting questions and written with the policy and the CV figures to
+answer/models/selector.json, keyed to the embedding model and the bundled corpus.
+Deterministic: same store, same artefact.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import fmean
 
@@ -88,6 +94,9 @@ RATIOS = (0.35, 0.5, 0.65, 0.8)
 FLOORS = (0.1, 0.2, 0.3, 0.5)
 MAX_UNITS = (1, 2, 3, 4)
 ALONE = (1.0, 0.99, 0.95, 0.9)  # 1.0: no score makes the lead the whole answer
+# The lead's softmax share that makes it the whole answer (1.0: none), tried with the
+# rest of the best policy fixed: a second stage, so the grid does not grow sixfold.
+ALONE_SHARE = (1.0, 0.8, 0.65, 0.5, 0.35, 0.25)
 PER_GROUP, THEME_BONUS = 2, 0.1
 ROOT = Path(__file__).resolve().parents[1]
 PAPERS_DIR = ROOT / "tests" / "fixtures" / "papers"
@@ -479,16 +488,25 @@ def choose_policy(
         grid.append((key, policy))
     grid.sort(key=lambda g: g[0], reverse=True)
     best = None
-    for _, policy in grid[:SHORTLIST]:
+
+    def consider(policy: Policy) -> None:
+        nonlocal best
         figures = scorer.answers(scores, policy)
         key = (
             within_padding(figures["all"], bound),
             round(objective(figures["all"], padding_cost), 9),
             -policy.max_units,
             policy.margin,
+            -policy.alone_share,
         )
         if best is None or key > best[0]:
             best = (key, policy, figures)
+
+    for _, policy in grid[:SHORTLIST]:
+        consider(policy)
+    assert best is not None
+    for share in ALONE_SHARE[1:]:
+        consider(replace(best[1], alone_share=share))
     assert best is not None
     return best[1], best[2]
 
@@ -514,11 +532,14 @@ def papers_store(settings: Settings, where: Path) -> Settings:
     from ingest.pipeline import ingest
 
     data = where / "data-papers"
-    if settings.data_dir.is_dir():
-        shutil.copytree(settings.data_dir, data)
     # Always an embedded store of its own: the papers never reach a served Chroma.
     papers = settings.model_copy(update={"data_dir": data, "chroma_url": None})
+    if (data / "done").exists():
+        return papers  # built by an earlier run with --papers-store
+    if settings.data_dir.is_dir():
+        shutil.copytree(settings.data_dir, data)
     ingest([PAPERS_DIR / f"{p}.md" for p in DEV_PAPERS], papers)
+    (data / "done").touch()
     return papers
 
 
@@ -555,6 +576,28 @@ def main() -> None:
     parser.add_argument(
         "--final-check", action="store_true", help="also report the frozen test split"
     )
+    parser.add_argument(
+        "--out", type=Path, default=ARTEFACT, help=f"where to write the artefact ({ARTEFACT})"
+    )
+    parser.add_argument(
+        "--dump",
+        type=Path,
+        help="also write the units' features, labels and question of each (.npz)",
+    )
+    parser.add_argument(
+        "--papers-store",
+        type=Path,
+        help="keep the papers' store in this directory and reuse it on later runs (it must "
+        "be rebuilt by hand when the bundled store, the papers or ingest change)",
+    )
+    parser.add_argument(
+        "--ablate",
+        action="append",
+        default=[],
+        metavar="FEATURE[,FEATURE]",
+        help="also report the same CV (policy chosen anew) without these features; "
+        "repeatable. Reported only: the artefact keeps every feature",
+    )
     args = parser.parse_args()
     settings = get_settings()
     index = LiveIndex(settings)
@@ -562,7 +605,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         examples = collect(index, settings)
         if not args.no_papers:
-            papers = papers_store(settings, Path(tmp))
+            papers = papers_store(settings, args.papers_store or Path(tmp))
             papers_index = LiveIndex(papers)
             examples += collect(papers_index, papers, papers=True, bundled=False)
         fitted_on(args, settings, index, examples)
@@ -571,6 +614,9 @@ def main() -> None:
 def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example]) -> None:
     """Cross-validate, choose the policy, refit on all and write the artefact."""
     x, y, groups = matrix(examples)
+    if args.dump:
+        sets = np.asarray([ex.set for ex in examples])
+        np.savez(args.dump, x=x, y=y, groups=groups, sets=sets, features=np.asarray(FEATURES))
     counts = {s: sum(ex.set == s for ex in examples) for s in (BUNDLED, PAPERS)}
     print(f"in-scope fitting questions: {counts}, units: {len(y)}, positive: {y.sum()}")
     scorer = Scorer(settings, examples)
@@ -583,8 +629,23 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
     print(f"policy chosen on out-of-fold answers: {policy}")
     print(f"{args.folds}-fold CV answers as `peerqa eval` scores them, per question set:")
     _print("fitted selector", figures)
+    if policy.alone_share < 1.0:
+        _print(
+            "the same, never a lead alone", scorer.answers(scores, replace(policy, alone_share=1.0))
+        )
     top = scorer.top_passage()
     _print("top passage (baseline)", top)
+    for dropped in args.ablate:
+        without = [f for f in FEATURES if f not in dropped.split(",")]
+        ablated, ablated_cv = cross_validate(examples, args.folds, without)
+        ablated_policy, ablated_figures = choose_policy(
+            scorer, ablated, args.padding_cost, args.padding_bound, args.max_padding
+        )
+        print(
+            f"without {dropped}: unit AUC {ablated_cv['unit_auc_mean']:.3f}, best lead holds "
+            f"{ablated_cv['lead_holds']:.3f}, policy {ablated_policy}"
+        )
+        _print(f"without {dropped}"[:40], ablated_figures)
     if args.compare:
         old = json.loads(args.compare.read_text(encoding="utf-8"))
         if tuple(old["features"]) == FEATURES:
@@ -630,9 +691,9 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
             "lead_holds": round(cv["lead_holds"], 4),
         },
     }
-    ARTEFACT.parent.mkdir(parents=True, exist_ok=True)
-    ARTEFACT.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {ARTEFACT}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
 
     if args.final_check:
         selector = from_dict(artefact)

@@ -18,8 +18,10 @@ from answer.compose import choose, compose
 from answer.evidence import (
     FEATURES,
     Unit,
+    _citable,
     describe,
     is_front_matter,
+    lead_share,
     quotation_bounds,
     select,
     states_number,
@@ -442,6 +444,19 @@ def test_a_number_is_stated_by_a_figure_but_not_by_a_bracketed_citation():
     assert not states_number("Peer support reduced isolation [12, 14–16].")
 
 
+def _scored(text: str, document: str, section: str) -> ScoredPassage:
+    return ScoredPassage(
+        id="p",
+        text=text,
+        document=document,
+        section=section,
+        kind="paragraph",
+        char_start=0,
+        char_end=len(text),
+        score=1.0,
+    )
+
+
 def test_a_sentence_closing_with_a_numeric_citation_is_cited_without_it():
     """Papers citing in brackets ("… and malaria [2].") keep their sentences as evidence:
     the unit ends before the paper's citation, so the answer's [n] is the only marker."""
@@ -456,20 +471,67 @@ def test_a_sentence_closing_with_a_numeric_citation_is_cited_without_it():
     assert text[second : without_trailing_citation(text, second, text.index("3].") + 3)] == (
         "The scarcity is fuelled by migration to richer countries"
     )
+    # A cluster a converter ran together still closes the sentence.
+    mangled = "Most studies engaged the community [9,[22][23][24]27,31,[34][35]43,[46][47][48]."
+    assert mangled[: without_trailing_citation(mangled, 0, len(mangled))] == (
+        "Most studies engaged the community"
+    )
     third = text.index("Online")
     assert without_trailing_citation(text, third, len(text)) == len(text)  # mid-sentence
 
-    p = ScoredPassage(
-        id="p",
-        text=text,
-        document="d",
-        section="Introduction",
-        kind="paragraph",
-        char_start=0,
-        char_end=len(text),
-        score=1.0,
-    )
+    p = _scored(text, "d", "Introduction")
     unit = Unit(p, 0, 0, first_end, 0, 0.9, np.eye(4)[0], None, score=0.9)
     answer = render(_question(), [Block(None, [unit])], {"d": Profile(document="d", label="d")})
     assert answer.answer == "Nearly all countries are challenged by shortages of health workers [1]"
     assert [c.marker for c in answer.citations] == ["[1]"]
+
+
+def test_a_sentence_citing_mid_way_is_shown_in_verbatim_pieces_around_the_citation():
+    """A paper's "[60]" inside a cited sentence would read as the answer's own marker: the
+    sentence is still evidence, shown as the pieces either side, each with the answer's
+    marker and found verbatim in its passage (paper_1408)."""
+    text = (
+        "Three trials were manualised anti-stigma interventions [60][61][62]. Two trials "
+        "were studies of the three session Coming Out Proud (COP), compared to a WLC [60] "
+        "or TAU [61]."
+    )
+    p = _scored(text, "paper_1408", "Results")
+    start = text.index("Two trials")
+    end = without_trailing_citation(text, start, len(text))
+    unit = Unit(p, 0, start, end, 1, 0.9, np.eye(4)[0], None, score=0.9)
+    assert _citable(unit)
+    assert [text[a:b] for a, b in unit.pieces] == [
+        "Two trials were studies of the three session Coming Out Proud (COP), compared to a WLC",
+        "or TAU",
+    ]
+    answer = render(_question(), [Block(None, [unit])], {p.document: profile_for(p.document)})
+    assert answer.answer == (
+        "Two trials were studies of the three session Coming Out Proud (COP), compared to "
+        "a WLC [1] or TAU [1]"
+    )
+    # A piece left with no word (a unit ending on its citations) is not shown.
+    assert not _citable(Unit(p, 0, 0, text.index("."), 0, 0.9, np.eye(4)[0], None))
+    quote = Unit(p, 0, start, end, 1, 0.9, np.eye(4)[0], None, in_quote=True)
+    assert not _citable(quote)  # a participant's words are never cut
+
+
+def test_a_comma_after_a_cut_citation_follows_the_marker():
+    text = "Peers were trained as shown before [12], and then supervised weekly by staff."
+    p = _scored(text, "d", "Methods")
+    unit = Unit(p, 0, 0, len(text), 0, 0.9, np.eye(4)[0], None)
+    assert _citable(unit)
+    answer = render(_question(), [Block(None, [unit])], {"d": Profile(document="d", label="d")})
+    assert answer.answer == (
+        "Peers were trained as shown before [1], and then supervised weekly by staff. [1]"
+    )
+
+
+def test_a_lead_standing_out_under_the_lead_model_is_the_whole_answer():
+    units = _ranked_units()
+    for u, lead in zip(units, (4.0, 0.0, -1.0), strict=True):
+        u.lead = lead
+    assert lead_share(units[0], units) > 0.9
+    assert select(units, replace(POLICY, alone_share=0.9)) == units[:1]
+    assert select(units, replace(POLICY, alone_share=1.0)) == units
+    units[1].lead = 3.9  # a close second: the lead does not stand out
+    assert select(units, replace(POLICY, alone_share=0.9)) == units

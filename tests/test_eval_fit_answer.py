@@ -85,6 +85,31 @@ def test_the_policy_pads_no_more_than_the_bound_asked_for():
     assert choose_policy(_Scorer(), [], max_padding=1.5)[0].max_units == 3
 
 
+class _StopScorer(_Scorer):
+    """Stopping at a lead that stands out (alone_share below 1) drops filler: with
+    `costs_gold`, it also drops gold."""
+
+    def __init__(self, costs_gold: bool):
+        self.costs_gold = costs_gold
+
+    def _figures(self, policy):
+        figures = super()._figures(policy)["all"]
+        if policy.alone_share < 1.0:
+            figures["padding_mean"] *= policy.alone_share
+            figures["text_holds_gold"] -= 0.2 * self.costs_gold
+        return {"all": figures}
+
+    def chosen(self, scores, policy):
+        return self._figures(policy)
+
+    answers = chosen
+
+
+def test_a_lead_alone_ends_the_answer_only_when_that_sheds_filler_and_no_gold():
+    assert choose_policy(_StopScorer(costs_gold=False), [])[0].alone_share < 1.0
+    assert choose_policy(_StopScorer(costs_gold=True), [])[0].alone_share == 1.0
+
+
 def test_the_user_papers_fitted_on_are_the_dev_papers_never_a_test_paper():
     rows = [json.loads(line) for line in PAPER_QUESTIONS.read_text().splitlines() if line]
     test = {r["paper"] for r in rows if r["split"] == "test"}
