@@ -146,9 +146,10 @@ def test_search_reads_each_documents_coverage_of_the_question(corpus_index):
     view = corpus_index._view
     tokens = view._query_tokens("peer mentors transplant zebra")
     (document,) = view._document_tokens
-    assert view._coverage(tokens, {document})[document] == pytest.approx(1.0)
+    idf = view._corpus.idf
+    assert view._coverage(tokens, {document}, idf)[document] == pytest.approx(1.0)
     none = view._query_tokens("peer")[:0]
-    assert view._coverage(none, {document})[document] == 0.0
+    assert view._coverage(none, {document}, idf)[document] == 0.0
 
 
 def test_a_question_names_a_document_by_its_first_authors_surname():
