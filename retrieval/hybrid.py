@@ -1,8 +1,9 @@
 """index -> ranked passages: dense (Chroma) and BM25 over the same nodes, and late
 interaction over what they found, fused by relative score; then the passages of the top
 hit's theme rise with it (THEME_FEEDBACK), reference entries leave unless the question
-asks about literature, and the fitted ranker (retrieval/ranker.py) reorders the best
-ranker.POOL by features of every ranking.
+asks about literature (or names their first author, when that is no indexed paper's), and
+the fitted ranker (retrieval/ranker.py) reorders the best ranker.POOL by features of
+every ranking.
 
 `LiveIndex` is loaded once per process (model, BM25, passage table) and follows the
 store's pointer, reloading when an ingest publishes a new generation.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from copy import copy
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ from retrieval.ranker import (
     asks_literature,
     documents_named,
     features,
+    first_author,
     first_authors,
     load_ranker,
     names_author,
@@ -752,7 +754,12 @@ class LiveIndex:
         theme = self._themes.get(fused[0].node.node_id) if fused else None
         staged = self._theme_feedback(fused)
         if not query.literature:
-            staged = [h for h in staged if _evidence(question, self.passages[h.node.node_id])]
+            # A surname that names an indexed paper ("the Mehta trial") asks about that
+            # paper, not about the entries of its reference list it also leads.
+            papers = {corpus.first_authors[d] for d in query.documents}
+            staged = [
+                h for h in staged if _evidence(question, self.passages[h.node.node_id], papers)
+            ]
         pool = staged[: max(POOL, top_k)]
         ranker = self.ranker if query.learned else None
         if ranker is None or not pool:
@@ -967,10 +974,13 @@ class LiveIndex:
 _NO_LLM = MockLLM()
 
 
-def _evidence(question: str, passage: Passage) -> bool:
+def _evidence(question: str, passage: Passage, papers: Collection[str] = ()) -> bool:
     """Whether a passage may answer a question that does not ask about literature: any
-    but a reference entry, unless the question names its first author."""
-    return passage.kind != "reference" or names_author(question, passage.text)
+    but a reference entry, unless the question names its first author, and that author
+    is not one of `papers` (the first authors of indexed papers the question names)."""
+    if passage.kind != "reference":
+        return True
+    return names_author(question, passage.text) and first_author(passage.text) not in papers
 
 
 def _chroma_where(active: dict[str, list[str]]) -> dict[str, Any] | None:
