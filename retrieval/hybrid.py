@@ -530,6 +530,7 @@ class LiveIndex:
         self._position = {pid: i for i, pid in enumerate(self.order)}
         self._corpus = self._corpus_of(np.arange(len(passages)), bm25)
         self._corpora: dict[frozenset[str], Corpus] = {}
+        self._corpora_lock = threading.Lock()
         # A passage's sentence ids, made from its text when a filtered search first asks
         # Chroma for the nearest among them; not read from Chroma at load, which at 300k
         # sentences costs ~600 MB of Chroma's caches for the life of the process.
@@ -890,15 +891,15 @@ class LiveIndex:
         wanted = frozenset(documents)
         if wanted >= self._corpus.documents:
             return self._corpus
-        corpus = self._corpora.get(wanted)
-        if corpus is None:
-            positions = np.flatnonzero(self._columns["document"].mask(list(wanted)))
-            if len(positions) > CORPUS_MAX:
-                return self._corpus
-            # Racing threads build the same corpus: no lock needed.
-            corpus = self._corpora[wanted] = self._corpus_of(positions)
-            while len(self._corpora) > CORPORA_KEPT:
-                self._corpora.pop(next(iter(self._corpora)), None)
+        with self._corpora_lock:  # milliseconds to build; evicting must not race a reader
+            corpus = self._corpora.get(wanted)
+            if corpus is None:
+                positions = np.flatnonzero(self._columns["document"].mask(list(wanted)))
+                if len(positions) > CORPUS_MAX:
+                    return self._corpus
+                corpus = self._corpora[wanted] = self._corpus_of(positions)
+                while len(self._corpora) > CORPORA_KEPT:
+                    del self._corpora[next(iter(self._corpora))]
         return corpus
 
     def _corpus_of(self, positions: np.ndarray, bm25: bm25s.BM25 | None = None) -> Corpus:
