@@ -1,8 +1,9 @@
 """index -> ranked passages: dense (Chroma) and BM25 over the same nodes, and late
 interaction over what they found, fused by relative score; then the passages of the top
 hit's theme rise with it (THEME_FEEDBACK), reference entries leave unless the question
-asks about literature, and the fitted ranker (retrieval/ranker.py) reorders the best
-ranker.POOL by features of every ranking.
+asks about literature (or names their first author, when that is no indexed paper's), and
+the fitted ranker (retrieval/ranker.py) reorders the best ranker.POOL by features of
+every ranking.
 
 `LiveIndex` is loaded once per process (model, BM25, passage table) and follows the
 store's pointer, reloading when an ingest publishes a new generation.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from copy import copy
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import bm25s
 import chromadb
 import numpy as np
 import Stemmer
+from bm25s.tokenization import Tokenized
 from chromadb.errors import ChromaError
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
@@ -56,6 +58,7 @@ from retrieval.ranker import (
     asks_literature,
     documents_named,
     features,
+    first_author,
     first_authors,
     load_ranker,
     names_author,
@@ -76,6 +79,11 @@ THEME_FEEDBACK = 0.3
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default
 # Tries at loading the live generation while other processes keep publishing and dropping.
 LOAD_ATTEMPTS = 3
+# A document filter's own Corpus (BM25, idf) is built at its first search and kept, for
+# up to CORPORA_KEPT document sets; above CORPUS_MAX passages building one would cost
+# seconds, and the generation's statistics serve.
+CORPORA_KEPT = 16
+CORPUS_MAX = 20_000
 
 
 class LoadedNode(TextNode):
@@ -393,6 +401,22 @@ class HybridFusion(QueryFusionRetriever):
         return results
 
 
+@dataclass(frozen=True)
+class Corpus:
+    """What a search reads of the passages it may return, as if only they were indexed:
+    the whole generation, or the documents a filter keeps. Their own BM25 index, their
+    idf (the ranker's word overlap and document coverage), the question's words they hold,
+    and their first authors: a search filtered to one paper ranks as a store holding that
+    paper alone (dense and late-interaction scores are per passage already)."""
+
+    positions: np.ndarray  # generation positions of its passages, in order
+    keyword: KeywordRetriever  # BM25 over them: bm25s document j is positions[j]
+    idf: np.ndarray  # by token id of the generation's vocabulary
+    present: np.ndarray  # bool by token id: the token occurs in these passages
+    documents: frozenset[str]
+    first_authors: dict[str, str]
+
+
 class IndexNotReady(RuntimeError):
     """Nothing has been ingested into this store yet."""
 
@@ -482,23 +506,19 @@ class LiveIndex:
         # The ranker's word overlap: each passage's distinct tokens, and their idf.
         self._vocab = tokenized.vocab
         self._tokens = [np.unique(np.asarray(ids, dtype=np.int64)) for ids in tokenized.ids]
-        df = np.zeros(len(tokenized.vocab))
-        for ids in self._tokens:
-            df[ids] += 1
-        self._idf = np.log1p((len(passages) - df + 0.5) / (df + 0.5))
+        # Every passage's tokens in order, laid end to end: a document filter's BM25 is
+        # indexed from them (Corpus), without tokenizing again.
+        self._token_ids = np.concatenate(
+            [np.asarray(ids, dtype=np.int32) for ids in tokenized.ids] or [np.zeros(0, np.int32)]
+        )
+        self._token_starts = np.cumsum([0, *map(len, tokenized.ids)])
         by_document: dict[str, list[np.ndarray]] = {}
         for p, ids in zip(passages, self._tokens, strict=True):
             by_document.setdefault(p.document, []).append(ids)
         self._document_tokens = {d: np.unique(np.concatenate(t)) for d, t in by_document.items()}
         self._places = places(passages)
         self.ranker: Ranker | None = load_ranker(self.embed_model.token_space)
-        self._bm25 = KeywordRetriever(
-            existing_bm25=bm25,
-            stemmer=stemmer,
-            token_pattern=TOKEN_PATTERN,
-            similarity_top_k=min(CANDIDATES, len(nodes)),
-        )
-        self._bm25.nodes = nodes  # bm25s document i is nodes[i]
+        self._stemmer = stemmer
         self._columns = {
             k: Column.of([str(getattr(p, k) or "") for p in passages]) for k in FILTER_KEYS
         }
@@ -508,13 +528,16 @@ class LiveIndex:
         self._themes = {p.id: (p.document, p.theme) for p in passages if p.theme}
         self.order = [p.id for p in passages]
         self._position = {pid: i for i, pid in enumerate(self.order)}
+        self._corpus = self._corpus_of(np.arange(len(passages)), bm25)
+        self._corpora: dict[frozenset[str], Corpus] = {}
+        self._corpora_lock = threading.Lock()
         # A passage's sentence ids, made from its text when a filtered search first asks
         # Chroma for the nearest among them; not read from Chroma at load, which at 300k
         # sentences costs ~600 MB of Chroma's caches for the life of the process.
         self._sentence_ids: list[list[str] | None] = [None] * len(self.order)
         self._programmes = ProgrammeFinder(state.programmes)
         self._fusion_template = HybridFusion(
-            [self._bm25],
+            [self._corpus.keyword],
             llm=_NO_LLM,  # num_queries=1: no query generation, the LLM is never called
             num_queries=1,
             mode=FUSION_MODE,
@@ -625,6 +648,7 @@ class LiveIndex:
         encoding: QueryEncoding | None = None,
     ) -> list[ScoredPassage]:
         active = self._validate(filters)
+        corpus = self._corpus_for(active.get("document"))
         mask = self._mask(active)
         passage_filter = sentence_filter = None
         if mask is not None:
@@ -646,24 +670,25 @@ class LiveIndex:
         retrievers: list[BaseRetriever] = [
             DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
             DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
-            self._keyword(mask),
+            self._keyword(corpus, mask),
         ]
-        named = self._programmes.find(expanded)
-        retrievers += self._programme_keyword(named, mask)
+        named = [n for n in self._programmes.find(expanded) if n[0] in corpus.documents]
+        retrievers += self._programme_keyword(corpus, named, mask)
         late = [partial(self._late_ranking, view, encoding.tokens) for view in self._late]
         fusion = self._fusion(retrievers, top_k, late)
         names = ["dense", "sentence", "bm25", *(["programme"] * (len(retrievers) - 3))]
         query_info = Query(
-            tokens=self._query_tokens(query),
+            tokens=self._query_tokens(query, corpus),
             # The expansion spells out shorthand: "refs", "RCTs".
             literature=asks_literature(expanded) or "reference" in active.get("kind", []),
             learned=learned,
-            documents=documents_named(query, self._first_authors),
+            documents=documents_named(query, corpus.first_authors),
         )
         fusion.rerank = partial(
             self._rank,
             query,
             query_info,
+            corpus,
             [*names, "late_text", "late_context"][: len(retrievers) + len(late)],
             encoding.vector,
         )
@@ -717,6 +742,7 @@ class LiveIndex:
         self,
         question: str,
         query: Query,
+        corpus: Corpus,
         names: Sequence[str],
         vector: Sequence[float],
         fused: list[NodeWithScore],
@@ -729,7 +755,12 @@ class LiveIndex:
         theme = self._themes.get(fused[0].node.node_id) if fused else None
         staged = self._theme_feedback(fused)
         if not query.literature:
-            staged = [h for h in staged if _evidence(question, self.passages[h.node.node_id])]
+            # A surname that names an indexed paper ("the Mehta trial") asks about that
+            # paper, not about the entries of its reference list it also leads.
+            papers = {corpus.first_authors[d] for d in query.documents}
+            staged = [
+                h for h in staged if _evidence(question, self.passages[h.node.node_id], papers)
+            ]
         pool = staged[: max(POOL, top_k)]
         ranker = self.ranker if query.learned else None
         if ranker is None or not pool:
@@ -737,7 +768,7 @@ class LiveIndex:
         positions = [self._position[h.node.node_id] for h in pool]
         dense, sentence = self._cosines(vector, positions)
         documents = {self.passages[h.node.node_id].document for h in pool}
-        coverage = self._coverage(query.tokens, documents)
+        coverage = self._coverage(query.tokens, documents, corpus.idf)
         candidates = [
             Candidate(
                 passage=self.passages[h.node.node_id],
@@ -754,16 +785,18 @@ class LiveIndex:
                 zip(pool, positions, dense, sentence, strict=True), 1
             )
         ]
-        x = features(query, candidates, dict(zip(names, rankings, strict=True)), self._idf)
+        x = features(query, candidates, dict(zip(names, rankings, strict=True)), corpus.idf)
         scores = ranker.predict(x)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
 
-    def _coverage(self, tokens: np.ndarray, documents: set[str]) -> dict[str, float]:
+    def _coverage(
+        self, tokens: np.ndarray, documents: set[str], idf: np.ndarray
+    ) -> dict[str, float]:
         """Each document's idf-weighted share of the question's tokens, over its whole text."""
-        weight = float(self._idf[tokens].sum())
+        weight = float(idf[tokens].sum())
         return {
-            d: float(self._idf[tokens[np.isin(tokens, self._document_tokens[d])]].sum()) / weight
+            d: float(idf[tokens[np.isin(tokens, self._document_tokens[d])]].sum()) / weight
             if weight
             else 0.0
             for d in documents
@@ -809,22 +842,24 @@ class LiveIndex:
             for size, end in zip(sizes, ends.tolist(), strict=True)
         ]
 
-    def _query_tokens(self, query: str) -> np.ndarray:
-        """The query's distinct BM25 tokens that occur in the corpus, as token ids."""
+    def _query_tokens(self, query: str, corpus: Corpus | None = None) -> np.ndarray:
+        """The query's distinct BM25 tokens that occur in the corpus searched (the whole
+        generation by default), as token ids."""
         (words,) = bm25s.tokenize(
             query,
             stopwords="english",
-            stemmer=self._bm25.stemmer,
+            stemmer=self._stemmer,
             token_pattern=TOKEN_PATTERN,
             return_ids=False,
             show_progress=False,
         )
-        return np.unique(
+        ids = np.unique(
             np.asarray([self._vocab[w] for w in words if w in self._vocab], dtype=np.int64)
         )
+        return ids[(corpus or self._corpus).present[ids]]
 
     def _programme_keyword(
-        self, named: Sequence[tuple[str, str]], mask: np.ndarray | None
+        self, corpus: Corpus, named: Sequence[tuple[str, str]], mask: np.ndarray | None
     ) -> list[BaseRetriever]:
         """BM25 over the passages of the programmes a question names, beside the others:
         "programme E" or "the transplant programme" then lifts E's own evidence (its Table 2
@@ -837,13 +872,65 @@ class LiveIndex:
         focus = np.zeros(len(self.order), dtype=bool)
         for document, letter in named:
             focus |= documents.mask([document]) & letters.mask([letter])
-        return [self._keyword(focus & mask if mask is not None else focus)]
+        return [self._keyword(corpus, focus & mask if mask is not None else focus)]
 
-    def _keyword(self, mask: np.ndarray | None) -> KeywordRetriever:
-        """BM25 over the passages in `mask` (all when None)."""
-        keyword = copy(self._bm25)  # shares the in-memory BM25 index; the mask is per request
-        keyword.mask = mask.astype(np.float32) if mask is not None else None
+    def _keyword(self, corpus: Corpus, mask: np.ndarray | None) -> KeywordRetriever:
+        """BM25 over the corpus's passages in `mask` (by generation position; all when
+        None)."""
+        keyword = copy(corpus.keyword)  # shares the in-memory BM25 index; the mask is per request
+        kept = mask[corpus.positions] if mask is not None else None
+        keyword.mask = None if kept is None or kept.all() else kept.astype(np.float32)
         return keyword
+
+    def _corpus_for(self, documents: Sequence[str] | None) -> Corpus:
+        """The corpus a search filtered to `documents` reads: those documents alone, unless
+        the filter keeps every document (or none is asked for), or the documents hold more
+        than CORPUS_MAX passages (then the generation's statistics, under the filter)."""
+        if not documents:
+            return self._corpus
+        wanted = frozenset(documents)
+        if wanted >= self._corpus.documents:
+            return self._corpus
+        with self._corpora_lock:  # milliseconds to build; evicting must not race a reader
+            corpus = self._corpora.get(wanted)
+            if corpus is None:
+                positions = np.flatnonzero(self._columns["document"].mask(list(wanted)))
+                if len(positions) > CORPUS_MAX:
+                    return self._corpus
+                corpus = self._corpora[wanted] = self._corpus_of(positions)
+                while len(self._corpora) > CORPORA_KEPT:
+                    del self._corpora[next(iter(self._corpora))]
+        return corpus
+
+    def _corpus_of(self, positions: np.ndarray, bm25: bm25s.BM25 | None = None) -> Corpus:
+        """The Corpus of the passages at `positions` (by generation position); `bm25`
+        when already indexed over exactly them."""
+        if bm25 is None:
+            bm25 = bm25s.BM25()
+            starts = self._token_starts
+            ids = [self._token_ids[starts[i] : starts[i + 1]].tolist() for i in positions]
+            # The generation's vocabulary: a word these passages lack scores nothing, as a
+            # word outside an index of them alone would.
+            bm25.index(Tokenized(ids=ids, vocab=self._vocab), show_progress=False)
+        keyword = KeywordRetriever(
+            existing_bm25=bm25,
+            stemmer=self._stemmer,
+            token_pattern=TOKEN_PATTERN,
+            similarity_top_k=min(CANDIDATES, len(positions)),
+        )
+        keyword.nodes = [self._nodes[self.order[i]] for i in positions]  # bm25s doc j
+        df = np.zeros(len(self._vocab))
+        for i in positions:
+            df[self._tokens[i]] += 1
+        documents = frozenset(self.passages[self.order[i]].document for i in positions)
+        return Corpus(
+            positions=positions,
+            keyword=keyword,
+            idf=np.log1p((len(positions) - df + 0.5) / (df + 0.5)),
+            present=df > 0,
+            documents=documents,
+            first_authors={d: a for d, a in self._first_authors.items() if d in documents},
+        )
 
     def _passage_id(self, position: int) -> tuple[str]:
         return (self.order[position],)
@@ -888,10 +975,13 @@ class LiveIndex:
 _NO_LLM = MockLLM()
 
 
-def _evidence(question: str, passage: Passage) -> bool:
+def _evidence(question: str, passage: Passage, papers: Collection[str] = ()) -> bool:
     """Whether a passage may answer a question that does not ask about literature: any
-    but a reference entry, unless the question names its first author."""
-    return passage.kind != "reference" or names_author(question, passage.text)
+    but a reference entry, unless the question names its first author, and that author
+    is not one of `papers` (the first authors of indexed papers the question names)."""
+    if passage.kind != "reference":
+        return True
+    return names_author(question, passage.text) and first_author(passage.text) not in papers
 
 
 def _chroma_where(active: dict[str, list[str]]) -> dict[str, Any] | None:

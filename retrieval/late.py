@@ -41,7 +41,10 @@ from peerqa.files import derived_dir, prune, used, write_aside
 from peerqa.models import Passage
 from peerqa.store import LEAN_KINDS, embed_text, indexed_sentences
 
-LATE_MAX = 2_000  # passages in a generation
+# Passages in a generation. A document filter ranks as its documents alone only when the
+# generation has views (retrieval.hybrid.Corpus), so this covers the bundled paper with a
+# few dozen user papers beside it; the views hold ~32 kB a passage in memory.
+LATE_MAX = 4_000
 CACHE_FILES = 8  # generations' token vectors kept in cache_dir, the least recently used go
 # Names how views are made (with the model's token space): files made otherwise are not read.
 VIEWS_FORMAT = "2: the text view from sentences"

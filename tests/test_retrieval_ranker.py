@@ -52,6 +52,20 @@ def test_literature_questions_and_reference_filters_still_reach_references(corpu
     assert only and all(p.kind == "reference" for p in only)
 
 
+def test_a_named_author_reaches_their_entry_unless_the_name_is_an_indexed_papers():
+    """A question naming "the Repper & Carter review" may be answered by that entry; "the Mehta
+    trial", when Mehta leads an indexed paper, asks about that paper, so the paper's own
+    entries for Mehta's earlier trials stay out of a question not about literature."""
+    entry = passage(
+        "r", "Mehta SJ, Volpp KG, Troxel AB, et al. Electronic pill bottles.", kind="reference"
+    )
+    asked = "how many texts a week in the Mehta hypertension trial"
+    assert hybrid._evidence(asked, entry)
+    assert not hybrid._evidence(asked, entry, papers={"mehta"})
+    assert hybrid._evidence(asked, passage("p", "Patients received 3 texts."), papers={"mehta"})
+    assert not hybrid._evidence("texts a week in the trial", entry)
+
+
 def passage(pid: str, text: str, **fields) -> Passage:
     base = dict(document="d", section="Results", kind="paragraph", char_start=0)
     base |= fields
@@ -146,9 +160,10 @@ def test_search_reads_each_documents_coverage_of_the_question(corpus_index):
     view = corpus_index._view
     tokens = view._query_tokens("peer mentors transplant zebra")
     (document,) = view._document_tokens
-    assert view._coverage(tokens, {document})[document] == pytest.approx(1.0)
+    idf = view._corpus.idf
+    assert view._coverage(tokens, {document}, idf)[document] == pytest.approx(1.0)
     none = view._query_tokens("peer")[:0]
-    assert view._coverage(none, {document})[document] == 0.0
+    assert view._coverage(none, {document}, idf)[document] == 0.0
 
 
 def test_a_question_names_a_document_by_its_first_authors_surname():

@@ -7,7 +7,8 @@ compared after undoing whitespace, ligatures and case), reference entries among 
 10, the share of passages that are reference entries or furniture/declarations, answer
 citations from the paper a question names, reference/furniture/declaration passages
 cited, metadata completeness, and the bundled paper's own Recall@5/MRR@10
-(eval/questions.jsonl) with and without the papers beside it.
+(eval/questions.jsonl) with and without the papers beside it, and with the document
+filter set to it (which must equal it alone).
 
 Answers are scored as eval/metrics.py scores the bundled paper's: an answer holds the
 gold when one of its cited pieces (a sentence, located at its span in the source)
@@ -274,6 +275,13 @@ def opener(index, document: str) -> str:
     return f"What does {study_label(info.study, info.title)} report?"
 
 
+def filtered_search(index, document: str):
+    """`search(question dict)` with the request's document filter set to `document`."""
+    from peerqa.models import Filters
+
+    return lambda q: index.search(q["question"], top_k=10, filters=Filters(document=[document]))
+
+
 def scoped_searches(index, docs: dict[str, str]) -> dict:
     """How a question that names no paper is searched when several are loaded, beside
     the plain search: by the answer's own retrieval (the question alone: its scope is
@@ -283,7 +291,6 @@ def scoped_searches(index, docs: dict[str, str]) -> dict:
     from answer.compose import compose, retrieve_in_scope
     from answer.question import understand
     from answer.scope import about
-    from peerqa.models import Filters
 
     focus: dict[str, tuple[tuple[str, ...], str]] = {}
 
@@ -309,9 +316,7 @@ def scoped_searches(index, docs: dict[str, str]) -> dict:
     return {
         "answer_retrieval": answer_search,
         "in_session": in_session,
-        "document_filter": lambda q: index.search(
-            q["question"], top_k=10, filters=Filters(document=[paper(q)])
-        ),
+        "document_filter": lambda q: filtered_search(index, paper(q))(q),
         # The cost of a focus: another paper's question asked in a session on the bundled
         # paper (it must move on to the paper it is about).
         "in_bundled_session": lambda q: in_session(q, BUNDLED),
@@ -367,6 +372,10 @@ def measure(
     keep(out)
     if with_bundled:
         out["bundled"] = retrieval(index, load(BUNDLED_QUESTIONS), {})
+        # A filter to the bundled paper must rank as the paper alone (bundled_alone).
+        out["bundled_document_filter"] = retrieval(
+            index, load(BUNDLED_QUESTIONS), {}, search=filtered_search(index, BUNDLED)
+        )
         keep(out)
     if sessions:
         ways = scoped_searches(index, docs)
