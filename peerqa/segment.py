@@ -23,6 +23,11 @@ _END = re.compile(
     rf"(?P<close>[{re.escape(CLOSERS)}]*)"
     r"(?P<cite>\d{1,3}(?:[,–-]\d{1,3})*)?"
     r"(?=\s|$)"
+    # ...or a full stop glued to the next sentence by a converter that lost the space
+    # ("(BP) control.To evaluate"): after a lowercase word, a bracket, a percent or a
+    # digit, and before a capitalised word and a space (not "Mobile.Net)", "3.5",
+    # "jamanetwork.com"; abbreviations and initials are ruled out in _boundary).
+    r"|(?:(?<=[a-z]{2})|(?<=[)\]%\d]))(?P<glued>[.!?])(?=[A-Z][a-z]+\s)"
 )
 # A short attribution after a quote, e.g. "(B, PL)", "(Programme B, PL)", "(F)".
 _ATTRIBUTION = re.compile(r"\s+\([^()\n.!?]{1,40}\)(?=\s|$)")
@@ -63,6 +68,10 @@ def _is_abbreviation(text: str, period: int) -> bool:
 
 def _boundary(text: str, m: re.Match[str], limit: int) -> int | None:
     """The end offset of a sentence ending at match `m`, or None if it is no boundary."""
+    if m.group("glued"):
+        if m.group("glued") == "." and _is_abbreviation(text, m.start()):
+            return None
+        return m.end()
     term, cite = m.group("term"), m.group("cite")
     if term == "…" or term == "...":
         # Only an ellipsis glued to a word ends a sentence ("plan… I wish"); a spaced

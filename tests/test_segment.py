@@ -75,6 +75,37 @@ def test_decimals_and_counts_do_not_split() -> None:
     ]
 
 
+def test_a_full_stop_glued_to_the_next_sentence_still_ends_it() -> None:
+    # paper_1122's abstract as its converter left it: labels and spaces lost.
+    text = (
+        "leveraging social support might improve blood pressure (BP) control.To evaluate the"
+        " effectiveness of a bidirectional text monitoring program in adults with"
+        " hypertension.This randomized clinical trial included adults in 2018 and 2019.Patients"
+        " had been seen (p < .05).Alcohol use fell."
+    )
+    assert sentences(text) == [
+        "leveraging social support might improve blood pressure (BP) control.",
+        "To evaluate the effectiveness of a bidirectional text monitoring program in adults"
+        " with hypertension.",
+        "This randomized clinical trial included adults in 2018 and 2019.",
+        "Patients had been seen (p < .05).",
+        "Alcohol use fell.",
+    ]
+
+
+def test_glued_full_stops_that_end_no_sentence() -> None:
+    # Abbreviations, initials, names with a dot, decimals and web addresses.
+    for text in (
+        "Groups (e.g.The Samaritans) met.",
+        "Troops of the U.S.Army met.",
+        "J.Smith reported this.",
+        "A trial of Mobile.Net) for psychosis.",
+        "Rates of 3.5 and 4.2 were seen at jamanetwork.com by guest.",
+        "As Smith et al.Reported here.",
+    ):
+        assert sentences(text) == [text]
+
+
 def test_quote_keeps_its_attribution() -> None:
     text = (
         "She said it helped: “finding out I’m not alone.” (B, PL) A recipient said, "
