@@ -57,6 +57,11 @@ ROW_HEADING_WORDS = 4
 _ROW_GAP = re.compile(r"[\s|]*")
 _CELL_WORD = re.compile(r"[^\s|]+")
 _SENTENCE_END = re.compile(r"[.!][\"'”’)\]]*$")
+# What may lie between a lead-in and the block it introduces: space and, before a list
+# item, its marker ("1.", "(a)", "•").
+# A paragraph that is a list item a converter did not mark as one ("2. Commissioners …").
+_ITEM_OPENS = re.compile(r"(?:[-*+•▪◦–]|\(?(?:\d{1,3}|[a-z])[.)])\s")
+_LIST_GAP = re.compile(r"\s*(?:(?:[-*+•▪◦–]|\(?(?:\d{1,3}|[a-zA-Z]|[ivx]{1,4})[.)])\s+)?")
 
 _BRACKETS = re.compile(
     r"\[(?P<numbers>\d{1,4}(?:\s*[-–]\s*\d{1,4})?(?:\s*[,;]\s*\d{1,4}(?:\s*[-–]\s*\d{1,4})?)*)\]"
@@ -213,6 +218,45 @@ def join_fragments(text: str, blocks: list[PaperBlock]) -> list[tuple[PaperBlock
     return out
 
 
+def is_lead_in(text: str) -> bool:
+    """A paragraph ending in a colon introduces the block after it ("The adaptation
+    process consisted of four phases:" above "(1) content translation, …")."""
+    return text.rstrip().endswith(":")
+
+
+def join_lead_ins(
+    text: str, blocks: list[tuple[PaperBlock, str | None]], max_words: int
+) -> list[tuple[PaperBlock, str | None]]:
+    """Each lead-in joined to what it introduces when only whitespace lies between: the
+    next block (and the list items after it, when it is a list) starts at the lead-in,
+    so the two are one verbatim span, the lead-in's last sentence and the block's first
+    read as one. Not when those two sentences would overrun a passage's budget."""
+    out: list[tuple[PaperBlock, str | None]] = []
+    in_list = False  # the last block out is a lead-in and its list: further items join it
+    for block, lead in blocks:
+        if out and _LIST_GAP.fullmatch(text, out[-1][0].end, block.start):
+            last, last_lead = out[-1]
+            item = block.list_item or bool(_ITEM_OPENS.match(text, block.start))
+            if (in_list and item) or (
+                is_lead_in(text[last.start : last.end]) and _fits(text, last, block, max_words)
+            ):
+                out[-1] = (
+                    block.model_copy(update={"start": last.start, "page": last.page}),
+                    last_lead,
+                )
+                in_list = item
+                continue
+        out.append((block, lead))
+        in_list = False
+    return out
+
+
+def _fits(text: str, lead_in: PaperBlock, block: PaperBlock, max_words: int) -> bool:
+    last = sentence_spans(text, lead_in.start, lead_in.end)[-1]
+    first = sentence_spans(text, block.start, block.end)[0]
+    return word_count(text[last[0] : last[1]]) + word_count(text[first[0] : first[1]]) <= max_words
+
+
 def _row_groups(
     text: str, table: PaperTable, max_words: int
 ) -> list[tuple[str | None, PaperTableRow | None, list[PaperTableRow]]]:
@@ -323,7 +367,7 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
 
     for block, lead in join_fragments(text, paper.abstract):
         prose(block, SECTION_SEPARATOR.join(block.section) or "Abstract", extra=lead)
-    for block, lead in join_fragments(text, paper.paragraphs):
+    for block, lead in join_lead_ins(text, join_fragments(text, paper.paragraphs), max_words):
         kind: Kind = "list_item" if block.list_item else "paragraph"
         prose(block, SECTION_SEPARATOR.join(block.section) or title, kind, extra=lead)
     for block in paper.captions:

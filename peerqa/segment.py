@@ -94,9 +94,12 @@ def _boundary(text: str, m: re.Match[str], limit: int) -> int | None:
 
 
 def _paragraph_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """A blank line always separates sentences, whatever punctuation precedes it."""
+    """A blank line separates sentences, whatever punctuation precedes it, except after
+    a colon: a lead-in ("…consisted of four phases:") and what it introduces read as one."""
     spans, s = [], start
     for m in _PARAGRAPH_BREAK.finditer(text, start, end):
+        if text[s : m.start()].rstrip().endswith(":"):
+            continue
         spans.append((s, m.start()))
         s = m.end()
     spans.append((s, end))

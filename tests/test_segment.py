@@ -145,9 +145,14 @@ def test_lowercase_after_period_is_not_a_boundary() -> None:
     assert sentences(text) == [text]
 
 
-def test_blank_line_always_separates() -> None:
+def test_blank_line_separates_except_after_a_lead_in() -> None:
     text = "A heading without a stop\n\nThe body follows."
     assert sentences(text) == ["A heading without a stop", "The body follows."]
+    text = "It had four phases:\n\n(1) translation, (2) revision. Each was reviewed."
+    assert sentences(text) == [
+        "It had four phases:\n\n(1) translation, (2) revision.",
+        "Each was reviewed.",
+    ]
 
 
 def test_range_offsets_are_absolute() -> None:

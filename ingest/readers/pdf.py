@@ -263,8 +263,11 @@ class _Layout:
         for line in lines:
             key = (line.page, line.column)
             self.right_edge[key] = max(self.right_edge.get(key, 0.0), line.x1)
-        self.hyphenated = {w.lower() for line in lines for w in re.findall(r"\w+-\w+", line.text)}
-        self.vocabulary = _vocabulary(lines)
+        self.hyphenated = Counter(
+            w.lower() for line in lines for w in re.findall(r"\w+-\w+", line.text)
+        )
+        self.printed = _vocabulary(lines)  # each word printed whole, with its count
+        self.vocabulary = set(self.printed)
         self.out = TextBuilder()
         self.marks: list[tuple[int, int]] = []  # (text offset, page) where each line starts
         self.section: tuple[str, ...] = ()
@@ -401,6 +404,10 @@ class _Layout:
             previous
         ):
             return True  # "Table 1 is by…" or "(3) token gifts…" wrapped to a line's start
+        if _CAPTION_LABEL.match(line.text) and (
+            line.page != previous.page or line.column != previous.column
+        ):
+            return True  # a table's caption atop a page, after a block a URL left open
         if abs(line.size - previous.size) > 0.6:
             return True
         if line.page != previous.page or line.column != previous.column:
@@ -465,9 +472,10 @@ class _Layout:
         for line in lines:
             if previous and self.broken_word(previous):
                 pass  # a URL too long for the line, broken between two characters
-            elif re.search(r"\w-$", text):
+            elif re.search(r"\S-$", text):
                 # A line never breaks at a space after a hyphen: the hyphen is the
-                # word's own ("peer-" / "led", "359-" / "364") or a line-end one.
+                # word's own ("peer-" / "led", "359-" / "364", "55%-" / "56.5%") or a
+                # line-end one.
                 if self.soft_hyphen(text, line.text):
                     text = text[:-1]
             elif text:
@@ -490,7 +498,7 @@ class _Layout:
         for piece in (collapse(p) for p in text.split("\n")):
             if not piece:
                 continue
-            if re.search(r"\w-$", out):
+            if re.search(r"\S-$", out):
                 out = out[:-1] if self.soft_hyphen(out, piece) else out
             elif out:
                 out += " "
@@ -506,7 +514,8 @@ class _Layout:
         if not head or not tail:
             return False  # a number range, a capital after the hyphen ("non-HIPAA")
         first, rest = head.group(1).lower(), tail.group().lower()  # "Com-" / "mCare"
-        if f"{first}-{rest}" in self.hyphenated:
+        # Printed both ways ("well-being" and "wellbeing"): the commoner spelling.
+        if self.hyphenated[f"{first}-{rest}"] > self.printed[first + rest]:
             return False
         # The joined word, or its stem ("post-" / "graduates" where only "postgraduate"
         # is printed whole), is a word of the document or the dictionary.
@@ -580,9 +589,10 @@ class _Layout:
 _INFLECTIONS = ("s", "es", "ed", "ing")
 
 
-def _vocabulary(lines: list[Line]) -> set[str]:
-    """The words the document prints whole: not the pieces of a word broken at a line end."""
-    words: set[str] = set()
+def _vocabulary(lines: list[Line]) -> Counter[str]:
+    """The words the document prints whole, with their counts: not the pieces of a word
+    broken at a line end."""
+    words: Counter[str] = Counter()
     broken = False
     for line in lines:
         tokens = re.findall(r"[^\W\d_]+", line.text.lower())
