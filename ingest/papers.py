@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,10 @@ _LIST_GAP = re.compile(r"\s*(?:(?:[-*+•▪◦–]|\(?(?:\d{1,3}|[a-zA-Z]|[ivx]
 
 _BRACKETS = re.compile(
     r"\[(?P<numbers>\d{1,4}(?:\s*[-–]\s*\d{1,4})?(?:\s*[,;]\s*\d{1,4}(?:\s*[-–]\s*\d{1,4})?)*)\]"
+)
+_BARE_SUPERSCRIPT = re.compile(
+    r"(?:(?<=[.!?]\s)|(?<=[.!?][)\]”’\"]\s))"
+    r"(?P<numbers>\d{1,3}(?:\s?[,–-]\s?\d{1,3})*)(?=\s+[A-Z])"
 )
 _AUTHOR_YEAR = re.compile(
     r"(?P<name>[A-Z][\w'’\-]+)(?:\s+et\s+al\.?|\s+(?:and|&)\s+[A-Z][\w'’\-]+)?,?\s+"
@@ -129,6 +134,16 @@ class CitationResolver:
         if not self.brackets and self.numbers:
             limit = max(self.numbers)
             found.update(n for c in find_citations(self.text, limit, start, end) for n in c.numbers)
+        # A superscript left bare after a sentence's full stop ("control. 28 In …"), in
+        # either style (a converter may print some superscripts as "[2][3]", others
+        # bare): a count opening a sentence goes on in lower case ("28 participants").
+        for m in _BARE_SUPERSCRIPT.finditer(self.text, start, end):
+            try:
+                numbers = expand_marker(re.sub(r"\s", "", m["numbers"]))
+            except ValueError:
+                continue
+            if numbers and all(n in self.numbers for n in numbers):
+                found.update(numbers)
         for m in _AUTHOR_YEAR.finditer(self.text, start, end):
             n = self.by_key.get((m["name"].lower(), int(m["year"])))
             if n:
@@ -152,11 +167,14 @@ def _run_on_spans(text: str, start: int, end: int, max_words: int) -> list[tuple
     ]
 
 
-def evidence_spans(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+def evidence_spans(
+    text: str, start: int, end: int, max_words: int, citations: Collection[int] = ()
+) -> list[tuple[int, int]]:
     """Passages of text[start:end]: sentence-aligned chunks, with furniture and
-    declaration sentences left out (a chunk never spans a dropped sentence)."""
+    declaration sentences left out (a chunk never spans a dropped sentence). A bare
+    superscript number in `citations` opening a sentence ends the one before it."""
     runs: list[list[tuple[int, int]]] = [[]]
-    for s, e in sentence_spans(text, start, end):
+    for s, e in sentence_spans(text, start, end, citations):
         if not_evidence(text[s:e]):
             runs.append([])
         elif word_count(text[s:e]) > RUN_ON_FACTOR * max_words:
@@ -356,9 +374,11 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
     title = sentences(*dict.fromkeys(p for p in (study_label(paper.study), paper.study.title) if p))
     drafts: list[_Draft] = []
 
+    superscripts = frozenset(r.n for r in paper.references)
+
     def prose(span: Span, section: str, kind: Kind = "paragraph", extra: str | None = None):
         section = section or "Body"  # a paper without headings or metadata: never empty
-        for s, e in evidence_spans(text, span.start, span.end, max_words):
+        for s, e in evidence_spans(text, span.start, span.end, max_words, superscripts):
             drafts.append(
                 _Draft(
                     s, e, section, kind, _page(paper, s, span.page), _context(title, section, extra)

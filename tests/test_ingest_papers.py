@@ -643,3 +643,15 @@ def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path
         p.text == "Table 1. PICOS framework for study inclusion and exclusion."
         for p in doc.passages
     )
+
+
+@pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml"])
+def test_a_bare_superscript_number_is_never_quoted_as_a_sentence_start(name: str):
+    # JAMA sets "…influence BP control.²⁸ In phase 1, …"; the converters leave "28" bare.
+    doc = parsed(PAPERS / name)
+    assert_verbatim(doc)
+    (passage,) = [p for p in doc.passages if "In phase 1, the BP alerts" in p.text]
+    assert 28 in passage.ref_numbers
+    sentences = [s.text for s in split_passage(passage)]
+    assert any(s.startswith("In phase 1, the BP alerts may have overburdened") for s in sentences)
+    assert not any(re.match(r"\d+ In phase", s) for s in sentences)

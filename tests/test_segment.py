@@ -209,3 +209,27 @@ def test_small_paragraph_is_one_chunk() -> None:
     text = "One. Two. Three."
     assert chunk_spans(text, sentence_spans(text)) == [(0, len(text))]
     assert chunk_spans(text, []) == []
+
+
+def test_a_bare_citation_number_ends_the_sentence_before_it() -> None:
+    # A superscript a converter left bare ("control. 28 In phase 1"), for a paper whose
+    # references are numbered 1-36: the number is no part of the next sentence.
+    text = "It may influence BP control. 28 In phase 1, alerts rose. 29,30 The trial ended."
+    refs = range(1, 37)
+    assert [text[s:e] for s, e in sentence_spans(text, citations=refs)] == [
+        "It may influence BP control. 28",
+        "In phase 1, alerts rose. 29,30",
+        "The trial ended.",
+    ]
+    # Without the paper's reference numbers, or for a number outside them, it stays.
+    assert sentences(text)[1] == "28 In phase 1, alerts rose."
+    assert [text[s:e] for s, e in sentence_spans(text, citations=range(1, 10))][1].startswith("28")
+
+
+def test_a_count_opening_a_sentence_is_no_citation() -> None:
+    text = "The trial ran in 2019. 28 participants enrolled. 12 of them left."
+    assert [text[s:e] for s, e in sentence_spans(text, citations=range(1, 40))] == [
+        "The trial ran in 2019.",
+        "28 participants enrolled.",
+        "12 of them left.",
+    ]
