@@ -655,3 +655,36 @@ def test_a_bare_superscript_number_is_never_quoted_as_a_sentence_start(name: str
     sentences = [s.text for s in split_passage(passage)]
     assert any(s.startswith("In phase 1, the BP alerts may have overburdened") for s in sentences)
     assert not any(re.match(r"\d+ In phase", s) for s in sentences)
+
+
+@pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml", "pdf"])
+def test_a_running_head_and_title_spilled_into_the_text_are_cut_out(name: str, tmp_path: Path):
+    # GROBID kept JAMA's running head as a heading ("JAMA Network Open | Health Policy")
+    # and its running title inside paragraphs, glued to the sentences around them.
+    path = write_pdf(PAPERS / "paper_1122.md", tmp_path) if name == "pdf" else PAPERS / name
+    doc = parsed(path)
+    assert_verbatim(doc)
+    assert doc.info.journal == "JAMA Network Open"
+    body = [p for p in doc.passages if p.kind != "reference"]
+    assert not any("Health Policy" in p.section for p in body)
+    title = "Remote Blood Pressure Monitoring With Social Support for Patients With Hypertension"
+    assert not any(title in p.text or "JAMA Network Open" in p.text for p in body)
+    # What the furniture interrupted is kept: the rest of "The trial was approved…".
+    assert any(
+        p.text == "by the Institutional Review Board at the University of Pennsylvania."
+        for p in body
+    )
+    (missing,) = [p for p in body if "For patients with missing BP data" in p.text]
+    assert missing.text.startswith("For patients with missing BP data") and (
+        missing.section == "Statistical Analysis"
+    )
+
+
+def test_a_title_short_or_printed_once_is_never_cut():
+    from ingest.papers import Furniture
+
+    text = "Peer support helps. Peer support helps people with dementia and carers."
+    furniture = Furniture(
+        text, "Peer support helps people with dementia and carers: a review", None
+    )
+    assert furniture.pieces(text, 0, len(text)) is None

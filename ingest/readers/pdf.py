@@ -244,8 +244,9 @@ def _reading_order(items: list[Line | Table]) -> list[Line | Table]:
 class _Layout:
     """Ordered lines and tables -> the paper's text and pieces."""
 
-    def __init__(self, pages: list[_Page]) -> None:
+    def __init__(self, pages: list[_Page], journal: str | None = None) -> None:
         self.pages = pages
+        self.journal = journal  # the paper's own: a heading opening with it is a running head
         lines = [i for p in pages for i in p.items if isinstance(i, Line)]
         sizes = Counter(round(line.size, 1) for line in lines for _ in line.text)
         self.body_size = sizes.most_common(1)[0][0] if sizes else 10.0
@@ -454,7 +455,7 @@ class _Layout:
             )
         self.last_heading = line
         title = line.text
-        if is_furniture_heading(title):
+        if is_furniture_heading(title, self.journal):
             return
         if is_prose_heading(title):  # a quote or sentence set in bold: prose
             self.out.add(title, Role.PARAGRAPH, section=self.section, page=line.page)
@@ -629,13 +630,13 @@ def read_pdf(data: bytes) -> ScholarlyPaper:
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         pages = [_read_page(page, n) for n, page in enumerate(pdf.pages, start=1)]
     _sort_furniture(pages)
-    layout = _Layout(pages)
+    furniture = [line for p in pages for line in p.furniture]
+    journal, year = journal_from_furniture(furniture)
+    layout = _Layout(pages, journal)
     layout.run()
     text = layout.out.text
-    furniture = [line for p in pages for line in p.furniture]
     front_lines = [line.text for line in layout.front]
     front = " ".join(front_lines)
-    journal, year = journal_from_furniture(furniture)
     doi = DOI.search(front) or DOI.search(" ".join(furniture)) or DOI.search(text[:3000])
     pmcid = PMCID.search(front + " " + " ".join(furniture))
     study = Study(
