@@ -638,6 +638,9 @@ def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path
     assert "Hybrid coaching interventions had retention rates of 55%-56.5% (37,44)." in text
     # "well-" / "being": the paper prints "wellbeing" far more often than "well-being".
     assert "closely associated with psychological wellbeing" in text
+    # "lever-" / "aged" is one word: the paper prints "leveraging", the same stem.
+    jama = parsed(write_pdf(PAPERS / "paper_1122.md", tmp_path))
+    assert any("We also leveraged new technology" in p.text for p in jama.passages)
     # Table 1's caption opens a page after a paragraph a URL left open.
     assert any(
         p.text == "Table 1. PICOS framework for study inclusion and exclusion."

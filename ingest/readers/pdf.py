@@ -269,6 +269,7 @@ class _Layout:
         )
         self.printed = _vocabulary(lines)  # each word printed whole, with its count
         self.vocabulary = set(self.printed)
+        self.stems = {w[: -len(e)] for w in self.vocabulary for e in _INFLECTIONS if w.endswith(e)}
         self.out = TextBuilder()
         self.marks: list[tuple[int, int]] = []  # (text offset, page) where each line starts
         self.section: tuple[str, ...] = ()
@@ -525,6 +526,10 @@ class _Layout:
         for word in (joined, *stems):
             if len(word) > len(first) and (word in self.vocabulary or word in _dictionary()):
                 return True
+        # Another inflection of it is printed whole ("lever-" / "aged" where the paper
+        # prints "leveraging"): the same stem.
+        if any(len(stem) > len(first) and stem in self.stems for stem in stems):
+            return True
         if rest in _SUFFIXES:
             return True  # "tailor-" / "ing": a word's ending, never a word of a compound
         known = self.vocabulary | _dictionary()
