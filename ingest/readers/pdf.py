@@ -516,8 +516,10 @@ class _Layout:
         if not head or not tail:
             return False  # a number range, a capital after the hyphen ("non-HIPAA")
         first, rest = head.group(1).lower(), tail.group().lower()  # "Com-" / "mCare"
-        # Printed both ways ("well-being" and "wellbeing"): the commoner spelling.
-        if self.hyphenated[f"{first}-{rest}"] > self.printed[first + rest]:
+        # Printed both ways ("well-being" and "wellbeing"): the commoner spelling, the
+        # hyphen on a tie.
+        hyphenated = self.hyphenated[f"{first}-{rest}"]
+        if hyphenated and hyphenated >= self.printed[first + rest]:
             return False
         # The joined word, or its stem ("post-" / "graduates" where only "postgraduate"
         # is printed whole), is a word of the document or the dictionary.
