@@ -47,7 +47,7 @@ def split_passage(passage: Passage) -> list[Sentence]:
         return [Sentence(passage.id, s, e, passage.text[s:e], i) for i, (s, e) in enumerate(rows)]
     return [
         Sentence(passage.id, s, e, passage.text[s:e], i)
-        for i, (s, e) in enumerate(sentence_spans(passage.text))
+        for i, (s, e) in enumerate(sentence_spans(passage.text, citations=passage.ref_numbers))
     ]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from peerqa.models import (
     sentences,
     study_label,
 )
-from peerqa.segment import chunk_spans, sentence_spans, word_count
+from peerqa.segment import ABBREVIATIONS, chunk_spans, sentence_spans, trimmed, word_count
 
 SECTION_SEPARATOR = " > "
 MAX_CONTEXT_WORDS = 100  # study label and title, section or caption, a row's column: value pairs
@@ -57,9 +58,18 @@ ROW_HEADING_WORDS = 4
 _ROW_GAP = re.compile(r"[\s|]*")
 _CELL_WORD = re.compile(r"[^\s|]+")
 _SENTENCE_END = re.compile(r"[.!][\"'”’)\]]*$")
+# What may lie between a lead-in and the block it introduces: space and, before a list
+# item, its marker ("1.", "(a)", "•").
+# A paragraph that is a list item a converter did not mark as one ("2. Commissioners …").
+_ITEM_OPENS = re.compile(r"(?:[-*+•▪◦–]|\(?(?:\d{1,3}|[a-z])[.)])\s")
+_LIST_GAP = re.compile(r"\s*(?:(?:[-*+•▪◦–]|\(?(?:\d{1,3}|[a-zA-Z]|[ivx]{1,4})[.)])\s+)?")
 
 _BRACKETS = re.compile(
     r"\[(?P<numbers>\d{1,4}(?:\s*[-–]\s*\d{1,4})?(?:\s*[,;]\s*\d{1,4}(?:\s*[-–]\s*\d{1,4})?)*)\]"
+)
+_BARE_SUPERSCRIPT = re.compile(
+    r"(?:(?<=[.!?]\s)|(?<=[.!?][)\]”’\"]\s))"
+    r"(?P<numbers>\d{1,3}(?:\s?[,–-]\s?\d{1,3})*)(?=\s+[A-Z])"
 )
 _AUTHOR_YEAR = re.compile(
     r"(?P<name>[A-Z][\w'’\-]+)(?:\s+et\s+al\.?|\s+(?:and|&)\s+[A-Z][\w'’\-]+)?,?\s+"
@@ -124,6 +134,19 @@ class CitationResolver:
         if not self.brackets and self.numbers:
             limit = max(self.numbers)
             found.update(n for c in find_citations(self.text, limit, start, end) for n in c.numbers)
+        # A superscript left bare after a sentence's full stop ("control. 28 In …"), in
+        # either style (a converter may print some superscripts as "[2][3]", others
+        # bare): a count opening a sentence goes on in lower case ("28 participants").
+        for m in _BARE_SUPERSCRIPT.finditer(self.text, start, end):
+            word = re.search(r"(\w+)\W*\s$", self.text[max(0, m.start() - 20) : m.start()])
+            if word and (word[1].lower() in ABBREVIATIONS or re.fullmatch(r"[A-Z]", word[1])):
+                continue  # "Fig. 1 Risk of bias", "J. 12 …": no sentence ended there
+            try:
+                numbers = expand_marker(re.sub(r"\s", "", m["numbers"]))
+            except ValueError:
+                continue
+            if numbers and all(n in self.numbers for n in numbers):
+                found.update(numbers)
         for m in _AUTHOR_YEAR.finditer(self.text, start, end):
             n = self.by_key.get((m["name"].lower(), int(m["year"])))
             if n:
@@ -147,11 +170,99 @@ def _run_on_spans(text: str, start: int, end: int, max_words: int) -> list[tuple
     ]
 
 
-def evidence_spans(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+# A journal's download stamp printed on every page ("Downloaded from jamanetwork.com by
+# guest on 07/28/2025"): the text after it on the line is the sentence it interrupted.
+_STAMP = re.compile(r"\bDownloaded from \S+ (?:by guest )?on \d{1,2}/\d{1,2}/\d{2,4}\b")
+# What a running title may leave of a sentence a converter glued it to ("model." cut from
+# the page before, the journal name after it): too little to be evidence.
+_LEFTOVER_WORDS = 1
+
+
+class Furniture:
+    """Page furniture a converter spilled into the middle of a paragraph: the paper's
+    running title (its title up to any subtitle, printed atop each page), its running
+    head ("JAMA Network Open | Health Policy") and download stamps. Each is cut out of the
+    sentence it lands in; the pieces either side stay verbatim spans."""
+
+    def __init__(self, text: str, title: str | None, journal: str | None) -> None:
+        # The title first: the running head before it may end in a capitalised word.
+        patterns = []
+        running = _running_title(text, title or "")
+        if running:
+            patterns.append(r"\s+".join(map(re.escape, running.split())))
+        patterns.append(_STAMP.pattern)
+        if journal:
+            name = r"\s+".join(map(re.escape, journal.split()))
+            # The running head: the journal, a bar and a section name of capitalised words.
+            patterns.append(rf"{name}\s*\|(?:\s*[A-Z][\w-]*){{1,3}}(?![\w-])")
+            self.journal: re.Pattern[str] | None = re.compile(rf"{name}\W*")
+        else:
+            self.journal = None
+        self.patterns = [re.compile(p) for p in patterns]
+
+    def pieces(self, text: str, s: int, e: int) -> list[tuple[int, int]] | None:
+        """The sentence text[s:e] without furniture: None when it holds none, else its
+        pieces (each a run of its own), leftovers dropped."""
+        spans = [(s, e)]
+        for pattern in self.patterns:
+            cut = []
+            for a, b in spans:
+                bounds = [a, *(x for m in pattern.finditer(text, a, b) for x in m.span()), b]
+                cut += list(zip(bounds[::2], bounds[1::2], strict=True))
+            spans = cut
+        if spans == [(s, e)]:
+            return None
+        pieces = [t for a, b in spans if (t := trimmed(text, a, b))]
+        return [(a, b) for a, b in pieces if not self._leftover(text[a:b])]
+
+    def _leftover(self, piece: str) -> bool:
+        if self.journal is not None and self.journal.fullmatch(piece):
+            return True
+        return word_count(piece) <= _LEFTOVER_WORDS or not re.search(r"[A-Za-z]{2}", piece)
+
+
+# A title this short may be printed in the text for its own sake: never cut as furniture.
+TITLE_WORDS = 8
+
+
+def _running_title(text: str, title: str) -> str | None:
+    """The title as printed atop the pages: up to its subtitle (a converter may have lost
+    the colon, so the longest opening of the title the text prints twice or more)."""
+    words = re.split(r":\s", title, maxsplit=1)[0].split()
+    for n in range(len(words), TITLE_WORDS - 1, -1):
+        pattern = r"\s+".join(map(re.escape, words[:n]))
+        if len(re.findall(pattern, text)) >= 2:
+            return " ".join(words[:n])
+    return None
+
+
+def evidence_spans(
+    text: str,
+    start: int,
+    end: int,
+    max_words: int,
+    citations: Collection[int] = (),
+    furniture: Furniture | None = None,
+) -> list[tuple[int, int]]:
     """Passages of text[start:end]: sentence-aligned chunks, with furniture and
-    declaration sentences left out (a chunk never spans a dropped sentence)."""
+    declaration sentences left out (a chunk never spans a dropped sentence). A bare
+    superscript number in `citations` opening a sentence ends the one before it;
+    `furniture` spilled into a sentence is cut out of it."""
     runs: list[list[tuple[int, int]]] = [[]]
-    for s, e in sentence_spans(text, start, end):
+    spans: list[tuple[int, int] | None] = []
+    for s, e in sentence_spans(text, start, end, citations):
+        pieces = furniture.pieces(text, s, e) if furniture else None
+        if pieces is None:
+            spans.append((s, e))
+            continue
+        for piece in pieces:
+            spans += [None, piece]
+        spans.append(None)
+    for span in spans:
+        if span is None:
+            runs.append([])
+            continue
+        s, e = span
         if not_evidence(text[s:e]):
             runs.append([])
         elif word_count(text[s:e]) > RUN_ON_FACTOR * max_words:
@@ -211,6 +322,45 @@ def join_fragments(text: str, blocks: list[PaperBlock]) -> list[tuple[PaperBlock
     if pending is not None:
         out.append((pending, lead))
     return out
+
+
+def is_lead_in(text: str) -> bool:
+    """A paragraph ending in a colon introduces the block after it ("The adaptation
+    process consisted of four phases:" above "(1) content translation, …")."""
+    return text.rstrip().endswith(":")
+
+
+def join_lead_ins(
+    text: str, blocks: list[tuple[PaperBlock, str | None]], max_words: int
+) -> list[tuple[PaperBlock, str | None]]:
+    """Each lead-in joined to what it introduces when only whitespace lies between: the
+    next block (and the list items after it, when it is a list) starts at the lead-in,
+    so the two are one verbatim span, the lead-in's last sentence and the block's first
+    read as one. Not when those two sentences would overrun a passage's budget."""
+    out: list[tuple[PaperBlock, str | None]] = []
+    in_list = False  # the last block out is a lead-in and its list: further items join it
+    for block, lead in blocks:
+        if out and _LIST_GAP.fullmatch(text, out[-1][0].end, block.start):
+            last, last_lead = out[-1]
+            item = block.list_item or bool(_ITEM_OPENS.match(text, block.start))
+            if (in_list and item) or (
+                is_lead_in(text[last.start : last.end]) and _fits(text, last, block, max_words)
+            ):
+                out[-1] = (
+                    block.model_copy(update={"start": last.start, "page": last.page}),
+                    last_lead,
+                )
+                in_list = item
+                continue
+        out.append((block, lead))
+        in_list = False
+    return out
+
+
+def _fits(text: str, lead_in: PaperBlock, block: PaperBlock, max_words: int) -> bool:
+    last = sentence_spans(text, lead_in.start, lead_in.end)[-1]
+    first = sentence_spans(text, block.start, block.end)[0]
+    return word_count(text[last[0] : last[1]]) + word_count(text[first[0] : first[1]]) <= max_words
 
 
 def _row_groups(
@@ -312,9 +462,13 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
     title = sentences(*dict.fromkeys(p for p in (study_label(paper.study), paper.study.title) if p))
     drafts: list[_Draft] = []
 
+    superscripts = frozenset(r.n for r in paper.references)
+    furniture = Furniture(text, paper.study.title, paper.study.journal)
+
     def prose(span: Span, section: str, kind: Kind = "paragraph", extra: str | None = None):
         section = section or "Body"  # a paper without headings or metadata: never empty
-        for s, e in evidence_spans(text, span.start, span.end, max_words):
+        spans = evidence_spans(text, span.start, span.end, max_words, superscripts, furniture)
+        for s, e in spans:
             drafts.append(
                 _Draft(
                     s, e, section, kind, _page(paper, s, span.page), _context(title, section, extra)
@@ -323,7 +477,7 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
 
     for block, lead in join_fragments(text, paper.abstract):
         prose(block, SECTION_SEPARATOR.join(block.section) or "Abstract", extra=lead)
-    for block, lead in join_fragments(text, paper.paragraphs):
+    for block, lead in join_lead_ins(text, join_fragments(text, paper.paragraphs), max_words):
         kind: Kind = "list_item" if block.list_item else "paragraph"
         prose(block, SECTION_SEPARATOR.join(block.section) or title, kind, extra=lead)
     for block in paper.captions:

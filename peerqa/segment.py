@@ -7,6 +7,7 @@ passage is always an exact slice of its source and never a rewritten copy.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 # Tokens that end with a period but (almost) never end a sentence. "etc." is left out
 # on purpose: it often does end one, and a lowercase continuation already keeps it whole.
@@ -23,6 +24,11 @@ _END = re.compile(
     rf"(?P<close>[{re.escape(CLOSERS)}]*)"
     r"(?P<cite>\d{1,3}(?:[,–-]\d{1,3})*)?"
     r"(?=\s|$)"
+    # ...or a full stop glued to the next sentence by a converter that lost the space
+    # ("(BP) control.To evaluate"): after a lowercase word, a bracket, a percent or a
+    # digit, and before a capitalised word and a space (not "Mobile.Net)", "3.5",
+    # "jamanetwork.com"; abbreviations and initials are ruled out in _boundary).
+    r"|(?:(?<=[a-z]{2})|(?<=[)\]%\d]))(?P<glued>[.!?])(?=[A-Z][a-z]+\s)"
 )
 # A short attribution after a quote, e.g. "(B, PL)", "(Programme B, PL)", "(F)".
 _ATTRIBUTION = re.compile(r"\s+\([^()\n.!?]{1,40}\)(?=\s|$)")
@@ -63,6 +69,10 @@ def _is_abbreviation(text: str, period: int) -> bool:
 
 def _boundary(text: str, m: re.Match[str], limit: int) -> int | None:
     """The end offset of a sentence ending at match `m`, or None if it is no boundary."""
+    if m.group("glued"):
+        if m.group("glued") == "." and _is_abbreviation(text, m.start()):
+            return None
+        return m.end()
     term, cite = m.group("term"), m.group("cite")
     if term == "…" or term == "...":
         # Only an ellipsis glued to a word ends a sentence ("plan… I wish"); a spaced
@@ -85,19 +95,60 @@ def _boundary(text: str, m: re.Match[str], limit: int) -> int | None:
 
 
 def _paragraph_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """A blank line always separates sentences, whatever punctuation precedes it."""
+    """A blank line separates sentences, whatever punctuation precedes it, except after
+    a colon: a lead-in ("…consisted of four phases:") and what it introduces read as one."""
     spans, s = [], start
     for m in _PARAGRAPH_BREAK.finditer(text, start, end):
+        if text[s : m.start()].rstrip().endswith(":"):
+            continue
         spans.append((s, m.start()))
         s = m.end()
     spans.append((s, end))
     return spans
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+# A superscript citation a converter left bare after a sentence ("control. 28 In phase
+# 1, …"): numbers, then a capitalised word (a count goes on in lower case, "28 participants").
+_LEADING_CITE = re.compile(r"\d{1,3}(?:\s?[,–-]\s?\d{1,3})*(?=\s+[A-Z])")
+_MAX_CITE_RANGE = 50
+
+
+def _cited(marker: str, citations: Collection[int]) -> bool:
+    """Whether every number of `marker` ("28", "29,30", "5–7") is a reference number."""
+    numbers: list[int] = []
+    for part in re.sub(r"\s", "", marker).split(","):
+        low, _, high = part.replace("–", "-").partition("-")
+        a, b = int(low), int(high or low)
+        if b < a or b - a > _MAX_CITE_RANGE:
+            return False
+        numbers.extend(range(a, b + 1))
+    return all(n in citations for n in numbers)
+
+
+def _citations_to_previous(
+    text: str, spans: list[tuple[int, int]], citations: Collection[int]
+) -> list[tuple[int, int]]:
+    """A sentence opening with a bare citation of the paper's references: the number
+    ends the sentence before it, as a glued "States.1" does."""
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        m = _LEADING_CITE.match(text, s, e)
+        closed = out and text[out[-1][1] - 1] in ".!?" + CLOSERS
+        if m and closed and _cited(m.group(), citations):
+            out[-1] = (out[-1][0], m.end())
+            s = trimmed(text, m.end(), e)[0]  # a capital follows: never all space
+        out.append((s, e))
+    return out
+
+
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, citations: Collection[int] = ()
+) -> list[tuple[int, int]]:
     """Sentence boundaries in text[start:end], as absolute whitespace-trimmed offsets.
 
-    The spans cover every non-space character of the range, in order.
+    The spans cover every non-space character of the range, in order. `citations`: the
+    reference numbers of the text's paper, so that a bare superscript number opening a
+    sentence ("… control. 28 In phase 1") ends the sentence before it instead.
     """
     end = len(text) if end is None else end
     sentences: list[tuple[int, int]] = []
@@ -116,7 +167,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         span = trimmed(text, s, p_end)
         if span:
             sentences.append(span)
-    return sentences
+    return _citations_to_previous(text, sentences, citations) if citations else sentences
 
 
 def _balanced_starts(words: list[int], max_words: int) -> list[int]:

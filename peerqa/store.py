@@ -57,7 +57,7 @@ def indexed_sentences(passage: Passage) -> list[tuple[int, int]]:
     """The spans of a passage's sentences that have records in the sentence collection: a
     lean kind's longest only (a reference entry's title, as a rule: what a question about
     literature names, without the author list and journal line)."""
-    spans = sentence_spans(passage.text)
+    spans = sentence_spans(passage.text, citations=passage.ref_numbers)
     if passage.kind in LEAN_KINDS and spans:
         return [max(spans, key=lambda span: span[1] - span[0])]
     return spans

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from answer.sentences import split_passage
-from ingest.papers import CitationResolver, is_fragment, is_row_heading, join_fragments
+from ingest.papers import (
+    CitationResolver,
+    is_fragment,
+    is_row_heading,
+    join_fragments,
+    join_lead_ins,
+)
 from ingest.prose import parse_user_document
 from ingest.readers import read_xml
 from ingest.readers.markdown import read_markdown_paper
@@ -130,8 +136,10 @@ def test_tei_tables_keep_their_header_and_quotes_promoted_to_headings_stay_prose
     assert {r.header for r in rows} == {"Issues | Support theme | Approach"}
     assert {r.section for r in rows} == {"Table 2"}
     assert any("Support theme: Informational support" in r.context for r in rows)
-    # GROBID made a forum quote a <head>; it is a passage, not a section name.
-    assert any(p.text.startswith("Do what comes naturally to you") for p in doc.passages)
+    # GROBID made a forum quote a <head>; it is prose, not a section name, and read with
+    # the lead-in that introduces it ("…as in the quote below:").
+    (quote,) = [p for p in doc.passages if "Do what comes naturally to you" in p.text]
+    assert "as in the quote below:\n\nDo what comes naturally" in quote.text
     assert not any(
         s.startswith("Do what comes naturally") for s in {p.section for p in doc.passages}
     )
@@ -319,13 +327,15 @@ def test_pdf_two_columns_and_hyphenation_recover_the_source_sentences(pdf_dir: P
 
 def _sentences(doc: ParsedDocument) -> set[str]:
     """The body's sentences (figure captions and GROBID's flattened table dumps aside:
-    the PDF prints neither)."""
+    the PDF prints neither), a lead-in apart from the block it introduces (the Markdown
+    may have made that block a heading)."""
     return {
-        re.sub(r"\s+", " ", p.text[s:e])
+        re.sub(r"\s+", " ", block[s:e])
         for p in doc.passages
         if p.kind in ("paragraph", "list_item")
         and not re.match(r"(?:Figure|Table) \d+$|Figures and tables$", p.section)
-        for s, e in sentence_spans(p.text, 0, len(p.text))
+        for block in re.split(r"\n\s*\n", p.text)
+        for s, e in sentence_spans(block, 0, len(block))
     }
 
 
@@ -575,3 +585,109 @@ def test_abstract_labels_printed_alone_label_the_text_below_them():
         p for p in parsed(PAPERS / "paper_1408.md").passages if "few eligible" in p.text
     ]
     assert conclusions.text.startswith("Findings from")
+
+
+@pytest.mark.parametrize("name", ["paper_0258.md", "paper_0258.tei.xml"])
+def test_a_lead_in_is_read_with_what_it_introduces(name: str):
+    # "…consisted of four phases:" above "(1) content translation, …": one passage, and
+    # one answer sentence, never the lead-in quoted alone.
+    doc = parsed(PAPERS / name)
+    assert_verbatim(doc)
+    (passage,) = [p for p in doc.passages if "consisted of four phases:" in p.text]
+    first = split_passage(passage)[0].text
+    assert first.startswith("The adaptation process of iSupport consisted of four phases:")
+    assert first.endswith("and (4) refinement and final adaptation.")
+    assert not any(p.text.rstrip().endswith("four phases:") for p in doc.passages)
+
+
+@pytest.mark.parametrize("name", ["paper_1403.md", "paper_1403.tei.xml"])
+def test_a_lead_in_keeps_its_whole_list(name: str):
+    # Markdown marks the items as a list; GROBID leaves them paragraphs opening "2.".
+    doc = parsed(PAPERS / name)
+    assert_verbatim(doc)
+    (passage,) = [p for p in doc.passages if "These stakeholders included:" in p.text]
+    assert passage.text.startswith("Participants were stakeholders involved")
+    assert passage.text.endswith(
+        "3. Members who were actively using the platform for mental health support."
+    )
+
+
+def test_a_lead_in_too_long_to_join_stays_apart():
+    text = "These were:\n\n" + " ".join(["word"] * 130) + "."
+    blocks = [PaperBlock(start=0, end=11), PaperBlock(start=13, end=len(text))]
+    joined = join_lead_ins(text, [(b, None) for b in blocks], max_words=120)
+    assert [(b.start, b.end) for b, _ in joined] == [(0, 11), (13, len(text))]
+
+
+def test_a_run_together_abstract_is_cut_into_its_sentences():
+    # paper_1122's abstract lost its labels and the spaces after them ("control.To").
+    doc = parsed(PAPERS / "paper_1122.md")
+    opening = [p for p in doc.passages if "improve blood pressure (BP) control.To" in p.text]
+    assert opening
+    sentences = [s.text for p in opening for s in split_passage(p)]
+    assert any(s.endswith("might improve blood pressure (BP) control.") for s in sentences)
+    assert any(s.startswith("To evaluate the effectiveness of a bidirectional") for s in sentences)
+    assert any(s.startswith("This randomized clinical trial included adults") for s in sentences)
+
+
+def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path):
+    doc = parsed(write_pdf(PAPERS / "paper_0445.md", tmp_path))
+    assert_verbatim(doc)
+    text = " ".join(p.text for p in doc.passages)
+    # "55%-" / "56.5%" at a line end: the range's own hyphen, no space added.
+    assert "Hybrid coaching interventions had retention rates of 55%-56.5% (37,44)." in text
+    # "well-" / "being": the paper prints "wellbeing" far more often than "well-being".
+    assert "closely associated with psychological wellbeing" in text
+    # "lever-" / "aged" is one word: the paper prints "leveraging", the same stem.
+    jama = parsed(write_pdf(PAPERS / "paper_1122.md", tmp_path))
+    assert any("We also leveraged new technology" in p.text for p in jama.passages)
+    # Table 1's caption opens a page after a paragraph a URL left open.
+    assert any(
+        p.text == "Table 1. PICOS framework for study inclusion and exclusion."
+        for p in doc.passages
+    )
+
+
+@pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml"])
+def test_a_bare_superscript_number_is_never_quoted_as_a_sentence_start(name: str):
+    # JAMA sets "…influence BP control.²⁸ In phase 1, …"; the converters leave "28" bare.
+    doc = parsed(PAPERS / name)
+    assert_verbatim(doc)
+    (passage,) = [p for p in doc.passages if "In phase 1, the BP alerts" in p.text]
+    assert 28 in passage.ref_numbers
+    sentences = [s.text for s in split_passage(passage)]
+    assert any(s.startswith("In phase 1, the BP alerts may have overburdened") for s in sentences)
+    assert not any(re.match(r"\d+ In phase", s) for s in sentences)
+
+
+@pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml", "pdf"])
+def test_a_running_head_and_title_spilled_into_the_text_are_cut_out(name: str, tmp_path: Path):
+    # GROBID kept JAMA's running head as a heading ("JAMA Network Open | Health Policy")
+    # and its running title inside paragraphs, glued to the sentences around them.
+    path = write_pdf(PAPERS / "paper_1122.md", tmp_path) if name == "pdf" else PAPERS / name
+    doc = parsed(path)
+    assert_verbatim(doc)
+    assert doc.info.journal == "JAMA Network Open"
+    body = [p for p in doc.passages if p.kind != "reference"]
+    assert not any("Health Policy" in p.section for p in body)
+    title = "Remote Blood Pressure Monitoring With Social Support for Patients With Hypertension"
+    assert not any(title in p.text or "JAMA Network Open" in p.text for p in body)
+    # What the furniture interrupted is kept: the rest of "The trial was approved…".
+    assert any(
+        p.text == "by the Institutional Review Board at the University of Pennsylvania."
+        for p in body
+    )
+    (missing,) = [p for p in body if "For patients with missing BP data" in p.text]
+    assert missing.text.startswith("For patients with missing BP data") and (
+        missing.section == "Statistical Analysis"
+    )
+
+
+def test_a_title_short_or_printed_once_is_never_cut():
+    from ingest.papers import Furniture
+
+    text = "Peer support helps. Peer support helps people with dementia and carers."
+    furniture = Furniture(
+        text, "Peer support helps people with dementia and carers: a review", None
+    )
+    assert furniture.pieces(text, 0, len(text)) is None

@@ -75,6 +75,37 @@ def test_decimals_and_counts_do_not_split() -> None:
     ]
 
 
+def test_a_full_stop_glued_to_the_next_sentence_still_ends_it() -> None:
+    # paper_1122's abstract as its converter left it: labels and spaces lost.
+    text = (
+        "leveraging social support might improve blood pressure (BP) control.To evaluate the"
+        " effectiveness of a bidirectional text monitoring program in adults with"
+        " hypertension.This randomized clinical trial included adults in 2018 and 2019.Patients"
+        " had been seen (p < .05).Alcohol use fell."
+    )
+    assert sentences(text) == [
+        "leveraging social support might improve blood pressure (BP) control.",
+        "To evaluate the effectiveness of a bidirectional text monitoring program in adults"
+        " with hypertension.",
+        "This randomized clinical trial included adults in 2018 and 2019.",
+        "Patients had been seen (p < .05).",
+        "Alcohol use fell.",
+    ]
+
+
+def test_glued_full_stops_that_end_no_sentence() -> None:
+    # Abbreviations, initials, names with a dot, decimals and web addresses.
+    for text in (
+        "Groups (e.g.The Samaritans) met.",
+        "Troops of the U.S.Army met.",
+        "J.Smith reported this.",
+        "A trial of Mobile.Net) for psychosis.",
+        "Rates of 3.5 and 4.2 were seen at jamanetwork.com by guest.",
+        "As Smith et al.Reported here.",
+    ):
+        assert sentences(text) == [text]
+
+
 def test_quote_keeps_its_attribution() -> None:
     text = (
         "She said it helped: “finding out I’m not alone.” (B, PL) A recipient said, "
@@ -114,9 +145,14 @@ def test_lowercase_after_period_is_not_a_boundary() -> None:
     assert sentences(text) == [text]
 
 
-def test_blank_line_always_separates() -> None:
+def test_blank_line_separates_except_after_a_lead_in() -> None:
     text = "A heading without a stop\n\nThe body follows."
     assert sentences(text) == ["A heading without a stop", "The body follows."]
+    text = "It had four phases:\n\n(1) translation, (2) revision. Each was reviewed."
+    assert sentences(text) == [
+        "It had four phases:\n\n(1) translation, (2) revision.",
+        "Each was reviewed.",
+    ]
 
 
 def test_range_offsets_are_absolute() -> None:
@@ -173,3 +209,27 @@ def test_small_paragraph_is_one_chunk() -> None:
     text = "One. Two. Three."
     assert chunk_spans(text, sentence_spans(text)) == [(0, len(text))]
     assert chunk_spans(text, []) == []
+
+
+def test_a_bare_citation_number_ends_the_sentence_before_it() -> None:
+    # A superscript a converter left bare ("control. 28 In phase 1"), for a paper whose
+    # references are numbered 1-36: the number is no part of the next sentence.
+    text = "It may influence BP control. 28 In phase 1, alerts rose. 29,30 The trial ended."
+    refs = range(1, 37)
+    assert [text[s:e] for s, e in sentence_spans(text, citations=refs)] == [
+        "It may influence BP control. 28",
+        "In phase 1, alerts rose. 29,30",
+        "The trial ended.",
+    ]
+    # Without the paper's reference numbers, or for a number outside them, it stays.
+    assert sentences(text)[1] == "28 In phase 1, alerts rose."
+    assert [text[s:e] for s, e in sentence_spans(text, citations=range(1, 10))][1].startswith("28")
+
+
+def test_a_count_opening_a_sentence_is_no_citation() -> None:
+    text = "The trial ran in 2019. 28 participants enrolled. 12 of them left."
+    assert [text[s:e] for s, e in sentence_spans(text, citations=range(1, 40))] == [
+        "The trial ran in 2019.",
+        "28 participants enrolled.",
+        "12 of them left.",
+    ]

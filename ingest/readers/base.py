@@ -219,6 +219,11 @@ _PUBLISHED_IN = re.compile(
 # A licence line: "…provided the original work, first published in JMIR Mental Health, is
 # properly cited".
 _FIRST_PUBLISHED = re.compile(r"\bfirst published in (?:the )?(?P<journal>[A-Z][^(,.]{2,80}?),")
+# A footer citing the article in the medical style, opening its line: "JAMA Network Open.
+# 2024;7(6):e2413515. doi:…".
+_CITATION_LINE = re.compile(
+    r"^(?P<journal>[A-Z][A-Za-z&\- ]{2,60}?)\.\s+(?P<year>(?:19|20)\d{2});\s*\d+(?:\(\d+\))?:"
+)
 _SITE_LINE = re.compile(r"^(?P<journal>[A-Z][A-Za-z ]{2,40}?) \| www\.")
 _MONTH_YEAR = re.compile(rf"\b(?:{_MONTHS}) (?P<year>(?:19|20)\d{{2}}) \| Vol")
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>\]]+[^\s\"<>\].,;)])")
@@ -230,7 +235,8 @@ def journal_from_furniture(lines: list[str]) -> tuple[str | None, int | None]:
     journal: str | None = None
     year: int | None = None
     for line in lines:
-        for pattern in (_PUBLISHED_IN, _JOURNAL_LINE, _SITE_LINE, _MONTH_YEAR, _FIRST_PUBLISHED):
+        patterns = (_PUBLISHED_IN, _JOURNAL_LINE, _SITE_LINE, _MONTH_YEAR, _FIRST_PUBLISHED)
+        for pattern in (*patterns, _CITATION_LINE):
             m = pattern.search(line)
             if not m:
                 continue

@@ -244,8 +244,9 @@ def _reading_order(items: list[Line | Table]) -> list[Line | Table]:
 class _Layout:
     """Ordered lines and tables -> the paper's text and pieces."""
 
-    def __init__(self, pages: list[_Page]) -> None:
+    def __init__(self, pages: list[_Page], journal: str | None = None) -> None:
         self.pages = pages
+        self.journal = journal  # the paper's own: a heading opening with it is a running head
         lines = [i for p in pages for i in p.items if isinstance(i, Line)]
         sizes = Counter(round(line.size, 1) for line in lines for _ in line.text)
         self.body_size = sizes.most_common(1)[0][0] if sizes else 10.0
@@ -263,8 +264,12 @@ class _Layout:
         for line in lines:
             key = (line.page, line.column)
             self.right_edge[key] = max(self.right_edge.get(key, 0.0), line.x1)
-        self.hyphenated = {w.lower() for line in lines for w in re.findall(r"\w+-\w+", line.text)}
-        self.vocabulary = _vocabulary(lines)
+        self.hyphenated = Counter(
+            w.lower() for line in lines for w in re.findall(r"\w+-\w+", line.text)
+        )
+        self.printed = _vocabulary(lines)  # each word printed whole, with its count
+        self.vocabulary = set(self.printed)
+        self.stems = {w[: -len(e)] for w in self.vocabulary for e in _INFLECTIONS if w.endswith(e)}
         self.out = TextBuilder()
         self.marks: list[tuple[int, int]] = []  # (text offset, page) where each line starts
         self.section: tuple[str, ...] = ()
@@ -401,6 +406,10 @@ class _Layout:
             previous
         ):
             return True  # "Table 1 is by…" or "(3) token gifts…" wrapped to a line's start
+        if _CAPTION_LABEL.match(line.text) and (
+            line.page != previous.page or line.column != previous.column
+        ):
+            return True  # a table's caption atop a page, after a block a URL left open
         if abs(line.size - previous.size) > 0.6:
             return True
         if line.page != previous.page or line.column != previous.column:
@@ -447,7 +456,7 @@ class _Layout:
             )
         self.last_heading = line
         title = line.text
-        if is_furniture_heading(title):
+        if is_furniture_heading(title, self.journal):
             return
         if is_prose_heading(title):  # a quote or sentence set in bold: prose
             self.out.add(title, Role.PARAGRAPH, section=self.section, page=line.page)
@@ -465,9 +474,10 @@ class _Layout:
         for line in lines:
             if previous and self.broken_word(previous):
                 pass  # a URL too long for the line, broken between two characters
-            elif re.search(r"\w-$", text):
+            elif re.search(r"\S-$", text):
                 # A line never breaks at a space after a hyphen: the hyphen is the
-                # word's own ("peer-" / "led", "359-" / "364") or a line-end one.
+                # word's own ("peer-" / "led", "359-" / "364", "55%-" / "56.5%") or a
+                # line-end one.
                 if self.soft_hyphen(text, line.text):
                     text = text[:-1]
             elif text:
@@ -490,7 +500,7 @@ class _Layout:
         for piece in (collapse(p) for p in text.split("\n")):
             if not piece:
                 continue
-            if re.search(r"\w-$", out):
+            if re.search(r"\S-$", out):
                 out = out[:-1] if self.soft_hyphen(out, piece) else out
             elif out:
                 out += " "
@@ -506,7 +516,10 @@ class _Layout:
         if not head or not tail:
             return False  # a number range, a capital after the hyphen ("non-HIPAA")
         first, rest = head.group(1).lower(), tail.group().lower()  # "Com-" / "mCare"
-        if f"{first}-{rest}" in self.hyphenated:
+        # Printed both ways ("well-being" and "wellbeing"): the commoner spelling, the
+        # hyphen on a tie.
+        hyphenated = self.hyphenated[f"{first}-{rest}"]
+        if hyphenated and hyphenated >= self.printed[first + rest]:
             return False
         # The joined word, or its stem ("post-" / "graduates" where only "postgraduate"
         # is printed whole), is a word of the document or the dictionary.
@@ -515,6 +528,10 @@ class _Layout:
         for word in (joined, *stems):
             if len(word) > len(first) and (word in self.vocabulary or word in _dictionary()):
                 return True
+        # Another inflection of it is printed whole ("lever-" / "aged" where the paper
+        # prints "leveraging"): the same stem.
+        if any(len(stem) > len(first) and stem in self.stems for stem in stems):
+            return True
         if rest in _SUFFIXES:
             return True  # "tailor-" / "ing": a word's ending, never a word of a compound
         known = self.vocabulary | _dictionary()
@@ -580,9 +597,10 @@ class _Layout:
 _INFLECTIONS = ("s", "es", "ed", "ing")
 
 
-def _vocabulary(lines: list[Line]) -> set[str]:
-    """The words the document prints whole: not the pieces of a word broken at a line end."""
-    words: set[str] = set()
+def _vocabulary(lines: list[Line]) -> Counter[str]:
+    """The words the document prints whole, with their counts: not the pieces of a word
+    broken at a line end."""
+    words: Counter[str] = Counter()
     broken = False
     for line in lines:
         tokens = re.findall(r"[^\W\d_]+", line.text.lower())
@@ -619,13 +637,13 @@ def read_pdf(data: bytes) -> ScholarlyPaper:
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         pages = [_read_page(page, n) for n, page in enumerate(pdf.pages, start=1)]
     _sort_furniture(pages)
-    layout = _Layout(pages)
+    furniture = [line for p in pages for line in p.furniture]
+    journal, year = journal_from_furniture(furniture)
+    layout = _Layout(pages, journal)
     layout.run()
     text = layout.out.text
-    furniture = [line for p in pages for line in p.furniture]
     front_lines = [line.text for line in layout.front]
     front = " ".join(front_lines)
-    journal, year = journal_from_furniture(furniture)
     doi = DOI.search(front) or DOI.search(" ".join(furniture)) or DOI.search(text[:3000])
     pmcid = PMCID.search(front + " " + " ".join(furniture))
     study = Study(

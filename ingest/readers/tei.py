@@ -78,7 +78,8 @@ def _marks(el: etree._Element) -> list[tuple[str, int]]:
 
 
 class _Reader:
-    def __init__(self) -> None:
+    def __init__(self, journal: str | None = None) -> None:
+        self.journal = journal  # the paper's own: a head opening with it is a running head
         self.out = TextBuilder()
         self.tables = 0
         self.current: tuple[str, ...] = ()  # the last real section (GROBID's divs are flat)
@@ -97,7 +98,7 @@ class _Reader:
                     # GROBID promotes quotes to heads: the text stays in its section.
                     self.out.add(title, role, section=self.current or section)
                     title = ""
-                elif title and role != Role.ABSTRACT and is_furniture_heading(title):
+                elif title and role != Role.ABSTRACT and is_furniture_heading(title, self.journal):
                     title = ""
                 inner = (*section, title) if title else (self.current or section)
                 if title and role != Role.ABSTRACT:
@@ -163,7 +164,8 @@ class _Reader:
 
 def read_tei(root: etree._Element) -> ScholarlyPaper:
     study, keywords = read_study(root)
-    reader = _Reader()
+    notes = [inline(n) for n in root.iter(_t("note")) if n.get("place")]
+    reader = _Reader(study.journal or journal_from_furniture(notes)[0])
     abstract = root.find(".//t:profileDesc/t:abstract", NS)
     if abstract is not None:
         reader.divs(abstract, ("Abstract",), Role.ABSTRACT)
@@ -178,7 +180,6 @@ def read_tei(root: etree._Element) -> ScholarlyPaper:
         reader.references(back)
     text = reader.out.text
     if study.journal is None or study.year is None:
-        notes = [inline(n) for n in root.iter(_t("note")) if n.get("place")]
         notes += [
             line
             for line in text.split("\n")
