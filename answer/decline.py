@@ -47,11 +47,13 @@ from typing import TYPE_CHECKING
 
 from answer.intent import (
     CLINICAL_FACT,
+    DIAGNOSIS,
     EVIDENCE,
     MEDICAL_ADVICE,
     OFF_TOPIC,
     OTHER_PEER_SENSE,
     Intent,
+    in_crisis,
     safety_rule,
     word_lists,
 )
@@ -155,16 +157,24 @@ def verdict(
     # reading yields: what the safety rule reads (a drug, a person's care) stays refused.
     about_study = s.caveat and asks_of_peer_support(question) and not safety_rule(question)
     if label in (MEDICAL_ADVICE, CLINICAL_FACT) and not about_study:
-        # What a drug costs or who pays for it reads clinical but is no clinical fact: the
-        # true reason is that the evidence does not cover it (unless a person's care is asked).
+        # What a drug costs, who pays for it or how care is billed or coded reads clinical
+        # but is no clinical fact: the true reason is that the evidence does not cover it
+        # (unless a person's care or a clinical aspect is asked).
         lists = word_lists()
         asks_clinical = any(p.search(question) for p in lists.aspects.values())
-        if asks_clinical or not lists.not_clinical.search(question) or safety_rule(question):
+        priced = lists.not_clinical.search(question)
+        billed = lists.administration.search(question)
+        if asks_clinical or not (priced or billed) or safety_rule(question):
             return Decline(MEDICAL_ADVICE, _safety_reason(label, question), label)
+        asks = (
+            "what a treatment costs or who pays for it"
+            if priced
+            else f"“{billed.group()}”, the administration of care"
+        )
         return Decline(
             OUT_OF_SCOPE,
-            f"The evidence held ({held}) does not cover this question: it asks what a "
-            "treatment costs or who pays for it, not about peer support.",
+            f"The evidence held ({held}) does not cover this question: it asks about {asks}, "
+            "not about peer support.",
             label,
         )
     if label == OTHER_PEER_SENSE:
@@ -182,10 +192,13 @@ def verdict(
     # "medicare billing code for a peer support visit"): close sentences about peer
     # support are then not about *it*.
     # (Looked up only for an off-topic label: it reads the whole evidence.)
-    unused = unmentioned_administration(question, evidence_of(index)) if label == OFF_TOPIC else ()
-    if label == OFF_TOPIC and (
-        s.support is None or s.support < t.off_topic_yields_at or s.unknown or unused
-    ):
+    # A question the model only leans off-topic is declined for administration words too
+    # ("CPT code for a psychotherapy session" sits close to sentences about therapy).
+    off_topic = OFF_TOPIC in (label, s.intent.leaning)
+    unused = unmentioned_administration(question, evidence_of(index)) if off_topic else ()
+    if (
+        label == OFF_TOPIC and (s.support is None or s.support < t.off_topic_yields_at or s.unknown)
+    ) or (off_topic and unused and not s.caveat):
         return Decline(
             OUT_OF_SCOPE,
             _off_topic_reason(held, question, s.unknown, unused, s.support, t.off_topic_yields_at),
@@ -264,13 +277,14 @@ def _off_topic_reason(
     )
 
 
+@lru_cache(maxsize=4096)  # the fit asks it of each question once per candidate cut-off
 def unmentioned_administration(question: str, evidence: Evidence) -> tuple[str, ...]:
     """The question's words of health care administration (billing, payers, pay, records
     systems: answer/data/workplace.json) that the evidence never mentions."""
     found = []
-    for term in word_lists().administration_terms:
+    for i, term in enumerate(word_lists().administration_terms):
         # A term is looked up in every form its entry allows ("reimburs*": reimbursement).
-        if (m := term.search(question)) and not term.search(evidence.text):
+        if (m := term.search(question)) and not evidence.has_term(i, term):
             found.append((m.start(), m.group()))
     return tuple(dict.fromkeys(w for _, w in sorted(found)))  # as the question says them
 
@@ -292,7 +306,17 @@ def _unmentioned(held: str, names: Sequence[str], so: str, why: str) -> Decline:
 
 
 def _safety_reason(label: str, question: str) -> str:
-    aspect = _first_match(word_lists().aspects, question)
+    if in_crisis(question):
+        return (
+            "This reads as someone at risk of harming themselves. If you or someone else may "
+            "be in danger now, contact emergency services or a local crisis line straight "
+            f"away. {_SCOPE} and cannot help in a crisis or advise on anyone's care."
+        )
+    aspects = word_lists().aspects
+    # A diagnosis word is often only context ("newly dx T1D teen - how many carbs per unit
+    # of insulin?"): it names what is asked only when nothing else does.
+    aspect = _first_match({k: p for k, p in aspects.items() if k != DIAGNOSIS}, question)
+    aspect = aspect or _first_match({DIAGNOSIS: aspects[DIAGNOSIS]}, question)
     if label == MEDICAL_ADVICE:
         asks = "individual medical advice" + (f" ({aspect})" if aspect else "")
         tail = "cannot advise on anyone's care"
@@ -330,6 +354,13 @@ class Evidence:
         documents = len({p.document for p in passages})
         self.description = f"{documents} document{'s' if documents != 1 else ''}"
         self._initials = _initialisms(self.text)
+        self._terms: dict[int, bool] = {}
+
+    def has_term(self, key: int, term: re.Pattern[str]) -> bool:
+        """Whether a word list's term occurs (searched once per evidence)."""
+        if key not in self._terms:
+            self._terms[key] = bool(term.search(self.text))
+        return self._terms[key]
 
     def mentions(self, name: str, expansions: Sequence[str] = ()) -> bool:
         """True when `name` (any case, singular or plural), one of its expansions, or a

@@ -70,6 +70,7 @@ class WordLists:
     speaks_of_support: re.Pattern[str]  # peer support itself, its people and programmes
     person: tuple[re.Pattern[str], ...]
     decision: tuple[re.Pattern[str], ...]
+    crisis: tuple[re.Pattern[str], ...]  # someone at risk of harming themselves
 
 
 @lru_cache
@@ -89,6 +90,7 @@ def word_lists() -> WordLists:
         speaks_of_support=phrase_pattern(peer["speaks_of_support"]),
         person=tuple(re.compile(p, re.IGNORECASE) for p in personal["person"]),
         decision=tuple(re.compile(p, re.IGNORECASE) for p in personal["decision"]),
+        crisis=tuple(re.compile(p, re.IGNORECASE) for p in personal["crisis"]),
     )
 
 
@@ -140,10 +142,21 @@ def lexical_features(text: str) -> np.ndarray:
 DIAGNOSIS = "a diagnosis"
 
 
+def in_crisis(text: str) -> bool:
+    """A person at risk of harming themselves ("I want to end my life", "my brother is
+    talking about killing himself"): whatever else the question asks, a safety refusal
+    that points to emergency help. A research question about suicide names no person."""
+    lists = word_lists()
+    return any(p.search(text) for p in lists.crisis) and any(p.search(text) for p in lists.person)
+
+
 def safety_rule(text: str) -> bool:
     """What word lists do reliably: a drug or a clinical aspect (dose, prognosis…) with no
     word of peer support or of another sense of "peer" is a clinical question, and so is a
-    particular person's decision about one ("should my dad … his insulin")."""
+    particular person's decision about one ("should my dad … his insulin"), and a person
+    in crisis."""
+    if in_crisis(text):
+        return True
     lists, read = word_lists(), readable(text)
     aspects = [p for k, p in lists.aspects.items() if k != DIAGNOSIS]
     clinical = lists.drugs.search(read) or any(p.search(read) for p in aspects)
@@ -152,8 +165,9 @@ def safety_rule(text: str) -> bool:
     )
     if personal and not clinical:
         clinical = lists.aspects[DIAGNOSIS].search(read)  # "do I have", "could it be"
-    if not clinical or (not personal and lists.not_clinical.search(read)):
-        return False  # "price of insulin glargine": about a drug, not a clinical fact
+    priced_or_billed = lists.not_clinical.search(read) or lists.administration.search(read)
+    if not clinical or (not personal and priced_or_billed):
+        return False  # "price of insulin glargine", "CPT code for…": not a clinical fact
     other = lists.peer_support.search(read) or any(p.search(read) for p in lists.senses.values())
     return bool(personal or not other)
 
