@@ -286,6 +286,12 @@ def _conditions() -> dict[str, re.Pattern[str]]:
     return {name: phrase_pattern(words) for name, words in data.items()}
 
 
+def _said_of(letter: str) -> str:
+    """The opening of what a question says of programme `letter` ("programme G's ",
+    "prog C - ")."""
+    return rf"\b(?:programme|program|prog|scheme)\s+{letter}\b(?:'s|’s)?\W+"
+
+
 def _condition_premise(
     index: LiveIndex, raw: str, letters: Sequence[str], studied: Sequence[str]
 ) -> str | None:
@@ -313,8 +319,8 @@ def _condition_premise(
         # depression"); "C's mothers with depression" names one population C serves.
         for letter in named:
             own = re.compile(
-                rf"\b(?:programme|program|prog|scheme)\s+{letter}(?:'s|’s)?\W+"
-                rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving|(?:limited|restricted|confined) to)\W+)?"
+                _said_of(letter)
+                + rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving|(?:limited|restricted|confined) to)\W+)?"
                 rf"(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
                 re.IGNORECASE,
             ).search(raw)
@@ -384,10 +390,7 @@ def _setting_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str 
         has = re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE)
         for letter in letters:
             # said of it: right after "programme A", linking words apart
-            near = (
-                rf"\b(?:programme|program|prog|scheme)\s+{letter}\b(?:'s|’s)?\W+"
-                rf"(?:{_LINKING}\W+){{0,3}}"
-            )
+            near = _said_of(letter) + rf"(?:{_LINKING}\W+){{0,3}}"
             if letter in records and re.search(near + said.pattern, raw, re.IGNORECASE):
                 value = getattr(records[letter], field)
                 if not has.search(value):
@@ -428,8 +431,7 @@ def _role_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | N
             held = profile.interviewed_by_unit.get(letter)
             # the role said to be the programme's: "programme G's peer mentors"
             own = re.search(
-                rf"\b(?:programme|program|prog|scheme)\s+{letter}\b(?:'s|’s)?\W+"
-                rf"(?P<who>(?:[\w-]+\W+){{0,2}}[\w-]+)",
+                _said_of(letter) + r"(?P<who>(?:[\w-]+\W+){0,2}[\w-]+)",
                 raw,
                 re.IGNORECASE,
             )
