@@ -58,11 +58,12 @@ ROW_HEADING_WORDS = 4
 _ROW_GAP = re.compile(r"[\s|]*")
 _CELL_WORD = re.compile(r"[^\s|]+")
 _SENTENCE_END = re.compile(r"[.!][\"'”’)\]]*$")
+_BULLETS = "[-*+•▪◦–]"
+# A paragraph that is a list item a converter did not mark as one ("2. Commissioners …").
+_ITEM_OPENS = re.compile(rf"(?:{_BULLETS}|\(?(?:\d{{1,3}}|[a-z])[.)])\s")
 # What may lie between a lead-in and the block it introduces: space and, before a list
 # item, its marker ("1.", "(a)", "•").
-# A paragraph that is a list item a converter did not mark as one ("2. Commissioners …").
-_ITEM_OPENS = re.compile(r"(?:[-*+•▪◦–]|\(?(?:\d{1,3}|[a-z])[.)])\s")
-_LIST_GAP = re.compile(r"\s*(?:(?:[-*+•▪◦–]|\(?(?:\d{1,3}|[a-zA-Z]|[ivx]{1,4})[.)])\s+)?")
+_LIST_GAP = re.compile(rf"\s*(?:(?:{_BULLETS}|\(?(?:\d{{1,3}}|[a-zA-Z]|[ivx]{{1,4}})[.)])\s+)?")
 
 _BRACKETS = re.compile(
     r"\[(?P<numbers>\d{1,4}(?:\s*[-–]\s*\d{1,4})?(?:\s*[,;]\s*\d{1,4}(?:\s*[-–]\s*\d{1,4})?)*)\]"
