@@ -16,7 +16,10 @@ from eval.questions import DECLINE_REASONS, Question, load_questions
 from eval.unseen import OVERALL, misses, score_batch, table
 
 REPO = Path(__file__).resolve().parents[1]
-BATCHES = {REPO / "eval" / "unseen" / "q1400.jsonl": (1400, 1599)}
+BATCHES = {
+    REPO / "eval" / "unseen" / "q1400.jsonl": (1400, 1599),
+    REPO / "eval" / "unseen" / "q1600.jsonl": (1600, 1799),
+}
 
 
 def _records(path: Path) -> list[dict]:
