@@ -561,6 +561,7 @@ class LiveIndex:
             use_async=False,
         )
         self._dense = DenseCollection.load(collection, len(nodes), self._position, str, fetch=1)
+        self._centroids = self._document_centroids()
         sentences = self.store.collection(sentence_collection(collection.name))
         self._dense_sentences = DenseCollection.load(
             sentences,
@@ -792,6 +793,7 @@ class LiveIndex:
         dense, sentence = self._cosines(vector, positions)
         documents = {self.passages[h.node.node_id].document for h in pool}
         coverage = self._coverage(query.tokens, documents, corpus.idf)
+        topic = self._topic(vector, documents)
         candidates = [
             Candidate(
                 passage=self.passages[h.node.node_id],
@@ -804,6 +806,7 @@ class LiveIndex:
                 place=self._places[i],
                 section=self._headings[i],
                 coverage=coverage[self.passages[h.node.node_id].document],
+                topic=topic[self.passages[h.node.node_id].document],
             )
             for rank, (h, i, d, s) in enumerate(
                 zip(pool, positions, dense, sentence, strict=True), 1
@@ -813,6 +816,21 @@ class LiveIndex:
         scores = ranker.predict(x)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
+
+    def _document_centroids(self) -> dict[str, np.ndarray]:
+        """Each document's mean passage vector, unit length: what the paper as a whole is
+        about, beside which a question about another paper's subject reads far. From the
+        passages' vectors in memory (a store searched exactly); none above EXACT_MAX."""
+        exact = self._dense.exact
+        if exact is None or not len(exact.ids):
+            return {}
+        column = self._columns["document"]
+        codes = column.codes[exact.passage]
+        sums = np.zeros((len(column.values), exact.unit.shape[1]), dtype=np.float32)
+        np.add.at(sums, codes, exact.unit)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        unit = sums / np.where(norms > 0, norms, 1.0)
+        return {str(d): unit[i] for i, d in enumerate(column.values.tolist()) if d}
 
     def _with_records(
         self,
@@ -837,6 +855,15 @@ class LiveIndex:
             return pool
         kept = pool[: max(len(pool) - len(records), 0)] if len(pool) >= POOL else pool
         return kept + [NodeWithScore(node=node, score=0.0) for node in records]
+
+    def _topic(self, vector: Sequence[float], documents: set[str]) -> dict[str, float]:
+        """Each document's centroid cosine to the question's vector (0 without one)."""
+        query = np.asarray(vector, dtype=np.float32)
+        query = query / (np.linalg.norm(query) or 1.0)
+        return {
+            d: float(c @ query) if (c := self._centroids.get(d)) is not None else 0.0
+            for d in documents
+        }
 
     def _coverage(
         self, tokens: np.ndarray, documents: set[str], idf: np.ndarray

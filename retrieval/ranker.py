@@ -87,6 +87,9 @@ PLACE_FEATURES = (*(f"part_{name}" for name in PARTS), "place", "opens_section")
 # question's words in the document), and that beside the pool's best document: a question
 # about one paper's subject names words another paper never uses.
 COVERAGE_FEATURES = ("document_coverage", "document_coverage_gap")
+# The same in meaning: the cosine of the question to its document's mean passage vector,
+# beside the pool's best document's.
+TOPIC_FEATURES = ("document_topic_gap",)
 # The programmes the question names (by letter, shorthand or a word only one programme's
 # record uses, retrieval/programmes.py): a passage of a named programme (its record, its
 # people's quotes), or of another programme while one is named.
@@ -117,6 +120,7 @@ FEATURES: tuple[str, ...] = (
     *SHARE_FEATURES,
     *PLACE_FEATURES,
     *COVERAGE_FEATURES,
+    *TOPIC_FEATURES,
     *PROGRAMME_FEATURES,
     *OVERLAP_FEATURES,
 )
@@ -234,6 +238,7 @@ class Candidate:
     place: Place = Place()
     section: np.ndarray | None = None  # distinct BM25 token ids of its section heading
     coverage: float = 0.0  # idf-weighted share of the question's tokens its document holds
+    topic: float = 0.0  # cosine of its document's mean passage vector to the question
 
 
 def document_features(documents: Sequence[str], fused: np.ndarray, named: frozenset[str]):
@@ -333,6 +338,8 @@ def features(
     if candidates:
         coverage = x[:, column["document_coverage"]]
         x[:, column["document_coverage_gap"]] = coverage - coverage.max()
+        topic = np.asarray([c.topic for c in candidates])
+        x[:, column["document_topic_gap"]] = topic - topic.max()
         _similarity_features(x, column, candidates)
         _share_features(x, column, candidates)
     first = column[DOCUMENT_FEATURES[0]]

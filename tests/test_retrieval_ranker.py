@@ -152,6 +152,17 @@ def test_features_read_the_passages_place_and_its_documents_coverage():
     assert row["place"] == [0.25, 0.5] and row["opens_section"] == [1.0, 0.0]
     assert row["document_coverage"] == [0.5, 0.75]
     assert row["document_coverage_gap"] == [-0.25, 0.0]
+    assert row["document_topic_gap"] == [0.0, 0.0]  # no centroid cosine given: equal
+
+
+def test_each_document_is_read_by_its_centroids_cosine_to_the_question(corpus_index):
+    """One document: its centroid is the mean of its passage vectors, and every candidate
+    stands equal beside the pool's best document."""
+    view = corpus_index._view
+    (document,) = view._centroids
+    assert np.linalg.norm(view._centroids[document]) == pytest.approx(1.0, abs=1e-5)
+    vector = view._centroids[document]
+    assert view._topic(vector, {document}) == {document: pytest.approx(1.0, abs=1e-5)}
 
 
 def test_features_read_the_named_programme_one_words_pull_and_the_heading():
