@@ -195,8 +195,8 @@ def test_features_read_the_named_programme_one_words_pull_and_the_heading():
 def test_a_named_programmes_record_joins_the_pool_though_no_ranking_found_it(
     corpus_index, monkeypatch
 ):
-    """"F - who mentors who" shares no word with Programme F's Table 2 row; the ranker
-    still sees the row among its candidates."""
+    """The question "F - who mentors who" shares no word with Programme F's Table 2 row;
+    the ranker still sees that row among its candidates."""
     view = corpus_index._view
     seen = []
     recorder = type("Recorder", (), {"predict": lambda self, x: np.linspace(1, 0, len(x))})
