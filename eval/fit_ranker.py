@@ -64,6 +64,7 @@ INCREASING = frozenset(
     | {"overlap", "overlap_idf", "theme_of_top", "reference_asked"}
     | {"document_best", "rank_in_document", "document_named"}
     | {"document_coverage", "document_coverage_gap"}
+    | {"programme_named", "section_overlap"}
 )
 # Leaf scores are rounded to LEAF_DIGITS decimals in the artefact (it holds six models:
 # the served one and each fold's); split thresholds stay exact, a value may equal one.
@@ -266,6 +267,8 @@ def summary(scored: dict[str, list[tuple[float, float]]]) -> dict[str, dict]:
             "questions": len(rows),
             "recall@5": round(fmean(r for r, _ in rows), 3),
             "mrr@10": round(fmean(m for _, m in rows), 3),
+            # The first passage holds gold: what the answer's lead is drawn from.
+            "top1": round(fmean(m == 1.0 for _, m in rows), 3),
         }
         for store, rows in sorted(scored.items())
     }

@@ -517,12 +517,29 @@ class LiveIndex:
             by_document.setdefault(p.document, []).append(ids)
         self._document_tokens = {d: np.unique(np.concatenate(t)) for d, t in by_document.items()}
         self._places = places(passages)
+        headings = bm25s.tokenize(
+            [p.section for p in passages],
+            stopwords="english",
+            stemmer=stemmer,
+            token_pattern=TOKEN_PATTERN,
+            return_ids=False,
+            show_progress=False,
+        )
+        self._headings = [
+            np.unique(np.asarray([self._vocab[w] for w in words if w in self._vocab], np.int64))
+            for words in headings
+        ]
         self.ranker: Ranker | None = load_ranker(self.embed_model.token_space)
         self._stemmer = stemmer
         self._columns = {
             k: Column.of([str(getattr(p, k) or "") for p in passages]) for k in FILTER_KEYS
         }
         self.passages = {p.id: p for p in passages}
+        # Each lettered programme's table rows (its records), by position.
+        self._records: dict[tuple[str, str], list[int]] = {}
+        for i, p in enumerate(passages):
+            if p.kind == "table_row" and p.programme:
+                self._records.setdefault((p.document, p.programme), []).append(i)
         self._studies = {d.id: d.study for d in state.documents}
         self._first_authors = first_authors(self._studies)
         self._themes = {p.id: (p.document, p.theme) for p in passages if p.theme}
@@ -544,6 +561,7 @@ class LiveIndex:
             use_async=False,
         )
         self._dense = DenseCollection.load(collection, len(nodes), self._position, str, fetch=1)
+        self._centroids = self._document_centroids()
         sentences = self.store.collection(sentence_collection(collection.name))
         self._dense_sentences = DenseCollection.load(
             sentences,
@@ -683,12 +701,15 @@ class LiveIndex:
             literature=asks_literature(expanded) or "reference" in active.get("kind", []),
             learned=learned,
             documents=documents_named(query, corpus.first_authors),
+            programmes=frozenset(named),
+            expanded=self._query_tokens(expanded, corpus),
         )
         fusion.rerank = partial(
             self._rank,
             query,
             query_info,
             corpus,
+            mask,
             [*names, "late_text", "late_context"][: len(retrievers) + len(late)],
             encoding.vector,
         )
@@ -743,6 +764,7 @@ class LiveIndex:
         question: str,
         query: Query,
         corpus: Corpus,
+        mask: np.ndarray | None,
         names: Sequence[str],
         vector: Sequence[float],
         fused: list[NodeWithScore],
@@ -763,12 +785,15 @@ class LiveIndex:
             ]
         pool = staged[: max(POOL, top_k)]
         ranker = self.ranker if query.learned else None
+        if ranker is not None:
+            pool = self._with_records(pool, query.programmes, mask)
         if ranker is None or not pool:
             return pool[:top_k]
         positions = [self._position[h.node.node_id] for h in pool]
         dense, sentence = self._cosines(vector, positions)
         documents = {self.passages[h.node.node_id].document for h in pool}
         coverage = self._coverage(query.tokens, documents, corpus.idf)
+        topic = self._topic(vector, documents)
         candidates = [
             Candidate(
                 passage=self.passages[h.node.node_id],
@@ -779,7 +804,9 @@ class LiveIndex:
                 dense=d,
                 sentence=s,
                 place=self._places[i],
+                section=self._headings[i],
                 coverage=coverage[self.passages[h.node.node_id].document],
+                topic=topic[self.passages[h.node.node_id].document],
             )
             for rank, (h, i, d, s) in enumerate(
                 zip(pool, positions, dense, sentence, strict=True), 1
@@ -789,6 +816,54 @@ class LiveIndex:
         scores = ranker.predict(x)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
+
+    def _document_centroids(self) -> dict[str, np.ndarray]:
+        """Each document's mean passage vector, unit length: what the paper as a whole is
+        about, beside which a question about another paper's subject reads far. From the
+        passages' vectors in memory (a store searched exactly); none above EXACT_MAX."""
+        exact = self._dense.exact
+        if exact is None or not len(exact.ids):
+            return {}
+        column = self._columns["document"]
+        codes = column.codes[exact.passage]
+        sums = np.zeros((len(column.values), exact.unit.shape[1]), dtype=np.float32)
+        np.add.at(sums, codes, exact.unit)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        unit = sums / np.where(norms > 0, norms, 1.0)
+        return {str(d): unit[i] for i, d in enumerate(column.values.tolist()) if d}
+
+    def _with_records(
+        self,
+        pool: list[NodeWithScore],
+        named: frozenset[tuple[str, str]],
+        mask: np.ndarray | None,
+    ) -> list[NodeWithScore]:
+        """The pool with the table rows of each programme the question names, in place of
+        its last candidates when no ranking found them: "F - who mentors who" shares no
+        word with F's record ("one-on-one peer support by cancer survivors"), yet the
+        record is what it asks for; the ranker weighs it by its features."""
+        if not named:
+            return pool
+        held = {h.node.node_id for h in pool}
+        records = [
+            self._nodes[self.order[i]]
+            for key in sorted(named)
+            for i in self._records.get(key, ())
+            if self.order[i] not in held and (mask is None or mask[i])
+        ]
+        if not records:
+            return pool
+        kept = pool[: max(len(pool) - len(records), 0)] if len(pool) >= POOL else pool
+        return kept + [NodeWithScore(node=node, score=0.0) for node in records]
+
+    def _topic(self, vector: Sequence[float], documents: set[str]) -> dict[str, float]:
+        """Each document's centroid cosine to the question's vector (0 without one)."""
+        query = np.asarray(vector, dtype=np.float32)
+        query = query / (np.linalg.norm(query) or 1.0)
+        return {
+            d: float(c @ query) if (c := self._centroids.get(d)) is not None else 0.0
+            for d in documents
+        }
 
     def _coverage(
         self, tokens: np.ndarray, documents: set[str], idf: np.ndarray

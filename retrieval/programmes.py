@@ -26,6 +26,21 @@ _BY_LETTER = re.compile(
     r"(?i:\bprogram(?:me)?s?)\s+(?P<letters>[A-Z](?:(?:\s*,\s*|\s+(?i:and|or)\s+)[A-Z])*)\b"
 )
 _LETTER = re.compile(r"\b[A-Z]\b")
+# A letter, or a list of them ("C and E", "B, D"), standing alone: no letter, digit or
+# joining mark beside it ("G-tube", "A&E", "STAR*D", "U.S." are other things).
+_ALONE = r"(?<![\w&*/+.'’-])"
+_LETTERS = r"[A-Z](?:(?:\s*,\s*|\s+(?:and|or|&)\s+)[A-Z])*"
+# Shorthand for a programme the way people type it ("prog C -", "D: how…", "G's format",
+# "does B run…", "why one interview for G?"): the bare letters count only where a
+# sentence would not read them as a word: after "prog", before a possessive or a
+# clause mark, or after a word that takes a name ("is D national", "in D and"). "I" is
+# never one; "part D", "vitamin D", "hepatitis C" are not preceded by such a word.
+_SHORTHAND = re.compile(
+    rf"(?:\b(?i:progs?)\.?\s+{_ALONE}(?P<after_prog>{_LETTERS})\b"
+    rf"|{_ALONE}(?P<before_mark>{_LETTERS})(?:'s|’s|\s*[:;,?—–]|\s+-\s|\s*$)"
+    rf"|\b(?i:is|does|did|do|was|in|for|from|and|or|about|of|at|by|with|to|the|"
+    rf"than|vs|versus)\s+{_ALONE}(?P<after_word>{_LETTERS})(?![\w&*/+-]|\.\w))"
+)
 MIN_CUE = 4
 _STEMMER = Stemmer.Stemmer("english")
 # Words every programme record is made of (what a programme is, how it is delivered):
@@ -52,6 +67,18 @@ def named_letters(question: str) -> tuple[str, ...]:
     )
 
 
+def shorthand_letters(question: str) -> tuple[str, ...]:
+    """Letters a question may use as a programme's name without the word "programme"
+    ("prog C - who's it for", "F - who mentors who", "D: how do they recruit", "G's
+    format"). Only for documents whose records hold that letter (ProgrammeFinder.find):
+    a letter is a name only where programmes are lettered."""
+    found = set()
+    for m in _SHORTHAND.finditer(question):
+        group = m["after_prog"] or m["before_mark"] or m["after_word"]
+        found |= set(_LETTER.findall(group))
+    return tuple(sorted(found - {"I"}))
+
+
 def _words(text: str) -> set[str]:
     tokens = bm25s.tokenize(text, stopwords="english", show_progress=False, return_ids=False)
     return set(_STEMMER.stemWords(tokens[0])) - _GENERIC if tokens else set()
@@ -75,7 +102,7 @@ class ProgrammeFinder:
                 }
 
     def find(self, question: str) -> list[tuple[str, str]]:
-        named = set(named_letters(question))
+        named = set(named_letters(question)) or set(shorthand_letters(question))
         if named:
             return sorted(
                 (document, letter)

@@ -87,6 +87,19 @@ PLACE_FEATURES = (*(f"part_{name}" for name in PARTS), "place", "opens_section")
 # question's words in the document), and that beside the pool's best document: a question
 # about one paper's subject names words another paper never uses.
 COVERAGE_FEATURES = ("document_coverage", "document_coverage_gap")
+# The same in meaning: the cosine of the question to its document's mean passage vector,
+# beside the pool's best document's.
+TOPIC_FEATURES = ("document_topic_gap",)
+# The programmes the question names (by letter, shorthand or a word only one programme's
+# record uses, retrieval/programmes.py): a passage of a named programme (its record, its
+# people's quotes), or of another programme while one is named.
+PROGRAMME_FEATURES = ("programme_named", "programme_other")
+# How much of the candidate's word overlap one question word makes: a passage sharing a
+# single rare word ("volunteer", "heart") with questions on every topic scores near 1.
+# And how much of the question, its shorthand and everyday words spelled out
+# (retrieval/expansion.py), the passage's section heading names ("who paid for this
+# study" -> funding -> "Funding"; "limitations", "data analysis").
+OVERLAP_FEATURES = ("overlap_peak", "section_overlap")
 FEATURES: tuple[str, ...] = (
     *(f"{r}_score" for r in RANKINGS),
     *(f"{r}_rr" for r in RANKINGS),
@@ -107,6 +120,9 @@ FEATURES: tuple[str, ...] = (
     *SHARE_FEATURES,
     *PLACE_FEATURES,
     *COVERAGE_FEATURES,
+    *TOPIC_FEATURES,
+    *PROGRAMME_FEATURES,
+    *OVERLAP_FEATURES,
 )
 
 log = logging.getLogger("peerqa.retrieval")
@@ -206,6 +222,8 @@ class Query:
     literature: bool
     learned: bool = True  # searched by its own vector: the fitted ranker applies
     documents: frozenset[str] = frozenset()  # whose first author the question names
+    programmes: frozenset[tuple[str, str]] = frozenset()  # (document, letter) it names
+    expanded: np.ndarray | None = None  # token ids of the expanded question (else tokens)
 
 
 @dataclass(frozen=True)
@@ -218,7 +236,9 @@ class Candidate:
     dense: float = 0.0  # cosine of the passage's vector to the question's
     sentence: float = 0.0  # the best cosine of its sentences' vectors
     place: Place = Place()
+    section: np.ndarray | None = None  # distinct BM25 token ids of its section heading
     coverage: float = 0.0  # idf-weighted share of the question's tokens its document holds
+    topic: float = 0.0  # cosine of its document's mean passage vector to the question
 
 
 def document_features(documents: Sequence[str], fused: np.ndarray, named: frozenset[str]):
@@ -278,7 +298,12 @@ def features(
     shared = np.isin(tokens, query.tokens)
     overlap = np.bincount(owner[shared], minlength=len(candidates))
     overlap_idf = np.bincount(owner[shared], idf[tokens[shared]], minlength=len(candidates))
+    peak = np.zeros(len(candidates))
+    np.maximum.at(peak, owner[shared], idf[tokens[shared]])
+    named_documents = {d for d, _ in query.programmes}
     query_weight = float(idf[query.tokens].sum())
+    expanded = query.tokens if query.expanded is None else query.expanded
+    expanded_weight = float(idf[expanded].sum())
     for row, c in enumerate(candidates):
         p = c.passage
         x[row, column["fused_score"]] = c.fused
@@ -298,12 +323,23 @@ def features(
         x[row, column["place"]] = c.place.place
         x[row, column["opens_section"]] = c.place.opens_section
         x[row, column["document_coverage"]] = c.coverage
+        if p.programme and p.document in named_documents:
+            named = (p.document, p.programme) in query.programmes
+            x[row, column["programme_named"]] = named
+            x[row, column["programme_other"]] = not named
+        if overlap_idf[row] > 0:
+            x[row, column["overlap_peak"]] = peak[row] / overlap_idf[row]
+        if c.section is not None and expanded_weight:
+            heading = idf[expanded[np.isin(expanded, c.section)]].sum()
+            x[row, column["section_overlap"]] = heading / expanded_weight
         if len(query.tokens):
             x[row, column["overlap"]] = overlap[row] / len(query.tokens)
             x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
     if candidates:
         coverage = x[:, column["document_coverage"]]
         x[:, column["document_coverage_gap"]] = coverage - coverage.max()
+        topic = np.asarray([c.topic for c in candidates])
+        x[:, column["document_topic_gap"]] = topic - topic.max()
         _similarity_features(x, column, candidates)
         _share_features(x, column, candidates)
     first = column[DOCUMENT_FEATURES[0]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from peerqa.models import Programme
-from retrieval.programmes import ProgrammeFinder
+from retrieval.programmes import ProgrammeFinder, shorthand_letters
 
 DOC = "paper"
 
@@ -47,6 +47,14 @@ def finder() -> ProgrammeFinder:
         ("Can transplant patients meet their mentor in person?", ["E"]),
         ("How do new mothers hear about it?", ["C"]),
         ("Is there a substance abuse programme?", ["A"]),
+        # A bare letter typed as shorthand, where programmes are lettered.
+        ("prog C - who's it for and for how long?", ["C"]),
+        ("F - who mentors who, and how", ["F"]),
+        ("E: who mentors whom", ["E"]),
+        ("D: what sort of support and from whom", []),  # no D among these records
+        ("does B run courses for families as well as groups", ["B"]),
+        ("C and E - how many informants each?", ["C", "E"]),
+        ("why just one interview for A?", ["A"]),
     ],
 )
 def test_a_question_names_programmes_by_letter_or_by_their_condition(
@@ -69,6 +77,25 @@ def test_a_question_names_programmes_by_letter_or_by_their_condition(
 def test_words_shared_by_programmes_or_everyday_words_name_none(
     finder: ProgrammeFinder, question: str
 ):
+    assert finder.find(question) == []
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how does medicare part D cover drug costs",
+        "kid with a G-tube and cognitive delay",
+        "did peer support cut A&E attendances",
+        "what did the STAR*D trial find",
+        "hepatitis C and peer mentors",
+        "A peer told me about it",  # an article opening a sentence
+        "I think so, what does it involve?",
+    ],
+)
+def test_a_letter_that_is_a_word_or_part_of_a_name_is_no_programme(
+    finder: ProgrammeFinder, question: str
+):
+    assert shorthand_letters(question) == ()
     assert finder.find(question) == []
 
 

@@ -152,6 +152,70 @@ def test_features_read_the_passages_place_and_its_documents_coverage():
     assert row["place"] == [0.25, 0.5] and row["opens_section"] == [1.0, 0.0]
     assert row["document_coverage"] == [0.5, 0.75]
     assert row["document_coverage_gap"] == [-0.25, 0.0]
+    assert row["document_topic_gap"] == [0.0, 0.0]  # no centroid cosine given: equal
+
+
+def test_each_document_is_read_by_its_centroids_cosine_to_the_question(corpus_index):
+    """One document: its centroid is the mean of its passage vectors, and every candidate
+    stands equal beside the pool's best document."""
+    view = corpus_index._view
+    (document,) = view._centroids
+    assert np.linalg.norm(view._centroids[document]) == pytest.approx(1.0, abs=1e-5)
+    vector = view._centroids[document]
+    assert view._topic(vector, {document}) == {document: pytest.approx(1.0, abs=1e-5)}
+
+
+def test_features_read_the_named_programme_one_words_pull_and_the_heading():
+    """A passage of the programme the question names, or of another of its document's
+    programmes; how much of its overlap its one best word makes; how much of the expanded
+    question its section heading names."""
+    named = passage("a", "Offers support by telephone", programme="F", kind="table_row")
+    other = passage("b", "a hard nut to crack", programme="E", kind="quote")
+    plain = passage("c", "This work was supported by a grant", section="Funding")
+    idf = np.array([1.0, 3.0, 2.0])  # token ids 0 support, 1 volunteer, 2 funding
+    candidates = [
+        Candidate(named, np.array([0]), 0.9, 1, False),
+        Candidate(other, np.array([0, 1]), 0.5, 2, False),
+        Candidate(plain, np.array([0]), 0.3, 3, False, section=np.array([2])),
+    ]
+    query = Query(
+        tokens=np.array([0, 1]),
+        literature=False,
+        programmes=frozenset({("d", "F")}),
+        expanded=np.array([0, 1, 2]),
+    )
+    x = features(query, candidates, {}, idf)
+    row = {name: x[:, i].tolist() for i, name in enumerate(FEATURES)}
+    assert row["programme_named"] == [1.0, 0.0, 0.0]
+    assert row["programme_other"] == [0.0, 1.0, 0.0]  # a programme's, not the named one's
+    assert row["overlap_peak"] == pytest.approx([1.0, 0.75, 1.0])
+    assert row["section_overlap"] == pytest.approx([0.0, 0.0, 2 / 6])
+
+
+def test_a_named_programmes_record_joins_the_pool_though_no_ranking_found_it(
+    corpus_index, monkeypatch
+):
+    """The question "F - who mentors who" shares no word with Programme F's Table 2 row;
+    the ranker still sees that row among its candidates."""
+    view = corpus_index._view
+    seen = []
+    recorder = type("Recorder", (), {"predict": lambda self, x: np.linspace(1, 0, len(x))})
+    monkeypatch.setattr(view, "ranker", recorder())
+    monkeypatch.setattr(view, "_rank", _spy(view._rank, seen))
+    corpus_index.search("F - who mentors who, and how", ranker.POOL)
+    (pool,) = seen
+    rows = [view.passages[h.node.node_id] for h in pool]
+    assert len(rows) == ranker.POOL
+    assert any(p.kind == "table_row" and p.programme == "F" and "cancer" in p.text for p in rows)
+
+
+def _spy(rank, seen):
+    def spied(*args, **kwargs):
+        got = rank(*args, **kwargs)
+        seen.append(got)
+        return got
+
+    return spied
 
 
 def test_search_reads_each_documents_coverage_of_the_question(corpus_index):
