@@ -280,6 +280,8 @@ def _passage_units(
                 )
             )
         i += 1
+    for u in units:
+        u.cuts = citation_cuts(u)
     return [u for u in units if _citable(u)]
 
 
@@ -318,19 +320,30 @@ def without_trailing_citation(text: str, start: int, end: int) -> int:
     return m.start() if m and m.start() > start else end
 
 
+def citation_cuts(unit: Unit) -> tuple[tuple[int, int], ...]:
+    """Where a prose sentence cites a source in a way a reader would take for one of the
+    answer's markers ("… before [12], peers …"): each in-text citation inside it (offsets
+    into passage.text), to be left out of what the answer shows (Unit.cuts). None for
+    anything else: a quotation is never cut, nor a table row or reference entry."""
+    if "\n" in unit.text or not _MARKER_LIKE.search(unit.text):
+        return ()
+    if unit.passage.kind not in _PROSE or unit.in_quote:
+        return ()
+    return tuple(
+        (unit.start + m.start(), unit.start + m.end()) for m in _INNER_CITATION.finditer(unit.text)
+    )
+
+
 def _citable(unit: Unit) -> bool:
-    """Single-line, and shown without anything an answer's reader would take for one of
-    its markers: a prose sentence citing a source mid-way ("… before [12], peers …") is
-    cut around the citation (Unit.cuts); each piece left must say something."""
+    """Single-line, and shown (as cut: Unit.cuts, from `citation_cuts`) without anything
+    an answer's reader would take for one of its markers: each piece left must say
+    something."""
     if "\n" in unit.text:
         return False
     if not _MARKER_LIKE.search(unit.text):
         return True
     if unit.passage.kind not in _PROSE or unit.in_quote:
         return False
-    unit.cuts = tuple(
-        (unit.start + m.start(), unit.start + m.end()) for m in _INNER_CITATION.finditer(unit.text)
-    )
     text = unit.passage.text
     return all(
         re.search(r"[^\W\d_]{2,}", text[a:b]) and not _MARKER_LIKE.search(text[a:b])

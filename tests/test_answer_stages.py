@@ -19,6 +19,7 @@ from answer.evidence import (
     FEATURES,
     Unit,
     _citable,
+    citation_cuts,
     describe,
     is_front_matter,
     lead_share,
@@ -499,6 +500,7 @@ def test_a_sentence_citing_mid_way_is_shown_in_verbatim_pieces_around_the_citati
     start = text.index("Two trials")
     end = without_trailing_citation(text, start, len(text))
     unit = Unit(p, 0, start, end, 1, 0.9, np.eye(4)[0], None, score=0.9)
+    unit.cuts = citation_cuts(unit)
     assert _citable(unit)
     assert [text[a:b] for a, b in unit.pieces] == [
         "Two trials were studies of the three session Coming Out Proud (COP), compared to a WLC",
@@ -510,15 +512,19 @@ def test_a_sentence_citing_mid_way_is_shown_in_verbatim_pieces_around_the_citati
         "a WLC [1] or TAU [1]"
     )
     # A piece left with no word (a unit ending on its citations) is not shown.
-    assert not _citable(Unit(p, 0, 0, text.index("."), 0, 0.9, np.eye(4)[0], None))
+    ending = Unit(p, 0, 0, text.index("."), 0, 0.9, np.eye(4)[0], None)
+    ending.cuts = citation_cuts(ending)
+    assert not _citable(ending)
     quote = Unit(p, 0, start, end, 1, 0.9, np.eye(4)[0], None, in_quote=True)
-    assert not _citable(quote)  # a participant's words are never cut
+    assert citation_cuts(quote) == ()  # a participant's words are never cut
+    assert not _citable(quote)
 
 
 def test_a_comma_after_a_cut_citation_follows_the_marker():
     text = "Peers were trained as shown before [12], and then supervised weekly by staff."
     p = _scored(text, "d", "Methods")
     unit = Unit(p, 0, 0, len(text), 0, 0.9, np.eye(4)[0], None)
+    unit.cuts = citation_cuts(unit)
     assert _citable(unit)
     answer = render(_question(), [Block(None, [unit])], {"d": Profile(document="d", label="d")})
     assert answer.answer == (
