@@ -568,9 +568,9 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     with no word past its label) leads only when it beats every unit in words by
     policy.margin, and the top passage's best unit (by score) keeps the lead unless
     another's lead score beats it by policy.margin and the other says something in
-    words (a bare figure does not take the lead, nor keep it); led
-    by another, it follows the lead, so the answer holds what the top passage's best unit
-    holds. A lead scoring policy.alone or more, or holding policy.alone_share of the
+    words (a bare figure does not take the lead, nor keep it). The top passage's best
+    policy.top_units units (by score) follow the lead, so the answer holds what they hold
+    whichever unit leads. A lead scoring policy.alone or more, or holding policy.alone_share of the
     lead model's softmax over the units, ends the answer there. Further units follow
     while they score at least policy.ratio of the lead and above policy.floor, at most
     policy.max_units (or `limit`), never two saying the same thing and at most
@@ -592,8 +592,9 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
             lead = top[0]
     most = limit or policy.max_units
     chosen = [lead]
-    if top and top[0] is not lead and len(chosen) < most and not _redundant(top[0], chosen):
-        chosen.append(top[0])
+    for u in top[: policy.top_units]:
+        if u is not lead and len(chosen) < most and not _redundant(u, chosen):
+            chosen.append(u)
     if lead.score >= policy.alone or lead_share(lead, units) >= policy.alone_share:
         return chosen  # the lead answers: say it (and the top passage's best) and stop
     bar = max(policy.floor, policy.ratio * lead.score)

@@ -349,6 +349,34 @@ def test_the_top_passage_keeps_the_lead_unless_beaten_by_the_margin():
     assert select([top, other], replace(POLICY, margin=0.01))[0] is other
 
 
+def test_the_answer_holds_the_top_passages_best_units_whichever_unit_leads():
+    """A lead from another passage does not push out what the top passage says: its best
+    policy.top_units units (by P) follow the lead, even below the ratio the other units
+    must reach."""
+    text = "This study has some limitations. First, we partnered with few programmes."
+    top = ScoredPassage(
+        id="t",
+        text=text,
+        document="d1",
+        section="Discussion",
+        kind="paragraph",
+        char_start=0,
+        char_end=len(text),
+        score=1.0,
+    )
+    cut = text.index("First")
+    framing = Unit(top, 0, 0, cut - 1, 0, 0.5, np.eye(4)[0], None, score=0.6)
+    content = Unit(top, 0, cut, len(text), 1, 0.5, np.eye(4)[2], None, score=0.3)
+    other = _unit("o", "d2", "Programmes differed in size and reach.", 0.95, 1)
+    policy = replace(POLICY, margin=0.0, ratio=0.8)
+    assert select([framing, content, other], policy) == [other, framing]
+    assert select([framing, content, other], replace(policy, top_units=2)) == [
+        other,
+        framing,
+        content,
+    ]
+
+
 def test_a_bare_figure_leads_only_when_it_beats_every_unit_in_words_by_the_margin():
     figure, described = (
         _unit("c", "d1", "Programme C | 5 (12)", 0.99, 0),
