@@ -280,6 +280,8 @@ def _passage_units(
                 )
             )
         i += 1
+    for u in units:
+        u.cuts = citation_cuts(u)
     return [u for u in units if _citable(u)]
 
 
@@ -318,19 +320,30 @@ def without_trailing_citation(text: str, start: int, end: int) -> int:
     return m.start() if m and m.start() > start else end
 
 
+def citation_cuts(unit: Unit) -> tuple[tuple[int, int], ...]:
+    """Where a prose sentence cites a source in a way a reader would take for one of the
+    answer's markers ("… before [12], peers …"): each in-text citation inside it (offsets
+    into passage.text), to be left out of what the answer shows (Unit.cuts). None for
+    anything else: a quotation is never cut, nor a table row or reference entry."""
+    if "\n" in unit.text or not _MARKER_LIKE.search(unit.text):
+        return ()
+    if unit.passage.kind not in _PROSE or unit.in_quote:
+        return ()
+    return tuple(
+        (unit.start + m.start(), unit.start + m.end()) for m in _INNER_CITATION.finditer(unit.text)
+    )
+
+
 def _citable(unit: Unit) -> bool:
-    """Single-line, and shown without anything an answer's reader would take for one of
-    its markers: a prose sentence citing a source mid-way ("… before [12], peers …") is
-    cut around the citation (Unit.cuts); each piece left must say something."""
+    """Single-line, and shown (as cut: Unit.cuts, from `citation_cuts`) without anything
+    an answer's reader would take for one of its markers: each piece left must say
+    something."""
     if "\n" in unit.text:
         return False
     if not _MARKER_LIKE.search(unit.text):
         return True
     if unit.passage.kind not in _PROSE or unit.in_quote:
         return False
-    unit.cuts = tuple(
-        (unit.start + m.start(), unit.start + m.end()) for m in _INNER_CITATION.finditer(unit.text)
-    )
     text = unit.passage.text
     return all(
         re.search(r"[^\W\d_]{2,}", text[a:b]) and not _MARKER_LIKE.search(text[a:b])
@@ -555,9 +568,9 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     with no word past its label) leads only when it beats every unit in words by
     policy.margin, and the top passage's best unit (by score) keeps the lead unless
     another's lead score beats it by policy.margin and the other says something in
-    words (a bare figure does not take the lead, nor keep it); led
-    by another, it follows the lead, so the answer holds what the top passage's best unit
-    holds. A lead scoring policy.alone or more, or holding policy.alone_share of the
+    words (a bare figure does not take the lead, nor keep it). The top passage's best
+    policy.top_units units (by score) follow the lead, so the answer holds what they hold
+    whichever unit leads. A lead scoring policy.alone or more, or holding policy.alone_share of the
     lead model's softmax over the units, ends the answer there. Further units follow
     while they score at least policy.ratio of the lead and above policy.floor, at most
     policy.max_units (or `limit`), never two saying the same thing and at most
@@ -579,8 +592,9 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
             lead = top[0]
     most = limit or policy.max_units
     chosen = [lead]
-    if top and top[0] is not lead and len(chosen) < most and not _redundant(top[0], chosen):
-        chosen.append(top[0])
+    for u in top[: policy.top_units]:
+        if u is not lead and len(chosen) < most and not _redundant(u, chosen):
+            chosen.append(u)
     if lead.score >= policy.alone or lead_share(lead, units) >= policy.alone_share:
         return chosen  # the lead answers: say it (and the top passage's best) and stop
     bar = max(policy.floor, policy.ratio * lead.score)

@@ -52,6 +52,9 @@ class Policy:
     # or whose share of the lead model's softmax over the units is at least this: it
     # answers, and clearly better than every other unit (1.0: never)
     alone_share: float = 1.0
+    # the top passage's best units (by P) the answer always holds, right after the lead:
+    # what the top passage says is never lost for a sentence of another passage
+    top_units: int = 1
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,13 @@ for its feature set and policy (the previous selector).
 --ablate reports the same CV (policy chosen anew) without the features named, beside:
 how features are chosen (a feature stays when the CV is no worse with it).
 
-The policy (lead margin, ratio, floor, units, lead alone) is chosen on those out-of-fold
-answers by OBJECTIVE (text holds gold + first sentence holds gold - PADDING_COST x padded
-sentences per answer) over all fitting questions (with --padding-bound, among the
-policies padding no more than the top passage does: fewer filler sentences for a little
-less gold), each question weighing the same (an
-objective weighing the two sets the same was tried: it fitted the four papers' 33 dev
-questions at the bundled paper's cost); then, the rest fixed, the same way, the lead's
+The policy (lead margin, ratio, floor, units, lead alone, the top passage's units) is
+chosen on those out-of-fold answers by OBJECTIVE (text holds gold + first sentence holds
+gold - PADDING_COST x padded sentences per answer) over all fitting questions (with
+--padding-bound, among the policies padding no more than the top passage does: fewer
+filler sentences for a little less gold), each question weighing the same (an objective
+weighing the two sets the same was tried: it fitted the four papers' 33 dev questions at
+the bundled paper's cost); then, the rest fixed, the same way, the lead's
 softmax share from which it alone is the answer (ALONE_SHARE). The model is then
 refitted on all fitting questions and written with the policy and the CV figures to
 answer/models/selector.json, keyed to the embedding model and the bundled corpus.
@@ -94,6 +94,8 @@ RATIOS = (0.35, 0.5, 0.65, 0.8)
 FLOORS = (0.1, 0.2, 0.3, 0.5)
 MAX_UNITS = (1, 2, 3, 4)
 ALONE = (1.0, 0.99, 0.95, 0.9)  # 1.0: no score makes the lead the whole answer
+# How many of the top passage's best units the answer always holds (Policy.top_units).
+TOP_UNITS = (1, 2)
 # The lead's softmax share that makes it the whole answer (1.0: none), tried with the
 # rest of the best policy fixed: a second stage, so the grid does not grow sixfold.
 ALONE_SHARE = (1.0, 0.8, 0.65, 0.5, 0.35, 0.25)
@@ -328,6 +330,10 @@ class Scorer:
     def __init__(self, settings: Settings, examples: Sequence[Example]):
         self.examples = examples
         self.sources = source_texts(settings)
+        # Each question's papers' profiles: the same for every policy tried.
+        self.profiles = [
+            _profiles(ex.index, {u.passage.document for u in ex.units}) for ex in examples
+        ]
         self.quotes = {doc: quote_spans(text) for doc, text in self.sources.items()}
 
     def answers(self, scores: Scores, policy: Policy) -> dict[str, dict]:
@@ -341,9 +347,8 @@ class Scorer:
     def chosen(self, scores: Scores, policy: Policy) -> dict[str, dict]:
         """OBJECTIVE's figures over the chosen units themselves, before rendering."""
         rows = []
-        for ex, s in zip(self.examples, scores, strict=True):
+        for ex, s, profiles in zip(self.examples, scores, self.profiles, strict=True):
             _set_scores(ex, s)
-            profiles = _profiles(ex.index, {u.passage.document for u in ex.units})
             blocks = choose(ex.question, ex.units, policy, profiles)
             hits = [holds(u.span, ex.gold) for b in blocks for u in b.units]
             rows.append((any(hits), bool(hits) and hits[0], sum(not h for h in hits)))
@@ -454,8 +459,10 @@ def _starts(scores: Scores) -> list[int]:
     return list(itertools.accumulate((len(s) for s in scores), initial=0))[:-1]
 
 
-def _policy(margin: float, ratio: float, floor: float, units: int, alone: float) -> Policy:
-    return Policy(margin, ratio, floor, units, PER_GROUP, THEME_BONUS, alone)
+def _policy(
+    margin: float, ratio: float, floor: float, units: int, alone: float, top_units: int = 1
+) -> Policy:
+    return Policy(margin, ratio, floor, units, PER_GROUP, THEME_BONUS, alone, top_units=top_units)
 
 
 def choose_policy(
@@ -476,15 +483,26 @@ def choose_policy(
     if max_padding is not None:
         bound = min(bound, max_padding)
     grid = []
-    for alone, units, margin, ratio, floor in itertools.product(
-        ALONE, MAX_UNITS, MARGINS, RATIOS, FLOORS
+    for top_units, alone, units, margin, ratio, floor in itertools.product(
+        TOP_UNITS, ALONE, MAX_UNITS, MARGINS, RATIOS, FLOORS
     ):
-        if units == 1 and (ratio, floor, alone) != (RATIOS[0], FLOORS[0], ALONE[0]):
-            continue  # one unit: ratio, floor and alone change nothing
-        policy = _policy(margin, ratio, floor, units, alone)
+        if units == 1 and (ratio, floor, alone, top_units) != (
+            RATIOS[0],
+            FLOORS[0],
+            ALONE[0],
+            TOP_UNITS[0],
+        ):
+            continue  # one unit: ratio, floor, alone and the top passage's units change nothing
+        policy = _policy(margin, ratio, floor, units, alone, top_units)
         # Ties go to fewer units, then to the top passage keeping the lead more often.
         figures = scorer.chosen(scores, policy)["all"]
-        key = (within_padding(figures, bound), objective(figures, padding_cost), -units, margin)
+        key = (
+            within_padding(figures, bound),
+            objective(figures, padding_cost),
+            -units,
+            -top_units,
+            margin,
+        )
         grid.append((key, policy))
     grid.sort(key=lambda g: g[0], reverse=True)
     best = None
@@ -496,6 +514,7 @@ def choose_policy(
             within_padding(figures["all"], bound),
             round(objective(figures["all"], padding_cost), 9),
             -policy.max_units,
+            -policy.top_units,
             policy.margin,
             -policy.alone_share,
         )

@@ -19,6 +19,7 @@ from answer.evidence import (
     FEATURES,
     Unit,
     _citable,
+    citation_cuts,
     describe,
     is_front_matter,
     lead_share,
@@ -348,6 +349,34 @@ def test_the_top_passage_keeps_the_lead_unless_beaten_by_the_margin():
     assert select([top, other], replace(POLICY, margin=0.01))[0] is other
 
 
+def test_the_answer_holds_the_top_passages_best_units_whichever_unit_leads():
+    """A lead from another passage does not push out what the top passage says: its best
+    policy.top_units units (by P) follow the lead, even below the ratio the other units
+    must reach."""
+    text = "This study has some limitations. First, we partnered with few programmes."
+    top = ScoredPassage(
+        id="t",
+        text=text,
+        document="d1",
+        section="Discussion",
+        kind="paragraph",
+        char_start=0,
+        char_end=len(text),
+        score=1.0,
+    )
+    cut = text.index("First")
+    framing = Unit(top, 0, 0, cut - 1, 0, 0.5, np.eye(4)[0], None, score=0.6)
+    content = Unit(top, 0, cut, len(text), 1, 0.5, np.eye(4)[2], None, score=0.3)
+    other = _unit("o", "d2", "Programmes differed in size and reach.", 0.95, 1)
+    policy = replace(POLICY, margin=0.0, ratio=0.8)
+    assert select([framing, content, other], policy) == [other, framing]
+    assert select([framing, content, other], replace(policy, top_units=2)) == [
+        other,
+        framing,
+        content,
+    ]
+
+
 def test_a_bare_figure_leads_only_when_it_beats_every_unit_in_words_by_the_margin():
     figure, described = (
         _unit("c", "d1", "Programme C | 5 (12)", 0.99, 0),
@@ -499,6 +528,7 @@ def test_a_sentence_citing_mid_way_is_shown_in_verbatim_pieces_around_the_citati
     start = text.index("Two trials")
     end = without_trailing_citation(text, start, len(text))
     unit = Unit(p, 0, start, end, 1, 0.9, np.eye(4)[0], None, score=0.9)
+    unit.cuts = citation_cuts(unit)
     assert _citable(unit)
     assert [text[a:b] for a, b in unit.pieces] == [
         "Two trials were studies of the three session Coming Out Proud (COP), compared to a WLC",
@@ -510,15 +540,19 @@ def test_a_sentence_citing_mid_way_is_shown_in_verbatim_pieces_around_the_citati
         "a WLC [1] or TAU [1]"
     )
     # A piece left with no word (a unit ending on its citations) is not shown.
-    assert not _citable(Unit(p, 0, 0, text.index("."), 0, 0.9, np.eye(4)[0], None))
+    ending = Unit(p, 0, 0, text.index("."), 0, 0.9, np.eye(4)[0], None)
+    ending.cuts = citation_cuts(ending)
+    assert not _citable(ending)
     quote = Unit(p, 0, start, end, 1, 0.9, np.eye(4)[0], None, in_quote=True)
-    assert not _citable(quote)  # a participant's words are never cut
+    assert citation_cuts(quote) == ()  # a participant's words are never cut
+    assert not _citable(quote)
 
 
 def test_a_comma_after_a_cut_citation_follows_the_marker():
     text = "Peers were trained as shown before [12], and then supervised weekly by staff."
     p = _scored(text, "d", "Methods")
     unit = Unit(p, 0, 0, len(text), 0, 0.9, np.eye(4)[0], None)
+    unit.cuts = citation_cuts(unit)
     assert _citable(unit)
     answer = render(_question(), [Block(None, [unit])], {"d": Profile(document="d", label="d")})
     assert answer.answer == (
