@@ -256,9 +256,15 @@ def evidence_spans(
         if pieces is None:
             spans.append((s, e))
             continue
-        for piece in pieces:
-            spans += [None, piece]
-        spans.append(None)
+        # A passage breaks only where furniture was cut: a piece touching the sentence's
+        # own start (or end) reads on with the sentences before (or after) it, so a
+        # sentence's halves ("…for age, sex, race" | "and ethnicity, …") never stand alone.
+        if not pieces or pieces[0][0] != s:
+            spans.append(None)
+        for i, piece in enumerate(pieces):
+            spans += [None, piece] if i else [piece]
+        if not pieces or pieces[-1][1] != e:
+            spans.append(None)
     for span in spans:
         if span is None:
             runs.append([])
