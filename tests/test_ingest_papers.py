@@ -701,6 +701,26 @@ def test_a_sentence_cut_by_furniture_reads_on_with_its_neighbours(name: str, tmp
     assert "JAMA Network Open" not in half.text
 
 
+@pytest.mark.parametrize("name", ["paper_1403.md", "pdf"])
+def test_an_inline_numbered_list_is_one_sentence_not_items_carrying_the_next_number(
+    name: str, tmp_path: Path
+):
+    # 1403 runs its five expected impacts into one paragraph ("1. Increasing uptake and
+    # engagement 2. Filling in gaps … 5. Reassuring members …"): each counter's full stop
+    # ended a "sentence" ("Filling in gaps in available support 3."). The list is its
+    # lead-in's answer and one sentence with it.
+    path = write_pdf(PAPERS / "paper_1403.md", tmp_path) if name == "pdf" else PAPERS / name
+    doc = parsed(path)
+    assert_verbatim(doc)
+    (passage,) = [p for p in doc.passages if "Filling in gaps in available support" in p.text]
+    sentences = [s.text for s in split_passage(passage)]
+    (listed,) = [s for s in sentences if "Filling in gaps in available support" in s]
+    assert listed.startswith("These were:")
+    assert "1. Increasing uptake and engagement 2. Filling in gaps" in listed
+    assert listed.endswith("there is a resource available 24/7")
+    assert not any(re.search(r"\s\d\.$", s) for s in sentences)
+
+
 def test_a_title_short_or_printed_once_is_never_cut():
     from ingest.papers import Furniture
 
