@@ -721,6 +721,31 @@ def test_an_inline_numbered_list_is_one_sentence_not_items_carrying_the_next_num
     assert not any(re.search(r"\s\d\.$", s) for s in sentences)
 
 
+def test_a_count_opening_a_sentence_in_a_paper_citing_in_brackets_is_no_citation(
+    tmp_path: Path,
+):
+    # 1408 cites in brackets ("[7]"); were one of its sentences to open with a count
+    # printed as a numeral before a capital ("7 Trials took place…", the one change to
+    # its text here), the count is its own sentence's, not a superscript of reference 7
+    # ending the sentence before it. Papers that print bare superscripts (1122, 1412) do
+    # so in many sentences; this one in none.
+    raw = (PAPERS / "paper_1408.md").read_text(encoding="utf-8")
+    assert raw.count(". Seven trials took place") == 1
+    path = tmp_path / "paper_1408.md"
+    path.write_text(raw.replace(". Seven trials took place", ". 7 Trials took place"), "utf-8")
+    doc = parsed(path)
+    assert_verbatim(doc)
+    (passage,) = [p for p in doc.passages if "Trials took place" in p.text]
+    sentences = [s.text for s in split_passage(passage)]
+    assert any(s.startswith("7 Trials took place") for s in sentences)
+    assert not any(s.endswith(". 7") for s in sentences)
+    assert 7 not in passage.ref_numbers or "[7]" in passage.text
+    # A paper whose converter left its superscripts bare still reads them as citations.
+    bare = parsed(PAPERS / "paper_1122.md")
+    (phase,) = [p for p in bare.passages if "In phase 1, the BP alerts" in p.text]
+    assert 28 in phase.ref_numbers
+
+
 def test_a_title_short_or_printed_once_is_never_cut():
     from ingest.papers import Furniture
 
