@@ -648,6 +648,16 @@ def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path
     )
 
 
+def test_pdf_a_word_broken_inside_its_suffix_is_one_word(tmp_path: Path):
+    # make_pdfs (like a typesetter) broke "mentorship" as "mentors-" / "hip": two words,
+    # each in the dictionary, but "mentor" + "ship" is one word broken inside its suffix.
+    doc = parsed(write_pdf(PAPERS / "paper_1412.md", tmp_path))
+    assert_verbatim(doc)
+    text = " ".join(p.text for p in doc.passages)
+    assert "Helping the transition: mentorship to support" in text
+    assert "mentors-hip" not in text
+
+
 @pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml"])
 def test_a_bare_superscript_number_is_never_quoted_as_a_sentence_start(name: str):
     # JAMA sets "…influence BP control.²⁸ In phase 1, …"; the converters leave "28" bare.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import re
 import statistics
 import unicodedata
@@ -264,8 +265,13 @@ class _Layout:
         for line in lines:
             key = (line.page, line.column)
             self.right_edge[key] = max(self.right_edge.get(key, 0.0), line.x1)
+        # Each pair of a compound's neighbouring parts: "intention-to-treat" counts
+        # "intention-to" and "to-treat" (a line may end at either hyphen).
         self.hyphenated = Counter(
-            w.lower() for line in lines for w in re.findall(r"\w+-\w+", line.text)
+            f"{a}-{b}".lower()
+            for line in lines
+            for w in re.findall(r"\w+(?:-\w+)+", line.text)
+            for a, b in itertools.pairwise(w.split("-"))
         )
         self.printed = _vocabulary(lines)  # each word printed whole, with its count
         self.vocabulary = set(self.printed)
@@ -534,7 +540,18 @@ class _Layout:
             return True
         if rest in _SUFFIXES:
             return True  # "tailor-" / "ing": a word's ending, never a word of a compound
+        # A word and a suffix, broken inside the suffix ("companions-" / "hip" from
+        # "companion" + "ship"): one word, however its pieces read.
         known = self.vocabulary | _dictionary()
+        for suffix in _SUFFIXES:
+            base = joined[: -len(suffix)]
+            if (
+                joined.endswith(suffix)
+                and len(base) < len(first)
+                and len(base) >= _MIN_BASE
+                and base in known
+            ):
+                return True
         return not (first in known and rest in known)
 
     def emit(self, lines: list[Line], label: str | None) -> None:
@@ -593,6 +610,9 @@ class _Layout:
             )
 
 
+# A derived word's base this long at least ("companion" + "ship"): shorter ones ("co",
+# "pre") are prefixes of compounds as often as bases.
+_MIN_BASE = 4
 # An inflection a hyphenated word's tail may carry past the word printed whole elsewhere.
 _INFLECTIONS = ("s", "es", "ed", "ing")
 
