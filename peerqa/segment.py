@@ -112,6 +112,10 @@ def _paragraph_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
 _COUNTER = re.compile(r"(?:(?<=\s)|(?<=^))(\d{1,2})\.(?=\s)", re.MULTILINE)
 
 
+# A number a capitalised word labels ("Table 2.", "Fig. 3.", "Step 4.").
+_LABELLED = re.compile(r"\b[A-Z][a-z]+\.?\s+$")
+
+
 def _counters(text: str, start: int, end: int) -> set[int]:
     """Offsets of the full stops of an inline numbered list's counters: "1.", "2.", … in
     sequence within text[start:end], two or more of them. They end no sentence: the list
@@ -120,6 +124,8 @@ def _counters(text: str, start: int, end: int) -> set[int]:
     out: set[int] = set()
     chain: list[int] = []
     for m in _COUNTER.finditer(text, start, end):
+        if _LABELLED.search(text, max(start, m.start() - 16), m.start()):
+            continue  # "Table 2.", "Fig. 3.": a caption's number, no list's
         n = int(m.group(1))
         if n == 1:
             chain = [m.end() - 1]

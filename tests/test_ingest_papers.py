@@ -731,6 +731,18 @@ def test_an_inline_numbered_list_is_one_sentence_not_items_carrying_the_next_num
     assert not any(re.search(r"\s\d\.$", s) for s in sentences)
 
 
+def test_captions_run_into_one_paragraph_are_no_numbered_list():
+    # GROBID ran 1759's flattened tables into one paragraph ("… .t001 Table 2. Maternal
+    # baseline … .t002 Table 3. Infant characteristics at birth."): "Table 2." and
+    # "Table 3." are captions' numbers, not a list's counters, and end no list.
+    doc = parsed(PAPERS / "paper_1759.md")
+    assert_verbatim(doc)
+    assert any(
+        p.text.startswith("Maternal baseline demographic and clinical characteristics.")
+        for p in doc.passages
+    )
+
+
 def test_a_count_opening_a_sentence_in_a_paper_citing_in_brackets_is_no_citation(
     tmp_path: Path,
 ):
