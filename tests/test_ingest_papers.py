@@ -648,6 +648,18 @@ def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path
     )
 
 
+def test_pdf_a_heading_beside_a_line_across_the_gutter_is_no_part_of_it(tmp_path: Path):
+    # 0258's last page: the left column's "… provides examples of concr-" and the right
+    # column's heading "Multimedia Appendix 4" share a baseline, and the right column
+    # holds too few lines to show its edge: they were read as one full-width line
+    # ("concr- Multimedia Appendix 4 ete strategies"). The gutter splits them.
+    doc = parsed(write_pdf(PAPERS / "paper_0258.md", tmp_path))
+    assert_verbatim(doc)
+    text = " ".join(p.text for p in doc.passages)
+    assert "this study provides examples of concrete strategies and methods to involve" in text
+    assert "concr- Multimedia" not in text
+
+
 def test_pdf_a_word_broken_inside_its_suffix_is_one_word(tmp_path: Path):
     # make_pdfs (like a typesetter) broke "mentorship" as "mentors-" / "hip": two words,
     # each in the dictionary, but "mentor" + "ship" is one word broken inside its suffix.
@@ -656,6 +668,9 @@ def test_pdf_a_word_broken_inside_its_suffix_is_one_word(tmp_path: Path):
     text = " ".join(p.text for p in doc.passages)
     assert "Helping the transition: mentorship to support" in text
     assert "mentors-hip" not in text
+    # "one-to-" / "one": the paper prints "one-to-one", so "to-one" is printed hyphenated
+    # (each neighbouring pair of a compound counts), and the hyphen stays.
+    assert "Mixed: one-to-one and" in text
 
 
 @pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml"])

@@ -46,6 +46,7 @@ from peerqa.models import ScholarlyPaper, Study
 
 MEDIA_TYPE = "application/pdf"
 MARGIN_SHARE = 0.075  # top and bottom bands of the page where running heads live
+_GUTTER_EMS = 2.0  # a word gap this many ems wide, across the page's middle, is the gutter
 _COLUMN_ROWS = 3  # rows starting at one left edge past the middle that make it a column
 _LIGATURES = {
     c: unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
@@ -147,7 +148,12 @@ def _lines(words: list[dict], page: int, mid: float) -> list[Line]:
             # The right column starts past the middle, at its column's edge (or indented
             # from it by a paragraph indent); a long URL may overrun the gutter.
             at_column = any(x - 2 <= w["x0"] <= x + 1.5 * size for x in starts)
-            if gap > size * 0.8 and at_column and w["x0"] >= mid - 1 > segment[0]["x0"]:
+            # A gap this wide across the middle is the gutter even where the right
+            # column holds too few lines to show its edge (a heading beside a paragraph's
+            # line: "… examples of concr-" | "Multimedia Appendix 4"); a justified line's
+            # word gaps stay narrower.
+            gutter = gap > size * _GUTTER_EMS and segment[-1]["x1"] < mid
+            if gap > size * 0.8 and (at_column or gutter) and w["x0"] >= mid - 1 > segment[0]["x0"]:
                 lines.append(_line(segment, page, mid))
                 segment = []
             segment.append(w)
