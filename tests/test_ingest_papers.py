@@ -648,29 +648,37 @@ def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path
     )
 
 
-def test_pdf_a_heading_beside_a_line_across_the_gutter_is_no_part_of_it(tmp_path: Path):
+# What the PDF reader once misread, as printed from the paper's Markdown: (paper, text
+# read back, text never read).
+PDF_READINGS = [
     # 0258's last page: the left column's "… provides examples of concr-" and the right
     # column's heading "Multimedia Appendix 4" share a baseline, and the right column
-    # holds too few lines to show its edge: they were read as one full-width line
-    # ("concr- Multimedia Appendix 4 ete strategies"). The gutter splits them.
-    doc = parsed(write_pdf(PAPERS / "paper_0258.md", tmp_path))
-    assert_verbatim(doc)
-    text = " ".join(p.text for p in doc.passages)
-    assert "this study provides examples of concrete strategies and methods to involve" in text
-    assert "concr- Multimedia" not in text
+    # holds too few lines to show its edge: one full-width line until the gutter split it.
+    (
+        "paper_0258.md",
+        ["this study provides examples of concrete strategies and methods to involve"],
+        ["concr- Multimedia"],
+    ),
+    # "mentors-" / "hip": two dictionary words, but "mentor" + "ship" broken inside its
+    # suffix. "one-to-" / "one": the paper prints "one-to-one", so "to-one" counts as
+    # printed hyphenated (each neighbouring pair of a compound) and the hyphen stays.
+    (
+        "paper_1412.md",
+        ["Helping the transition: mentorship to support", "Mixed: one-to-one and"],
+        ["mentors-hip"],
+    ),
+]
 
 
-def test_pdf_a_word_broken_inside_its_suffix_is_one_word(tmp_path: Path):
-    # make_pdfs (like a typesetter) broke "mentorship" as "mentors-" / "hip": two words,
-    # each in the dictionary, but "mentor" + "ship" is one word broken inside its suffix.
-    doc = parsed(write_pdf(PAPERS / "paper_1412.md", tmp_path))
+@pytest.mark.parametrize(("paper", "read", "never"), PDF_READINGS)
+def test_pdf_reads_back_words_and_lines_whole(
+    paper: str, read: list[str], never: list[str], tmp_path: Path
+):
+    doc = parsed(write_pdf(PAPERS / paper, tmp_path))
     assert_verbatim(doc)
     text = " ".join(p.text for p in doc.passages)
-    assert "Helping the transition: mentorship to support" in text
-    assert "mentors-hip" not in text
-    # "one-to-" / "one": the paper prints "one-to-one", so "to-one" is printed hyphenated
-    # (each neighbouring pair of a compound counts), and the hyphen stays.
-    assert "Mixed: one-to-one and" in text
+    assert all(t in text for t in read)
+    assert not any(t in text for t in never)
 
 
 @pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml"])
