@@ -91,6 +91,40 @@ class _Draft:
     rows: list[list[int]] = field(default_factory=list)
 
 
+def bare_superscripts(text: str, start: int, end: int, numbers: Collection[int]) -> list[list[int]]:
+    """Superscripts a converter left bare after a sentence's full stop ("control. 28 In
+    …"), in either bracket style (a converter may print some superscripts as "[2][3]",
+    others bare): each one's reference numbers. A count opening a sentence goes on in
+    lower case ("28 participants") and is none."""
+    out = []
+    for m in _BARE_SUPERSCRIPT.finditer(text, start, end):
+        word = re.search(r"(\w+)\W*\s$", text[max(0, m.start() - 20) : m.start()])
+        if word and (word[1].lower() in ABBREVIATIONS or re.fullmatch(r"[A-Z]", word[1])):
+            continue  # "Fig. 1 Risk of bias", "J. 12 …": no sentence ended there
+        try:
+            cited = expand_marker(re.sub(r"\s", "", m["numbers"]))
+        except ValueError:
+            continue
+        if cited and all(n in numbers for n in cited):
+            out.append(cited)
+    return out
+
+
+# A paper sets its citations as superscripts (left bare by its converter) when this many
+# sentences open with one: a lone "12 Patients were excluded" in a paper citing "[12]"
+# is a count that happens to equal a reference number, not a citation.
+MIN_BARE_SUPERSCRIPTS = 3
+
+
+def prints_bare_superscripts(paper: ScholarlyPaper) -> bool:
+    numbers = {r.n for r in paper.references}
+    found = sum(
+        len(bare_superscripts(paper.text, b.start, b.end, numbers))
+        for b in (*paper.abstract, *paper.paragraphs)
+    )
+    return found >= MIN_BARE_SUPERSCRIPTS
+
+
 class CitationResolver:
     """In-text citations -> reference numbers, in the style the paper uses."""
 
@@ -107,6 +141,7 @@ class CitationResolver:
         # Glued superscript numbers ("health27–29") are read only in papers that do not
         # cite in brackets: elsewhere a glued digit is more likely a name or a count.
         self.brackets = any(_BRACKETS.search(self.text, s, e) for s, e in body)
+        self.bare = prints_bare_superscripts(paper)
 
     def _marked_numbers(self, start: int, end: int, target: list[int]) -> list[int]:
         """A marked citation's numbers: as printed when it is numeric ("28", "[3-5]"),
@@ -135,19 +170,12 @@ class CitationResolver:
         if not self.brackets and self.numbers:
             limit = max(self.numbers)
             found.update(n for c in find_citations(self.text, limit, start, end) for n in c.numbers)
-        # A superscript left bare after a sentence's full stop ("control. 28 In …"), in
-        # either style (a converter may print some superscripts as "[2][3]", others
-        # bare): a count opening a sentence goes on in lower case ("28 participants").
-        for m in _BARE_SUPERSCRIPT.finditer(self.text, start, end):
-            word = re.search(r"(\w+)\W*\s$", self.text[max(0, m.start() - 20) : m.start()])
-            if word and (word[1].lower() in ABBREVIATIONS or re.fullmatch(r"[A-Z]", word[1])):
-                continue  # "Fig. 1 Risk of bias", "J. 12 …": no sentence ended there
-            try:
-                numbers = expand_marker(re.sub(r"\s", "", m["numbers"]))
-            except ValueError:
-                continue
-            if numbers and all(n in self.numbers for n in numbers):
-                found.update(numbers)
+        if self.bare:
+            found.update(
+                n
+                for numbers in bare_superscripts(self.text, start, end, self.numbers)
+                for n in numbers
+            )
         for m in _AUTHOR_YEAR.finditer(self.text, start, end):
             n = self.by_key.get((m["name"].lower(), int(m["year"])))
             if n:
@@ -256,9 +284,15 @@ def evidence_spans(
         if pieces is None:
             spans.append((s, e))
             continue
-        for piece in pieces:
-            spans += [None, piece]
-        spans.append(None)
+        # A passage breaks only where furniture was cut: a piece touching the sentence's
+        # own start (or end) reads on with the sentences before (or after) it, so a
+        # sentence's halves ("…for age, sex, race" | "and ethnicity, …") never stand alone.
+        if not pieces or pieces[0][0] != s:
+            spans.append(None)
+        for i, piece in enumerate(pieces):
+            spans += [None, piece] if i else [piece]
+        if not pieces or pieces[-1][1] != e:
+            spans.append(None)
     for span in spans:
         if span is None:
             runs.append([])
@@ -463,7 +497,9 @@ def paper_passages(paper: ScholarlyPaper, doc_id: str, max_words: int) -> list[P
     title = sentences(*dict.fromkeys(p for p in (study_label(paper.study), paper.study.title) if p))
     drafts: list[_Draft] = []
 
-    superscripts = frozenset(r.n for r in paper.references)
+    superscripts = (
+        frozenset(r.n for r in paper.references) if prints_bare_superscripts(paper) else frozenset()
+    )
     furniture = Furniture(text, paper.study.title, paper.study.journal)
 
     def prose(span: Span, section: str, kind: Kind = "paragraph", extra: str | None = None):

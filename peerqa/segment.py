@@ -107,6 +107,37 @@ def _paragraph_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
+# A list counter a converter ran into one paragraph ("1. Increasing uptake 2. Filling in
+# gaps 3. …"): a number of one or two digits after a space, its full stop, then a space.
+_COUNTER = re.compile(r"(?:(?<=\s)|(?<=^))(\d{1,2})\.(?=\s)", re.MULTILINE)
+
+
+# A number a capitalised word labels ("Table 2.", "Fig. 3.", "Step 4.").
+_LABELLED = re.compile(r"\b[A-Z][a-z]+\.?\s+$")
+
+
+def _counters(text: str, start: int, end: int) -> set[int]:
+    """Offsets of the full stops of an inline numbered list's counters: "1.", "2.", … in
+    sequence within text[start:end], two or more of them. They end no sentence: the list
+    reads as one (its items, each a fragment, are its lead-in's answer), never as items
+    each carrying the next one's number ("Filling in gaps 3.")."""
+    out: set[int] = set()
+    chain: list[int] = []
+    for m in _COUNTER.finditer(text, start, end):
+        if _LABELLED.search(text, max(start, m.start() - 16), m.start()):
+            continue  # "Table 2.", "Fig. 3.": a caption's number, no list's
+        n = int(m.group(1))
+        if n == 1:
+            chain = [m.end() - 1]
+        elif chain and n == len(chain) + 1:
+            chain.append(m.end() - 1)
+        else:
+            continue
+        if len(chain) >= 2:
+            out.update(chain)
+    return out
+
+
 # A superscript citation a converter left bare after a sentence ("control. 28 In phase
 # 1, …"): numbers, then a capitalised word (a count goes on in lower case, "28 participants").
 _LEADING_CITE = re.compile(r"\d{1,3}(?:\s?[,–-]\s?\d{1,3})*(?=\s+[A-Z])")
@@ -154,9 +185,12 @@ def sentence_spans(
     sentences: list[tuple[int, int]] = []
     for p_start, p_end in _paragraph_spans(text, start, end):
         s = p_start
+        counters = _counters(text, p_start, p_end)
         for m in _END.finditer(text, p_start, p_end):
             if m.start() < s:
                 continue  # inside an attribution already taken by the previous sentence
+            if m.start() in counters and m.group("term") == ".":
+                continue
             cut = _boundary(text, m, p_end)
             if cut is None:
                 continue

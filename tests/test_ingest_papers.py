@@ -165,7 +165,7 @@ def test_a_heading_opening_with_the_papers_journal_is_its_running_head_not_a_sec
     assert not any("JAMA Network Open" in (s or "") for s in sections)
     missing_bp = next(p for p in doc.passages if "For patients with missing BP data" in p.text)
     assert missing_bp.section == "Statistical Analysis"
-    consent = next(p for p in doc.passages if p.text.startswith("Patients provided informed"))
+    consent = next(p for p in doc.passages if "Patients provided informed" in p.text)
     assert consent.section == "Study Design"
 
 
@@ -648,6 +648,39 @@ def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path
     )
 
 
+# What the PDF reader once misread, as printed from the paper's Markdown: (paper, text
+# read back, text never read).
+PDF_READINGS = [
+    # 0258's last page: the left column's "… provides examples of concr-" and the right
+    # column's heading "Multimedia Appendix 4" share a baseline, and the right column
+    # holds too few lines to show its edge: one full-width line until the gutter split it.
+    (
+        "paper_0258.md",
+        ["this study provides examples of concrete strategies and methods to involve"],
+        ["concr- Multimedia"],
+    ),
+    # "mentors-" / "hip": two dictionary words, but "mentor" + "ship" broken inside its
+    # suffix. "one-to-" / "one": the paper prints "one-to-one", so "to-one" counts as
+    # printed hyphenated (each neighbouring pair of a compound) and the hyphen stays.
+    (
+        "paper_1412.md",
+        ["Helping the transition: mentorship to support", "Mixed: one-to-one and"],
+        ["mentors-hip"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("paper", "read", "never"), PDF_READINGS)
+def test_pdf_reads_back_words_and_lines_whole(
+    paper: str, read: list[str], never: list[str], tmp_path: Path
+):
+    doc = parsed(write_pdf(PAPERS / paper, tmp_path))
+    assert_verbatim(doc)
+    text = " ".join(p.text for p in doc.passages)
+    assert all(t in text for t in read)
+    assert not any(t in text for t in never)
+
+
 @pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml"])
 def test_a_bare_superscript_number_is_never_quoted_as_a_sentence_start(name: str):
     # JAMA sets "…influence BP control.²⁸ In phase 1, …"; the converters leave "28" bare.
@@ -672,15 +705,90 @@ def test_a_running_head_and_title_spilled_into_the_text_are_cut_out(name: str, t
     assert not any("Health Policy" in p.section for p in body)
     title = "Remote Blood Pressure Monitoring With Social Support for Patients With Hypertension"
     assert not any(title in p.text or "JAMA Network Open" in p.text for p in body)
-    # What the furniture interrupted is kept: the rest of "The trial was approved…".
+    # What the furniture interrupted is kept: the rest of "The trial was approved…", read
+    # on with the sentences after it (the passage breaks only where furniture was cut).
     assert any(
-        p.text == "by the Institutional Review Board at the University of Pennsylvania."
+        p.text.startswith(
+            "by the Institutional Review Board at the University of Pennsylvania. Patients"
+        )
         for p in body
     )
     (missing,) = [p for p in body if "For patients with missing BP data" in p.text]
     assert missing.text.startswith("For patients with missing BP data") and (
         missing.section == "Statistical Analysis"
     )
+
+
+@pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml", "pdf"])
+def test_a_sentence_cut_by_furniture_reads_on_with_its_neighbours(name: str, tmp_path: Path):
+    # GROBID spilled 1122's running head, title and download stamps into "The results were
+    # similar after adjusting for age, sex, race | … | and ethnicity, …": the passage
+    # breaks only at the furniture, so the half before it stays with the sentences it
+    # follows instead of standing alone as a fragment.
+    path = write_pdf(PAPERS / "paper_1122.md", tmp_path) if name == "pdf" else PAPERS / name
+    doc = parsed(path)
+    assert_verbatim(doc)
+    body = [p for p in doc.passages if p.kind != "reference"]
+    (half,) = [p for p in body if "The results were similar after adjusting for age" in p.text]
+    assert "compared with the UC arm at the end of the study (Table 2). The results" in half.text
+    assert "JAMA Network Open" not in half.text
+
+
+@pytest.mark.parametrize("name", ["paper_1403.md", "pdf"])
+def test_an_inline_numbered_list_is_one_sentence_not_items_carrying_the_next_number(
+    name: str, tmp_path: Path
+):
+    # 1403 runs its five expected impacts into one paragraph ("1. Increasing uptake and
+    # engagement 2. Filling in gaps … 5. Reassuring members …"): each counter's full stop
+    # ended a "sentence" ("Filling in gaps in available support 3."). The list is its
+    # lead-in's answer and one sentence with it.
+    path = write_pdf(PAPERS / "paper_1403.md", tmp_path) if name == "pdf" else PAPERS / name
+    doc = parsed(path)
+    assert_verbatim(doc)
+    (passage,) = [p for p in doc.passages if "Filling in gaps in available support" in p.text]
+    sentences = [s.text for s in split_passage(passage)]
+    (listed,) = [s for s in sentences if "Filling in gaps in available support" in s]
+    assert listed.startswith("These were:")
+    assert "1. Increasing uptake and engagement 2. Filling in gaps" in listed
+    assert listed.endswith("there is a resource available 24/7")
+    assert not any(re.search(r"\s\d\.$", s) for s in sentences)
+
+
+def test_captions_run_into_one_paragraph_are_no_numbered_list():
+    # GROBID ran 1759's flattened tables into one paragraph ("… .t001 Table 2. Maternal
+    # baseline … .t002 Table 3. Infant characteristics at birth."): "Table 2." and
+    # "Table 3." are captions' numbers, not a list's counters, and end no list.
+    doc = parsed(PAPERS / "paper_1759.md")
+    assert_verbatim(doc)
+    assert any(
+        p.text.startswith("Maternal baseline demographic and clinical characteristics.")
+        for p in doc.passages
+    )
+
+
+def test_a_count_opening_a_sentence_in_a_paper_citing_in_brackets_is_no_citation(
+    tmp_path: Path,
+):
+    # 1408 cites in brackets ("[7]"); were one of its sentences to open with a count
+    # printed as a numeral before a capital ("7 Trials took place…", the one change to
+    # its text here), the count is its own sentence's, not a superscript of reference 7
+    # ending the sentence before it. Papers that print bare superscripts (1122, 1412) do
+    # so in many sentences; this one in none.
+    raw = (PAPERS / "paper_1408.md").read_text(encoding="utf-8")
+    assert raw.count(". Seven trials took place") == 1
+    path = tmp_path / "paper_1408.md"
+    path.write_text(raw.replace(". Seven trials took place", ". 7 Trials took place"), "utf-8")
+    doc = parsed(path)
+    assert_verbatim(doc)
+    (passage,) = [p for p in doc.passages if "Trials took place" in p.text]
+    sentences = [s.text for s in split_passage(passage)]
+    assert any(s.startswith("7 Trials took place") for s in sentences)
+    assert not any(s.endswith(". 7") for s in sentences)
+    assert 7 not in passage.ref_numbers or "[7]" in passage.text
+    # A paper whose converter left its superscripts bare still reads them as citations.
+    bare = parsed(PAPERS / "paper_1122.md")
+    (phase,) = [p for p in bare.passages if "In phase 1, the BP alerts" in p.text]
+    assert 28 in phase.ref_numbers
 
 
 def test_a_title_short_or_printed_once_is_never_cut():

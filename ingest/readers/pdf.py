@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import re
 import statistics
 import unicodedata
@@ -45,6 +46,7 @@ from peerqa.models import ScholarlyPaper, Study
 
 MEDIA_TYPE = "application/pdf"
 MARGIN_SHARE = 0.075  # top and bottom bands of the page where running heads live
+_GUTTER_EMS = 2.0  # a word gap this many ems wide, across the page's middle, is the gutter
 _COLUMN_ROWS = 3  # rows starting at one left edge past the middle that make it a column
 _LIGATURES = {
     c: unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
@@ -146,7 +148,12 @@ def _lines(words: list[dict], page: int, mid: float) -> list[Line]:
             # The right column starts past the middle, at its column's edge (or indented
             # from it by a paragraph indent); a long URL may overrun the gutter.
             at_column = any(x - 2 <= w["x0"] <= x + 1.5 * size for x in starts)
-            if gap > size * 0.8 and at_column and w["x0"] >= mid - 1 > segment[0]["x0"]:
+            # A gap this wide across the middle is the gutter even where the right
+            # column holds too few lines to show its edge (a heading beside a paragraph's
+            # line: "… examples of concr-" | "Multimedia Appendix 4"); a justified line's
+            # word gaps stay narrower.
+            gutter = gap > size * _GUTTER_EMS and segment[-1]["x1"] < mid
+            if gap > size * 0.8 and (at_column or gutter) and w["x0"] >= mid - 1 > segment[0]["x0"]:
                 lines.append(_line(segment, page, mid))
                 segment = []
             segment.append(w)
@@ -264,8 +271,13 @@ class _Layout:
         for line in lines:
             key = (line.page, line.column)
             self.right_edge[key] = max(self.right_edge.get(key, 0.0), line.x1)
+        # Each pair of a compound's neighbouring parts: "intention-to-treat" counts
+        # "intention-to" and "to-treat" (a line may end at either hyphen).
         self.hyphenated = Counter(
-            w.lower() for line in lines for w in re.findall(r"\w+-\w+", line.text)
+            f"{a}-{b}".lower()
+            for line in lines
+            for w in re.findall(r"\w+(?:-\w+)+", line.text)
+            for a, b in itertools.pairwise(w.split("-"))
         )
         self.printed = _vocabulary(lines)  # each word printed whole, with its count
         self.vocabulary = set(self.printed)
@@ -534,7 +546,18 @@ class _Layout:
             return True
         if rest in _SUFFIXES:
             return True  # "tailor-" / "ing": a word's ending, never a word of a compound
+        # A word and a suffix, broken inside the suffix ("companions-" / "hip" from
+        # "companion" + "ship"): one word, however its pieces read.
         known = self.vocabulary | _dictionary()
+        for suffix in _SUFFIXES:
+            base = joined[: -len(suffix)]
+            if (
+                joined.endswith(suffix)
+                and len(base) < len(first)
+                and len(base) >= _MIN_BASE
+                and base in known
+            ):
+                return True
         return not (first in known and rest in known)
 
     def emit(self, lines: list[Line], label: str | None) -> None:
@@ -593,6 +616,9 @@ class _Layout:
             )
 
 
+# A derived word's base this long at least ("companion" + "ship"): shorter ones ("co",
+# "pre") are prefixes of compounds as often as bases.
+_MIN_BASE = 4
 # An inflection a hyphenated word's tail may carry past the word printed whole elsewhere.
 _INFLECTIONS = ("s", "es", "ed", "ing")
 
