@@ -12,6 +12,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -195,9 +196,16 @@ def warm(view: LiveIndex, live: LiveIndex | None) -> None:
             bank._cache.update(
                 (k, split) for k, split in cache.items() if k[0] in held and held[k[0]].text == k[1]
             )
-    for key, build in list(_BUILDERS.items()):
+    from answer.scope import paper_names, paper_profiles  # (scope imports this module)
+
+    # The papers' names and profiles first: asked only once several papers are loaded, the
+    # first generation holding several would otherwise have its first question make them.
+    makers = [("paper names", partial(paper_names, view))]
+    makers += [("paper profiles", partial(paper_profiles, view))]
+    makers += [(key, partial(bank.derived, key, build)) for key, build in _BUILDERS.items()]
+    for key, make in makers:
         try:
-            bank.derived(key, build)
+            make()
         except Exception:  # a warm-up that fails is made by the first question, as before
             log.warning("making %r for a new generation failed", key, exc_info=True)
 
