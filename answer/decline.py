@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -397,21 +395,9 @@ def _initialisms(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
-_EVIDENCE: weakref.WeakKeyDictionary[LiveIndex, tuple[object, Evidence]] = (
-    weakref.WeakKeyDictionary()
-)
-_EVIDENCE_LOCK = threading.Lock()
-
-
 def evidence_of(index: LiveIndex) -> Evidence:
-    generation = index.state.collection if index.state else None
-    with _EVIDENCE_LOCK:
-        held = _EVIDENCE.get(index)
-    if held is None or held[0] != generation:
-        held = (generation, Evidence(index))
-        with _EVIDENCE_LOCK:
-            _EVIDENCE[index] = held
-    return held[1]
+    """The generation's Evidence, made once with it (answer.sentences.warm)."""
+    return bank_for(index).derived("evidence", Evidence)
 
 
 _NAME = re.compile(r"\b(?:[A-Z][\w’'&-]*[A-Za-z0-9]|\d{3,})")

@@ -6,20 +6,23 @@ whatever the composer picks can be quoted verbatim and cited to that passage.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import numpy as np
 
 from peerqa.models import Passage
 from peerqa.segment import sentence_spans, word_count
-from retrieval.hybrid import LiveIndex
+from retrieval.hybrid import LOADED_HOOKS, LiveIndex
 
 T = TypeVar("T")
+log = logging.getLogger("peerqa.answer")
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,15 @@ class SentenceBank:
     """Sentence spans and unit vectors per passage id.
 
     Passages are immutable within a generation, so entries live until the index
-    publishes a new one; then the cache is dropped whole.
+    publishes a new one; then the cache is dropped whole. A loaded generation (a
+    LiveIndex view) keeps its own bank, made and warmed before it goes live (warm).
     """
 
-    def __init__(self, index: LiveIndex):
-        # Weak, so the registry below (keyed weakly by index) cannot keep the index alive.
-        self._index = weakref.proxy(index)
+    def __init__(self, index: LiveIndex, weak: bool = True):
+        # Weak in the registry below (keyed weakly by index), which it must not keep alive;
+        # a view's own bank holds its view, so a request holding the bank after a swap
+        # still reads the generation it was made for.
+        self._index = weakref.proxy(index) if weak else index
         self._lock = threading.Lock()
         self._generation: str | None = None
         self._cache: dict[tuple[str, str], Split] = {}  # (passage id, text)
@@ -126,6 +132,10 @@ class SentenceBank:
         value = build(self._index)
         with self._lock:
             self._derived[key] = value
+        # Kept to make again for the next generation; not a closure, which may hold this
+        # generation's values.
+        if getattr(build, "__closure__", None) is None:
+            _BUILDERS.setdefault(key, build)
         return value
 
     def _follow_generation(self) -> str | None:
@@ -147,11 +157,57 @@ def words_of(text: str) -> list[str]:
 
 
 _BANKS: weakref.WeakKeyDictionary[LiveIndex, SentenceBank] = weakref.WeakKeyDictionary()
+# What `derived` was asked to make, by key: a new generation has each made before it
+# goes live (warm).
+_BUILDERS: dict[str, Callable[[LiveIndex], object]] = {}
+_BANK_KEY = "answer.sentences.bank"
 
 
 def bank_for(index: LiveIndex) -> SentenceBank:
-    """One bank per LiveIndex, created on first use and dropped with the index."""
-    bank = _BANKS.get(index)
+    """The bank of the index's loaded generation (kept with it, see warm); one per
+    LiveIndex, dropped with it, when nothing is loaded."""
+    values = getattr(index, "generation_values", None)
+    if values is None:
+        bank = _BANKS.get(index)
+        if bank is None:
+            bank = _BANKS.setdefault(index, SentenceBank(index))
+        return bank
+    bank = values.get(_BANK_KEY)
     if bank is None:
-        bank = _BANKS.setdefault(index, SentenceBank(index))
+        bank = values.setdefault(_BANK_KEY, SentenceBank(index._view or index, weak=False))
     return bank
+
+
+def warm(view: LiveIndex, live: LiveIndex | None) -> None:
+    """Make a new generation's per-generation values (every `derived` value asked of
+    earlier generations, the vocabulary) on the thread that loads it, before it is
+    swapped in (retrieval.hybrid.LOADED_HOOKS): made by the first question after a
+    publish, they cost it ~0.5 s with a few user papers loaded. What does not depend on
+    the generation carries over: exemplar vectors, and the splits of unchanged passages."""
+    bank = bank_for(view)
+    bank.vocabulary()  # (following the view's generation first: that empties the caches)
+    old = bank_for(live) if live is not None else None
+    if old is not None and old is not bank:
+        with old._lock:
+            fixed, cache = dict(old._fixed), dict(old._cache)
+        held = view.passages
+        with bank._lock:
+            bank._fixed.update(fixed)
+            bank._cache.update(
+                (k, split) for k, split in cache.items() if k[0] in held and held[k[0]].text == k[1]
+            )
+    from answer.scope import paper_names, paper_profiles  # (scope imports this module)
+
+    # The papers' names and profiles first: asked only once several papers are loaded, the
+    # first generation holding several would otherwise have its first question make them.
+    makers = [("paper names", partial(paper_names, view))]
+    makers += [("paper profiles", partial(paper_profiles, view))]
+    makers += [(key, partial(bank.derived, key, build)) for key, build in _BUILDERS.items()]
+    for key, make in makers:
+        try:
+            make()
+        except Exception:  # a warm-up that fails is made by the first question, as before
+            log.warning("making %r for a new generation failed", key, exc_info=True)
+
+
+LOADED_HOOKS.append(warm)

@@ -332,10 +332,11 @@ def render_speed(s: dict[str, Any]) -> list[str]:
         f"`/v1/ask` one at a time (every {ASK_PACE_S} s at most), idle and while "
         f"{' then '.join(p.name for p in UPLOADS)} are uploaded (POST /v1/documents), "
         f"{UPLOAD_REPEATS} rounds per store (the papers deleted after each); percentiles "
-        "pooled over the rounds, the ratio the median of the rounds' p95 ratios:",
+        "pooled over the rounds, the ratio the median of the rounds' p95 ratios; the slowest "
+        "ask beside them (a stall after a publish shows there first):",
         "",
-        "| store | idle p50 / p95 ms (n) | during uploads p50 / p95 ms (n) | p95 ratio "
-        "(rounds) | uploads (status, s) | failed asks |",
+        "| store | idle p50 / p95 / max ms (n) | during uploads p50 / p95 / max ms (n) "
+        "| p95 ratio (rounds) | uploads (status, s) | failed asks |",
         "|---|---|---|---|---|---|",
     ]
     for store, name in (("embedded", "embedded"), ("chroma_server", "Chroma server")):
@@ -344,8 +345,9 @@ def render_speed(s: dict[str, Any]) -> list[str]:
         ups = ", ".join(f"{x['paper']} {x['status']} {x['s']}" for x in u["uploads"])
         rounds = [r["p95_ratio"] for r in u.get("rounds", [])]
         lines.append(
-            f"| {name} | {idle.get('p50')} / {idle.get('p95')} ({idle.get('n')}) "
-            f"| {during.get('p50')} / {during.get('p95')} ({during.get('n')}) "
+            f"| {name} | {idle.get('p50')} / {idle.get('p95')} / {idle.get('max')} "
+            f"({idle.get('n')}) | {during.get('p50')} / {during.get('p95')} / "
+            f"{during.get('max')} ({during.get('n')}) "
             f"| {u['p95_ratio']} ({', '.join(map(str, rounds))}) | {ups} "
             f"| {_failed(u.get('ask_errors', []))} |"
         )

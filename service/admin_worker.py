@@ -24,13 +24,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 
 from peerqa.config import Settings
 from peerqa.models import DocumentInfo, IngestReport
+
+if TYPE_CHECKING:
+    from retrieval.hybrid import LiveIndex
 
 # The lowest priority: CFS then gives the worker ~1.5% of a core the server wants.
 NICE = 19
@@ -42,6 +45,8 @@ T = TypeVar("T")
 
 _pool: ProcessPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_writes = 0  # admin writes of this process under way (write)
+_writes_lock = threading.Lock()
 
 
 class AdminError(Exception):
@@ -51,6 +56,28 @@ class AdminError(Exception):
     def __init__(self, status: int, detail: Any):
         super().__init__(status, detail)
         self.status, self.detail = status, detail
+
+
+def write(index: LiveIndex, task: Callable[..., T], *args: Any) -> T:
+    """`task(*args)` in the worker, then `index` refreshed on this thread so the change is
+    served at once. Meanwhile (in_progress) requests leave the pointer alone: else the
+    first to look after the worker publishes would load the generation itself, seconds on
+    its own latency, instead of this thread."""
+    global _writes
+    with _writes_lock:
+        _writes += 1
+    try:
+        result = run(task, *args)
+        index.refresh()
+        return result
+    finally:
+        with _writes_lock:
+            _writes -= 1
+
+
+def in_progress() -> bool:
+    """An admin write of this process is running (or loading what it published)."""
+    return _writes > 0
 
 
 def run(task: Callable[..., T], *args: Any) -> T:

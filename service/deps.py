@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from peerqa.config import Settings
 from peerqa.store import IndexState
 from retrieval.hybrid import LiveIndex
+from service import admin_worker
 from service.sessions import SessionStore
 
 POINTER_CHECK_SECONDS = 2.0  # how stale a worker may be after another process publishes
@@ -23,12 +24,16 @@ def live_index(request: Request) -> LiveIndex:
 def fresh_index(state: Any) -> LiveIndex:
     """`state.index`, refreshed when another process may have published since the last
     check (`state` is the app's, or the stdio MCP server's: see service.mcp_server)."""
-    if time.monotonic() - state.checked_at > POINTER_CHECK_SECONDS:
+    index = state.index
+    # An admin write of this process loads what it publishes itself (admin_worker.write):
+    # meanwhile this request is served from the loaded generation, as it is while another
+    # thread loads one (wait=False), instead of loading it on its own latency.
+    if time.monotonic() - state.checked_at > POINTER_CHECK_SECONDS and (
+        not index.ready or not admin_worker.in_progress()
+    ):
         state.checked_at = time.monotonic()
-        # While another thread loads a new generation (an admin route after its upload),
-        # this request is served from the loaded one instead of waiting seconds for it.
-        state.index.refresh(wait=False)
-    return state.index
+        index.refresh(wait=False)
+    return index
 
 
 # async: FastAPI runs a plain `def` dependency on its thread pool, a hop per request for

@@ -3,8 +3,9 @@
 Each write runs in the admin worker process (service/admin_worker.py: parsing and
 embedding never compete with requests for this process), which holds the admin lock and
 publishes a new index generation (index_documents keeps every other document); the route
-then refreshes this process's index so the change is served at once. Plain `def` routes:
-each waits for the worker on a thread of the pool, never on the event loop.
+then refreshes this process's index so the change is served at once (admin_worker.write).
+Plain `def` routes: each waits for the worker on a thread of the pool, never on the event
+loop.
 """
 
 from __future__ import annotations
@@ -44,9 +45,7 @@ def upload_document(
     data = file.file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise HTTPException(413, f"file over the {settings.max_upload_bytes}-byte upload limit")
-    document = admin_worker.run(admin_worker.upload, settings, file.filename, data)
-    index.refresh()
-    return document
+    return admin_worker.write(index, admin_worker.upload, settings, file.filename, data)
 
 
 @router.delete(
@@ -61,8 +60,7 @@ def upload_document(
 def delete_document(document_id: str, index: Index, settings: AppSettings) -> Response:
     """Remove an uploaded document. The bundled corpus is the core evidence: deleting one
     of its documents is a 409 (as is deleting the last document of the index)."""
-    admin_worker.run(admin_worker.delete, settings, document_id)
-    index.refresh()
+    admin_worker.write(index, admin_worker.delete, settings, document_id)
     return Response(status_code=204)
 
 
@@ -73,6 +71,4 @@ def delete_document(document_id: str, index: Index, settings: AppSettings) -> Re
 def reindex(index: Index, settings: AppSettings) -> IngestReport:
     """Re-ingest the bundled corpus, keeping uploaded documents; nothing is re-embedded
     or republished when it is unchanged."""
-    report = admin_worker.run(admin_worker.reindex, settings)
-    index.refresh()
-    return report
+    return admin_worker.write(index, admin_worker.reindex, settings)
