@@ -37,6 +37,7 @@ class Profile:
     # differs ("G": programme leaders only); empty when the paper has no such profile.
     interviewed: tuple[str, ...] = ()
     interviewed_by_unit: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unit_names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "G": Weight Watchers
     # What kind of study it is (a name of answer/lexicon.json's "designs") and how an
     # answer says so; "" when unknown.
     design: str = ""
@@ -84,6 +85,9 @@ def profile_for(document: str, info: DocumentInfo | None = None) -> Profile:
         interviewed_by_unit={
             unit: tuple(roles)
             for unit, roles in data.get("interviewed", {}).get("by_unit", {}).items()
+        },
+        unit_names={
+            u: tuple(n) for u, n in data.get("unit_names", {}).items() if not u.startswith("_")
         },
         design=data.get("design", {}).get("name", ""),
         design_said=data.get("design", {}).get("said", ""),

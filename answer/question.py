@@ -23,7 +23,7 @@ import numpy as np
 from answer import lexicon
 from answer.decline import evidence_of, unknown_names
 from answer.followup import is_followup, retrieval_query
-from answer.intent import Intent, intent_text, load_intent_model, phrase_pattern
+from answer.intent import OFF_TOPIC, Intent, intent_text, load_intent_model, phrase_pattern
 from answer.profiles import Profile, profile_for
 from answer.scope import Scope, scope_for, without_names
 from answer.sentences import bank_for, words_of
@@ -77,6 +77,9 @@ class Question:
     unknown: tuple[str, ...] = ()  # names in it the evidence never mentions under any form
     sources: tuple[str, ...] = ()  # of those, the ones naming a source it asks about
     scope: Scope = Scope()  # which papers it is about, and how that was decided
+    # The unit vector of the question without the names the evidence mentions, when it
+    # names any and reads off-topic (answer.decline: what an off-topic reading yields to).
+    topic_vector: np.ndarray | None = None
 
     @property
     def grouped(self) -> bool:
@@ -135,6 +138,13 @@ def understand(
     scope = scope_for(index, raw, history, focus, filters)
     if spelled != resolved:  # "funders other than NIMH" reads better spelled out
         spelled_vector = np.asarray(index.embed_model.get_query_embedding(spelled))
+    intent = load_intent_model().classify(resolved, spelled_vector)
+    topic_vector = None
+    if OFF_TOPIC in (intent.label, intent.leaning):
+        bare = evidence_of(index).without_names(raw)
+        if bare != raw and content_words(bare):
+            topic_vector = np.asarray(index.embed_model.get_query_embedding(bare))
+            topic_vector = topic_vector / (np.linalg.norm(topic_vector) or 1.0)
     return Question(
         raw=raw,
         resolved=resolved,
@@ -143,7 +153,8 @@ def understand(
         vector=vector,
         spelled=spelled,
         spelled_vector=spelled_vector,
-        intent=load_intent_model().classify(resolved, spelled_vector),
+        intent=intent,
+        topic_vector=topic_vector,
         unknown=unknown,
         # "what did the 2015 trial of Programme B find" is about the held programmes: a
         # false premise to correct (caveat_for), not another source to decline.
@@ -457,8 +468,15 @@ def _role_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | N
             if held and asked and not set(asked) <= set(held):
                 return f"For Programme {letter}, the study interviewed {_and(held)} only."
     only = _ONLY_INTERVIEWED.search(raw)
+    # A unit named by its own name ("why did weight watchers only have leaders
+    # interviewed?") is read like its letter: not a claim about the whole study.
+    named = [
+        u
+        for u, names in profile.unit_names.items()
+        if any(re.search(rf"\b{re.escape(n)}\b", raw, re.IGNORECASE) for n in names)
+    ]
     # "did they interview only leaders?" asks; the evidence answers it.
-    if only and not letters and not _ASKS_WHETHER.match(raw):
+    if only and not letters and not named and not _ASKS_WHETHER.match(raw):
         said = only.group("a") or only.group("b") or only.group("c")
         asked = [n for n, p in words.items() if p.search(said)]
         if asked and len(profile.interviewed) > len(asked):
@@ -491,9 +509,8 @@ _OF_THE_STUDY = r"\b(?:the|this|their|its|they|study|authors|researchers)\W+(?:[
 _NOT_INTERVIEWED = re.compile(
     r"\b(?:were(?:n['’]?t| not)|was(?:n['’]?t| not)|never)\s+(?:\w+\s+){0,2}?interview\w*|"
     r"\b(?:did(?:n['’]?t| not)|never|did\s+(?:\w+\s+){1,2}?not)\s+(?:\w+\s+){0,2}?"
-    r"(?:interview|talk to|speak to|include)\b"
-    r"(?P<after>(?:\W+[\w-]+){1,3})|"
-    r"\b(?:leave|left|leaving|exclud\w*)\s+(?:out\s+)?(?P<left>(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)",
+    r"(?:interview|talk to|speak to)\b(?:\W+[\w-]+){1,3}|"
+    r"\b(?:leave|left|leaving|exclud\w*)\s+(?:out\s+)?(?:(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)",
     re.IGNORECASE,
 )
 
@@ -512,11 +529,13 @@ def _profile_premise(index: LiveIndex, raw: str) -> str | None:
         or _ASSERTS.search(raw)
     )
     study = _study(index)
-    literature = lexicon.pattern("asks_literature").search(raw)
-    if profile.design and taken and not literature:
+    if profile.design and taken:
         for name, pattern in lexicon.named("designs").items():
             said = re.search(_OF_THE_STUDY + pattern.pattern, raw, re.IGNORECASE)
-            if name != profile.design and said:
+            # "what did the RCTs they cite find" asks about the literature; "the randomised
+            # trial" alone names a design, not the literature.
+            cited = lexicon.pattern("asks_literature").search(pattern.sub("", raw))
+            if name != profile.design and said and not cited:
                 return f"{study} is {profile.design_said}."
     if profile.delivery and taken:
         for name, pattern in lexicon.named("delivery_modes").items():
@@ -526,9 +545,10 @@ def _profile_premise(index: LiveIndex, raw: str) -> str | None:
                 and (_PROGRAMME_WORD.search(raw) or _said_letters(raw))
             ):
                 return f"The programmes studied {profile.delivery_said}."
-    if profile.interviewed:
+    # Only of the interviews: "why do programmes leave out fathers" asks about programmes.
+    if profile.interviewed and re.search(r"\binterview|\btalk|\bspeak", raw, re.IGNORECASE):
         m = _NOT_INTERVIEWED.search(raw)
-        said = m and (m["after"] or m["left"] or f"{raw[: m.start()]} {m.group()}")
+        said = m and raw[: m.end()]
         words = lexicon.named("roles")
         if said and any(words[n].search(said) for n in profile.interviewed if n in words):
             return f"{study} interviewed {_and(profile.interviewed)}."
