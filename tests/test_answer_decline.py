@@ -88,9 +88,8 @@ OUT = [
     "How do I configure a peer-to-peer VPN on my router?",
     "How long does peer review take at The Lancet?",
     "Write a SQL query that lists overdue invoices.",
-    # Off-topic although they name what the paper mentions (its university, a programme).
+    # Off-topic although it names what the paper mentions (its university).
     "johns hopkins hospital CEO salary?",
-    "is weight watchers still listed on the stock market",
 ]
 IN = [
     "Do peer groups make people feel less lonely?",
