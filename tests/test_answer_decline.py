@@ -213,7 +213,7 @@ def test_an_off_topic_label_yields_only_to_evidence_as_close_as_its_own_threshol
 def test_an_off_topic_question_close_only_through_a_name_the_evidence_mentions_is_declined(
     corpus_index,
 ):
-    """"how many staff does johns hopkins employ" retrieves the IRB sentence naming Johns
+    """ "how many staff does johns hopkins employ" retrieves the IRB sentence naming Johns
     Hopkins University: close through the name, not through what is asked. An off-topic
     reading yields to the support of the question without the names the evidence mentions,
     however the question cases them."""
@@ -233,7 +233,9 @@ def test_an_off_topic_question_close_only_through_a_name_the_evidence_mentions_i
     question = "how many staff does johns hopkins employ"
     declined = verdict(question, Signals(off, 0.55, (), topic_support=0.2), corpus_index, fitted)
     assert declined and declined.reason_code == "out_of_scope" and declined.why == OFF_TOPIC
-    assert verdict(question, Signals(off, 0.55, (), topic_support=0.5), corpus_index, fitted) is None
+    assert (
+        verdict(question, Signals(off, 0.55, (), topic_support=0.5), corpus_index, fitted) is None
+    )
 
     q = understand(corpus_index, question)
     assert q.intent.label == OFF_TOPIC and q.topic_vector is not None
