@@ -43,6 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from answer import lexicon
 from answer.intent import (
     CLINICAL_FACT,
     DIAGNOSIS,
@@ -111,6 +112,14 @@ class Signals:
     unknown: tuple[str, ...]
     sources: tuple[str, ...] = ()  # unknown names of the source the question asks about
     caveat: str | None = None  # the kind of the question's caveat (false premise, not reported)
+    # How close the best sentence is to the question without the names the evidence
+    # mentions ("how many staff does johns hopkins employ" without "johns hopkins"); None
+    # when it names none or reads as evidence. What an off-topic reading yields to.
+    topic_support: float | None = None
+
+    @property
+    def off_topic_support(self) -> float | None:
+        return self.support if self.topic_support is None else self.topic_support
 
 
 def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Signals:
@@ -121,11 +130,14 @@ def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> 
     vectors = [q.vector]
     if q.spelled_vector is not None and q.spelled_vector is not q.vector:
         vectors.append(q.spelled_vector)
-    support = None
+    support = topic = None
     if results:
         splits = [s for s in bank_for(index).split(results) if len(s.sentences)]
         support = max((float((s.vectors @ v).max()) for s in splits for v in vectors), default=0.0)
-    return Signals(q.intent, support, q.unknown, q.sources, q.caveat.kind if q.caveat else None)
+        if q.topic_vector is not None:
+            topic = max((float((s.vectors @ q.topic_vector).max()) for s in splits), default=0.0)
+    caveat = q.caveat.kind if q.caveat else None
+    return Signals(q.intent, support, q.unknown, q.sources, caveat, topic)
 
 
 def decide(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Decline | None:
@@ -153,12 +165,22 @@ def verdict(
     # fall in Programme G's pts?") is a question about the study, owed its caveat (not
     # reported, a false premise) below rather than a safety refusal. Only the model's
     # reading yields: what the safety rule reads (a drug, a person's care) stays refused.
-    about_study = s.caveat and asks_of_peer_support(question) and not safety_rule(question)
+    # Which of the programmes serves a condition ("cystic fibrosis - is one of the 7 for
+    # that?") asks about the programmes, whatever condition it names; not with a drug or a
+    # clinical aspect ("max dose of sertraline in one of the 7 programmes").
+    lists = word_lists()
+    programmes_asked = (
+        lexicon.pattern("asks_programmes").search(question)
+        and not lists.drugs.search(question)
+        and not any(p.search(question) for p in lists.aspects.values())
+    )
+    about_study = (
+        (s.caveat and asks_of_peer_support(question)) or programmes_asked
+    ) and not safety_rule(question)
     if label in (MEDICAL_ADVICE, CLINICAL_FACT) and not about_study:
         # What a drug costs, who pays for it or how care is billed or coded reads clinical
         # but is no clinical fact: the true reason is that the evidence does not cover it
         # (unless a person's care or a clinical aspect is asked).
-        lists = word_lists()
         asks_clinical = any(p.search(question) for p in lists.aspects.values())
         priced = lists.not_clinical.search(question)
         billed = lists.administration.search(question)
@@ -194,12 +216,16 @@ def verdict(
     # ("CPT code for a psychotherapy session" sits close to sentences about therapy).
     off_topic = OFF_TOPIC in (label, s.intent.leaning)
     unused = unmentioned_administration(question, evidence_of(index)) if off_topic else ()
+    # Evidence close only through a name it mentions ("how many staff does johns hopkins
+    # employ" and the IRB sentence) is not about what is asked: an off-topic reading
+    # yields to the question's support without those names.
+    topical = s.off_topic_support
     if (
-        label == OFF_TOPIC and (s.support is None or s.support < t.off_topic_yields_at or s.unknown)
+        label == OFF_TOPIC and (topical is None or topical < t.off_topic_yields_at or s.unknown)
     ) or (off_topic and unused and not s.caveat):
         return Decline(
             OUT_OF_SCOPE,
-            _off_topic_reason(held, question, s.unknown, unused, s.support, t.off_topic_yields_at),
+            _off_topic_reason(held, question, s.unknown, unused, topical, t.off_topic_yields_at),
             label,
         )
     if s.support is None:
@@ -215,7 +241,8 @@ def verdict(
         return None
     # Leaning first: a question that leans to a safety class and is far from the evidence
     # is declined for safety, not only as not covered.
-    if s.intent.leaning != EVIDENCE and s.support < t.leaning_support_below:
+    leaning = topical if s.intent.leaning == OFF_TOPIC else s.support
+    if s.intent.leaning != EVIDENCE and (leaning or 0.0) < t.leaning_support_below:
         # What a drug costs or who pays for it leans clinical but is no clinical fact.
         priced = word_lists().not_clinical.search(question)
         if s.intent.leaning in (MEDICAL_ADVICE, CLINICAL_FACT) and not priced:
@@ -223,8 +250,9 @@ def verdict(
         return Decline(
             OUT_OF_SCOPE,
             f"The evidence held ({held}) does not cover this question: it does not read as a "
-            f"question about peer support, and no sentence retrieved is close to it (best "
-            f"similarity {s.support:.2f}, below the {t.leaning_support_below:.2f} fitted for "
+            f"question about peer support, and no sentence retrieved is close to "
+            f"{_WHAT_IS_ASKED if s.topic_support is not None else 'it'} (best "
+            f"similarity {leaning or 0.0:.2f}, below the {t.leaning_support_below:.2f} fitted for "
             "such questions).",
             "leaning",
         )
@@ -239,6 +267,10 @@ def verdict(
     if s.unknown and s.support < t.unknown_name_support_below:
         return _unmentioned(held, s.unknown, "so it cannot answer this question", "unknown_names")
     return None
+
+
+# Said when support was read without the names the evidence mentions (Signals.topic_support).
+_WHAT_IS_ASKED = "what it asks beyond the names the evidence mentions"
 
 
 def _off_topic_reason(
@@ -352,7 +384,20 @@ class Evidence:
         documents = len({p.document for p in passages})
         self.description = f"{documents} document{'s' if documents != 1 else ''}"
         self._initials = _initialisms(self.text)
+        self._name_pairs = _name_pairs(self.text)
         self._terms: dict[int, bool] = {}
+
+    def without_names(self, question: str) -> str:
+        """The question without the names of two words or more the evidence mentions,
+        however the question cases them ("johns hopkins", "weight watchers")."""
+        words = list(re.finditer(r"[\w’'&-]+", question))
+        named = set()
+        for a, b in zip(words, words[1:], strict=False):
+            pair = (a.group().lower(), re.sub(r"['’]s$", "", b.group().lower()))
+            if pair in self._name_pairs:
+                named |= {a.start(), b.start()}
+        kept = [w.group() for w in words if w.start() not in named]
+        return " ".join(kept) if named else question
 
     def has_term(self, key: int, term: re.Pattern[str]) -> bool:
         """Whether a word list's term occurs (searched once per evidence)."""
@@ -380,6 +425,22 @@ class Evidence:
 def _word(form: str) -> str:
     end = "" if len(form) >= 4 else r"(?!\w)"
     return rf"(?<!\w){re.escape(form)}{end}"
+
+
+_SMALL = frozenset("a an the of on for and to in i we it".split())
+
+
+def _name_pairs(text: str) -> frozenset[tuple[str, str]]:
+    """Adjacent capitalised words of the evidence ("Johns Hopkins", "Weight Watchers"),
+    lowercased, that it never writes in lower case ("Peer Support" in a title is no name:
+    "peer support" is its subject): the parts of its names."""
+    found = set()
+    for m in re.finditer(r"[A-Z][\w’'&-]*(?:\s+[A-Z][\w’'&-]*)+", text):
+        caps = [w.lower() for w in m.group().split()]
+        found |= {p for p in zip(caps, caps[1:], strict=False) if not set(p) & _SMALL}
+    return frozenset(
+        p for p in found if not re.search(rf"\b{re.escape(p[0])}\s+{re.escape(p[1])}\b", text)
+    )
 
 
 def _initialisms(text: str) -> frozenset[str]:

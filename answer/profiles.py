@@ -37,6 +37,15 @@ class Profile:
     # differs ("G": programme leaders only); empty when the paper has no such profile.
     interviewed: tuple[str, ...] = ()
     interviewed_by_unit: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unit_names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "G": Weight Watchers
+    # What kind of study it is (a name of answer/lexicon.json's "designs") and how an
+    # answer says so; "" when unknown.
+    design: str = ""
+    design_said: str = ""
+    # How its programmes delivered peer support (names of the lexicon's "delivery_modes"),
+    # and how an answer says so.
+    delivery: tuple[str, ...] = ()
+    delivery_said: str = ""
 
 
 @cache
@@ -77,4 +86,11 @@ def profile_for(document: str, info: DocumentInfo | None = None) -> Profile:
             unit: tuple(roles)
             for unit, roles in data.get("interviewed", {}).get("by_unit", {}).items()
         },
+        unit_names={
+            u: tuple(n) for u, n in data.get("unit_names", {}).items() if not u.startswith("_")
+        },
+        design=data.get("design", {}).get("name", ""),
+        design_said=data.get("design", {}).get("said", ""),
+        delivery=tuple(data.get("delivery", {}).get("modes", ())),
+        delivery_said=data.get("delivery", {}).get("said", ""),
     )

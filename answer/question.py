@@ -23,8 +23,8 @@ import numpy as np
 from answer import lexicon
 from answer.decline import evidence_of, unknown_names
 from answer.followup import is_followup, retrieval_query
-from answer.intent import Intent, intent_text, load_intent_model, phrase_pattern
-from answer.profiles import profile_for
+from answer.intent import OFF_TOPIC, Intent, intent_text, load_intent_model, phrase_pattern
+from answer.profiles import Profile, profile_for
 from answer.scope import Scope, scope_for, without_names
 from answer.sentences import bank_for, words_of
 from peerqa.embedding import QueryEncoding
@@ -77,6 +77,9 @@ class Question:
     unknown: tuple[str, ...] = ()  # names in it the evidence never mentions under any form
     sources: tuple[str, ...] = ()  # of those, the ones naming a source it asks about
     scope: Scope = Scope()  # which papers it is about, and how that was decided
+    # The unit vector of the question without the names the evidence mentions, when it
+    # names any and reads off-topic (answer.decline: what an off-topic reading yields to).
+    topic_vector: np.ndarray | None = None
 
     @property
     def grouped(self) -> bool:
@@ -135,6 +138,13 @@ def understand(
     scope = scope_for(index, raw, history, focus, filters)
     if spelled != resolved:  # "funders other than NIMH" reads better spelled out
         spelled_vector = np.asarray(index.embed_model.get_query_embedding(spelled))
+    intent = load_intent_model().classify(resolved, spelled_vector)
+    topic_vector = None
+    if OFF_TOPIC in (intent.label, intent.leaning):
+        bare = evidence_of(index).without_names(raw)
+        if bare != raw and content_words(bare):
+            topic_vector = np.asarray(index.embed_model.get_query_embedding(bare))
+            topic_vector = topic_vector / (np.linalg.norm(topic_vector) or 1.0)
     return Question(
         raw=raw,
         resolved=resolved,
@@ -143,7 +153,8 @@ def understand(
         vector=vector,
         spelled=spelled,
         spelled_vector=spelled_vector,
-        intent=load_intent_model().classify(resolved, spelled_vector),
+        intent=intent,
+        topic_vector=topic_vector,
         unknown=unknown,
         # "what did the 2015 trial of Programme B find" is about the held programmes: a
         # false premise to correct (caveat_for), not another source to decline.
@@ -196,6 +207,16 @@ _TAKES_FOR_GRANTED = re.compile(
     r"^\s*(?:(?:how|when|where) (?:did|was|were|had)\b|given that\b|since the\b|as the\b)",
     re.IGNORECASE,
 )
+# "NHS funded this right?", "…, didn't they?": a tag question asserts what it asks to confirm;
+# "the interviews were all done in London - are…", "since all the progs were online only,
+# how…": a statement before the question takes it as given.
+_ASSERTS = re.compile(
+    r"\b(?:right|correct|yeah|isn['’]?t (?:it|that|this)|didn['’]?t (?:they|it)|"
+    r"wasn['’]?t (?:it|that))\s*\?|"
+    r"^\s*(?:the|all|so)\b[^?]{0,80}?\b(?:was|were|is|are|had)\b[^?]{0,80}?(?:\s[-–—:]\s|,)|"
+    r"^\s*(?:given|since|as|because)\b[^?]{0,80}?,",
+    re.IGNORECASE,
+)
 # A question that only asks whether ("was there any follow-up at 6 months?") takes nothing
 # for granted; one that asks about a thing ("the 200 interviews", "why did…") does.
 _ASKS_WHETHER = re.compile(
@@ -212,6 +233,7 @@ def caveat_for(
     study = _study(index)
     presumed = bool(lexicon.pattern("presupposes").search(raw))
     studied = _programmes(index)
+    letters = tuple(letters) or _said_letters(raw)
     if studied:
         unknown_letters = [letter for letter in letters if letter not in studied]
         count = _COUNTED.search(raw)
@@ -223,13 +245,14 @@ def caveat_for(
         if served:
             return Caveat(kind="false_premise", text=served)
     roles = _role_premise(index, raw, letters)
+    roles = roles or _profile_premise(index, raw) or _format_premise(index, raw, letters)
     if roles:
         return Caveat(kind="false_premise", text=roles)
     # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find";
     # not "a widower w COPD - what does the paper say…": a name of the asker's context is
     # taken for granted only when it names the source asked about.
     sourced = unknown_sources(raw, unknown) if lexicon.asks_source().search(raw) else ()
-    taken = presumed or _TAKES_FOR_GRANTED.search(raw)
+    taken = presumed or _TAKES_FOR_GRANTED.search(raw) or _ASSERTS.search(raw)
     if unknown and (taken or sourced):
         names = " or ".join(f"“{n}”" for n in (unknown if taken else sourced))
         return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
@@ -245,13 +268,18 @@ def caveat_for(
             kind="false_premise" if taken else "not_reported",
             text=f"{study} does not mention {thing}.",
         )
-    figure = _unmentioned(index, raw, "figures")
+    # "$ per participant": a currency sign asks what something costs.
+    figure = _unmentioned(index, re.sub(r"[$£€]\s*", "cost ", raw), "figures")
     if figure:  # asked for ("typical wait to get matched?"), taken for granted only by "why…"
         return Caveat(
             kind="false_premise" if presumed else "not_reported",
             text=f"{study} does not report {figure}.",
         )
     reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
+    # "which ref links loneliness to mortality?": a cited study may report what the paper
+    # itself does not, and that is what is asked.
+    if lexicon.pattern("asks_literature").search(raw):
+        reported = reported | bank_for(index).derived("outcomes cited", _outcomes_cited)
     outcome = next(
         (
             name
@@ -320,6 +348,7 @@ def _condition_premise(
         for letter in named:
             own = re.compile(
                 _said_of(letter)
+                + rf"(?:{_LINKING}\W+){{0,3}}"
                 + rf"(?:(?:\w+\W+){{0,3}}?(?:for|serving|(?:limited|restricted|confined) to)\W+)?"
                 rf"(?P<said>{_PEOPLE_WITH}\w+(?:\W+\w+)?)",
                 re.IGNORECASE,
@@ -439,12 +468,113 @@ def _role_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | N
             if held and asked and not set(asked) <= set(held):
                 return f"For Programme {letter}, the study interviewed {_and(held)} only."
     only = _ONLY_INTERVIEWED.search(raw)
+    # A unit named by its own name ("why did weight watchers only have leaders
+    # interviewed?") is read like its letter: not a claim about the whole study.
+    named = [
+        u
+        for u, names in profile.unit_names.items()
+        if any(re.search(rf"\b{re.escape(n)}\b", raw, re.IGNORECASE) for n in names)
+    ]
     # "did they interview only leaders?" asks; the evidence answers it.
-    if only and not letters and not _ASKS_WHETHER.match(raw):
+    if only and not letters and not named and not _ASKS_WHETHER.match(raw):
         said = only.group("a") or only.group("b") or only.group("c")
         asked = [n for n, p in words.items() if p.search(said)]
         if asked and len(profile.interviewed) > len(asked):
             return f"{_study(index)} interviewed {_and(profile.interviewed)}."
+    return None
+
+
+# "prog A is…", "G's one-to-one…": a programme letter a question names in shorthand.
+_LETTER_SAID = re.compile(
+    r"\b(?i:programme|program|prog|scheme)\.?\s+(?P<a>[A-Z])\b|\b(?P<b>[A-Z])['’]s\b"
+)
+
+
+def _said_letters(raw: str) -> tuple[str, ...]:
+    found = [m["a"] or m["b"] for m in _LETTER_SAID.finditer(raw)]
+    return tuple(dict.fromkeys(x for x in found if x != "I"))
+
+
+def _one_profile(index: LiveIndex) -> Profile | None:
+    """The profile of the one paper held, when there is one: whose study it is is only
+    clear then."""
+    documents = index.state.documents if index.state else []
+    return profile_for(documents[0].id, documents[0]) if len(documents) == 1 else None
+
+
+# The study itself as a question says it, before a design word: "why did they go with an
+# RCT", "the trial", "their survey"; not "why do RCTs of peer support show…".
+_OF_THE_STUDY = r"\b(?:the|this|their|its|they|study|authors|researchers)\W+(?:[\w-]+\W+){0,4}?"
+# "why weren't leaders interviewed", "why did they leave out the mentors"
+_NOT_INTERVIEWED = re.compile(
+    r"\b(?:were(?:n['’]?t| not)|was(?:n['’]?t| not)|never)\s+(?:\w+\s+){0,2}?interview\w*|"
+    r"\b(?:did(?:n['’]?t| not)|never|did\s+(?:\w+\s+){1,2}?not)\s+(?:\w+\s+){0,2}?"
+    r"(?:interview|talk to|speak to)\b(?:\W+[\w-]+){1,3}|"
+    r"\b(?:leave|left|leaving|exclud\w*)\s+(?:out\s+)?(?:(?:the\s+)?[\w-]+(?:\s+[\w-]+)?)",
+    re.IGNORECASE,
+)
+
+
+def _profile_premise(index: LiveIndex, raw: str) -> str | None:
+    """A design, a delivery mode or a role not interviewed that a question takes for
+    granted of the study, read against its paper profile ("why did they go with an RCT
+    design", "since all the progs were online only", "why weren't programme leaders
+    interviewed?")."""
+    profile = _one_profile(index)
+    if profile is None or _ASKS_WHETHER.match(raw):
+        return None
+    taken = bool(
+        lexicon.pattern("presupposes").search(raw)
+        or _TAKES_FOR_GRANTED.search(raw)
+        or _ASSERTS.search(raw)
+    )
+    study = _study(index)
+    if profile.design and taken:
+        for name, pattern in lexicon.named("designs").items():
+            said = re.search(_OF_THE_STUDY + pattern.pattern, raw, re.IGNORECASE)
+            # "what did the RCTs they cite find" asks about the literature; "the randomised
+            # trial" alone names a design, not the literature.
+            cited = lexicon.pattern("asks_literature").search(pattern.sub("", raw))
+            if name != profile.design and said and not cited:
+                return f"{study} is {profile.design_said}."
+    if profile.delivery and taken:
+        for name, pattern in lexicon.named("delivery_modes").items():
+            if (
+                name not in profile.delivery
+                and pattern.search(raw)
+                and (_PROGRAMME_WORD.search(raw) or _said_letters(raw))
+            ):
+                return f"The programmes studied {profile.delivery_said}."
+    # Only of the interviews: "why do programmes leave out fathers" asks about programmes.
+    if profile.interviewed and re.search(r"\binterview|\btalk|\bspeak", raw, re.IGNORECASE):
+        m = _NOT_INTERVIEWED.search(raw)
+        said = m and raw[: m.end()]
+        words = lexicon.named("roles")
+        if said and any(words[n].search(said) for n in profile.interviewed if n in words):
+            return f"{study} interviewed {_and(profile.interviewed)}."
+    return None
+
+
+def _format_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | None:
+    """A lettered programme said to offer a format of support its table row does not
+    describe ("how did G's one-to-one phone mentoring work")."""
+    state = index.state
+    if state is None or len(state.programmes) != 1 or _ASKS_WHETHER.match(raw):
+        return None
+    records = {p.programme: p for rs in state.programmes.values() for p in rs}
+    for letter in letters:
+        if letter not in records:
+            continue
+        own = re.search(
+            rf"(?:{_said_of(letter)}|\b{letter}['’]s\W+)(?:{_LINKING}\W+){{0,3}}"
+            r"(?P<said>(?:[\w-]+\W+){0,3}[\w-]+)",
+            raw,
+            re.IGNORECASE,
+        )
+        description = records[letter].description
+        for pattern in lexicon.named("formats").values():
+            if own and pattern.search(own["said"]) and not pattern.search(description):
+                return f"The study describes Programme {letter} as: “{description.strip()}”"
     return None
 
 
@@ -479,9 +609,17 @@ def _unmatched_count(index: LiveIndex, raw: str) -> str | None:
         number, word = m.group(1), m.group(2).lower()
         if word in _STOPWORDS or _ASKS_LIST.search(raw[: m.start()]):
             continue
+        if _SUPPOSING.search(raw[: m.start()]):
+            continue  # "and when they live 2 counties over?": the asker's case, not the study's
         if (number, word[:4]) not in counts:
             return f"{number} {word}"
     return None
+
+
+# An open clause that supposes a case: a count in it is the asker's.
+_SUPPOSING = re.compile(
+    r"\b(?:if|when|whenever|suppos\w*|say|imagine)\b[^,.;:?–—-]*$", re.IGNORECASE
+)
 
 
 def _counts(index: LiveIndex) -> frozenset[tuple[str, str]]:
@@ -547,7 +685,15 @@ def _study(index: LiveIndex) -> str:
 
 def _outcomes_reported(index: LiveIndex) -> frozenset[str]:
     """The lexicon's outcomes some passage (not a reference entry) reports."""
-    texts = [p.text for p in index.passages.values() if p.kind != "reference"]
+    return _outcomes_in([p.text for p in index.passages.values() if p.kind != "reference"])
+
+
+def _outcomes_cited(index: LiveIndex) -> frozenset[str]:
+    """The lexicon's outcomes some reference entry names."""
+    return _outcomes_in([p.text for p in index.passages.values() if p.kind == "reference"])
+
+
+def _outcomes_in(texts: Sequence[str]) -> frozenset[str]:
     return frozenset(
         name
         for name, (_, reports) in lexicon.outcomes().items()

@@ -361,3 +361,94 @@ def test_a_setting_or_reach_said_of_a_programme_is_read_against_its_row(
     assert _row(corpus_index, "G").setting == "community-based"
     assert _row(corpus_index, "C").reach == "Local"
     assert [_row(corpus_index, x).setting for x in "EF"] == ["hospital-based"] * 2
+
+
+@pytest.mark.parametrize(
+    "question, text, said",
+    [
+        # The design, the delivery and who was interviewed, read against the paper profile
+        # (answer/profiles/): the caveat says what the study is, true whatever was assumed.
+        (
+            "why did the researchers pick a randomised design?",
+            "The study is a qualitative study of key informant interviews.",
+            "semi-structured",
+        ),
+        (
+            "given the programmes all ran online, how did mentors spot distress?",
+            "The programmes studied delivered peer support face-to-face or by telephone; "
+            "online-only programmes were excluded.",
+            "online-only programmes were excluded",
+        ),
+        (
+            "why did they not interview any peer mentors?",
+            "The study interviewed programme leaders, peer supporters and peer support recipients.",
+            "we interviewed programme leaders (PL), peer supporters (PS), and peer support "
+            "recipients (PR)",
+        ),
+        # A tag question asserts what it asks to confirm.
+        ("The NHS paid for it, right?", "The study does not mention “NHS”.", None),
+        # A programme in shorthand said to serve what its row does not.
+        (
+            "prog B is the diabetes one - what did its leaders say",
+            "Programme B is for mental illness.",
+            "Programme B | √ | √ | √ | Mental illness",
+        ),
+    ],
+)
+def test_what_the_paper_profile_and_rows_contradict_is_corrected(
+    corpus_index, question, text, said
+):
+    corpus_index.require()
+    q = understand(corpus_index, question)
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == text
+    if said:
+        assert said.lower() in " ".join(CORPUS_TEXT.lower().split())
+
+
+def test_a_format_said_of_a_programme_is_read_against_its_row(corpus_index):
+    corpus_index.require()
+    q = understand(corpus_index, "how did programme D's groups work")
+    row = _programme_rows(corpus_index)["D"]
+    assert "group" not in row.lower()
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text.startswith("The study describes Programme D as: “Offers one-on-one")
+    # Asking whether takes nothing for granted; a format the row has is no premise.
+    for plain in ("does programme D run groups?", "how did programme D's phone support work"):
+        assert understand(corpus_index, plain).caveat is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "who paid for this research?",  # the funding section, not peer supporters' pay
+        "which cited paper ties isolation to mortality?",  # a reference may report it
+        "what if the mentee lives 3 towns away?",  # the asker's case, not a count of the study
+        "what RCTs of peer support does it cite?",
+        "was this an RCT?",
+        "is online peer support as good as in person?",
+    ],
+)
+def test_what_is_asked_of_the_study_or_the_literature_carries_no_false_caveat(
+    corpus_index, question
+):
+    corpus_index.require()
+    q = understand(corpus_index, question)
+    assert q.caveat is None or q.caveat.kind != "false_premise", q.caveat
+    if question.startswith(("who paid", "which cited", "what if")):
+        assert q.caveat is None
+
+
+@pytest.mark.parametrize(
+    "question, text",
+    [
+        ("cohen's kappa for the coding?", "The study does not report inter-rater reliability."),
+        ("€ per mentee?", "The study does not report costs per participant."),
+        ("peer training - how many hours all up?", "The study does not report hours of training."),
+    ],
+)
+def test_figures_the_study_never_gives_are_said_to_be_unreported(corpus_index, question, text):
+    corpus_index.require()
+    q = understand(corpus_index, question)
+    assert q.caveat and q.caveat.kind == "not_reported"
+    assert q.caveat.text == text

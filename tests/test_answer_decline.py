@@ -88,6 +88,8 @@ OUT = [
     "How do I configure a peer-to-peer VPN on my router?",
     "How long does peer review take at The Lancet?",
     "Write a SQL query that lists overdue invoices.",
+    # Off-topic although it names what the paper mentions (its university).
+    "johns hopkins hospital CEO salary?",
 ]
 IN = [
     "Do peer groups make people feel less lonely?",
@@ -98,6 +100,9 @@ IN = [
     "Who funded the study?",
     "what did AA and NAMI studies show?",
     "any RCTs of peer support in depression?",
+    # A condition named to ask which programme serves it is no clinical question.
+    "transplant pts - is any of the 7 for them?",
+    "which programme takes people with cystic fibrosis?",
 ]
 NOT_ADVICE = [
     "Should we start a peer programme in our clinic?",
@@ -203,6 +208,38 @@ def test_an_off_topic_label_yields_only_to_evidence_as_close_as_its_own_threshol
     # Never below the leaning threshold, and without its own the leaning one holds.
     assert Thresholds(0.28, 0.3, 0.28, 0.1).off_topic_yields_at == 0.3
     assert verdict(question, Signals(off, 0.40, ()), corpus_index, Thresholds(*[0.28] * 3)) is None
+
+
+def test_an_off_topic_question_close_only_through_a_name_the_evidence_mentions_is_declined(
+    corpus_index,
+):
+    """ "how many staff does johns hopkins employ" retrieves the IRB sentence naming Johns
+    Hopkins University: close through the name, not through what is asked. An off-topic
+    reading yields to the support of the question without the names the evidence mentions,
+    however the question cases them."""
+    from answer.decline import Signals
+    from answer.intent import OFF_TOPIC, Intent
+
+    evidence = evidence_of(corpus_index)
+    assert "Johns Hopkins University" in CORPUS_TEXT and "Weight Watchers" in CORPUS_TEXT
+    assert evidence.without_names("how big is johns hopkins, staff-wise") == "how big is staff-wise"
+    assert evidence.without_names("Weight Watchers stock?") == "stock"
+    # A name the evidence never gives in capitals is no name of it.
+    assert evidence.without_names("peer support for new mothers") == "peer support for new mothers"
+
+    p = {"evidence": 0.02, "medical_advice": 0.0, "clinical_fact": 0.0, "off_topic": 0.97}
+    off = Intent(OFF_TOPIC, OFF_TOPIC, {**p, "other_peer_sense": 0.01})
+    fitted = Thresholds(0.1, 0.28, 0.28, 0.47)
+    question = "how many staff does johns hopkins employ"
+    declined = verdict(question, Signals(off, 0.55, (), topic_support=0.2), corpus_index, fitted)
+    assert declined and declined.reason_code == "out_of_scope" and declined.why == OFF_TOPIC
+    assert (
+        verdict(question, Signals(off, 0.55, (), topic_support=0.5), corpus_index, fitted) is None
+    )
+
+    q = understand(corpus_index, question)
+    assert q.intent.label == OFF_TOPIC and q.topic_vector is not None
+    assert compose(corpus_index, question).abstained
 
 
 def test_a_filter_that_leaves_no_evidence_is_out_of_scope(corpus_index):

@@ -61,6 +61,7 @@ CALIBRATE_BATCHES = [
     (1200, 1299),
     (1300, 1331),
     (1400, 1577),
+    (1800, 1840),
 ]
 ID_PATTERN = re.compile(r"^q\d{3,4}$")
 # A sentence end (., ! or ?), optional closing quote/bracket, whitespace, then a capitalised start.
