@@ -30,7 +30,7 @@ from answer.sentences import bank_for, words_of
 from peerqa.embedding import QueryEncoding
 from peerqa.models import Caveat, Filters
 from retrieval.hybrid import LiveIndex
-from retrieval.programmes import named_letters
+from retrieval.programmes import named_letters, shorthand_letters
 
 STANCE_GROUPS = ("challenge", "mitigation")
 _STOPWORDS = frozenset(
@@ -233,7 +233,7 @@ def caveat_for(
     study = _study(index)
     presumed = bool(lexicon.pattern("presupposes").search(raw))
     studied = _programmes(index)
-    letters = tuple(letters) or _said_letters(raw)
+    letters = tuple(letters) or shorthand_letters(raw)
     if studied:
         unknown_letters = [letter for letter in letters if letter not in studied]
         count = _COUNTED.search(raw)
@@ -484,17 +484,6 @@ def _role_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | N
     return None
 
 
-# "prog A is…", "G's one-to-one…": a programme letter a question names in shorthand.
-_LETTER_SAID = re.compile(
-    r"\b(?i:programme|program|prog|scheme)\.?\s+(?P<a>[A-Z])\b|\b(?P<b>[A-Z])['’]s\b"
-)
-
-
-def _said_letters(raw: str) -> tuple[str, ...]:
-    found = [m["a"] or m["b"] for m in _LETTER_SAID.finditer(raw)]
-    return tuple(dict.fromkeys(x for x in found if x != "I"))
-
-
 def _one_profile(index: LiveIndex) -> Profile | None:
     """The profile of the one paper held, when there is one: whose study it is is only
     clear then."""
@@ -542,7 +531,7 @@ def _profile_premise(index: LiveIndex, raw: str) -> str | None:
             if (
                 name not in profile.delivery
                 and pattern.search(raw)
-                and (_PROGRAMME_WORD.search(raw) or _said_letters(raw))
+                and (_PROGRAMME_WORD.search(raw) or shorthand_letters(raw))
             ):
                 return f"The programmes studied {profile.delivery_said}."
     # Only of the interviews: "why do programmes leave out fathers" asks about programmes.
