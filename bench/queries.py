@@ -11,7 +11,7 @@ import json
 
 from peerqa.config import REPO_ROOT
 
-QUESTIONS = REPO_ROOT / "eval" / "questions.jsonl"
+QUESTIONS = REPO_ROOT / "src/peerqa/eval" / "questions.jsonl"
 PREFIXES = (
     "",
     "Briefly, ",

@@ -170,8 +170,8 @@ def bench_embedding(settings: Settings) -> dict[str, Any]:
     on torch (SentenceTransformer.encode, as ingest embedded before)."""
     from llama_index.core.schema import MetadataMode
 
-    from ingest.pipeline import parse_sources, sentence_nodes
     from peerqa.embedding import load_embedding
+    from peerqa.ingest.pipeline import parse_sources, sentence_nodes
     from peerqa.store import embed_text
 
     _log("embedding throughput")
@@ -224,8 +224,8 @@ def bench_in_process(settings: Settings, pool: QueryPool) -> dict[str, Any]:
     from llama_index.vector_stores.chroma import ChromaVectorStore
     from sentence_transformers import SentenceTransformer
 
-    from answer.compose import compose
-    from retrieval.hybrid import LiveIndex
+    from peerqa.answer.compose import compose
+    from peerqa.retrieval.hybrid import LiveIndex
 
     _log("in process: search, ask, default retriever, floor")
     start = time.perf_counter()
@@ -365,7 +365,7 @@ def build_scale(
     """Ingest the corpus plus synthetic passages up to `n` into a new store at `data_dir`,
     through the real pipeline with vectors precomputed (bench/synthetic.py)."""
     from bench.synthetic import NOISE, PrecomputedVectors, live_vectors, synthetic_documents
-    from ingest.pipeline import index_documents, parse_sources
+    from peerqa.ingest.pipeline import index_documents, parse_sources
     from peerqa.store import Store
 
     _log(f"scale {n}: synthetic corpus")

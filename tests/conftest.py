@@ -28,7 +28,7 @@ import pytest
 
 from peerqa.config import REPO_ROOT, Settings, get_settings
 
-CORPUS_TEXT = (REPO_ROOT / "corpus" / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
+CORPUS_TEXT = (REPO_ROOT / "src/peerqa/corpus" / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
 
 SLOW_TIERS = ("model", "eval", "server", "browser", "slow")
 # Fixtures (and so every test using them, directly or through another fixture) -> tiers.
@@ -98,7 +98,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     guard.setenv("PEERQA_MODEL_PATH", str(folder))
     get_settings.cache_clear()  # settings read under the guard must not outlive it
     # A model an earlier test loaded stays cached behind load_embedding: refuse that too.
-    for name in ("peerqa.embedding", "retrieval.hybrid"):
+    for name in ("peerqa.embedding", "peerqa.retrieval.hybrid"):
         if hasattr(sys.modules.get(name), "load_embedding"):
             guard.setattr(sys.modules[name], "load_embedding", refuse)
 
@@ -140,10 +140,10 @@ class UnusedEmbedding:
 def no_model(monkeypatch: pytest.MonkeyPatch):
     """Indexes (and so apps) made during the test hold an UnusedEmbedding: for tests whose
     behaviour does not depend on the model, so they run in the fast tier."""
-    import retrieval.hybrid
+    import peerqa.retrieval.hybrid
 
     stand_in = UnusedEmbedding()
-    monkeypatch.setattr(retrieval.hybrid, "load_embedding", lambda *_a, **_k: stand_in)
+    monkeypatch.setattr(peerqa.retrieval.hybrid, "load_embedding", lambda *_a, **_k: stand_in)
     yield stand_in
     assert not stand_in.used, f"the embedding model was used: {stand_in.used}"
 
@@ -192,7 +192,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture(scope="session")
 def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One store holding the ingested bundled corpus, shared read-only by the session."""
-    from ingest.pipeline import ingest
+    from peerqa.ingest.pipeline import ingest
 
     s = make_settings(tmp_path_factory.mktemp("corpus") / "data")
     ingest([], s)
@@ -201,7 +201,7 @@ def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def corpus_index(corpus_settings: Settings):
-    from retrieval.hybrid import LiveIndex
+    from peerqa.retrieval.hybrid import LiveIndex
 
     return LiveIndex(corpus_settings)
 
@@ -214,7 +214,7 @@ def eval_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def eval_report(corpus_settings: Settings, eval_dir: Path):
     """One full eval run (ours, answers, baselines) shared by the report and gate tests."""
-    from eval.run import run_eval
+    from peerqa.eval.run import run_eval
 
     return run_eval(corpus_settings, out_dir=eval_dir)
 

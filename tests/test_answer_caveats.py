@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 
-from answer.compose import compose
-from answer.decline import decide
-from answer.intent import EVIDENCE, intent_text
-from answer.question import understand
+from peerqa.answer.compose import compose
+from peerqa.answer.decline import decide
+from peerqa.answer.intent import EVIDENCE, intent_text
+from peerqa.answer.question import understand
 from tests.conftest import CORPUS_TEXT
 
 
@@ -322,7 +322,7 @@ def test_a_study_said_to_interview_one_role_only_is_corrected(corpus_index):
 
 
 def test_a_paper_without_a_profile_knows_no_interviewed_roles():
-    from answer.profiles import profile_for
+    from peerqa.answer.profiles import profile_for
 
     generic = profile_for("someone-2020-other")
     assert generic.interviewed == () and generic.interviewed_by_unit == {}

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from answer.compose import compose
-from answer.render import NEAREST_HEADING, cells
+from peerqa.answer.compose import compose
+from peerqa.answer.render import NEAREST_HEADING, cells
 from peerqa.models import Answer, Citation
 from tests.conftest import CORPUS_TEXT
 
@@ -187,8 +187,8 @@ def test_a_followup_asking_for_fixes_leads_with_a_fix(corpus_index):
 def test_nothing_quotable_retrieved_declines_with_a_true_reason(corpus_index):
     """Reference entries alone (a question not about literature) leave nothing to quote:
     a plain decline saying so, never an error."""
-    from answer.compose import answer_from, selector_for
-    from answer.question import understand
+    from peerqa.answer.compose import answer_from, selector_for
+    from peerqa.answer.question import understand
     from peerqa.models import ScoredPassage
 
     q = understand(corpus_index, "prog A - what is it exactly")

@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from answer.compose import compose
-from answer.decline import (
+from peerqa.answer.compose import compose
+from peerqa.answer.decline import (
     SUPPORT_ARTEFACT,
     Thresholds,
     decide,
@@ -21,7 +21,7 @@ from answer.decline import (
     unknown_names,
     verdict,
 )
-from answer.fit_decline import (
+from peerqa.answer.fit_decline import (
     MAX_WRONGLY_FOLD,
     MAX_WRONGLY_SUPPORT,
     TRAINING,
@@ -31,7 +31,7 @@ from answer.fit_decline import (
     load_rows,
     sha256,
 )
-from answer.intent import (
+from peerqa.answer.intent import (
     ARTEFACT,
     EVIDENCE,
     WORD_LISTS,
@@ -41,8 +41,8 @@ from answer.intent import (
     safety_rule,
     sense_rule,
 )
-from answer.question import understand
-from retrieval.expansion import shorthand, unabbreviate
+from peerqa.answer.question import understand
+from peerqa.retrieval.expansion import shorthand, unabbreviate
 from tests.conftest import CORPUS_TEXT
 
 # Measured on unseen questions (issue 13): answered although they must be declined…
@@ -195,8 +195,8 @@ def test_an_off_topic_label_yields_only_to_evidence_as_close_as_its_own_threshol
     """Workplace questions ("software for our practice?") retrieve health care sentences
     about as close as terse in-scope questions do: a confident off-topic label is
     overruled only by evidence closer than the off-topic threshold fitted for it."""
-    from answer.decline import Signals
-    from answer.intent import OFF_TOPIC, Intent
+    from peerqa.answer.decline import Signals
+    from peerqa.answer.intent import OFF_TOPIC, Intent
 
     p = {"evidence": 0.02, "medical_advice": 0.0, "clinical_fact": 0.0, "off_topic": 0.97}
     off = Intent(OFF_TOPIC, OFF_TOPIC, {**p, "other_peer_sense": 0.01})
@@ -217,8 +217,8 @@ def test_an_off_topic_question_close_only_through_a_name_the_evidence_mentions_i
     Hopkins University: close through the name, not through what is asked. An off-topic
     reading yields to the support of the question without the names the evidence mentions,
     however the question cases them."""
-    from answer.decline import Signals
-    from answer.intent import OFF_TOPIC, Intent
+    from peerqa.answer.decline import Signals
+    from peerqa.answer.intent import OFF_TOPIC, Intent
 
     evidence = evidence_of(corpus_index)
     assert "Johns Hopkins University" in CORPUS_TEXT and "Weight Watchers" in CORPUS_TEXT
@@ -304,8 +304,8 @@ def test_an_off_topic_label_does_not_yield_when_it_names_what_the_evidence_never
 ):
     """Close sentences about peer support are not about a product, payer or place the
     evidence never mentions ("best EHR for a 3-GP practice?")."""
-    from answer.decline import Signals
-    from answer.intent import OFF_TOPIC, Intent
+    from peerqa.answer.decline import Signals
+    from peerqa.answer.intent import OFF_TOPIC, Intent
 
     p = {"evidence": 0.02, "medical_advice": 0.0, "clinical_fact": 0.0, "off_topic": 0.97}
     off = Intent(OFF_TOPIC, OFF_TOPIC, {**p, "other_peer_sense": 0.01})
@@ -329,8 +329,8 @@ def test_an_off_topic_label_does_not_yield_when_it_names_what_the_evidence_never
 def test_a_clinical_outcome_asked_of_the_programmes_gets_its_caveat_not_a_refusal(corpus_index):
     """ "how much did HbA1c fall in Programme G's pts?" asks what the study reports: the
     model's clinical reading yields to the caveat; a drug or a person's care does not."""
-    from answer.decline import Signals
-    from answer.intent import CLINICAL_FACT, Intent
+    from peerqa.answer.decline import Signals
+    from peerqa.answer.intent import CLINICAL_FACT, Intent
 
     p = {"evidence": 0.1, "medical_advice": 0.0, "clinical_fact": 0.9, "off_topic": 0.0}
     clinical = Intent(CLINICAL_FACT, CLINICAL_FACT, {**p, "other_peer_sense": 0.0})
@@ -396,7 +396,7 @@ def test_artefacts_are_keyed_to_their_inputs():
 
 
 def test_training_questions_are_kept_apart_from_the_curated_set():
-    from eval.questions import load_questions
+    from peerqa.eval.questions import load_questions
 
     curated = {q.question.lower().strip(" ?.") for q in load_questions()}
     assert not [r.text for r in load_rows() if r.text.lower().strip(" ?.") in curated]

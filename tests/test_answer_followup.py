@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from answer.followup import is_followup, retrieval_query, substitutes
+from peerqa.answer.followup import is_followup, retrieval_query, substitutes
 
 
 def test_a_standalone_question_is_read_alone():

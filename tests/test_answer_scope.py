@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from answer.compose import compose
-from answer.scope import FILTER, NAMED, SESSION, named_documents, paper_names, scope_for
+from peerqa.answer.compose import compose
+from peerqa.answer.scope import FILTER, NAMED, SESSION, named_documents, paper_names, scope_for
 from peerqa.models import Filters
-from service.routes.answers import answer_turn
-from service.sessions import SessionStore
+from peerqa.service.routes.answers import answer_turn
+from peerqa.service.sessions import SessionStore
 
 PAPERS = Path(__file__).parent / "fixtures" / "papers"
 JOO = "joo-2022-peer-support"
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory):
     """The bundled paper beside two real user papers."""
-    from ingest.pipeline import ingest
-    from retrieval.hybrid import LiveIndex
+    from peerqa.ingest.pipeline import ingest
+    from peerqa.retrieval.hybrid import LiveIndex
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path_factory.mktemp("scope") / "data")
@@ -105,7 +105,7 @@ def test_a_question_the_session_paper_does_not_rank_for_moves_on(index, monkeypa
     """Not pointing back, and the session's paper not among the first MOVED_ON_DEPTH of
     every paper's ranking (the depth eval.papers.focus chooses; 1 here, where the store
     holds three papers only): it is asked of every paper."""
-    monkeypatch.setattr("answer.compose.MOVED_ON_DEPTH", 1)
+    monkeypatch.setattr("peerqa.answer.compose.MOVED_ON_DEPTH", 1)
     asked = "what does directive emotional support mean on a forum?"
     answer = compose(index, asked, focus=(JOO,))
     assert not answer.abstained
@@ -155,7 +155,7 @@ def test_a_session_remembers_the_paper_it_is_on(index, tmp_path: Path):
 def test_the_eval_asks_in_a_session_opened_by_naming_the_paper(index, monkeypatch):
     """eval.papers --sessions: the opener is answered by the product, whose scope becomes
     the focus the question is then asked in; a document filter searches one paper."""
-    from eval.papers.__main__ import opener, scoped_searches
+    from peerqa.eval.papers.__main__ import opener, scoped_searches
 
     assert opener(index, JOO) == "What does Joo et al. 2022, Family Practice report?"
     ways = scoped_searches(index, {"paper_1571": KOOTH})
@@ -169,14 +169,14 @@ def test_the_eval_asks_in_a_session_opened_by_naming_the_paper(index, monkeypatc
     assert {r.document for r in ways["in_session"](kooth)} == {KOOTH}
     # Asked in a session on the bundled paper, it moves on to the papers that cover it
     # (when the bundled paper ranks below the depth: 1 in this small store).
-    monkeypatch.setattr("answer.compose.MOVED_ON_DEPTH", 1)
+    monkeypatch.setattr("peerqa.answer.compose.MOVED_ON_DEPTH", 1)
     assert KOOTH in {r.document for r in ways["in_bundled_session"](kooth)[:3]}
 
 
 def test_a_turn_that_only_names_a_paper_leaves_the_topic_to_the_followup(index):
     """Its paper becomes the scope; its words are not folded into the follow-up's search
     ("how long?" after "What does Joo et al. 2022 report?" searches "how long?" in Joo)."""
-    from answer.question import topical, understand
+    from peerqa.answer.question import topical, understand
 
     assert topical(index, "What does Joo et al. 2022, Family Practice report?") == ""
     assert topical(index, "What did Joo et al. find about matching?") == (

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from answer.compose import choose, compose
-from answer.evidence import (
+from peerqa.answer.compose import choose, compose
+from peerqa.answer.evidence import (
     FEATURES,
     Unit,
     _citable,
@@ -29,13 +29,13 @@ from answer.evidence import (
     wanted,
     without_trailing_citation,
 )
-from answer.profiles import Profile, profile_for
-from answer.question import Question, understand
-from answer.render import Block, cells, render, row_pieces
-from answer.selector import ARTEFACT, Policy, corpus_key, load_selector, model_key
+from peerqa.answer.profiles import Profile, profile_for
+from peerqa.answer.question import Question, understand
+from peerqa.answer.render import Block, cells, render, row_pieces
+from peerqa.answer.selector import ARTEFACT, Policy, corpus_key, load_selector, model_key
 from peerqa.config import REPO_ROOT
 from peerqa.models import Passage, ScoredPassage
-from retrieval.hybrid import LiveIndex
+from peerqa.retrieval.hybrid import LiveIndex
 
 MODEL = model_key(None)
 

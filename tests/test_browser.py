@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, expect, sync_playwright
 
 from peerqa.config import REPO_ROOT, Settings
-from service.app import create_app
+from peerqa.service.app import create_app
 
 # CHROMIUM and CHROMIUM_ARGS stay importable from here: test_docs_offline.py takes them.
 from tests.browser import (

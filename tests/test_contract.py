@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from peerqa.config import REPO_ROOT, Settings
-from service.app import create_app
-from service.docs import CONTRACT, CONTRACT_URL
-from service.mcp_server import build_server
+from peerqa.service.app import create_app
+from peerqa.service.docs import CONTRACT, CONTRACT_URL
+from peerqa.service.mcp_server import build_server
 
 ROUTE = re.compile(r"`(GET|POST|DELETE|PUT|PATCH) (/[^`\s]*)`")
 TOOLS_LINE = re.compile(r"Tool names:\s*(.+?)\.\s*Results", re.S)

@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from peerqa.config import Settings
-from service.app import create_app
-from service.docs import CONTRACT_URL
+from peerqa.service.app import create_app
+from peerqa.service.docs import CONTRACT_URL
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.workers import serving_in_thread
 

@@ -182,7 +182,7 @@ def test_a_loaded_index_s_sentences_are_looked_up_not_embedded_again(corpus_inde
     """An answer embeds its candidate passages' sentences: those the index holds come from
     its stored vectors (the model's, to float rounding), the others from the model, in
     the order asked; at ingest (keeping tokens) every text runs through the model."""
-    from answer.sentences import split_passage
+    from peerqa.answer.sentences import split_passage
 
     model = corpus_index.embed_model
     passage = next(p for p in corpus_index.passages.values() if p.kind == "paragraph")

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from answer.selector import from_dict
-from eval.fit_answer import (
+from peerqa.answer.selector import from_dict
+from peerqa.eval.fit_answer import (
     BUNDLED,
     DEV_PAPERS,
     PADDING_COST,
@@ -24,8 +24,8 @@ from eval.fit_answer import (
     objective,
     within_padding,
 )
-from eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
-from eval.questions import GoldSpan
+from peerqa.eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
+from peerqa.eval.questions import GoldSpan
 
 
 def test_a_unit_is_positive_only_when_eval_would_count_it_as_holding_gold():

@@ -11,8 +11,8 @@ import math
 
 import pytest
 
-from eval.baselines import Chunk
-from eval.metrics import (
+from peerqa.eval.baselines import Chunk
+from peerqa.eval.metrics import (
     BUDGET_WORDS,
     check_answer,
     check_top_passage,
@@ -29,7 +29,7 @@ from eval.metrics import (
     sentence_spans,
     summarise_answers,
 )
-from eval.questions import (
+from peerqa.eval.questions import (
     CATEGORIES,
     GoldNotFound,
     GoldSpan,
@@ -527,7 +527,7 @@ def _assert_baseline_collections_dropped(settings) -> None:
 
 def test_a_fold_is_scored_with_the_baseline_beside(corpus_index, corpus_settings):
     """The cross-validation entry points: any answer function, the top passage beside."""
-    from eval.run import check_answers, check_top_passages, corpus_sources
+    from peerqa.eval.run import check_answers, check_top_passages, corpus_sources
 
     questions = [q for q in load_questions() if q.id in {"q002", "q112", "q133"}]
     sources = corpus_sources(corpus_settings)
@@ -554,9 +554,9 @@ def test_ours_is_scored_on_the_ranking_the_composer_answers_from(corpus_index, c
     """A follow-up is retrieved as answer.compose retrieves it (understand: resolved text
     and the follow-up's blended vector), for the retrieval figures and the top-passage
     baseline alike; the llama-index baselines read the same resolved text."""
-    from answer.compose import DEFAULT_TOP_K, retrieve
-    from answer.question import understand
-    from eval.run import RETRIEVE_K, Hybrid, check_top_passages, corpus_sources
+    from peerqa.answer.compose import DEFAULT_TOP_K, retrieve
+    from peerqa.answer.question import understand
+    from peerqa.eval.run import RETRIEVE_K, Hybrid, check_top_passages, corpus_sources
 
     (q,) = [q for q in load_questions() if q.id == "q102"]  # "And how do they fix that?"
     assert q.history

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.papers.__main__ import QUESTIONS, locate, norm
-from ingest.readers.pdf import read_pdf
+from peerqa.eval.papers.__main__ import QUESTIONS, locate, norm
+from peerqa.ingest.readers.pdf import read_pdf
 
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -41,10 +41,10 @@ def test_locate_maps_through_ligatures_and_line_breaks():
 def test_answers_are_scored_beside_the_first_passage_of_the_answers_own_ranking(
     corpus_index, corpus_settings
 ):
-    from answer.compose import retrieve
-    from answer.question import understand
-    from eval.papers.__main__ import answer_text
-    from ingest.pipeline import parse_sources
+    from peerqa.answer.compose import retrieve
+    from peerqa.answer.question import understand
+    from peerqa.eval.papers.__main__ import answer_text
+    from peerqa.ingest.pipeline import parse_sources
 
     question = "How are mentors matched with patients?"
     document = "joo-2022-peer-support"

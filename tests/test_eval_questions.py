@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.questions import (
+from peerqa.eval.questions import (
     CAVEAT_CATEGORIES,
     DECLINE_REASONS,
     Question,
@@ -28,8 +28,8 @@ from eval.questions import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-QUESTIONS = REPO / "eval" / "questions.jsonl"
-CORPUS = REPO / "corpus" / "joo-2022-peer-support.txt"
+QUESTIONS = REPO / "src/peerqa/eval" / "questions.jsonl"
+CORPUS = REPO / "src/peerqa/corpus" / "joo-2022-peer-support.txt"
 
 IN_SCOPE_MINIMUMS = {
     "benefits": 30,

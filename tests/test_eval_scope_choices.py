@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from eval.papers import describe, route
-from eval.papers.__main__ import paper_of
+from peerqa.eval.papers import describe, route
+from peerqa.eval.papers.__main__ import paper_of
 
 
 def _row(paper, named, scores, by_name=()):

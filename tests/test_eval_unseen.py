@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import test_eval_questions as spec  # the question set's rules, applied to each batch
 
-from eval.questions import DECLINE_REASONS, Question, load_questions
-from eval.unseen import OVERALL, misses, score_batch, table
+from peerqa.eval.questions import DECLINE_REASONS, Question, load_questions
+from peerqa.eval.unseen import OVERALL, misses, score_batch, table
 
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = {
-    REPO / "eval" / "unseen" / "q1400.jsonl": (1400, 1599),
-    REPO / "eval" / "unseen" / "q1600.jsonl": (1600, 1799),
+    REPO / "src/peerqa/eval" / "unseen" / "q1400.jsonl": (1400, 1599),
+    REPO / "src/peerqa/eval" / "unseen" / "q1600.jsonl": (1600, 1799),
 }
 
 

@@ -24,14 +24,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ingest.pipeline import ingest
 from peerqa.config import Settings
+from peerqa.ingest.pipeline import ingest
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.service.app import create_app
+from peerqa.service.deps import POINTER_CHECK_SECONDS
+from peerqa.service.documents import admin_lock
+from peerqa.service.sessions import SessionStore
 from peerqa.store import Store, sentence_collection
-from retrieval.hybrid import LiveIndex
-from service.app import create_app
-from service.deps import POINTER_CHECK_SECONDS
-from service.documents import admin_lock
-from service.sessions import SessionStore
 from tests.conftest import make_settings
 from tests.workers import (
     child_pids,
@@ -78,7 +78,7 @@ def write_plans(folder: Path, revision: int) -> None:
 WRITER = f"""
 import json, sys
 from pathlib import Path
-from ingest.pipeline import ingest
+from peerqa.ingest.pipeline import ingest
 from tests.test_faults import write_plans
 folder = Path(sys.argv[1])
 for revision in range(1, {ROUNDS} + 1):

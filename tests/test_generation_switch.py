@@ -9,15 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from answer.compose import compose
-from answer.decline import evidence_of
-from answer.sentences import _BUILDERS, bank_for
-from ingest.pipeline import index_documents, ingest
+from peerqa.answer.compose import compose
+from peerqa.answer.decline import evidence_of
+from peerqa.answer.sentences import _BUILDERS, bank_for
 from peerqa.config import Settings
+from peerqa.ingest.pipeline import index_documents, ingest
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.service import admin_worker
+from peerqa.service.deps import fresh_index
 from peerqa.store import Store
-from retrieval.hybrid import LiveIndex
-from service import admin_worker
-from service.deps import fresh_index
 from tests.conftest import one_memo_corpus
 
 pytestmark = [pytest.mark.model]

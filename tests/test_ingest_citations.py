@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.citations import cited_numbers, expand_marker, find_citations
+from peerqa.ingest.citations import cited_numbers, expand_marker, find_citations
 
 N_REFS = 39
 

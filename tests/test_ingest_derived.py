@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.pipeline import ingest
 from peerqa.config import Settings
 from peerqa.embedding import MiniLMEmbedding, load_embedding
 from peerqa.files import derived_dir
+from peerqa.ingest.pipeline import ingest
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.retrieval.late import LATE_VIEWS, text_rows
 from peerqa.segment import sentence_spans
-from retrieval.hybrid import LiveIndex
-from retrieval.late import LATE_VIEWS, text_rows
 
 pytestmark = pytest.mark.model
 
@@ -141,7 +141,7 @@ def test_a_server_process_starts_on_a_fresh_cache_dir_without_torch(small, notes
     }
     script = (
         "import sys\n"
-        "from retrieval.hybrid import LiveIndex\n"
+        "from peerqa.retrieval.hybrid import LiveIndex\n"
         "index = LiveIndex()\n"
         "hits = index.search('boundary training for peer volunteers', top_k=1)\n"
         "print(len(index._late), hits[0].document, index.embed_model.query_backend,"

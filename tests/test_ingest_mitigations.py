@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.mitigations import MITIGATIONS_FILE, check_mitigations, load_mitigations
-from ingest.pipeline import parse_sources
-from ingest.sources import SourceError
 from peerqa.config import REPO_ROOT, Settings
+from peerqa.ingest.mitigations import MITIGATIONS_FILE, check_mitigations, load_mitigations
+from peerqa.ingest.pipeline import parse_sources
+from peerqa.ingest.sources import SourceError
 
-BUNDLED = REPO_ROOT / "corpus"
+BUNDLED = REPO_ROOT / "src/peerqa/corpus"
 
 
 @pytest.fixture

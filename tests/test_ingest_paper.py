@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 
-from ingest.paper import parse_paper
 from peerqa.config import REPO_ROOT
+from peerqa.ingest.paper import parse_paper
 from peerqa.models import DocumentInfo, ParsedDocument, Passage
 from peerqa.segment import sentence_spans, word_count
 
-SOURCE = (REPO_ROOT / "corpus" / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
+SOURCE = (REPO_ROOT / "src/peerqa/corpus" / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
 DOC_ID = "joo-2022-peer-support"
 ATTRIBUTION = re.compile(r"\((?:Programme )?[A-G](?:, (?:PL|PS|PR|mentor))?\)|\((?:PL|PS|PR)\)")
 

@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from answer.sentences import split_passage
-from ingest.papers import (
+from peerqa.answer.sentences import split_passage
+from peerqa.ingest.papers import (
     CitationResolver,
     is_fragment,
     is_row_heading,
     join_fragments,
     join_lead_ins,
 )
-from ingest.prose import parse_user_document
-from ingest.readers import read_xml
-from ingest.readers.markdown import read_markdown_paper
-from ingest.readers.pdf import read_pdf
-from ingest.sources import SourceError
+from peerqa.ingest.prose import parse_user_document
+from peerqa.ingest.readers import read_xml
+from peerqa.ingest.readers.markdown import read_markdown_paper
+from peerqa.ingest.readers.pdf import read_pdf
+from peerqa.ingest.sources import SourceError
 from peerqa.models import PaperBlock, ParsedDocument, Passage, ScholarlyPaper
 from peerqa.segment import sentence_spans
 
@@ -792,7 +792,7 @@ def test_a_count_opening_a_sentence_in_a_paper_citing_in_brackets_is_no_citation
 
 
 def test_a_title_short_or_printed_once_is_never_cut():
-    from ingest.papers import Furniture
+    from peerqa.ingest.papers import Furniture
 
     text = "Peer support helps. Peer support helps people with dementia and carers."
     furniture = Furniture(

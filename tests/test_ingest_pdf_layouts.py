@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.papers.__main__ import locate
-from ingest.prose import parse_user_document
+from peerqa.eval.papers.__main__ import locate
+from peerqa.ingest.prose import parse_user_document
 from peerqa.models import ParsedDocument
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -129,13 +129,13 @@ def _dev_gold(papers: frozenset[str] | None = None) -> list[dict]:
 
 
 # Rendering a paper to PDF and reading it back takes seconds, so the PDF check keeps this
-# fixed set; papers added later are checked as PDFs by `python -m eval.papers.coverage`.
+# fixed set; papers added later are checked as PDFs by `python -m peerqa.eval.papers.coverage`.
 PDF_CHECKED = frozenset(
     f"paper_{n}" for n in ("0635", "0849", "1023", "1403", "1408", "1410", "1412", "1571", "1850")
 )
 
 
-ROOT_QUESTIONS = Path(__file__).parents[1] / "eval" / "papers" / "questions.jsonl"
+ROOT_QUESTIONS = Path(__file__).parents[1] / "src/peerqa/eval" / "papers" / "questions.jsonl"
 
 
 @pytest.mark.slow
@@ -159,7 +159,7 @@ def test_every_dev_gold_span_is_inside_one_passage(fmt: str, tmp_path: Path):
 
 
 def test_a_licence_line_names_the_journal_when_the_header_does_not():
-    from ingest.readers.base import journal_from_furniture
+    from peerqa.ingest.readers.base import journal_from_furniture
 
     line = (
         "which permits unrestricted use, distribution, and reproduction in any medium, "

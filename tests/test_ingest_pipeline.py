@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from ingest.pipeline import ingest
 from peerqa.config import Settings
+from peerqa.ingest.pipeline import ingest
 from peerqa.models import Filters
+from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.segment import sentence_spans
 from peerqa.store import Store, sentence_collection, sentence_id
-from retrieval.hybrid import LiveIndex
 from tests.conftest import one_memo_corpus
 
 pytestmark = [pytest.mark.model, pytest.mark.chroma_server]

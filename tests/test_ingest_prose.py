@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 
-from ingest.prose import document_id, parse_user_document
-from ingest.sources import SourceError
+from peerqa.ingest.prose import document_id, parse_user_document
+from peerqa.ingest.sources import SourceError
 from peerqa.models import ParsedDocument
 from peerqa.segment import word_count
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 
-from ingest.sources import Extracted, SourceError, discover, read_source
+from peerqa.ingest.sources import Extracted, SourceError, discover, read_source
 
 
 def make_pdf(pages: list[str], password: str | None = None) -> bytes:

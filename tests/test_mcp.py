@@ -26,7 +26,7 @@ from mcp_types import CallToolResult
 from pydantic import SecretStr
 
 from peerqa.config import Settings
-from service.app import create_app
+from peerqa.service.app import create_app
 from tests.conftest import CORPUS_TEXT
 from tests.workers import serving_in_thread
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from peerqa.config import Settings
-from service.app import create_app
+from peerqa.service.app import create_app
 
 
 def served_spec() -> dict:

@@ -12,7 +12,7 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAPERS = FIXTURES / "papers"
-QUESTIONS = Path(__file__).parents[1] / "eval" / "papers" / "questions.jsonl"
+QUESTIONS = Path(__file__).parents[1] / "src/peerqa/eval" / "papers" / "questions.jsonl"
 sys.path.insert(0, str(FIXTURES))
 from make_markdown import convert  # noqa: E402
 

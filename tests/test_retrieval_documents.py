@@ -33,8 +33,8 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def indexes(tmp_path_factory: pytest.TempPathFactory):
     """The picked paper alone, and beside another paper (no bundled paper in either)."""
-    from ingest.pipeline import ingest
-    from retrieval.hybrid import LiveIndex
+    from peerqa.ingest.pipeline import ingest
+    from peerqa.retrieval.hybrid import LiveIndex
 
     root = tmp_path_factory.mktemp("documents")
     empty = root / "corpus"

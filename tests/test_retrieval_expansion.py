@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.expansion import expand, shorthand, unabbreviate
+from peerqa.retrieval.expansion import expand, shorthand, unabbreviate
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,11 @@ from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from peerqa.models import Filters
+from peerqa.retrieval import hybrid
+from peerqa.retrieval.expansion import expand
+from peerqa.retrieval.hybrid import UnknownFilterValue
+from peerqa.retrieval.late import text_rows
 from peerqa.store import embed_text
-from retrieval import hybrid
-from retrieval.expansion import expand
-from retrieval.hybrid import UnknownFilterValue
-from retrieval.late import text_rows
 from tests.conftest import CORPUS_TEXT
 
 

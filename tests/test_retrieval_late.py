@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from peerqa.embedding import TOKEN_DIMS, content_vocabulary
+from peerqa.retrieval import late
+from peerqa.retrieval.late import LATE_VIEWS, TokenVectors, cache_path, load_views
 from peerqa.store import embed_text, indexed_sentences
-from retrieval import late
-from retrieval.late import LATE_VIEWS, TokenVectors, cache_path, load_views
 
 
 def unit(*rows):

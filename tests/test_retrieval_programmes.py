@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from peerqa.models import Programme
-from retrieval.programmes import ProgrammeFinder, shorthand_letters
+from peerqa.retrieval.programmes import ProgrammeFinder, shorthand_letters
 
 DOC = "paper"
 

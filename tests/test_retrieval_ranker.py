@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from peerqa.models import Filters, Passage, Study
-from retrieval import hybrid, ranker
-from retrieval.ranker import (
+from peerqa.retrieval import hybrid, ranker
+from peerqa.retrieval.ranker import (
     FEATURES,
     Candidate,
     Place,
@@ -277,7 +277,7 @@ def test_a_candidate_never_falls_as_its_evidence_of_relevance_rises(corpus_index
     """The served ranker is fitted with monotone constraints: raising a candidate's dense
     (or any ranking's) score, its word overlap or its document's standing never lowers
     its probability, whatever its other features."""
-    from eval.fit_ranker import INCREASING
+    from peerqa.eval.fit_ranker import INCREASING
 
     model = load_ranker(corpus_index.embed_model.token_space)
     rng = np.random.default_rng(0)
@@ -329,8 +329,8 @@ def test_fitters_downstream_retrieve_each_question_with_a_ranker_not_fitted_on_i
 ):
     """eval.fit_answer and answer.fit_decline fit on retrieval: by the served ranker,
     their own fitting questions would be ranked in-sample."""
-    from eval.fit_ranker import out_of_fold
-    from eval.questions import fitting_questions, load_split
+    from peerqa.eval.fit_ranker import out_of_fold
+    from peerqa.eval.questions import fitting_questions, load_split
 
     model = corpus_index.embed_model.token_space
     rankers = out_of_fold(model)

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from peerqa.config import Settings
-from service.deps import POINTER_CHECK_SECONDS
-from service.sessions import SessionStore
+from peerqa.service.deps import POINTER_CHECK_SECONDS
+from peerqa.service.sessions import SessionStore
 from tests.conftest import make_settings
 from tests.workers import Worker, clone_index, running_workers
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from answer.scope import named_documents, paper_names
-from ingest.pipeline import parse_sources
+from peerqa.answer.scope import named_documents, paper_names
+from peerqa.ingest.pipeline import parse_sources
 from peerqa.models import DocumentInfo, Passage, Programme
 from tests.conftest import make_settings
 

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from peerqa.config import Settings
+from peerqa.service import admin_worker
+from peerqa.service.app import create_app
+from peerqa.service.documents import admin_lock
 from peerqa.store import Store
-from service import admin_worker
-from service.app import create_app
-from service.documents import admin_lock
 from tests.test_faults import waiting_for_a_lock
 from tests.test_ingest_prose import make_pdf
 
@@ -360,7 +360,7 @@ def started_worker(from_thread: bool) -> tuple[subprocess.Popen, int]:
         [
             sys.executable,
             "-c",
-            f"import os, threading, time\nfrom service import admin_worker\n{start}"
+            f"import os, threading, time\nfrom peerqa.service import admin_worker\n{start}"
             "time.sleep(600)\n",
         ],
         stdout=subprocess.PIPE,

@@ -9,12 +9,12 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from answer.compose import compose
+from peerqa.answer.compose import compose
 from peerqa.config import Settings
 from peerqa.models import Answer
-from service.app import create_app
-from service.routes import answers
-from service.streaming import pieces
+from peerqa.service.app import create_app
+from peerqa.service.routes import answers
+from peerqa.service.streaming import pieces
 from tests.conftest import CORPUS_TEXT
 
 MATCHING = "Matching based on condition and cultural similarity"

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from peerqa.config import Settings
-from service.app import create_app
+from peerqa.service.app import create_app
 from tests.conftest import CORPUS_TEXT
 
 

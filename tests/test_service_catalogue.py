@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from peerqa.config import Settings
 from peerqa.models import Study, study_label
-from service.app import create_app
+from peerqa.service.app import create_app
 from tests.conftest import CORPUS_TEXT
 
 CHALLENGES = [
@@ -99,7 +99,7 @@ def test_empty_store_is_503(settings: Settings, route):
 def papers_client(tmp_path_factory: pytest.TempPathFactory, corpus_settings: Settings):
     """The bundled paper plus a real user paper (Prescott et al. 2017, as Markdown). The
     bundled paper's vectors are copied from the session's store, not embedded again."""
-    from ingest.pipeline import ingest
+    from peerqa.ingest.pipeline import ingest
     from tests.conftest import make_settings
     from tests.workers import clone_index
 

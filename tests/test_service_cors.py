@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from peerqa.config import Settings
-from service.app import create_app
+from peerqa.service.app import create_app
 
 CHAT_UI = "https://chat.example.org"
 PREFLIGHT = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from peerqa.config import Settings
-from service.documents import MAX_NAME_CHARS, admin_lock, safe_filename
+from peerqa.service.documents import MAX_NAME_CHARS, admin_lock, safe_filename
 
 
 @pytest.mark.parametrize(

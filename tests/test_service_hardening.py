@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from peerqa.config import REPO_ROOT, Settings
-from service.app import create_app
-from service.middleware import ACCESS_LOGGER, RateLimiter
+from peerqa.service.app import create_app
+from peerqa.service.middleware import ACCESS_LOGGER, RateLimiter
 from tests.conftest import make_settings
 
 KEY = "hardening-admin-key"
@@ -464,6 +464,6 @@ def test_chat_page_sets_text_never_html_and_forbids_inline_script(client):
     r = client.get("/")
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
-    script = (REPO_ROOT / "service" / "static" / "app.js").read_text(encoding="utf-8")
+    script = (REPO_ROOT / "src/peerqa/service" / "static" / "app.js").read_text(encoding="utf-8")
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", script)
-    assert Path(REPO_ROOT / "service" / "static" / "index.html").read_text().count("<script") == 1
+    assert Path(REPO_ROOT / "src/peerqa/service" / "static" / "index.html").read_text().count("<script") == 1

@@ -20,8 +20,8 @@ from pydantic import BaseModel
 
 from peerqa.config import REPO_ROOT, Settings
 from peerqa.models import Answer, ChatCompletionRequest
-from service.app import create_app
-from service.openai_compat import PARAMETERS, parameter_table
+from peerqa.service.app import create_app
+from peerqa.service.openai_compat import PARAMETERS, parameter_table
 from tests.conftest import CORPUS_TEXT
 from tests.workers import serving_in_thread
 
@@ -423,7 +423,7 @@ def test_every_openai_parameter_is_in_the_table():
 
 
 def test_the_readme_shows_the_tables():
-    from service.routes.responses import RESPONSES_PARAMETERS
+    from peerqa.service.routes.responses import RESPONSES_PARAMETERS
 
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert parameter_table() in readme
@@ -580,7 +580,7 @@ def test_responses_refuse_what_they_cannot_honour(client, arguments, param):
 def test_every_responses_parameter_is_accounted_for():
     from openai.types.responses.response_create_params import ResponseCreateParamsBase
 
-    from service.routes.responses import RESPONSES_PARAMETERS, SHARED, ResponsesRequest
+    from peerqa.service.routes.responses import RESPONSES_PARAMETERS, SHARED, ResponsesRequest
 
     sdk = set(ResponseCreateParamsBase.__annotations__) | {"stream"}
     assert sdk <= set(ResponsesRequest.model_fields), sdk - set(ResponsesRequest.model_fields)

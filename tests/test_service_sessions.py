@@ -6,7 +6,7 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from service.sessions import SessionStore
+from peerqa.service.sessions import SessionStore
 
 TTL = 3600.0
 

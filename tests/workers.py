@@ -130,7 +130,7 @@ def launch_worker(settings: Settings, log: Path) -> Worker:
         PEERQA_RATE_LIMIT_PER_MINUTE="0",  # see under_load()
         PEERQA_ACCESS_LOG="false",
     )
-    cmd = ["uvicorn", "service.app:create_app", "--factory", "--host", "127.0.0.1"]
+    cmd = ["uvicorn", "peerqa.service.app:create_app", "--factory", "--host", "127.0.0.1"]
     process = spawn(
         [sys.executable, "-m", *cmd, "--port", str(port), "--log-level", "warning"], env, log
     )

@@ -29,9 +29,9 @@ def ingest(
     progress: Annotated[bool | None, typer.Option(help="Progress bar (default: on a TTY)")] = None,
 ) -> None:
     """Parse the bundled corpus and any PATHs (.txt .md .html .pdf) into the index."""
-    from ingest.pipeline import ingest as run_ingest
-    from ingest.sources import SourceError
-    from service.documents import admin_lock
+    from peerqa.ingest.pipeline import ingest as run_ingest
+    from peerqa.ingest.sources import SourceError
+    from peerqa.service.documents import admin_lock
 
     show = sys.stderr.isatty() if progress is None else progress
     settings = get_settings()
@@ -54,7 +54,7 @@ def ingest(
 
 
 def _index():
-    from retrieval.hybrid import LiveIndex
+    from peerqa.retrieval.hybrid import LiveIndex
 
     index = LiveIndex(get_settings())
     if not index.ready:
@@ -79,7 +79,7 @@ def search(
     """Ranked evidence passages for QUERY, with provenance."""
     from pydantic import ValidationError
 
-    from retrieval.hybrid import UnknownFilterValue
+    from peerqa.retrieval.hybrid import UnknownFilterValue
 
     try:
         filters = Filters(
@@ -114,7 +114,7 @@ def ask(
     as_json: JsonFlag = False,
 ) -> None:
     """A cited answer from the evidence, or an honest abstention."""
-    from answer.compose import compose
+    from peerqa.answer.compose import compose
 
     result = compose(_index(), question, top_k=top_k)
     if as_json:
@@ -132,7 +132,7 @@ def ask(
 def evaluate() -> None:
     """Score retrieval and answers on the curated set, beside llama-index defaults;
     writes eval/reports/report.{md,json,png}."""
-    from eval.run import render_text, run_eval
+    from peerqa.eval.run import render_text, run_eval
 
     typer.echo(render_text(run_eval(get_settings())))
 
@@ -147,7 +147,7 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(
-        "service.app:create_app",
+        "peerqa.service.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -163,7 +163,7 @@ def serve(
 def mcp() -> None:
     """Serve the MCP tools (search_evidence, ask, get_passage, list_*) over stdio, for an
     AI assistant that starts peerqa itself (see the README's MCP section)."""
-    from service.mcp_server import run_stdio
+    from peerqa.service.mcp_server import run_stdio
 
     run_stdio(get_settings())
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Offline by default: no library may reach a model hub at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,7 +30,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     chroma_url: str | None = None
-    corpus_dir: Path = REPO_ROOT / "corpus"
+    corpus_dir: Path = REPO_ROOT / "src/peerqa/corpus"
     model_path: Path | None = None
     # Derived files made once per machine, e.g. the model exported to ONNX (peerqa/onnx_encoder.py).
     cache_dir: Path = Path.home() / ".cache" / "peerqa"

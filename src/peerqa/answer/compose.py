@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from answer.decline import OUT_OF_SCOPE, Decline, decide
-from answer.evidence import (
+from peerqa.answer.decline import OUT_OF_SCOPE, Decline, decide
+from peerqa.answer.evidence import (
     Unit,
     build_units,
     grouped,
@@ -22,15 +22,22 @@ from answer.evidence import (
     select,
     with_theme_partners,
 )
-from answer.profiles import Profile, profile_for
-from answer.question import Question, understand
-from answer.render import Block, render
-from answer.scope import MOVED_ON_DEPTH, SESSION, Scope, answer_scope, refers_back, scoped_filters
-from answer.selector import Policy, Selector, corpus_key, load_selector, model_key
-from answer.sentences import SentenceBank, bank_for
-from ingest.citations import find_citations
+from peerqa.answer.profiles import Profile, profile_for
+from peerqa.answer.question import Question, understand
+from peerqa.answer.render import Block, render
+from peerqa.answer.scope import (
+    MOVED_ON_DEPTH,
+    SESSION,
+    Scope,
+    answer_scope,
+    refers_back,
+    scoped_filters,
+)
+from peerqa.answer.selector import Policy, Selector, corpus_key, load_selector, model_key
+from peerqa.answer.sentences import SentenceBank, bank_for
+from peerqa.ingest.citations import find_citations
 from peerqa.models import Answer, Filters, ScoredPassage
-from retrieval.hybrid import LiveIndex
+from peerqa.retrieval.hybrid import LiveIndex
 
 DEFAULT_TOP_K = 8
 

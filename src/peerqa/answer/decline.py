@@ -12,7 +12,7 @@ Signals, in order:
    its own fitted threshold;
 2. support: the best cosine between the question and a sentence of the retrieved
    passages; below a threshold fitted on the curated set's non-test questions
-   (answer/data/support.json, by `python -m answer.fit_decline`, its wrongly-declined
+   (answer/data/support.json, by `python -m peerqa.answer.fit_decline`, its wrongly-declined
    budget chosen out of fold) nothing retrieved is about the question, and below a
    higher one a question the intent model leans against is declined;
 3. unknown names: the question names something (an organisation, a place, a year, an
@@ -43,8 +43,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from answer import lexicon
-from answer.intent import (
+from peerqa.answer import lexicon
+from peerqa.answer.intent import (
     CLINICAL_FACT,
     DIAGNOSIS,
     EVIDENCE,
@@ -56,14 +56,14 @@ from answer.intent import (
     safety_rule,
     word_lists,
 )
-from answer.sentences import bank_for, words_of
+from peerqa.answer.sentences import bank_for, words_of
 from peerqa.models import ScoredPassage
+from peerqa.retrieval.expansion import shorthand
+from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.segment import sentence_spans
-from retrieval.expansion import shorthand
-from retrieval.hybrid import LiveIndex
 
 if TYPE_CHECKING:  # answer.question reads this module's names check
-    from answer.question import Question
+    from peerqa.answer.question import Question
 
 SUPPORT_ARTEFACT = Path(__file__).with_name("data") / "support.json"
 OUT_OF_SCOPE = "out_of_scope"

@@ -1,8 +1,8 @@
 """Fit the decline decision (answer/decline.py) and report how well it does.
 
-    python -m answer.fit_decline                  # intent, then thresholds (needs an index)
-    python -m answer.fit_decline --intent-only
-    PEERQA_DATA_DIR=/path/to/store python -m answer.fit_decline --thresholds-only
+    python -m peerqa.answer.fit_decline                  # intent, then thresholds (needs an index)
+    python -m peerqa.answer.fit_decline --intent-only
+    PEERQA_DATA_DIR=/path/to/store python -m peerqa.answer.fit_decline --thresholds-only
 
 1. Intent (answer/intent.py): logistic regression over sentence vector + lexical features
    on the "train" rows of eval/train/intent.jsonl (questions written for this, kept apart
@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from answer.decline import SUPPORT_ARTEFACT, Signals, Thresholds, signals, verdict
-from answer.intent import (
+from peerqa.answer.decline import SUPPORT_ARTEFACT, Signals, Thresholds, signals, verdict
+from peerqa.answer.intent import (
     ARTEFACT,
     CLASSES,
     ELSEWHERE,
@@ -56,7 +56,7 @@ from answer.intent import (
 )
 from peerqa.config import REPO_ROOT
 
-TRAINING = REPO_ROOT / "eval" / "train" / "intent.jsonl"
+TRAINING = REPO_ROOT / "src/peerqa/eval" / "train" / "intent.jsonl"
 FOLDS = 5
 SEED = 13
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
@@ -281,7 +281,7 @@ def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
             print(f"    holdout miss: {r.id} {r.label} -> {label}: {r.text}")
     artefact = {
         "version": 1,
-        "fitted_by": "python -m answer.fit_decline",
+        "fitted_by": "python -m peerqa.answer.fit_decline",
         "training": {"path": "eval/train/intent.jsonl", "sha256": sha256([TRAINING])},
         "word_lists_sha256": sha256(list(WORD_LISTS)),
         "features": f"{x.shape[1] - len(lexical_names())} embedding dims + lexical",
@@ -317,8 +317,8 @@ class Observation:
 def observe(index, questions) -> list[Observation]:
     """Each question read as the answer layer reads it (answer.question.understand) and
     retrieved with that reading."""
-    from answer.question import understand
-    from eval.fit_ranker import out_of_fold
+    from peerqa.answer.question import understand
+    from peerqa.eval.fit_ranker import out_of_fold
 
     # Each question retrieved by a ranker not fitted on it (the served one is, in-sample).
     left_out = out_of_fold(index.embed_model.token_space)
@@ -547,15 +547,15 @@ def choose_fitting(observations: Sequence[Observation], index) -> tuple[Fitting,
 
 def corpus_key() -> dict[str, str]:
     key = {}
-    for path in sorted((REPO_ROOT / "corpus").glob("*.provenance.json")):
+    for path in sorted((REPO_ROOT / "src/peerqa/corpus").glob("*.provenance.json")):
         key[path.name.removesuffix(".provenance.json")] = json.loads(path.read_text())["sha256"]
     return key
 
 
 def fit_support() -> dict:
-    from eval.questions import QUESTIONS_PATH, fitting_questions
     from peerqa.config import get_settings
-    from retrieval.hybrid import LiveIndex
+    from peerqa.eval.questions import QUESTIONS_PATH, fitting_questions
+    from peerqa.retrieval.hybrid import LiveIndex
 
     index = LiveIndex(get_settings())
     index.require()
@@ -589,7 +589,7 @@ def write_support(observations: Sequence[Observation], index, questions_sha256: 
     )
     artefact = {
         "version": 1,
-        "fitted_by": "python -m answer.fit_decline",
+        "fitted_by": "python -m peerqa.answer.fit_decline",
         "embedding_model": model_name(),
         "corpus": corpus_key(),
         "intent_model_sha256": sha256([ARTEFACT]),
@@ -619,7 +619,7 @@ def main() -> None:
     embed = _embedder()
     if not args.thresholds_only:
         fit_intent(embed)
-        from answer.intent import load_intent_model
+        from peerqa.answer.intent import load_intent_model
 
         load_intent_model.cache_clear()
     if not args.intent_only:

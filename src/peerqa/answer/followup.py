@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from retrieval.programmes import named_letters
+from peerqa.retrieval.programmes import named_letters
 
 # Openers that continue the previous turn rather than start a new topic.
 _CONNECTIVE = re.compile(

@@ -2,7 +2,7 @@
 
 A multinomial logistic regression over the question's sentence vector (the embedding
 model's) and a few lexical features read from word lists in answer/data/. It is fitted
-by `python -m answer.fit_decline` on eval/train/intent.jsonl, which writes its
+by `python -m peerqa.answer.fit_decline` on eval/train/intent.jsonl, which writes its
 coefficients to answer/data/intent.json; here it is only applied (a dot product).
 
 Classes:
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.expansion import shorthand, unabbreviate
+from peerqa.retrieval.expansion import shorthand, unabbreviate
 
 DATA = Path(__file__).with_name("data")
 ARTEFACT = DATA / "intent.json"
@@ -267,7 +267,7 @@ def _rounded(values: np.ndarray) -> list[float]:
 
 def from_json(data: dict) -> IntentModel:
     if data["lexical"] != lexical_names():
-        raise ValueError("intent.json was fitted on other word lists: python -m answer.fit_decline")
+        raise ValueError("intent.json was fitted on other word lists: python -m peerqa.answer.fit_decline")
     return IntentModel(
         classes=tuple(data["classes"]),
         mean=np.asarray(data["mean"]),

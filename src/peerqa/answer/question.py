@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from answer import lexicon
-from answer.decline import evidence_of, unknown_names
-from answer.followup import is_followup, retrieval_query
-from answer.intent import OFF_TOPIC, Intent, intent_text, load_intent_model, phrase_pattern
-from answer.profiles import Profile, profile_for
-from answer.scope import Scope, scope_for, without_names
-from answer.sentences import bank_for, words_of
+from peerqa.answer import lexicon
+from peerqa.answer.decline import evidence_of, unknown_names
+from peerqa.answer.followup import is_followup, retrieval_query
+from peerqa.answer.intent import OFF_TOPIC, Intent, intent_text, load_intent_model, phrase_pattern
+from peerqa.answer.profiles import Profile, profile_for
+from peerqa.answer.scope import Scope, scope_for, without_names
+from peerqa.answer.sentences import bank_for, words_of
 from peerqa.embedding import QueryEncoding
 from peerqa.models import Caveat, Filters
-from retrieval.hybrid import LiveIndex
-from retrieval.programmes import named_letters, shorthand_letters
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.retrieval.programmes import named_letters, shorthand_letters
 
 STANCE_GROUPS = ("challenge", "mitigation")
 _STOPWORDS = frozenset(

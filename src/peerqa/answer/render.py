@@ -22,9 +22,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from answer.evidence import Unit
-from answer.profiles import Profile
-from answer.question import Question, content_words
+from peerqa.answer.evidence import Unit
+from peerqa.answer.profiles import Profile
+from peerqa.answer.question import Question, content_words
 from peerqa.models import Answer, Citation, Passage
 
 NEAREST_HEADING = "Nearest evidence:"

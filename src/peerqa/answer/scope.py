@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from answer.sentences import bank_for
+from peerqa.answer.sentences import bank_for
 from peerqa.models import Answer, AnswerScope, Filters, surname
-from retrieval.hybrid import LiveIndex
-from retrieval.programmes import named_letters
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.retrieval.programmes import named_letters
 
 # How a question names a paper
 NAMED = "question"
@@ -177,7 +177,7 @@ def _key(words: Sequence[str]) -> str:
 
 
 def _paper_names(index: LiveIndex) -> PaperNames:
-    from answer.evidence import is_front_matter  # evidence reads questions, which read this
+    from peerqa.answer.evidence import is_front_matter  # evidence reads questions, which read this
 
     documents = index.state.documents if index.state else []
     surnames, journals, years = {}, {}, {}
@@ -266,7 +266,7 @@ def profile_words(text: str) -> list[str]:
 
 
 def _paper_profiles(index: LiveIndex, known: PaperNames) -> dict[str, frozenset[str]]:
-    from answer.evidence import is_front_matter
+    from peerqa.answer.evidence import is_front_matter
 
     documents = index.state.documents if index.state else []
     text: dict[str, list[str]] = defaultdict(list)

@@ -6,7 +6,7 @@ two linear models and the selection policy chosen with them:
   worth including (it is on the topic) and what makes it the lead (it, rather than its
   neighbours, answers) differ.
 
-`python -m eval.fit_answer` fits both on the non-test questions of eval/questions.jsonl
+`python -m peerqa.eval.fit_answer` fits both on the non-test questions of eval/questions.jsonl
 and writes answer/models/selector.json, keyed to the embedding model and the corpus it
 was fitted on. The key is checked when the artefact is loaded:
 - another embedding model: cosines mean something else, so the fitted weights are not
@@ -129,19 +129,19 @@ def fallback(data: dict) -> Selector:
 @cache
 def load_selector(model: str, corpus: str, path: Path = ARTEFACT) -> Selector:
     """The selector for this model and corpus (see the module docstring)."""
-    from answer.evidence import FEATURES
+    from peerqa.answer.evidence import FEATURES
 
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("schema") != SCHEMA or tuple(data["features"]) != FEATURES:
         raise RuntimeError(
             f"{path}: fitted for other features (schema {data.get('schema')}); "
-            "refit with `python -m eval.fit_answer`"
+            "refit with `python -m peerqa.eval.fit_answer`"
         )
     key = data["key"]
     if key["model"] != model:
         log.warning(
             "answer selector fitted with %s, not %s: ranking sentences by cosine only "
-            "(refit with `python -m eval.fit_answer`)",
+            "(refit with `python -m peerqa.eval.fit_answer`)",
             key["model"],
             model,
         )

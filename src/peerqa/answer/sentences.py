@@ -18,8 +18,8 @@ from typing import TypeVar
 import numpy as np
 
 from peerqa.models import Passage
+from peerqa.retrieval.hybrid import LOADED_HOOKS, LiveIndex
 from peerqa.segment import sentence_spans, word_count
-from retrieval.hybrid import LOADED_HOOKS, LiveIndex
 
 T = TypeVar("T")
 log = logging.getLogger("peerqa.answer")
@@ -160,7 +160,7 @@ _BANKS: weakref.WeakKeyDictionary[LiveIndex, SentenceBank] = weakref.WeakKeyDict
 # What `derived` was asked to make, by key: a new generation has each made before it
 # goes live (warm).
 _BUILDERS: dict[str, Callable[[LiveIndex], object]] = {}
-_BANK_KEY = "answer.sentences.bank"
+_BANK_KEY = "peerqa.answer.sentences.bank"
 
 
 def bank_for(index: LiveIndex) -> SentenceBank:
@@ -196,7 +196,7 @@ def warm(view: LiveIndex, live: LiveIndex | None) -> None:
             bank._cache.update(
                 (k, split) for k, split in cache.items() if k[0] in held and held[k[0]].text == k[1]
             )
-    from answer.scope import paper_names, paper_profiles  # (scope imports this module)
+    from peerqa.answer.scope import paper_names, paper_profiles  # (scope imports this module)
 
     # The papers' names and profiles first: asked only once several papers are loaded, the
     # first generation holding several would otherwise have its first question make them.

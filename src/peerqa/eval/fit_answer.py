@@ -1,6 +1,6 @@
 """Fit the answer layer's sentence selector on the non-test questions; report k-fold CV.
 
-    PEERQA_DATA_DIR=/path/to/store python -m eval.fit_answer [--folds 5]
+    PEERQA_DATA_DIR=/path/to/store python -m peerqa.eval.fit_answer [--folds 5]
         [--padding-cost 0.1] [--padding-bound] [--max-padding N]
         [--compare OLD_ARTEFACT.json] [--no-papers] [--final-check]
         [--ablate FEATURE[,FEATURE]]... [--papers-store DIR] [--out PATH] [--dump UNITS.npz]
@@ -61,7 +61,7 @@ from statistics import fmean
 
 import numpy as np
 
-from answer.compose import (
+from peerqa.answer.compose import (
     DEFAULT_TOP_K,
     _profiles,
     answer_units,
@@ -70,17 +70,23 @@ from answer.compose import (
     decline,
     retrieve,
 )
-from answer.evidence import FEATURES, Unit
-from answer.question import Question, understand
-from answer.selector import ARTEFACT, SCHEMA, Policy, corpus_key, from_dict, model_key
-from eval.fit_ranker import out_of_fold
-from eval.metrics import check_answer, check_top_passage, covers, quote_spans, summarise_answers
-from eval.questions import GoldSpan, fitting_questions, folds, gold_spans, load_split
-from eval.questions import Question as EvalQuestion
-from ingest.pipeline import parse_sources
+from peerqa.answer.evidence import FEATURES, Unit
+from peerqa.answer.question import Question, understand
+from peerqa.answer.selector import ARTEFACT, SCHEMA, Policy, corpus_key, from_dict, model_key
 from peerqa.config import Settings, get_settings
+from peerqa.eval.fit_ranker import out_of_fold
+from peerqa.eval.metrics import (
+    check_answer,
+    check_top_passage,
+    covers,
+    quote_spans,
+    summarise_answers,
+)
+from peerqa.eval.questions import GoldSpan, fitting_questions, folds, gold_spans, load_split
+from peerqa.eval.questions import Question as EvalQuestion
+from peerqa.ingest.pipeline import parse_sources
 from peerqa.models import ScoredPassage
-from retrieval.hybrid import LiveIndex
+from peerqa.retrieval.hybrid import LiveIndex
 
 SEED = 13
 C = 1.0
@@ -100,7 +106,7 @@ TOP_UNITS = (1, 2)
 # rest of the best policy fixed: a second stage, so the grid does not grow sixfold.
 ALONE_SHARE = (1.0, 0.8, 0.65, 0.5, 0.35, 0.25)
 PER_GROUP, THEME_BONUS = 2, 0.1
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PAPERS_DIR = ROOT / "tests" / "fixtures" / "papers"
 # The user papers fitted on: eval.papers' dev split. Its test papers (1409, 1872) are
 # never ingested for fitting nor their questions read.
@@ -214,7 +220,7 @@ def papers_questions(
 ) -> list[tuple[EvalQuestion, list[GoldSpan]]]:
     """The user papers' dev questions as eval questions (category PAPERS, never a test
     paper's), each with its gold located in its paper as eval.papers locates it."""
-    from eval.papers.__main__ import QUESTIONS, load, locate, paper_of
+    from peerqa.eval.papers.__main__ import QUESTIONS, load, locate, paper_of
 
     documents = {
         paper_of(d.source): d.id
@@ -548,7 +554,7 @@ def papers_store(settings: Settings, where: Path) -> Settings:
     """A store holding the bundled paper and the dev papers' Markdown beside it, as
     eval.papers builds one: `settings`' store copied (its vectors reused) and the papers
     ingested into the copy."""
-    from ingest.pipeline import ingest
+    from peerqa.ingest.pipeline import ingest
 
     data = where / "data-papers"
     # Always an embedded store of its own: the papers never reach a served Chroma.

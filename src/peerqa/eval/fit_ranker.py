@@ -1,4 +1,4 @@
-"""Fit the learned ranking (retrieval/ranker.py): `python -m eval.fit_ranker`.
+"""Fit the learned ranking (retrieval/ranker.py): `python -m peerqa.eval.fit_ranker`.
 
 Stores: the bundled paper alone, and the bundled paper with the fixture papers beside it
 (tests/fixtures/papers, one store per format), ingested into `--work` (kept, and
@@ -32,15 +32,15 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
-from answer.followup import retrieval_query
-from eval.metrics import relevant_ids, score_question
-from eval.papers.__main__ import PAPERS, SUFFIX, dev_folds, hit, paper_of
-from eval.questions import folds, gold_spans
-from ingest.pipeline import ingest, parse_sources
+from peerqa.answer.followup import retrieval_query
 from peerqa.config import Settings
-from retrieval import hybrid
-from retrieval.hybrid import LiveIndex
-from retrieval.ranker import ARTEFACT, FEATURES, POOL, SCHEMA, Ranker, from_dict
+from peerqa.eval.metrics import relevant_ids, score_question
+from peerqa.eval.papers.__main__ import PAPERS, SUFFIX, dev_folds, hit, paper_of
+from peerqa.eval.questions import folds, gold_spans
+from peerqa.ingest.pipeline import ingest, parse_sources
+from peerqa.retrieval import hybrid
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.retrieval.ranker import ARTEFACT, FEATURES, POOL, SCHEMA, Ranker, from_dict
 
 K = 5
 DEPTH = 3

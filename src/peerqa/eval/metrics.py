@@ -23,7 +23,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, computed_field, field_serializer
 
-from eval.questions import GoldSpan, Question
+from peerqa.eval.questions import GoldSpan, Question
 from peerqa.models import Answer, Citation
 
 BUDGET_WORDS = 600

@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field
 
 from peerqa.config import REPO_ROOT
 
-QUESTIONS_PATH = REPO_ROOT / "eval" / "questions.jsonl"
-TEST_SPLIT_PATH = REPO_ROOT / "eval" / "test_split.txt"
+QUESTIONS_PATH = REPO_ROOT / "src/peerqa/eval" / "questions.jsonl"
+TEST_SPLIT_PATH = REPO_ROOT / "src/peerqa/eval" / "test_split.txt"
 
 Category = Literal[
     "benefits",

@@ -1,6 +1,6 @@
 """Run the evaluation: our hybrid retrieval and answers vs llama-index default baselines.
 
-`python -m eval.run` scores the store named by the PEERQA_* settings and writes
+`python -m peerqa.eval.run` scores the store named by the PEERQA_* settings and writes
 eval/reports/report.{md,json,png}.
 """
 
@@ -15,14 +15,15 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-from answer.compose import DEFAULT_TOP_K as COMPOSE_K
-from answer.compose import compose, retrieve
-from answer.decline import load_thresholds
-from answer.followup import MAX_TURNS
-from answer.question import Question as Understood
-from answer.question import understand
-from eval.baselines import build_baselines
-from eval.metrics import (
+from peerqa.answer.compose import DEFAULT_TOP_K as COMPOSE_K
+from peerqa.answer.compose import compose, retrieve
+from peerqa.answer.decline import load_thresholds
+from peerqa.answer.followup import MAX_TURNS
+from peerqa.answer.question import Question as Understood
+from peerqa.answer.question import understand
+from peerqa.config import REPO_ROOT, Settings, get_settings
+from peerqa.eval.baselines import build_baselines
+from peerqa.eval.metrics import (
     BUDGET_WORDS,
     MRR_K,
     NDCG_K,
@@ -41,7 +42,7 @@ from eval.metrics import (
     summarise_answers,
     summarise_retrieval,
 )
-from eval.questions import (
+from peerqa.eval.questions import (
     CATEGORIES,
     DECLINE_REASONS,
     GoldSpan,
@@ -49,12 +50,11 @@ from eval.questions import (
     gold_spans,
     load_questions,
 )
-from ingest.pipeline import parse_sources
-from peerqa.config import REPO_ROOT, Settings, get_settings
+from peerqa.ingest.pipeline import parse_sources
 from peerqa.models import Answer, ScoredPassage
-from retrieval.hybrid import LiveIndex
+from peerqa.retrieval.hybrid import LiveIndex
 
-REPORTS_DIR = REPO_ROOT / "eval" / "reports"
+REPORTS_DIR = REPO_ROOT / "src/peerqa/eval" / "reports"
 RETRIEVE_K = 10
 OURS = "peerqa"
 SPLIT_NAMES = {"calibrate": "non-test", "test": "test"}

@@ -1,6 +1,6 @@
 """Score a batch of unseen questions on the current store and fitted artefacts.
 
-`python -m eval.unseen eval/unseen/q1400.jsonl` answers every question of the file once and
+`python -m peerqa.eval.unseen eval/unseen/q1400.jsonl` answers every question of the file once and
 prints, overall and per category, ours beside the baseline "the top search passage is the
 answer": Recall@5 and MRR@10 (the baseline reads only the first passage of the same
 ranking), the answer text holds gold, the first cited sentence holds gold, padding per
@@ -21,9 +21,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from eval.metrics import AnswerCheck, AnswerScores, RetrievalScores, Span, summarise_answers
-from eval.questions import CAVEAT_CATEGORIES, DECLINE_REASONS, Question, gold_spans, load_questions
-from eval.run import (
+from peerqa.config import get_settings
+from peerqa.eval.metrics import AnswerCheck, AnswerScores, RetrievalScores, Span, summarise_answers
+from peerqa.eval.questions import (
+    CAVEAT_CATEGORIES,
+    DECLINE_REASONS,
+    Question,
+    gold_spans,
+    load_questions,
+)
+from peerqa.eval.run import (
     Hybrid,
     SystemReport,
     _grouped,
@@ -32,8 +39,7 @@ from eval.run import (
     corpus_sources,
     score_system,
 )
-from peerqa.config import get_settings
-from retrieval.hybrid import LiveIndex
+from peerqa.retrieval.hybrid import LiveIndex
 
 OVERALL = "all"
 
@@ -191,7 +197,7 @@ def misses(report: UnseenReport, questions: Sequence[Question]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.unseen", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m peerqa.eval.unseen", description=__doc__)
     parser.add_argument("batch", type=Path, help="a JSONL file in eval/questions.jsonl's schema")
     parser.add_argument("--json", type=Path, help="write the whole report (per question) here")
     parser.add_argument("--misses", action="store_true", help="list the questions missed")

@@ -6,9 +6,9 @@ import hashlib
 import json
 from pathlib import Path
 
-from ingest.paper import parse_paper
-from ingest.prose import parse_user_document
-from ingest.sources import SourceError
+from peerqa.ingest.paper import parse_paper
+from peerqa.ingest.prose import parse_user_document
+from peerqa.ingest.sources import SourceError
 from peerqa.models import DocumentInfo, ParsedDocument
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ingest.paper import QUOTE_TABLE_STANCE
-from ingest.sources import SourceError
+from peerqa.ingest.paper import QUOTE_TABLE_STANCE
+from peerqa.ingest.sources import SourceError
 from peerqa.models import ParsedDocument, Passage
 
 MITIGATIONS_FILE = "mitigations.json"

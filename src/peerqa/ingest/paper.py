@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ingest.citations import cited_numbers, find_citations
+from peerqa.ingest.citations import cited_numbers, find_citations
 from peerqa.models import DocumentInfo, ParsedDocument, Passage, Programme, Reference
 from peerqa.segment import chunk_spans, sentence_spans, word_count
 

@@ -24,8 +24,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.citations import expand_marker, find_citations
-from ingest.readers.base import not_evidence
+from peerqa.ingest.citations import expand_marker, find_citations
+from peerqa.ingest.readers.base import not_evidence
 from peerqa.models import (
     DocumentInfo,
     Kind,

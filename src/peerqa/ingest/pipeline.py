@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from ingest.corpus import load_corpus
-from ingest.mitigations import check_mitigations
-from ingest.prose import parse_user_document
-from ingest.sources import SourceError, discover
 from peerqa.config import Settings, get_settings
+from peerqa.ingest.corpus import load_corpus
+from peerqa.ingest.mitigations import check_mitigations
+from peerqa.ingest.prose import parse_user_document
+from peerqa.ingest.sources import SourceError, discover
 from peerqa.models import IngestReport, ParsedDocument, Passage
 from peerqa.store import (
     FILTER_KEYS,
@@ -183,7 +183,7 @@ def index_documents(
         # Late interaction's text view is made of its sentences' tokens (retrieval.late).
         kept_tokens.update(sentence_tokens)
     if kept_tokens is not None:
-        from retrieval.late import derive_files
+        from peerqa.retrieval.late import derive_files
 
         derive_files(store.settings, live_passages, passages, embedder.model(), kept_tokens)
 
@@ -212,7 +212,7 @@ def _with_vector(node: TextNode, lean: dict[str, list[float]]) -> TextNode:
 
 
 def _late_max() -> int:
-    from retrieval.late import LATE_MAX
+    from peerqa.retrieval.late import LATE_MAX
 
     return LATE_MAX
 

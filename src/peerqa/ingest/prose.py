@@ -7,9 +7,9 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from ingest.papers import paper_document
-from ingest.readers import read_paper
-from ingest.sources import Block, Extracted, SourceError, read_source
+from peerqa.ingest.papers import paper_document
+from peerqa.ingest.readers import read_paper
+from peerqa.ingest.sources import Block, Extracted, SourceError, read_source
 from peerqa.models import DocumentInfo, ParsedDocument, Passage
 from peerqa.segment import chunk_spans, sentence_spans
 

@@ -493,7 +493,7 @@ def _brief(exc: Exception) -> str:
 
 def _read_xml(path: Path, data: bytes) -> _Content:
     """A JATS or TEI paper: its laid-out text, one block per paragraph."""
-    from ingest.readers import read_xml
+    from peerqa.ingest.readers import read_xml
 
     paper = read_xml(path, data)
     blocks = [

@@ -36,21 +36,10 @@ from peerqa.config import Settings, get_settings
 from peerqa.embedding import MiniLMEmbedding, QueryEncoding, load_embedding
 from peerqa.files import derived_dir
 from peerqa.models import Filters, Passage, ScoredPassage, Study
-from peerqa.store import (
-    FILTER_KEYS,
-    IndexState,
-    Store,
-    embed_text,
-    passage_to_node,
-    sentence_collection,
-    sentence_ids,
-    sentence_passage,
-    sentence_texts,
-)
-from retrieval.expansion import expand
-from retrieval.late import TokenVectors, load_views, passage_order
-from retrieval.programmes import ProgrammeFinder
-from retrieval.ranker import (
+from peerqa.retrieval.expansion import expand
+from peerqa.retrieval.late import TokenVectors, load_views, passage_order
+from peerqa.retrieval.programmes import ProgrammeFinder
+from peerqa.retrieval.ranker import (
     POOL,
     Candidate,
     Query,
@@ -63,6 +52,17 @@ from retrieval.ranker import (
     load_ranker,
     names_author,
     places,
+)
+from peerqa.store import (
+    FILTER_KEYS,
+    IndexState,
+    Store,
+    embed_text,
+    passage_to_node,
+    sentence_collection,
+    sentence_ids,
+    sentence_passage,
+    sentence_texts,
 )
 
 CANDIDATES = 30  # per retriever, before fusion

@@ -8,7 +8,7 @@ agreement with the top hit's theme and document, its document's standing in the 
 how much of the question its document speaks of anywhere, and whether the question
 names that document's first author).
 
-`python -m eval.fit_ranker` fits it on the non-test questions (eval/questions.jsonl and
+`python -m peerqa.eval.fit_ranker` fits it on the non-test questions (eval/questions.jsonl and
 the dev papers of eval/papers) and writes retrieval/models/ranker.json, keyed to the
 embedding model's weights (its token space): another model's scores mean something else,
 so its artefact is not used and search keeps fusion's order.
@@ -412,7 +412,7 @@ def load_ranker(model: str, path: Path = ARTEFACT) -> Ranker | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         log.warning(
-            "no fitted ranker at %s: fusion's order (run `python -m eval.fit_ranker`)", path
+            "no fitted ranker at %s: fusion's order (run `python -m peerqa.eval.fit_ranker`)", path
         )
         return None
     if data.get("schema") != SCHEMA or tuple(data["features"]) != FEATURES:
@@ -421,7 +421,7 @@ def load_ranker(model: str, path: Path = ARTEFACT) -> Ranker | None:
     if data["key"]["model"] != model:
         log.warning(
             "ranker fitted for embedding model %s, not %s: fusion's order "
-            "(refit with `python -m eval.fit_ranker`)",
+            "(refit with `python -m peerqa.eval.fit_ranker`)",
             data["key"]["model"],
             model,
         )

@@ -33,7 +33,7 @@ from peerqa.config import Settings
 from peerqa.models import DocumentInfo, IngestReport
 
 if TYPE_CHECKING:
-    from retrieval.hybrid import LiveIndex
+    from peerqa.retrieval.hybrid import LiveIndex
 
 # The lowest priority: CFS then gives the worker ~1.5% of a core the server wants.
 NICE = 19
@@ -157,9 +157,9 @@ def _exit_with_parent(parent: int) -> None:
 # -- tasks: run in the worker --------------------------------------------------------------
 def upload(settings: Settings, filename: str | None, data: bytes) -> DocumentInfo:
     """Parse and add (or replace) an uploaded document; its summary once published."""
-    from ingest.pipeline import index_documents
+    from peerqa.ingest.pipeline import index_documents
+    from peerqa.service.documents import admin_lock, bundled_ids, parse_upload
     from peerqa.store import Store
-    from service.documents import admin_lock, bundled_ids, parse_upload
 
     try:
         parsed = parse_upload(filename, data, settings)
@@ -180,9 +180,9 @@ def upload(settings: Settings, filename: str | None, data: bytes) -> DocumentInf
 
 
 def delete(settings: Settings, document_id: str) -> None:
-    from ingest.pipeline import index_documents
+    from peerqa.ingest.pipeline import index_documents
+    from peerqa.service.documents import admin_lock, bundled_ids
     from peerqa.store import Store
-    from service.documents import admin_lock, bundled_ids
 
     with admin_lock(settings):
         store = Store(settings)
@@ -199,9 +199,9 @@ def delete(settings: Settings, document_id: str) -> None:
 
 
 def reindex(settings: Settings) -> IngestReport:
-    from ingest.pipeline import ingest
-    from ingest.sources import SourceError
-    from service.documents import admin_lock
+    from peerqa.ingest.pipeline import ingest
+    from peerqa.ingest.sources import SourceError
+    from peerqa.service.documents import admin_lock
 
     with admin_lock(settings):
         try:

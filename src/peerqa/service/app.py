@@ -23,23 +23,23 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from peerqa.config import Settings, get_settings
-from retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
-from service import admin_worker
-from service.docs import DESCRIPTION as DOCS_DESCRIPTION
-from service.docs import add_docs
-from service.errors import body_error, error_responses
-from service.mcp_server import HttpEndpoint
-from service.metrics import Metrics
-from service.middleware import (
+from peerqa.retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
+from peerqa.service import admin_worker
+from peerqa.service.docs import DESCRIPTION as DOCS_DESCRIPTION
+from peerqa.service.docs import add_docs
+from peerqa.service.errors import body_error, error_responses
+from peerqa.service.mcp_server import HttpEndpoint
+from peerqa.service.metrics import Metrics
+from peerqa.service.middleware import (
     MCP_PATH,
     RATE_LIMITED_PREFIX,
     EdgeMiddleware,
     RouteTemplates,
     configure_access_log,
 )
-from service.routes import admin, answers, catalogue, evidence, openai, ops, responses
-from service.sessions import SessionStore
-from service.streaming import document_streamed_models
+from peerqa.service.routes import admin, answers, catalogue, evidence, openai, ops, responses
+from peerqa.service.sessions import SessionStore
+from peerqa.service.streaming import document_streamed_models
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSIONS_FILE = "sessions.sqlite3"

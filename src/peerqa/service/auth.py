@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.deps import AppSettings
+from peerqa.service.deps import AppSettings
 
 bearer = HTTPBearer(auto_error=False, description="The admin key, PEERQA_API_KEY")
 

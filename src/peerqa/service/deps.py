@@ -9,10 +9,10 @@ from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from peerqa.config import Settings
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.service import admin_worker
+from peerqa.service.sessions import SessionStore
 from peerqa.store import IndexState
-from retrieval.hybrid import LiveIndex
-from service import admin_worker
-from service.sessions import SessionStore
 
 POINTER_CHECK_SECONDS = 2.0  # how stale a worker may be after another process publishes
 

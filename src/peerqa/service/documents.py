@@ -18,10 +18,10 @@ from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pypdf import PdfReader
 
-from ingest.corpus import provenance_files
-from ingest.prose import parse_user_document
-from ingest.sources import SourceError
 from peerqa.config import Settings
+from peerqa.ingest.corpus import provenance_files
+from peerqa.ingest.prose import parse_user_document
+from peerqa.ingest.sources import SourceError
 from peerqa.models import ParsedDocument
 from peerqa.store import IndexState
 

@@ -36,10 +36,10 @@ from peerqa.models import (
     SearchRequest,
     SearchResponse,
 )
-from retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
-from service.deps import fresh_index
-from service.routes import answers, catalogue, evidence
-from service.sessions import SessionStore
+from peerqa.retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
+from peerqa.service.deps import fresh_index
+from peerqa.service.routes import answers, catalogue, evidence
+from peerqa.service.sessions import SessionStore
 
 NAME = "peerqa"
 INSTRUCTIONS = (
@@ -179,7 +179,7 @@ def build_server(state: Callable[[], Any]) -> MCPServer:
 def stdio_state(settings: Settings) -> SimpleNamespace:
     """What the tools read in `peerqa mcp`: the index and sessions in the data dir, as
     the service loads them (service.app.lifespan)."""
-    from service.app import SESSIONS_FILE
+    from peerqa.service.app import SESSIONS_FILE
 
     return SimpleNamespace(
         settings=settings,

@@ -29,8 +29,8 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from peerqa.config import Settings
-from service.errors import body_error, openai_error
-from service.metrics import UNMATCHED, Metrics
+from peerqa.service.errors import body_error, openai_error
+from peerqa.service.metrics import UNMATCHED, Metrics
 
 ACCESS_LOGGER = "peerqa.access"
 SCOPE_KEY = "peerqa.request"

@@ -1,4 +1,4 @@
-"""Measure how well user papers are read: `python -m eval.papers [--formats md,tei,pdf]`.
+"""Measure how well user papers are read: `python -m peerqa.eval.papers [--formats md,tei,pdf]`.
 
 Ingests the six fixture papers (tests/fixtures/papers) beside the bundled paper into a
 temporary data dir, once per format, and scores eval/papers/questions.jsonl by split:
@@ -32,10 +32,10 @@ import time
 import unicodedata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 PAPERS = ROOT / "tests" / "fixtures" / "papers"
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
-BUNDLED_QUESTIONS = ROOT / "eval" / "questions.jsonl"
+BUNDLED_QUESTIONS = ROOT / "src/peerqa/eval" / "questions.jsonl"
 BUNDLED = "joo-2022-peer-support"
 SUFFIX = {"md": ".md", "tei": ".tei.xml", "pdf": ".pdf", "jats": ".jats.xml"}
 # What is not evidence, judged independently of the readers' own patterns.
@@ -114,7 +114,7 @@ def store_cli(doc: str):
     paper and the fixture papers (`--data DIR`, e.g. after `PEERQA_DATA_DIR=DIR peerqa
     ingest tests/fixtures/papers/paper_*.md`), and a function writing its report."""
     from peerqa.config import Settings
-    from retrieval.hybrid import LiveIndex
+    from peerqa.retrieval.hybrid import LiveIndex
 
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path("data"))
@@ -191,7 +191,7 @@ def retrieval(
 
 
 def answers(index, questions: list[dict], docs: dict[str, str]) -> dict[str, dict]:
-    from answer.compose import compose
+    from peerqa.answer.compose import compose
 
     by_split: dict[str, dict] = {}
     for q in questions:
@@ -221,10 +221,10 @@ def answers(index, questions: list[dict], docs: dict[str, str]) -> dict[str, dic
 
 def answer_text(index, questions: list[dict], docs: dict[str, str], sources) -> dict:
     """Per split: answers whose cited text holds the gold, beside the top search passage."""
-    from answer.compose import compose, retrieve
-    from answer.question import understand
-    from eval.metrics import check_answer, check_top_passage, quote_spans
-    from eval.questions import GoldSpan, Question
+    from peerqa.answer.compose import compose, retrieve
+    from peerqa.answer.question import understand
+    from peerqa.eval.metrics import check_answer, check_top_passage, quote_spans
+    from peerqa.eval.questions import GoldSpan, Question
 
     quotes = {d: quote_spans(t) for d, t in sources.items()}
     by_split: dict[str, dict] = {}
@@ -288,9 +288,9 @@ def scoped_searches(index, docs: dict[str, str]) -> dict:
     what it names), in a session whose first turn named the paper asked about (the
     product keeps it as the session's focus), and with the request's document filter.
     Each returns `search(question dict)` for `retrieval`."""
-    from answer.compose import compose, retrieve_in_scope
-    from answer.question import understand
-    from answer.scope import about
+    from peerqa.answer.compose import compose, retrieve_in_scope
+    from peerqa.answer.question import understand
+    from peerqa.answer.scope import about
 
     focus: dict[str, tuple[tuple[str, ...], str]] = {}
 
@@ -334,9 +334,9 @@ def measure(
 ) -> dict:
     import shutil
 
-    from ingest.pipeline import ingest
     from peerqa.config import Settings
-    from retrieval.hybrid import LiveIndex
+    from peerqa.ingest.pipeline import ingest
+    from peerqa.retrieval.hybrid import LiveIndex
 
     settings = Settings(data_dir=tmp / f"data-{fmt}")
     if (tmp / "data-bundled").is_dir():
@@ -394,7 +394,7 @@ def measure(
     if with_answers:
         out["answers"] = answers(index, questions, docs)
         keep(out)
-        from ingest.pipeline import parse_sources
+        from peerqa.ingest.pipeline import parse_sources
 
         sources = {d.info.id: d.text for d in parse_sources(files, settings)}
         out["answer_text"] = answer_text(index, questions, docs, sources)
@@ -403,9 +403,9 @@ def measure(
 
 def bundled_alone(tmp: Path, score: bool = True) -> dict | None:
     """The bundled paper alone: ingested (its store seeds each format's), and scored."""
-    from ingest.pipeline import ingest
     from peerqa.config import Settings
-    from retrieval.hybrid import LiveIndex
+    from peerqa.ingest.pipeline import ingest
+    from peerqa.retrieval.hybrid import LiveIndex
 
     settings = Settings(data_dir=tmp / "data-bundled")
     ingest([], settings)

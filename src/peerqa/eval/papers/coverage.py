@@ -1,5 +1,5 @@
 """Gold-span extraction check (parse only, no embeddings, seconds a format):
-`python -m eval.papers.coverage [--formats md,tei,jats,pdf] [--split dev]`.
+`python -m peerqa.eval.papers.coverage [--formats md,tei,jats,pdf] [--split dev]`.
 
 For every question of the split (dev by default; the test split's questions are never
 read here unless asked for, and then only the summary line is printed), each format's
@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from eval.papers.__main__ import PAPERS, QUESTIONS, SUFFIX, load, locate
+from peerqa.eval.papers.__main__ import PAPERS, QUESTIONS, SUFFIX, load, locate
 
 FIXTURES = PAPERS.parent
 
@@ -44,7 +44,7 @@ def covered(spans: list[tuple[int, int]], text: str, start: int, end: int) -> bo
 
 
 def check(fmt: str, questions: list[dict], tmp: Path) -> dict:
-    from ingest.prose import parse_user_document
+    from peerqa.ingest.prose import parse_user_document
 
     found = files(fmt, tmp)
     docs = {}
@@ -77,7 +77,7 @@ def printed_units(md: Path) -> list[tuple[str, str]]:
     """(kind, text) of everything make_pdfs.py prints from this Markdown as evidence."""
     from make_pdfs import read_markdown
 
-    from ingest.readers.base import DOI, abstract_parts, is_declaration_section, not_evidence
+    from peerqa.ingest.readers.base import DOI, abstract_parts, is_declaration_section, not_evidence
     from peerqa.segment import sentence_spans
 
     paper = read_markdown(md)
@@ -104,12 +104,12 @@ def printed_units(md: Path) -> list[tuple[str, str]]:
 
 
 def units(papers: list[str], tmp: Path, show: bool) -> dict:
-    from ingest.prose import parse_user_document
+    from peerqa.ingest.prose import parse_user_document
 
     sys.path.insert(0, str(FIXTURES))
     from make_pdfs import write_pdf
 
-    from eval.papers.__main__ import norm
+    from peerqa.eval.papers.__main__ import norm
 
     out: dict = {}
     for name in papers:

@@ -1,5 +1,5 @@
 """Choose when a question's description of a study names a loaded paper:
-`python -m eval.papers.describe [--data DIR]` (a store holding the bundled paper and the
+`python -m peerqa.eval.papers.describe [--data DIR]` (a store holding the bundled paper and the
 fixture papers, e.g. after `PEERQA_DATA_DIR=DIR peerqa ingest tests/fixtures/papers/paper_*.md`).
 
 answer.scope confines a question to the paper it describes ("the schizophrenia texting trial
@@ -18,7 +18,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.papers.__main__ import BUNDLED, BUNDLED_QUESTIONS, QUESTIONS, load, paper_of, store_cli
+from peerqa.eval.papers.__main__ import (
+    BUNDLED,
+    BUNDLED_QUESTIONS,
+    QUESTIONS,
+    load,
+    paper_of,
+    store_cli,
+)
 
 DESCRIPTIONS = Path(__file__).with_name("descriptions.jsonl")
 MINIMA = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
@@ -30,7 +37,7 @@ FOLDS = 5
 def rows(index) -> list[dict]:
     """Each question with the paper it is about (None: no loaded paper), whether it names
     or describes one, the papers the name rules find and its description's scores."""
-    from answer.scope import description_scores, named_documents
+    from peerqa.answer.scope import description_scores, named_documents
 
     docs = {paper_of(d.source): d.id for d in index.state.documents}
     asked = [

@@ -1,5 +1,5 @@
 """Choose how deep the session's paper must rank for a question to stay on it:
-`python -m eval.papers.focus [--data DIR]` (a store holding the bundled paper and the
+`python -m peerqa.eval.papers.focus [--data DIR]` (a store holding the bundled paper and the
 fixture papers, e.g. after `PEERQA_DATA_DIR=DIR peerqa ingest tests/fixtures/papers/*.md`).
 
 In a session on one paper, a question that names none and does not point back at the
@@ -18,7 +18,14 @@ Balanced accuracy (the mean of the four shares right) is reported beside it.
 
 from __future__ import annotations
 
-from eval.papers.__main__ import BUNDLED, BUNDLED_QUESTIONS, QUESTIONS, load, paper_of, store_cli
+from peerqa.eval.papers.__main__ import (
+    BUNDLED,
+    BUNDLED_QUESTIONS,
+    QUESTIONS,
+    load,
+    paper_of,
+    store_cli,
+)
 
 DEPTHS = (1, 2, 3, 5, 8, 10, 15, 20, 40)
 STAY = 0.95
@@ -26,8 +33,8 @@ STAY = 0.95
 
 def first_ranks(index, question: str, documents: list[str]) -> dict[str, int]:
     """Each document's first rank in the answer's own retrieval of `question` (no scope)."""
-    from answer.compose import retrieve
-    from answer.question import understand
+    from peerqa.answer.compose import retrieve
+    from peerqa.answer.question import understand
 
     found = retrieve(index, understand(index, question, [], ()), max(DEPTHS))
     ranks = {}
@@ -37,7 +44,7 @@ def first_ranks(index, question: str, documents: list[str]) -> dict[str, int]:
 
 
 def main() -> None:
-    from answer.scope import refers_back
+    from peerqa.answer.scope import refers_back
 
     index, write = store_cli(__doc__)
     docs = {paper_of(d.source): d.id for d in index.state.documents}

@@ -12,12 +12,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def stats(files: list[Path]) -> dict:
-    from eval.papers.__main__ import NOT_EVIDENCE
-    from ingest.prose import parse_user_document
+    from peerqa.eval.papers.__main__ import NOT_EVIDENCE
+    from peerqa.ingest.prose import parse_user_document
 
     passages, infos = [], []
     for f in files:

@@ -1,5 +1,5 @@
 """How much of the bundled paper's drop beside other papers is routing:
-`python -m eval.papers.route [--data DIR]` (a store holding the bundled paper and the
+`python -m peerqa.eval.papers.route [--data DIR]` (a store holding the bundled paper and the
 fixture papers, as for eval.papers.focus).
 
 Non-test questions only (eval/questions.jsonl calibrate, eval/papers dev), each asked with
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 
-from answer.scope import paper_profiles, profile_words
-from eval.papers.__main__ import (
+from peerqa.answer.scope import paper_profiles, profile_words
+from peerqa.eval.papers.__main__ import (
     BUNDLED,
     BUNDLED_QUESTIONS,
     QUESTIONS,
@@ -54,10 +54,10 @@ def first_hit(results, document: str, gold: list[str]) -> int | None:
 
 
 def rows(index) -> list[dict]:
-    from answer.compose import retrieve
-    from answer.followup import is_followup
-    from answer.question import understand
-    from answer.scope import named_documents, refers_back
+    from peerqa.answer.compose import retrieve
+    from peerqa.answer.followup import is_followup
+    from peerqa.answer.question import understand
+    from peerqa.answer.scope import named_documents, refers_back
     from peerqa.models import Filters
 
     docs = {paper_of(d.source): d.id for d in index.state.documents}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ingest.sources import Extracted, SourceError, source_bytes
+from peerqa.ingest.sources import Extracted, SourceError, source_bytes
 from peerqa.models import ScholarlyPaper
 
 XML_MEDIA_TYPE = "application/xml"
@@ -33,8 +33,8 @@ def xml_root(path: Path, data: bytes) -> etree._Element:
 
 def read_xml(path: Path, data: bytes) -> ScholarlyPaper:
     root = xml_root(path, data)
-    from ingest.readers.jats import read_jats
-    from ingest.readers.tei import read_tei
+    from peerqa.ingest.readers.jats import read_jats
+    from peerqa.ingest.readers.tei import read_tei
 
     reader = read_tei if etree.QName(root).localname == "TEI" else read_jats
     try:
@@ -63,15 +63,15 @@ def read_paper(path: Path, source: Extracted) -> ScholarlyPaper | None:
 
 def _structured(path: Path, suffix: str, source: Extracted) -> ScholarlyPaper | None:
     if suffix == ".md":
-        from ingest.readers.markdown import looks_like_paper, read_markdown_paper
+        from peerqa.ingest.readers.markdown import looks_like_paper, read_markdown_paper
 
         return read_markdown_paper(source.text) if looks_like_paper(source.text) else None
     if suffix == ".pdf":
-        from ingest.readers.pdf import read_pdf
+        from peerqa.ingest.readers.pdf import read_pdf
 
         return read_pdf(source_bytes(path))
     if suffix in (".html", ".htm"):
-        from ingest.readers.html import read_html_paper
+        from peerqa.ingest.readers.html import read_html_paper
 
         return read_html_paper(source_bytes(path))
     return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
-from ingest.readers.base import (
+from peerqa.ingest.readers.base import (
     DOI,
     Piece,
     Role,
@@ -22,7 +22,7 @@ from ingest.readers.base import (
     assemble,
     collapse,
 )
-from ingest.sources import _read_html
+from peerqa.ingest.sources import _read_html
 from peerqa.models import ScholarlyPaper, Study
 
 MEDIA_TYPE = "text/html"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ingest.readers.base import (
+from peerqa.ingest.readers.base import (
     Role,
     TextBuilder,
     assemble,

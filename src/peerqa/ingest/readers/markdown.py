@@ -13,7 +13,7 @@ import re
 
 from markdown_it.token import Token
 
-from ingest.readers.base import (
+from peerqa.ingest.readers.base import (
     BODY_WORDS,
     DOI,
     PMCID,
@@ -28,7 +28,7 @@ from ingest.readers.base import (
     label_alone,
     opens_with_label,
 )
-from ingest.sources import _MARKDOWN, _blank_front_matter, _inline_plain, _markdown_span
+from peerqa.ingest.sources import _MARKDOWN, _blank_front_matter, _inline_plain, _markdown_span
 from peerqa.models import ScholarlyPaper, Study
 from peerqa.segment import trimmed
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 import pdfplumber
 
-from ingest.readers.base import (
+from peerqa.config import bundled_model_path
+from peerqa.ingest.readers.base import (
     DOI,
     PMCID,
     Role,
@@ -41,7 +42,6 @@ from ingest.readers.base import (
     is_prose_heading,
     journal_from_furniture,
 )
-from peerqa.config import bundled_model_path
 from peerqa.models import ScholarlyPaper, Study
 
 MEDIA_TYPE = "application/pdf"

@@ -12,7 +12,7 @@ import re
 
 from lxml import etree
 
-from ingest.readers.base import (
+from peerqa.ingest.readers.base import (
     Role,
     TextBuilder,
     assemble,

@@ -15,10 +15,10 @@ from typing import Annotated
 from fastapi import APIRouter, File, HTTPException, Response, UploadFile
 
 from peerqa.models import DocumentInfo, IngestReport
-from service import admin_worker
-from service.auth import Admin
-from service.deps import AppSettings, Index
-from service.errors import error_responses
+from peerqa.service import admin_worker
+from peerqa.service.auth import Admin
+from peerqa.service.deps import AppSettings, Index
+from peerqa.service.errors import error_responses
 
 router = APIRouter(
     tags=["admin"],

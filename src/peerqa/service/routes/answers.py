@@ -10,15 +10,15 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, TypeAdapter
 
-from answer.compose import DEFAULT_TOP_K, compose
-from answer.scope import about
+from peerqa.answer.compose import DEFAULT_TOP_K, compose
+from peerqa.answer.scope import about
 from peerqa.models import AskRequest, AskResponse, Citation, StreamDelta
-from retrieval.hybrid import LiveIndex
-from service.deps import Index, Sessions, json_body
-from service.errors import error_responses
-from service.middleware import note_abstained
-from service.sessions import SessionStore
-from service.streaming import event_stream, pieces, ref, sse, stream_doc
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.service.deps import Index, Sessions, json_body
+from peerqa.service.errors import error_responses
+from peerqa.service.middleware import note_abstained
+from peerqa.service.sessions import SessionStore
+from peerqa.service.streaming import event_stream, pieces, ref, sse, stream_doc
 
 router = APIRouter(tags=["answers"])
 

@@ -7,10 +7,10 @@ from collections import Counter
 
 from fastapi import APIRouter
 
-from ingest.mitigations import challenge_themes, load_mitigations, locate
+from peerqa.ingest.mitigations import challenge_themes, load_mitigations, locate
 from peerqa.models import Challenge, DocumentInfo, Mitigation, Passage, Programme, ThemeSummary
-from service.deps import AppSettings, Index, ready_state
-from service.errors import error_responses
+from peerqa.service.deps import AppSettings, Index, ready_state
+from peerqa.service.errors import error_responses
 
 router = APIRouter(tags=["catalogue"], responses=error_responses(503))
 

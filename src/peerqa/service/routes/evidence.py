@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response
 
 from peerqa.models import PassageInContext, SearchRequest, SearchResponse
-from retrieval.hybrid import LiveIndex
-from service.deps import Index, json_body
-from service.errors import error_responses
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.service.deps import Index, json_body
+from peerqa.service.errors import error_responses
 
 router = APIRouter(tags=["evidence"])
 

@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from answer.compose import compose
-from ingest.paper import ROLE_WORDS
+from peerqa.answer.compose import compose
 from peerqa.config import Settings
+from peerqa.ingest.paper import ROLE_WORDS
 from peerqa.models import (
     AssistantMessage,
     ChatCompletion,
@@ -35,12 +35,12 @@ from peerqa.models import (
     Usage,
     study_label,
 )
-from retrieval.hybrid import IndexNotReady, LiveIndex
-from service.deps import AppSettings, Index, json_body
-from service.errors import body_error, error_responses, openai_error
-from service.middleware import note_abstained
-from service.openai_compat import Unsupported, check_parameters, structured_content
-from service.streaming import event_stream, pieces, ref, stream_doc
+from peerqa.retrieval.hybrid import IndexNotReady, LiveIndex
+from peerqa.service.deps import AppSettings, Index, json_body
+from peerqa.service.errors import body_error, error_responses, openai_error
+from peerqa.service.middleware import note_abstained
+from peerqa.service.openai_compat import Unsupported, check_parameters, structured_content
+from peerqa.service.streaming import event_stream, pieces, ref, stream_doc
 
 MODEL = "peerqa"
 OWNER = "peerqa"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from retrieval.hybrid import LiveIndex
-from service.deps import Index, ready_state
-from service.errors import error_responses
-from service.metrics import CONTENT_TYPE, Metrics
+from peerqa.retrieval.hybrid import LiveIndex
+from peerqa.service.deps import Index, ready_state
+from peerqa.service.errors import error_responses
+from peerqa.service.metrics import CONTENT_TYPE, Metrics
 
 router = APIRouter(tags=["ops"])
 
