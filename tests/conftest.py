@@ -28,7 +28,9 @@ import pytest
 
 from peerqa.config import REPO_ROOT, Settings, get_settings
 
-CORPUS_TEXT = (REPO_ROOT / "src/peerqa/corpus" / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
+CORPUS_TEXT = (REPO_ROOT / "src/peerqa/corpus" / "joo-2022-peer-support.txt").read_text(
+    encoding="utf-8"
+)
 
 SLOW_TIERS = ("model", "eval", "server", "browser", "slow")
 # Fixtures (and so every test using them, directly or through another fixture) -> tiers.

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-GATE = json.loads((Path(__file__).resolve().parents[1] / "src/peerqa/eval" / "gate.json").read_text())
+GATE = json.loads(
+    (Path(__file__).resolve().parents[1] / "src/peerqa/eval" / "gate.json").read_text()
+)
 
 
 @pytest.fixture(scope="module")

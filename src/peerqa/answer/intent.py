@@ -267,7 +267,9 @@ def _rounded(values: np.ndarray) -> list[float]:
 
 def from_json(data: dict) -> IntentModel:
     if data["lexical"] != lexical_names():
-        raise ValueError("intent.json was fitted on other word lists: python -m peerqa.answer.fit_decline")
+        raise ValueError(
+            "intent.json was fitted on other word lists: python -m peerqa.answer.fit_decline"
+        )
     return IntentModel(
         classes=tuple(data["classes"]),
         mean=np.asarray(data["mean"]),
