@@ -21,16 +21,6 @@ from peerqa.answer.decline import (
     unknown_names,
     verdict,
 )
-from peerqa.answer.fit_decline import (
-    MAX_WRONGLY_FOLD,
-    MAX_WRONGLY_SUPPORT,
-    TRAINING,
-    Point,
-    _best_interval,
-    corpus_key,
-    load_rows,
-    sha256,
-)
 from peerqa.answer.intent import (
     ARTEFACT,
     EVIDENCE,
@@ -42,6 +32,16 @@ from peerqa.answer.intent import (
     sense_rule,
 )
 from peerqa.answer.question import understand
+from peerqa.eval.fit_decline import (
+    MAX_WRONGLY_FOLD,
+    MAX_WRONGLY_SUPPORT,
+    TRAINING,
+    Point,
+    _best_interval,
+    corpus_key,
+    load_rows,
+    sha256,
+)
 from peerqa.retrieval.expansion import shorthand, unabbreviate
 from tests.conftest import CORPUS_TEXT
 
@@ -362,7 +362,7 @@ def holdout(corpus_index):
 
 def test_held_out_questions_are_classified_as_the_artefact_reports(holdout):
     """The stored model, run on the held-out fold with this embedding model, gives the
-    figures stored beside it: a changed model or word list needs `answer.fit_decline`."""
+    figures stored beside it: a changed model or word list needs `eval.fit_decline`."""
     stored = json.loads(ARTEFACT.read_text())
     declined = [i.label != EVIDENCE for r, i in holdout if r.label != EVIDENCE]
     wrongly = [i.label != EVIDENCE for r, i in holdout if r.label == EVIDENCE]

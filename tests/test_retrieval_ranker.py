@@ -327,7 +327,7 @@ def test_a_callers_blended_vector_keeps_fusions_order(corpus_index, monkeypatch)
 def test_fitters_downstream_retrieve_each_question_with_a_ranker_not_fitted_on_it(
     corpus_index,
 ):
-    """eval.fit_answer and answer.fit_decline fit on retrieval: by the served ranker,
+    """eval.fit_answer and eval.fit_decline fit on retrieval: by the served ranker,
     their own fitting questions would be ranked in-sample."""
     from peerqa.eval.fit_ranker import out_of_fold
     from peerqa.eval.questions import fitting_questions, load_split

@@ -12,7 +12,7 @@ Signals, in order:
    its own fitted threshold;
 2. support: the best cosine between the question and a sentence of the retrieved
    passages; below a threshold fitted on the curated set's non-test questions
-   (answer/data/support.json, by `python -m peerqa.answer.fit_decline`, its wrongly-declined
+   (answer/data/support.json, by `python -m peerqa.eval.fit_decline`, its wrongly-declined
    budget chosen out of fold) nothing retrieved is about the question, and below a
    higher one a question the intent model leans against is declined;
 3. unknown names: the question names something (an organisation, a place, a year, an

@@ -2,7 +2,7 @@
 
 A multinomial logistic regression over the question's sentence vector (the embedding
 model's) and a few lexical features read from word lists in answer/data/. It is fitted
-by `python -m peerqa.answer.fit_decline` on eval/train/intent.jsonl, which writes its
+by `python -m peerqa.eval.fit_decline` on eval/train/intent.jsonl, which writes its
 coefficients to answer/data/intent.json; here it is only applied (a dot product).
 
 Classes:
@@ -268,7 +268,7 @@ def _rounded(values: np.ndarray) -> list[float]:
 def from_json(data: dict) -> IntentModel:
     if data["lexical"] != lexical_names():
         raise ValueError(
-            "intent.json was fitted on other word lists: python -m peerqa.answer.fit_decline"
+            "intent.json was fitted on other word lists: python -m peerqa.eval.fit_decline"
         )
     return IntentModel(
         classes=tuple(data["classes"]),

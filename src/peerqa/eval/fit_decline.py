@@ -1,8 +1,8 @@
 """Fit the decline decision (answer/decline.py) and report how well it does.
 
-    python -m peerqa.answer.fit_decline                  # intent, then thresholds (needs an index)
-    python -m peerqa.answer.fit_decline --intent-only
-    PEERQA_DATA_DIR=/path/to/store python -m peerqa.answer.fit_decline --thresholds-only
+    python -m peerqa.eval.fit_decline                  # intent, then thresholds (needs an index)
+    python -m peerqa.eval.fit_decline --intent-only
+    PEERQA_DATA_DIR=/path/to/store python -m peerqa.eval.fit_decline --thresholds-only
 
 1. Intent (answer/intent.py): logistic regression over sentence vector + lexical features
    on the "train" rows of eval/train/intent.jsonl (questions written for this, kept apart
@@ -281,7 +281,7 @@ def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
             print(f"    holdout miss: {r.id} {r.label} -> {label}: {r.text}")
     artefact = {
         "version": 1,
-        "fitted_by": "python -m peerqa.answer.fit_decline",
+        "fitted_by": "python -m peerqa.eval.fit_decline",
         "training": {"path": "eval/train/intent.jsonl", "sha256": sha256([TRAINING])},
         "word_lists_sha256": sha256(list(WORD_LISTS)),
         "features": f"{x.shape[1] - len(lexical_names())} embedding dims + lexical",
@@ -589,7 +589,7 @@ def write_support(observations: Sequence[Observation], index, questions_sha256: 
     )
     artefact = {
         "version": 1,
-        "fitted_by": "python -m peerqa.answer.fit_decline",
+        "fitted_by": "python -m peerqa.eval.fit_decline",
         "embedding_model": model_name(),
         "corpus": corpus_key(),
         "intent_model_sha256": sha256([ARTEFACT]),

@@ -344,7 +344,7 @@ def main() -> None:
         print(json.dumps({"settings": settings, "cv": cv}), flush=True)
     best = max(range(len(GRID)), key=lambda i: mean_of(tried[i][0]["learned"]))
     # Each fold's ranker, fitted without it, stays beside the served one: eval.fit_answer
-    # and answer.fit_decline retrieve a fitting question with it (an out-of-sample order).
+    # and eval.fit_decline retrieve a fitting question with it (an out-of-sample order).
     cv, left_out = tried[best]
     print(json.dumps({"settings": GRID[best], "cv": cv}, indent=2))
     _, trees = fit(groups, GRID[best])
