@@ -29,9 +29,8 @@ from peerqa.ingest.pipeline import ingest
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.service.app import create_app
 from peerqa.service.deps import POINTER_CHECK_SECONDS
-from peerqa.service.documents import admin_lock
 from peerqa.service.sessions import SessionStore
-from peerqa.store import Store, sentence_collection
+from peerqa.store import Store, admin_lock, sentence_collection
 from tests.conftest import make_settings
 from tests.workers import (
     child_pids,

@@ -19,8 +19,7 @@ from pydantic import SecretStr
 from peerqa.config import Settings
 from peerqa.service import admin_worker
 from peerqa.service.app import create_app
-from peerqa.service.documents import admin_lock
-from peerqa.store import Store
+from peerqa.store import Store, admin_lock
 from tests.test_faults import waiting_for_a_lock
 from tests.test_ingest_prose import make_pdf
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from peerqa.config import Settings
-from peerqa.service.documents import MAX_NAME_CHARS, admin_lock, safe_filename
+from peerqa.service.documents import MAX_NAME_CHARS, safe_filename
+from peerqa.store import admin_lock
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def ingest(
     """Parse the bundled corpus and any PATHs (.txt .md .html .pdf) into the index."""
     from peerqa.ingest.pipeline import ingest as run_ingest
     from peerqa.ingest.sources import SourceError
-    from peerqa.service.documents import admin_lock
+    from peerqa.store import admin_lock
 
     show = sys.stderr.isatty() if progress is None else progress
     settings = get_settings()

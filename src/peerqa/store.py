@@ -9,12 +9,14 @@ PersistentClient (default) and on a Chroma server (PEERQA_CHROMA_URL).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -247,3 +249,17 @@ class Store:
 
     def passages(self, collection: chromadb.Collection) -> list[Passage]:
         return [node_to_passage(i, t, m) for i, t, m, _ in self.iter_records(collection)]
+
+
+LOCK_FILE = "admin.lock"
+
+
+@contextmanager
+def admin_lock(settings: Settings) -> Iterator[None]:
+    """One writer (an ingest or an admin write) at a time across every worker on the
+    machine: a write reads the live state and publishes the next one, so concurrent writers
+    would drop each other's changes."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.data_dir / LOCK_FILE, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield

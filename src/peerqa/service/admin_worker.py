@@ -158,8 +158,8 @@ def _exit_with_parent(parent: int) -> None:
 def upload(settings: Settings, filename: str | None, data: bytes) -> DocumentInfo:
     """Parse and add (or replace) an uploaded document; its summary once published."""
     from peerqa.ingest.pipeline import index_documents
-    from peerqa.service.documents import admin_lock, bundled_ids, parse_upload
-    from peerqa.store import Store
+    from peerqa.service.documents import bundled_ids, parse_upload
+    from peerqa.store import Store, admin_lock
 
     try:
         parsed = parse_upload(filename, data, settings)
@@ -181,8 +181,8 @@ def upload(settings: Settings, filename: str | None, data: bytes) -> DocumentInf
 
 def delete(settings: Settings, document_id: str) -> None:
     from peerqa.ingest.pipeline import index_documents
-    from peerqa.service.documents import admin_lock, bundled_ids
-    from peerqa.store import Store
+    from peerqa.service.documents import bundled_ids
+    from peerqa.store import Store, admin_lock
 
     with admin_lock(settings):
         store = Store(settings)
@@ -201,7 +201,7 @@ def delete(settings: Settings, document_id: str) -> None:
 def reindex(settings: Settings) -> IngestReport:
     from peerqa.ingest.pipeline import ingest
     from peerqa.ingest.sources import SourceError
-    from peerqa.service.documents import admin_lock
+    from peerqa.store import admin_lock
 
     with admin_lock(settings):
         try:

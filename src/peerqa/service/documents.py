@@ -3,13 +3,10 @@ that must stay, and one writer at a time."""
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import NoReturn
@@ -28,7 +25,6 @@ from peerqa.store import IndexState
 MAX_NAME_CHARS = 120
 MAX_SUFFIX_CHARS = 16
 FALLBACK_STEM = "upload"
-LOCK_FILE = "admin.lock"
 _PATH_SEPARATORS = re.compile(r"[\\/]")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
@@ -92,13 +88,3 @@ def bundled_ids(settings: Settings, state: IndexState | None) -> set[str]:
     }
     return {d.id for d in state.documents if d.source in files} if state else set()
 
-
-@contextmanager
-def admin_lock(settings: Settings) -> Iterator[None]:
-    """One admin write at a time across every worker on the machine: a write reads the
-    live state and publishes the next one, so concurrent writers would drop each other's
-    changes."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.data_dir / LOCK_FILE, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
-        yield
