@@ -25,6 +25,12 @@ ProgrammeLetter = Literal["A", "B", "C", "D", "E", "F", "G"]
 KINDS: tuple[str, ...] = Kind.__args__
 STANCES: tuple[str, ...] = Stance.__args__
 ROLES: tuple[str, ...] = Role.__args__
+# How a role is said in an answer's attribution and a citation line.
+ROLE_WORDS = {
+    "programme_leader": "programme leader",
+    "peer_supporter": "peer supporter",
+    "peer_recipient": "peer support recipient",
+}
 PROGRAMMES: tuple[str, ...] = ProgrammeLetter.__args__
 
 

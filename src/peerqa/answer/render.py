@@ -25,14 +25,9 @@ from dataclasses import dataclass
 from peerqa.answer.evidence import Unit
 from peerqa.answer.profiles import Profile
 from peerqa.answer.question import Question, content_words
-from peerqa.models import Answer, Citation, Passage
+from peerqa.models import ROLE_WORDS, Answer, Citation, Passage
 
 NEAREST_HEADING = "Nearest evidence:"
-ROLE_WORDS = {
-    "programme_leader": "programme leader",
-    "peer_supporter": "peer supporter",
-    "peer_recipient": "peer support recipient",
-}
 _CELL = re.compile(r"[^|]+")
 _EMPTY_CELL = re.compile(r"^[\s√✓✔xX*-]*$")
 _CELL_SENTENCE = re.compile(r".+?(?:[.!?](?=\s+[A-Z])|$)")

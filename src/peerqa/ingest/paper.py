@@ -17,7 +17,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from peerqa.ingest.citations import cited_numbers, find_citations
-from peerqa.models import DocumentInfo, ParsedDocument, Passage, Programme, Reference
+from peerqa.models import (
+    ROLE_WORDS,
+    DocumentInfo,
+    ParsedDocument,
+    Passage,
+    Programme,
+    Reference,
+)
 from peerqa.segment import chunk_spans, sentence_spans, word_count
 
 # --- document structure -------------------------------------------------------------
@@ -81,11 +88,6 @@ ROLE_CODES = {
     "PS": "peer_supporter",
     "mentor": "peer_supporter",
     "PR": "peer_recipient",
-}
-ROLE_WORDS = {
-    "programme_leader": "programme leader",
-    "peer_supporter": "peer supporter",
-    "peer_recipient": "peer support recipient",
 }
 _ROLE_ALTERNATIVES = "|".join(ROLE_CODES)
 # "(Programme B, PL)", "(C, PR)", "(C, mentor)", "(D)", "(PS)"

@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from peerqa.answer.compose import compose
 from peerqa.config import Settings
-from peerqa.ingest.paper import ROLE_WORDS
 from peerqa.models import (
+    ROLE_WORDS,
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
