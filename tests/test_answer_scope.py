@@ -130,7 +130,7 @@ def test_without_a_focus_each_sentence_paper_is_named(index):
 
 
 def test_a_session_remembers_the_paper_it_is_on(index, tmp_path: Path):
-    from peerqa.models import AskRequest
+    from peerqa.service.schemas import AskRequest
 
     sessions = SessionStore(tmp_path / "sessions.sqlite3", 3600, 6)
     first = answer_turn(

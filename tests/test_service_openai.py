@@ -19,9 +19,10 @@ from openai.types.chat.completion_create_params import CompletionCreateParamsBas
 from pydantic import BaseModel
 
 from peerqa.config import REPO_ROOT, Settings
-from peerqa.models import Answer, ChatCompletionRequest
+from peerqa.models import Answer
 from peerqa.service.app import create_app
 from peerqa.service.openai_compat import PARAMETERS, parameter_table
+from peerqa.service.schemas import ChatCompletionRequest
 from tests.conftest import CORPUS_TEXT
 from tests.workers import serving_in_thread
 

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from peerqa.config import get_settings
-from peerqa.models import Filters, SearchResponse
+from peerqa.models import Filters
+from peerqa.service.schemas import SearchResponse
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 

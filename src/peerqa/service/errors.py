@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from peerqa.models import ErrorResponse
+from peerqa.service.schemas import ErrorResponse
 
 _DESCRIPTIONS = {
     401: "Admin key missing (`Authorization: Bearer KEY`)",

@@ -25,20 +25,18 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.types import Receive, Scope, Send
 
 from peerqa.config import Settings
-from peerqa.models import (
-    AskRequest,
-    AskResponse,
-    Challenge,
-    DocumentInfo,
-    Filters,
-    PassageInContext,
-    Programme,
-    SearchRequest,
-    SearchResponse,
-)
+from peerqa.models import DocumentInfo, Filters, Programme
 from peerqa.retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
 from peerqa.service.deps import fresh_index
 from peerqa.service.routes import answers, catalogue, evidence
+from peerqa.service.schemas import (
+    AskRequest,
+    AskResponse,
+    Challenge,
+    PassageInContext,
+    SearchRequest,
+    SearchResponse,
+)
 from peerqa.service.sessions import SessionStore
 
 NAME = "peerqa"

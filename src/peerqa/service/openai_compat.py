@@ -19,7 +19,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from peerqa.models import Answer, ChatCompletionRequest
+from peerqa.models import Answer
+from peerqa.service.schemas import ChatCompletionRequest
 
 # --- parameters --------------------------------------------------------------------------
 

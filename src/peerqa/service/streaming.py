@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from peerqa.models import ChatCompletionChunk, StreamDelta
+from peerqa.service.schemas import ChatCompletionChunk, StreamDelta
 
 PIECE_WORDS = 5  # words per streamed piece
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # no proxy buffering

@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from peerqa.answer.compose import DEFAULT_TOP_K, compose
 from peerqa.answer.scope import about
-from peerqa.models import AskRequest, AskResponse, Citation, StreamDelta
+from peerqa.models import Citation
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.service.deps import Index, Sessions, json_body
 from peerqa.service.errors import error_responses
 from peerqa.service.middleware import note_abstained
+from peerqa.service.schemas import AskRequest, AskResponse, StreamDelta
 from peerqa.service.sessions import SessionStore
 from peerqa.service.streaming import event_stream, pieces, ref, sse, stream_doc
 

@@ -8,9 +8,10 @@ from collections import Counter
 from fastapi import APIRouter
 
 from peerqa.ingest.mitigations import challenge_themes, load_mitigations, locate
-from peerqa.models import Challenge, DocumentInfo, Mitigation, Passage, Programme, ThemeSummary
+from peerqa.models import DocumentInfo, Passage, Programme
 from peerqa.service.deps import AppSettings, Index, ready_state
 from peerqa.service.errors import error_responses
+from peerqa.service.schemas import Challenge, Mitigation, ThemeSummary
 
 router = APIRouter(tags=["catalogue"], responses=error_responses(503))
 

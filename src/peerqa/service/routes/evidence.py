@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from peerqa.models import PassageInContext, SearchRequest, SearchResponse
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.service.deps import Index, json_body
 from peerqa.service.errors import error_responses
+from peerqa.service.schemas import PassageInContext, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["evidence"])
 

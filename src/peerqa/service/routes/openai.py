@@ -19,27 +19,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from peerqa.answer.compose import compose
 from peerqa.config import Settings
-from peerqa.models import (
-    ROLE_WORDS,
+from peerqa.models import ROLE_WORDS, Citation, study_label
+from peerqa.retrieval.hybrid import IndexNotReady, LiveIndex
+from peerqa.service.deps import AppSettings, Index, json_body
+from peerqa.service.errors import body_error, error_responses, openai_error
+from peerqa.service.middleware import note_abstained
+from peerqa.service.openai_compat import Unsupported, check_parameters, structured_content
+from peerqa.service.schemas import (
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChunkChoice,
     ChunkDelta,
-    Citation,
     CompletionChoice,
     FinishReason,
     ModelCard,
     ModelList,
     Usage,
-    study_label,
 )
-from peerqa.retrieval.hybrid import IndexNotReady, LiveIndex
-from peerqa.service.deps import AppSettings, Index, json_body
-from peerqa.service.errors import body_error, error_responses, openai_error
-from peerqa.service.middleware import note_abstained
-from peerqa.service.openai_compat import Unsupported, check_parameters, structured_content
 from peerqa.service.streaming import event_stream, pieces, ref, stream_doc
 
 MODEL = "peerqa"

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from peerqa.models import ChatCompletionRequest, ChatMessage, OpenAIRequest
 from peerqa.service.deps import AppSettings, Index
 from peerqa.service.errors import error_responses
 from peerqa.service.openai_compat import Parameter, Unsupported, refused
 from peerqa.service.routes.openai import MODEL, OpenAIErrorRoute, complete
+from peerqa.service.schemas import ChatCompletionRequest, ChatMessage, OpenAIRequest
 from peerqa.service.streaming import event_stream, pieces, sse, stream_doc
 
 router = APIRouter(tags=["openai"], route_class=OpenAIErrorRoute)
