@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 
-from peerqa.config import get_settings
+from peerqa.config import get_settings, go_offline
 from peerqa.models import Filters
 from peerqa.service.schemas import SearchResponse
+
+go_offline()  # the entry point: before any command loads a model
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 

@@ -12,11 +12,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Offline by default: no library may reach a model hub at run time.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Offline by default: no library may reach a model hub at run time. Set (where unset) by the
+# entry points and where the model is loaded, before huggingface_hub reads them at its import;
+# importing peerqa leaves the process environment alone.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def go_offline() -> None:
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 def bundled_model_path() -> Path:

@@ -27,7 +27,7 @@ from llama_index.core.schema import BaseNode, MetadataMode
 from pydantic import PrivateAttr
 from threadpoolctl import threadpool_limits
 
-from peerqa.config import get_settings
+from peerqa.config import get_settings, go_offline
 from peerqa.files import derived_dir, prune, write_aside
 from peerqa.onnx_encoder import (
     ModelTokenizer,
@@ -236,6 +236,7 @@ class MiniLMEmbedding(BaseEmbedding):
     _known: dict[str, np.ndarray] = PrivateAttr(default_factory=dict)
 
     def __init__(self, model_path: Path, **kwargs: Any) -> None:
+        go_offline()  # before transformers or huggingface_hub is first imported
         super().__init__(model_name=str(model_path), embed_batch_size=CHUNK_TEXTS, **kwargs)
         # Torch (and transformers, which imports it) load only when something needs them:
         # the export to ONNX, or embedding where ONNX is unavailable. A server over an

@@ -22,7 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from peerqa.config import Settings, get_settings
+from peerqa.config import Settings, get_settings, go_offline
 from peerqa.retrieval.hybrid import IndexNotReady, LiveIndex, UnknownFilterValue
 from peerqa.service import admin_worker
 from peerqa.service.docs import DESCRIPTION as DOCS_DESCRIPTION
@@ -99,6 +99,7 @@ class PeerQAApp(FastAPI):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    go_offline()  # an entry point of its own under uvicorn's factory
     settings = settings or get_settings()
 
     @asynccontextmanager
