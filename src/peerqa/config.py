@@ -10,7 +10,10 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# Runtime data (the bundled corpus, word lists, fitted artefacts) is package data, read from
+# PACKAGE_DIR; REPO_ROOT means something only in a checkout (tests, eval, dev tools).
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parents[1]
 
 # Offline by default: no library may reach a model hub at run time. Set (where unset) by the
 # entry points and where the model is loaded, before huggingface_hub reads them at its import;
@@ -39,7 +42,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     chroma_url: str | None = None
-    corpus_dir: Path = REPO_ROOT / "src/peerqa/corpus"
+    corpus_dir: Path = PACKAGE_DIR / "corpus"
     model_path: Path | None = None
     # Derived files made once per machine, e.g. the model exported to ONNX (peerqa/onnx_encoder.py).
     cache_dir: Path = Path.home() / ".cache" / "peerqa"

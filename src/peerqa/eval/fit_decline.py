@@ -54,9 +54,9 @@ from peerqa.answer.intent import (
     safety_rule,
     sense_rule,
 )
-from peerqa.config import REPO_ROOT
+from peerqa.config import PACKAGE_DIR, REPO_ROOT
 
-TRAINING = REPO_ROOT / "src/peerqa/eval" / "train" / "intent.jsonl"
+TRAINING = PACKAGE_DIR / "eval" / "train" / "intent.jsonl"
 FOLDS = 5
 SEED = 13
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
@@ -547,7 +547,7 @@ def choose_fitting(observations: Sequence[Observation], index) -> tuple[Fitting,
 
 def corpus_key() -> dict[str, str]:
     key = {}
-    for path in sorted((REPO_ROOT / "src/peerqa/corpus").glob("*.provenance.json")):
+    for path in sorted((PACKAGE_DIR / "corpus").glob("*.provenance.json")):
         key[path.name.removesuffix(".provenance.json")] = json.loads(path.read_text())["sha256"]
     return key
 

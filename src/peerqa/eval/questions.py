@@ -20,10 +20,10 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
-from peerqa.config import REPO_ROOT
+from peerqa.config import PACKAGE_DIR
 
-QUESTIONS_PATH = REPO_ROOT / "src/peerqa/eval" / "questions.jsonl"
-TEST_SPLIT_PATH = REPO_ROOT / "src/peerqa/eval" / "test_split.txt"
+QUESTIONS_PATH = PACKAGE_DIR / "eval" / "questions.jsonl"
+TEST_SPLIT_PATH = PACKAGE_DIR / "eval" / "test_split.txt"
 
 Category = Literal[
     "benefits",

@@ -21,7 +21,7 @@ from peerqa.answer.decline import load_thresholds
 from peerqa.answer.followup import MAX_TURNS
 from peerqa.answer.question import Question as Understood
 from peerqa.answer.question import understand
-from peerqa.config import REPO_ROOT, Settings, get_settings
+from peerqa.config import PACKAGE_DIR, Settings, get_settings
 from peerqa.eval.baselines import build_baselines
 from peerqa.eval.metrics import (
     BUDGET_WORDS,
@@ -54,7 +54,7 @@ from peerqa.ingest.pipeline import parse_sources
 from peerqa.models import Answer, ScoredPassage
 from peerqa.retrieval.hybrid import LiveIndex
 
-REPORTS_DIR = REPO_ROOT / "src/peerqa/eval" / "reports"
+REPORTS_DIR = PACKAGE_DIR / "eval" / "reports"
 RETRIEVE_K = 10
 OURS = "peerqa"
 SPLIT_NAMES = {"calibrate": "non-test", "test": "test"}
