@@ -25,7 +25,7 @@ def environ_after(code: str) -> dict[str, str]:
 
 
 def test_importing_the_library_sets_no_offline_flag():
-    after = environ_after("import peerqa.config, peerqa.models, peerqa.store, peerqa.embedding")
+    after = environ_after("import peerqa, peerqa.config, peerqa.models")
     assert not set(after) & set(OFFLINE_ENV)
 
 
