@@ -240,9 +240,7 @@ def test_lower_layers_never_import_the_answer_layer(package):
                 names = [node.module]
             if package == "peerqa" and path.name == "cli.py":
                 continue  # the CLI is an entry point over every layer
-            assert not any(
-                n == "peerqa.answer" or n.startswith("peerqa.answer.") for n in names
-            ), (
+            assert not any(n == "peerqa.answer" or n.startswith("peerqa.answer.") for n in names), (
                 f"{Path(path).relative_to(REPO_ROOT)} imports {names}"
             )
 

@@ -58,8 +58,7 @@ def test_the_product_declares_every_distribution_it_imports():
 
 def test_the_evaluation_declares_its_own_in_the_eval_extra():
     declared = {
-        distribution(d)
-        for d in PROJECT["dependencies"] + PROJECT["optional-dependencies"]["eval"]
+        distribution(d) for d in PROJECT["dependencies"] + PROJECT["optional-dependencies"]["eval"]
     }
     assert not undeclared(imported((PACKAGE / "eval").rglob("*.py")), declared)
 

@@ -466,6 +466,9 @@ def test_chat_page_sets_text_never_html_and_forbids_inline_script(client):
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     script = (REPO_ROOT / "src/peerqa/service" / "static" / "app.js").read_text(encoding="utf-8")
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", script)
-    assert Path(
-        REPO_ROOT / "src/peerqa/service" / "static" / "index.html"
-    ).read_text().count("<script") == 1
+    assert (
+        Path(REPO_ROOT / "src/peerqa/service" / "static" / "index.html")
+        .read_text()
+        .count("<script")
+        == 1
+    )

@@ -87,4 +87,3 @@ def bundled_ids(settings: Settings, state: IndexState | None) -> set[str]:
         for p in provenance_files(settings.corpus_dir)
     }
     return {d.id for d in state.documents if d.source in files} if state else set()
-
