@@ -134,7 +134,7 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
     """Above EXACT_MAX records the dense retrievers query Chroma's HNSW (overfetching for
     filters) and the ranker reads its cosines from Chroma; on this corpus both match the
     exact scan's."""
-    monkeypatch.setattr(hybrid, "EXACT_MAX", 0)
+    monkeypatch.setattr("peerqa.retrieval.dense.EXACT_MAX", 0)
     approximate = hybrid.LiveIndex(corpus_settings, embed_model=corpus_index.embed_model)
     assert approximate._dense.exact is None and approximate._dense_sentences.exact is None
     for question in QUESTIONS:

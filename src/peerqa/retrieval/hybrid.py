@@ -11,7 +11,6 @@ store's pointer, reloading when an ingest publishes a new generation.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,22 +20,23 @@ from functools import cached_property, partial
 from typing import Any
 
 import bm25s
-import chromadb
 import numpy as np
 import Stemmer
 from bm25s.tokenization import Tokenized
 from chromadb.errors import ChromaError
-from llama_index.core.llms import MockLLM
-from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
+from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from llama_index.retrievers.bm25 import BM25Retriever
 from threadpoolctl import threadpool_limits
 
 from peerqa.config import Settings, get_settings
 from peerqa.embedding import MiniLMEmbedding, QueryEncoding, load_embedding
 from peerqa.files import derived_dir
 from peerqa.models import Filters, Passage, ScoredPassage, Study
+from peerqa.retrieval.dense import DenseCollection, DenseFilter, DenseRetriever
 from peerqa.retrieval.expansion import expand
+from peerqa.retrieval.filters import Column, chroma_where
+from peerqa.retrieval.fusion import FUSION_MODE, HybridFusion  # noqa: F401 (tests read it)
+from peerqa.retrieval.keyword import TOKEN_PATTERN, KeywordRetriever
 from peerqa.retrieval.late import TokenVectors, load_views, passage_order
 from peerqa.retrieval.programmes import ProgrammeFinder
 from peerqa.retrieval.ranker import (
@@ -66,16 +66,12 @@ from peerqa.store import (
 )
 
 CANDIDATES = 30  # per retriever, before fusion
-# Min-max normalised scores summed across retrievers beat RRF on the curated set (Recall@5
-# and MRR@10); weighting them did not generalise.
-FUSION_MODE = "relative_score"
 # The top hit's theme (one of the paper's Results themes: its paragraphs and the quotes
 # of Tables 3-4 that illustrate them) is taken as the question's topic, and every hit of
 # that theme gains THEME_FEEDBACK times the top hit's score: the quote behind a claim
 # joins the claim. The top hit gains most and stays first. Chosen on the calibrate split
 # over 0.1-0.8 (Recall@5 and nDCG@10 rose, MRR@10 held).
 THEME_FEEDBACK = 0.3
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default
 # Tries at loading the live generation while other processes keep publishing and dropping.
 LOAD_ATTEMPTS = 3
 # A document filter's own Corpus (BM25, idf) is built at its first search and kept, for
@@ -101,312 +97,6 @@ class LoadedNode(TextNode):
     @cached_property
     def hash(self) -> str:
         return TextNode.hash.fget(self)  # type: ignore[attr-defined]
-
-
-class KeywordRetriever(BM25Retriever):
-    """llama-index's BM25 (bm25s over the nodes' embedded content), queried as its
-    `_retrieve` does, except that:
-    - hits resolve to the in-memory nodes by position; the library rebuilds each hit from
-      its JSON dict (~1.5 ms a query) and keeps that dict corpus in memory;
-    - the filter mask stays a numpy array (the library's is a Python list, converted per
-      query: milliseconds at 100k passages);
-    - zero-score hits are dropped: bm25s returns k results even when a filter mask or the
-      query leaves fewer real matches, and those must not reach fusion.
-    """
-
-    nodes: list[TextNode]
-    mask: np.ndarray | None = None
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        tokens = bm25s.tokenize(
-            query_bundle.query_str,
-            stemmer=self.stemmer if not self.skip_stemming else None,
-            token_pattern=self.token_pattern,
-            show_progress=False,
-        )
-        indexes, scores = self.bm25.retrieve(
-            tokens, k=self.similarity_top_k, show_progress=False, weight_mask=self.mask
-        )
-        return [
-            NodeWithScore(node=self.nodes[int(i)], score=float(score))
-            for i, score in zip(indexes[0], scores[0], strict=True)
-            if score > 0.0
-        ]
-
-
-# A filtered dense search asks HNSW for OVERFETCH_SLACK times the neighbours it expects
-# to pass the filter (from the filter's share of passages) and filters them in memory;
-# failing that (a narrow filter, or too few passed) it asks Chroma for the nearest among
-# the ids that pass. Chroma's own `where` evaluates the filter over every record's
-# metadata: at 10k passages kind=quote costs ~160 ms that way, 18 ms by ids, and ~15 ms
-# overfetched (2.5 ms unfiltered).
-OVERFETCH_SLACK = 2.0
-OVERFETCH_MAX = 1000  # neighbours; past ~1000 an HNSW query slows sharply
-IDS_MAX = 50_000  # ids per query; beyond, Chroma's `where`
-
-
-@dataclass(frozen=True)
-class DenseFilter:
-    """An active filter for dense search over one collection: Chroma's `where`, and the
-    same filter as a mask over the generation's passages (filtered keys are copied onto
-    sentences at ingest, so a sentence passes when its passage does)."""
-
-    where: dict[str, Any]
-    mask: np.ndarray  # bool, by passage position
-    position: dict[str, int]  # passage id -> position
-    members: Callable[[int], Sequence[str]]  # the collection's ids of a passage, by position
-    passage_of: Callable[[str], str]  # collection id -> passage id
-
-    def passes(self, record_id: str) -> bool:
-        i = self.position.get(self.passage_of(record_id))
-        return i is not None and bool(self.mask[i])
-
-    def ids(self) -> list[str]:
-        return [rid for i in np.flatnonzero(self.mask) for rid in self.members(int(i))]
-
-
-def nearest(
-    collection: chromadb.Collection,
-    query_bundle: QueryBundle,
-    k: int,
-    size: int,
-    dense_filter: DenseFilter | None = None,
-) -> list[tuple[str, float]]:
-    """The k nearest (id, score) that pass the filter in a collection of `size` records,
-    scored like ChromaVectorStore: exp(-distance).
-
-    Ids and distances only: every passage is in memory already, and fetching documents
-    and metadata with the hits (as ChromaVectorStore does) costs ~4 ms for 30 passages
-    and ~8 ms for 90 sentences against ~1 ms without them.
-    """
-    if dense_filter is None:
-        return _query(collection, query_bundle, k)
-    share = float(dense_filter.mask.mean()) if dense_filter.mask.size else 0.0
-    if not share:
-        return []  # no passage passes
-    fetch = min(math.ceil(k * OVERFETCH_SLACK / share), size)
-    if fetch <= OVERFETCH_MAX:
-        hits = _query(collection, query_bundle, fetch)
-        passing = [(rid, s) for rid, s in hits if dense_filter.passes(rid)]
-        # Exact when k pass (a closer passing vector would be among the hits) or when the
-        # hits were the whole collection.
-        if len(passing) >= k or fetch == size:
-            return passing[:k]
-    ids = dense_filter.ids()
-    if len(ids) <= IDS_MAX:
-        return _query(collection, query_bundle, k, ids=ids) if ids else []
-    return _query(collection, query_bundle, k, where=dense_filter.where)
-
-
-def _query(
-    collection: chromadb.Collection,
-    query_bundle: QueryBundle,
-    k: int,
-    where: dict | None = None,
-    ids: list[str] | None = None,
-) -> list[tuple[str, float]]:
-    got = collection.query(
-        query_embeddings=[query_bundle.embedding],
-        n_results=k,
-        where=where,
-        ids=ids,
-        include=["distances"],
-    )
-    return [(rid, math.exp(-d)) for rid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
-
-
-# Up to EXACT_MAX records a collection is searched exactly, over its vectors held in
-# memory, instead of by Chroma's HNSW. Chroma inserts into HNSW in parallel and in hash
-# order, so every process that loads a collection builds a different approximate graph:
-# on the bundled corpus 1-5 of 300 queries lose a true top-30 passage, and with 32
-# threads an uploaded passage fell out of the top 100 after a restart. At this size the
-# scan is exact, the same in every process, and faster (~0.1 ms vs ~1.2 ms a query);
-# 10k records hold 15 MB.
-EXACT_MAX = 10_000
-
-
-@dataclass(frozen=True)
-class ExactVectors:
-    """A small collection's vectors as unit rows, with each record's passage position."""
-
-    ids: list[str]
-    unit: np.ndarray  # float32, one unit row per record
-    passage: np.ndarray  # int, the position of each record's passage
-
-    @classmethod
-    def load(
-        cls, collection: chromadb.Collection, position: dict[str, int], passage_of: Callable
-    ) -> ExactVectors:
-        got = collection.get(include=["embeddings"])
-        keep = [i for i, rid in enumerate(got["ids"]) if passage_of(rid) in position]
-        vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)[keep]
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return cls(
-            ids=[got["ids"][i] for i in keep],
-            unit=vectors / np.where(norms > 0, norms, 1.0),
-            passage=np.asarray([position[passage_of(got["ids"][i])] for i in keep], dtype=int),
-        )
-
-    @cached_property
-    def rows(self) -> list[np.ndarray]:
-        """Each passage's rows, by passage position (up to the last with a record)."""
-        order = np.argsort(self.passage, kind="stable")
-        size = int(self.passage.max()) + 1 if len(self.passage) else 0
-        bounds = np.searchsorted(self.passage[order], np.arange(size + 1))
-        return [order[bounds[p] : bounds[p + 1]] for p in range(size)]
-
-    def nearest(
-        self, embedding: Sequence[float], k: int, mask: np.ndarray | None = None
-    ) -> list[tuple[str, float]]:
-        """The k nearest (id, score) whose passage passes `mask`, scored as `nearest`
-        scores Chroma's hits: exp(-cosine distance)."""
-        query = np.asarray(embedding, dtype=np.float32)
-        similarity = self.unit @ (query / (np.linalg.norm(query) or 1.0))
-        candidates = (
-            np.arange(len(self.ids)) if mask is None else np.flatnonzero(mask[self.passage])
-        )
-        k = min(k, len(candidates))
-        if not k:
-            return []
-        best = candidates[np.argpartition(-similarity[candidates], k - 1)[:k]]
-        best = best[np.argsort(-similarity[best], kind="stable")]
-        scores = np.exp(similarity[best].astype(np.float64) - 1.0).tolist()
-        return [(self.ids[i], s) for i, s in zip(best.tolist(), scores, strict=True)]
-
-
-@dataclass(frozen=True)
-class Column:
-    """One filterable key over a generation's passages, by position: each passage's value
-    as a code into the sorted distinct values ("" for none). Codes, not strings: at 100k
-    passages a column of strings costs tens of MB, its codes 400 kB."""
-
-    values: np.ndarray  # sorted distinct values
-    codes: np.ndarray  # int32, one per passage
-
-    @classmethod
-    def of(cls, values: Sequence[str]) -> Column:
-        distinct, codes = np.unique(np.asarray(values, dtype=object), return_inverse=True)
-        return cls(distinct, codes.astype(np.int32))
-
-    def mask(self, wanted: Sequence[str]) -> np.ndarray:
-        """The passages whose value is one of `wanted`."""
-        return np.isin(self.codes, np.flatnonzero(np.isin(self.values, list(wanted))))
-
-    def vocabulary(self) -> list[str]:
-        return [v for v in self.values.tolist() if v]
-
-    def __contains__(self, value: str) -> bool:
-        i = int(np.searchsorted(self.values, value))
-        return bool(value) and i < len(self.values) and self.values[i] == value
-
-
-@dataclass(frozen=True)
-class DenseCollection:
-    """One collection of a generation, for dense search: its records are passages or the
-    sentences of passages (`passage_of`, `fetch` records asked per passage wanted). Up
-    to EXACT_MAX records it is searched exactly over its vectors in memory, above by
-    Chroma's HNSW."""
-
-    collection: chromadb.Collection
-    size: int
-    exact: ExactVectors | None
-    passage_of: Callable[[str], str]
-    fetch: int
-
-    @classmethod
-    def load(
-        cls,
-        collection: chromadb.Collection,
-        size: int,
-        position: dict[str, int],
-        passage_of: Callable[[str], str],
-        fetch: int,
-    ) -> DenseCollection:
-        exact = ExactVectors.load(collection, position, passage_of) if size <= EXACT_MAX else None
-        return cls(collection, size, exact, passage_of, fetch)
-
-    def nearest(
-        self, query_bundle: QueryBundle, k: int, dense_filter: DenseFilter | None
-    ) -> list[tuple[str, float]]:
-        if self.exact is not None:
-            mask = dense_filter.mask if dense_filter else None
-            return self.exact.nearest(query_bundle.embedding, k, mask)
-        return nearest(self.collection, query_bundle, k, self.size, dense_filter)
-
-
-class DenseRetriever(BaseRetriever):
-    """Dense search over one collection (the query bundle carries the query's embedding);
-    a passage scores as its best record: itself, or its best sentence."""
-
-    def __init__(
-        self,
-        dense: DenseCollection,
-        passages: dict[str, TextNode],
-        top_k: int,
-        dense_filter: DenseFilter | None,
-    ):
-        super().__init__()
-        self._dense, self._passages, self._top_k, self._filter = (
-            dense,
-            passages,
-            top_k,
-            dense_filter,
-        )
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        best: dict[str, float] = {}
-        hits = self._dense.nearest(query_bundle, self._dense.fetch * self._top_k, self._filter)
-        for rid, score in hits:
-            pid = self._dense.passage_of(rid)
-            best[pid] = max(best.get(pid, 0.0), score)
-        ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=True)[: self._top_k]
-        return [
-            NodeWithScore(node=self._passages[pid], score=score)
-            for pid, score in ranked
-            if pid in self._passages
-        ]
-
-
-class HybridFusion(QueryFusionRetriever):
-    """QueryFusionRetriever (one query, no LLM) over peerqa's own retrievers, plus more
-    rankings to fuse: each of `late` ranks the passages they found (late interaction,
-    retrieval/late.py).
-
-    It calls each retriever's `_retrieve`, not `retrieve`: the search is instrumented
-    once, by this retriever's `retrieve`, and the per-retriever events, callback traces
-    and IndexNode recursion `retrieve` adds (~0.15 ms a retriever: a signature bind, two
-    uuid4s, pydantic events) have nothing to do for hits that are distinct TextNodes.
-    """
-
-    late: Sequence[Callable[[list[TextNode]], list[NodeWithScore]]] = ()
-    # Takes the whole fused ranking, each ranking's (id, raw score) best first (by its
-    # position among retrievers and late rankings) and similarity_top_k; returns the best
-    # that many.
-    rerank: (
-        Callable[[list[NodeWithScore], list[list[tuple[str, float]]], int], list[NodeWithScore]]
-        | None
-    ) = None
-
-    def _relative_score_fusion(
-        self, results: dict[tuple[str, int], list[NodeWithScore]], dist_based: bool | None = False
-    ) -> list[NodeWithScore]:
-        # Before fusion normalises the scores in place.
-        raw = [[(h.node.node_id, h.score or 0.0) for h in hits] for hits in results.values()]
-        fused = super()._relative_score_fusion(results, dist_based)
-        return self.rerank(fused, raw, self.similarity_top_k) if self.rerank else fused
-
-    def _run_sync_queries(
-        self, queries: list[QueryBundle]
-    ) -> dict[tuple[str, int], list[NodeWithScore]]:
-        (query,) = queries  # num_queries=1
-        results = {
-            (query.query_str, i): retriever._retrieve(query)
-            for i, retriever in enumerate(self._retrievers)
-        }
-        found = list({h.node.node_id: h.node for hits in results.values() for h in hits}.values())
-        for i, rank in enumerate(self.late, len(self._retrievers)):
-            results[(query.query_str, i)] = rank(found)
-        return results
 
 
 @dataclass(frozen=True)
@@ -568,13 +258,7 @@ class LiveIndex:
         # Values the layers above keep for this generation (answer.sentences.bank_for): a
         # new dict per load, so a view never inherits its predecessor's.
         self.generation_values: dict[str, Any] = {}
-        self._fusion_template = HybridFusion(
-            [self._corpus.keyword],
-            llm=_NO_LLM,  # num_queries=1: no query generation, the LLM is never called
-            num_queries=1,
-            mode=FUSION_MODE,
-            use_async=False,
-        )
+        self._fusion_template = HybridFusion.template(self._corpus.keyword)
         self._dense = DenseCollection.load(collection, len(nodes), self._position, str, fetch=1)
         self._centroids = self._document_centroids()
         sentences = self.store.collection(sentence_collection(collection.name))
@@ -687,7 +371,7 @@ class LiveIndex:
         mask = self._mask(active)
         passage_filter = sentence_filter = None
         if mask is not None:
-            where = _chroma_where(active)
+            where = chroma_where(active)
             passage_filter = DenseFilter(
                 where, mask, self._position, self._passage_id, self._dense.passage_of
             )
@@ -739,18 +423,14 @@ class LiveIndex:
         top_k: int,
         late: Sequence[Callable[[list[TextNode]], list[NodeWithScore]]] = (),
     ) -> HybridFusion:
-        """The generation's fusion retriever, copied over this request's retrievers (and
-        late rankings) with equal weights, as its constructor sets them. Copied, not
-        constructed: the constructor probes for langchain with two failing imports under
-        Python's import lock, 14% of the server's time at concurrency 16."""
-        fusion = copy(self._fusion_template)
-        fusion._retrievers = retrievers
-        rankings = len(retrievers) + len(late)
-        fusion._retriever_weights = [1.0 / rankings] * rankings
-        fusion.similarity_top_k = top_k
-        fusion.late = late
-        fusion.rerank = lambda hits, _rankings, k: self._theme_feedback(hits)[:k]
-        return fusion
+        """The generation's fusion retriever over this request's retrievers (and late
+        rankings), ranking by theme feedback until a search sets its own `rerank`."""
+        return self._fusion_template.over(
+            retrievers,
+            top_k,
+            late,
+            lambda hits, _rankings, k: self._theme_feedback(hits)[:k],
+        )
 
     def _late_ranking(
         self, view: TokenVectors, query_tokens: np.ndarray, nodes: list[TextNode]
@@ -1064,9 +744,6 @@ class LiveIndex:
         )
 
 
-_NO_LLM = MockLLM()
-
-
 def _evidence(question: str, passage: Passage, papers: Collection[str] = ()) -> bool:
     """Whether a passage may answer a question that does not ask about literature: any
     but a reference entry, unless the question names its first author, and that author
@@ -1074,11 +751,3 @@ def _evidence(question: str, passage: Passage, papers: Collection[str] = ()) -> 
     if passage.kind != "reference":
         return True
     return names_author(question, passage.text) and first_author(passage.text) not in papers
-
-
-def _chroma_where(active: dict[str, list[str]]) -> dict[str, Any] | None:
-    """API filters as a Chroma `where`: OR within a key ($in), AND across keys."""
-    clauses: list[dict[str, Any]] = [{k: {"$in": list(v)}} for k, v in active.items()]
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
