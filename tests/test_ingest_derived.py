@@ -75,8 +75,8 @@ def test_a_fresh_cache_dir_loads_the_token_vectors_ingest_made(small, notes_dir,
     passages = [index.passages[pid] for pid in index.order]
     model = index.embed_model
     # The text view is made of the sentences' tokens (retrieval.late.text_rows).
-    made = (text_rows(passages, model), model.token_vectors(index._late[1].text))
-    for view, read, rows in zip(index._late, LATE_VIEWS, made, strict=True):
+    made = (text_rows(passages, model), model.token_vectors(index._view._late[1].text))
+    for view, read, rows in zip(index._view._late, LATE_VIEWS, made, strict=True):
         assert view.text == [read(p) for p in passages]
         for got, want in zip(view.rows(), rows, strict=True):
             assert got.shape == want.shape
@@ -124,7 +124,7 @@ def test_a_generation_without_stored_token_vectors_still_loads(small, notes_dir,
         path.unlink()
     cache = tmp_path / "cache"
     index = LiveIndex(small.model_copy(update={"cache_dir": cache}))
-    assert len(index._late) == 2 and len(list(cache.glob("late-*.npz"))) == 1
+    assert len(index._view._late) == 2 and len(list(cache.glob("late-*.npz"))) == 1
 
 
 def test_a_server_process_starts_on_a_fresh_cache_dir_without_torch(small, notes_dir, tmp_path):
@@ -144,7 +144,7 @@ def test_a_server_process_starts_on_a_fresh_cache_dir_without_torch(small, notes
         "from peerqa.retrieval.hybrid import LiveIndex\n"
         "index = LiveIndex()\n"
         "hits = index.search('boundary training for peer volunteers', top_k=1)\n"
-        "print(len(index._late), hits[0].document, index.embed_model.query_backend,"
+        "print(len(index._view._late), hits[0].document, index.embed_model.query_backend,"
         " 'torch' in sys.modules)\n"
     )
     run = subprocess.run(

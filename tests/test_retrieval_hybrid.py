@@ -136,7 +136,8 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
     exact scan's."""
     monkeypatch.setattr("peerqa.retrieval.dense.EXACT_MAX", 0)
     approximate = hybrid.LiveIndex(corpus_settings, embed_model=corpus_index.embed_model)
-    assert approximate._dense.exact is None and approximate._dense_sentences.exact is None
+    far = approximate._view
+    assert far._dense.exact is None and far._dense_sentences.exact is None
     for question in QUESTIONS:
         for filters in (None, Filters(kind=["quote"]), Filters(stance=["challenge"])):
             want = {p.id for p in corpus_index.search(question, 5, filters)}
@@ -147,7 +148,7 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
     positions = list(range(0, len(view.order), 5))
     vector = corpus_index.encode(QUESTIONS[0]).vector
     dense, sentence = view._cosines(vector, positions)
-    far_dense, far_sentence = approximate._view._cosines(vector, positions)
+    far_dense, far_sentence = far._cosines(vector, positions)
     assert far_dense == pytest.approx(dense, abs=1e-5)
     assert far_sentence == pytest.approx(sentence, abs=1e-5)
     unit = np.asarray(vector) / np.linalg.norm(vector)

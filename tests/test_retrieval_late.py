@@ -116,7 +116,7 @@ def test_above_late_max_passages_search_fuses_without_late_interaction(corpus_in
         "_fusion",
         lambda r, k, rankings: fused.append(rankings) or view._fusion(r, k, rankings),
     )
-    hits = large._search("How do programmes match mentors with patients?", 5)
+    hits = large.search("How do programmes match mentors with patients?", 5)
     assert len(hits) == 5 and fused == [[]]
 
 

@@ -18,7 +18,7 @@ from typing import TypeVar
 import numpy as np
 
 from peerqa.models import Passage
-from peerqa.retrieval.hybrid import LOADED_HOOKS, LiveIndex
+from peerqa.retrieval.hybrid import LOADED_HOOKS, LiveIndex, Snapshot
 from peerqa.segment import sentence_spans, word_count
 
 T = TypeVar("T")
@@ -174,11 +174,11 @@ def bank_for(index: LiveIndex) -> SentenceBank:
         return bank
     bank = values.get(_BANK_KEY)
     if bank is None:
-        bank = values.setdefault(_BANK_KEY, SentenceBank(index._view or index, weak=False))
+        bank = values.setdefault(_BANK_KEY, SentenceBank(index.snapshot, weak=False))
     return bank
 
 
-def warm(view: LiveIndex, live: LiveIndex | None) -> None:
+def warm(view: Snapshot, live: Snapshot | None) -> None:
     """Make a new generation's per-generation values (every `derived` value asked of
     earlier generations, the vocabulary) on the thread that loads it, before it is
     swapped in (retrieval.hybrid.LOADED_HOOKS): made by the first question after a

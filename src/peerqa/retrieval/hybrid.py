@@ -5,8 +5,11 @@ asks about literature (or names their first author, when that is no indexed pape
 the fitted ranker (retrieval/ranker.py) reorders the best ranker.POOL by features of
 every ranking.
 
-`LiveIndex` is loaded once per process (model, BM25, passage table) and follows the
-store's pointer, reloading when an ingest publishes a new generation.
+A `Snapshot` is one generation loaded (passages, BM25, vectors, filter columns, ranker)
+and searched; `LiveIndex`, made once per process with the model, holds the live snapshot
+and swaps in a new one when an ingest publishes a new generation. Dense search, BM25,
+fusion and filter columns are their own modules (dense.py, keyword.py, fusion.py,
+filters.py).
 """
 
 from __future__ import annotations
@@ -81,13 +84,13 @@ CORPORA_KEPT = 16
 CORPUS_MAX = 20_000
 
 
-# Called with each generation's view, and the live one it replaces (None at the first
+# Called with each generation's snapshot, and the live one it replaces (None at the first
 # load), once the new one is loaded and before it is swapped in, on
 # the thread that loads it (an admin route's, or a background one: never a search's). The
 # layers above make their per-generation values there (answer.sentences), so the first
 # request after a publish finds them made instead of making them itself (~0.5 s at a few
 # user papers).
-LOADED_HOOKS: list[Callable[[LiveIndex, LiveIndex | None], None]] = []
+LOADED_HOOKS: list[Callable[[Snapshot, Snapshot | None], None]] = []
 
 
 class LoadedNode(TextNode):
@@ -125,69 +128,23 @@ class UnknownFilterValue(ValueError):
         super().__init__(f"filters.{key}: unknown value {value!r}")
 
 
-class LiveIndex:
+class Snapshot:
+    """One generation of the index as loaded (passages, BM25, vectors, filter columns,
+    ranker, late-interaction views), and search over it: a search runs on one snapshot
+    from start to end. Built aside by LiveIndex and not changed once built (its caches
+    aside, and `ranked_by`'s ranker); the next generation is a new snapshot."""
+
     def __init__(
         self,
-        settings: Settings | None = None,
-        store: Store | None = None,
-        embed_model: MiniLMEmbedding | None = None,
+        settings: Settings,
+        store: Store,
+        embed_model: MiniLMEmbedding,
+        state: IndexState,
+        previous: Snapshot | None = None,
     ):
-        self.settings = settings or get_settings()
-        self.store = store or Store(self.settings)
-        self.embed_model = embed_model or load_embedding()
-        # numpy's BLAS on one thread: searches multiply small matrices (late interaction),
-        # where a second OpenBLAS thread only spins against concurrent requests for the
-        # cores; measured 0.55 ms a search on one thread, 1.24 ms on two.
-        threadpool_limits(1, user_api="blas")
-        self._lock = threading.Lock()
-        self.state: IndexState | None = None
-        # The loaded generation as one object: a search runs on it from start to end.
-        self._view: LiveIndex | None = None
-        self.refresh()
-
-    # -- loading -----------------------------------------------------------
-    def refresh(self, wait: bool = True) -> bool:
-        """Load the live generation if the pointer moved; True when it did.
-
-        Safe from request threads while other processes publish: the generation is built
-        aside and swapped in whole, so a search never mixes two; the pointer is read again
-        under the lock, so a thread that read it earlier never loads an older generation;
-        and one dropped while it loads (two publishes since) sends it back to the pointer.
-        With `wait` False, a thread that finds another loading returns at once and serves
-        the loaded generation meanwhile (a request during an upload: the load takes
-        seconds); with nothing loaded yet it waits.
-        """
-        state = self.store.state()
-        if state is None or (self.state and state.collection == self.state.collection):
-            return False
-        if not self._lock.acquire(blocking=wait or self.state is None):
-            return False
-        try:
-            for attempt in range(LOAD_ATTEMPTS):
-                state = self.store.state()
-                if state is None or (self.state and state.collection == self.state.collection):
-                    return False  # another thread loaded it meanwhile
-                view = copy(self)
-                view._view = None  # a view is only searched, never swapped: no chain of them
-                try:
-                    view._load(state)
-                except ChromaError:
-                    if attempt + 1 == LOAD_ATTEMPTS:
-                        raise
-                    continue
-                # The view searches itself: the hooks may answer over it before it is live.
-                view._view = view
-                for hook in LOADED_HOOKS:
-                    hook(view, self._view)
-                # What the routes read (state, passages, order...), then the view itself.
-                self.__dict__.update({k: v for k, v in view.__dict__.items() if k != "_view"})
-                self._view = view
-                return True
-            return False
-        finally:
-            self._lock.release()
-
-    def _load(self, state: IndexState) -> None:
+        """Load `state`'s generation; `previous` (the live snapshot) lends what carries
+        over between generations (late-interaction rows of unchanged passages)."""
+        self.settings, self.store, self.embed_model = settings, store, embed_model
         collection = self.store.collection(state.collection)
         passages = sorted(self.store.passages(collection), key=passage_order)
         nodes = [passage_to_node(p, LoadedNode) for p in passages]
@@ -256,7 +213,7 @@ class LiveIndex:
         self._sentence_ids: list[list[str] | None] = [None] * len(self.order)
         self._programmes = ProgrammeFinder(state.programmes)
         # Values the layers above keep for this generation (answer.sentences.bank_for): a
-        # new dict per load, so a view never inherits its predecessor's.
+        # new dict per load, so a snapshot never inherits its predecessor's.
         self.generation_values: dict[str, Any] = {}
         self._fusion_template = HybridFusion.template(self._corpus.keyword)
         self._dense = DenseCollection.load(collection, len(nodes), self._position, str, fetch=1)
@@ -277,7 +234,7 @@ class LiveIndex:
         self._late = load_views(
             passages,
             self.embed_model,
-            getattr(self, "_late", ()),
+            previous._late if previous is not None else (),
             self.settings.cache_dir,
             stored=derived_dir(self.settings.data_dir, self.settings.collection_prefix),
         )
@@ -285,16 +242,18 @@ class LiveIndex:
 
     @property
     def ready(self) -> bool:
-        return self.state is not None
+        return True
 
     def require(self) -> None:
-        if not self.ready:
-            raise IndexNotReady("the index is empty: run `peerqa ingest` first")
+        """A snapshot is loaded: nothing to require."""
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self
 
     # -- lookups -----------------------------------------------------------
     def vocabulary(self) -> dict[str, list[str]]:
         """Values present for each filterable key (validates filters, fills UI menus)."""
-        self.require()
         return {k: column.vocabulary() for k, column in self._columns.items()}
 
     def select(self, values: dict[str, list[str]], limit: int) -> list[Passage]:
@@ -314,25 +273,14 @@ class LiveIndex:
             for pid in (prev_id, next_id)
         )
 
-    @contextmanager
-    def ranked_by(self, ranker: Ranker | None) -> Iterator[None]:
-        """Search with another fitted ranker for a while (fitting scripts: one not fitted
-        on the question asked). Not for serving: it changes the live view."""
-        self.require()
-        view = self._view
-        saved = view.ranker
-        view.ranker = ranker
-        try:
-            yield
-        finally:
-            view.ranker = saved
+    def study(self, document: str) -> Study | None:
+        """The citation metadata of a document in the index (API.md "Citation metadata")."""
+        return self._studies.get(document)
 
     # -- search ------------------------------------------------------------
     def encode(self, query: str) -> QueryEncoding:
-        """What `search` embeds for `query` (its expansion), for callers that reuse the
-        vector: `search(query, encoding=index.encode(query))` returns what
-        `search(query)` does."""
-        return self.embed_model.encode_query(expand(query))
+        """What `search` embeds for `query` (LiveIndex.encode)."""
+        return encode(self.embed_model, query)
 
     def search(
         self,
@@ -341,31 +289,9 @@ class LiveIndex:
         filters: Filters | None = None,
         encoding: QueryEncoding | None = None,
     ) -> list[ScoredPassage]:
-        """The top_k passages for `query`; `encoding` (from `encode`, or a caller's own
-        blend of vectors) replaces the query's embedding, BM25 still reads `query`."""
-        self.require()
-        view = self._view
-        assert view is not None  # require() guarantees it
-        try:
-            return view._search(query, top_k, filters, encoding)
-        except ChromaError:
-            if view is self:
-                raise  # a view (searched by LOADED_HOOKS, under the loading lock) never loads
-            # Its collections were dropped, maybe mid-query: another process published
-            # twice since this one last read the pointer. Serve the live generation.
-            self.refresh()
-            live = self._view
-            if live is None or live is view:
-                raise
-            return live._search(query, top_k, filters, encoding)
-
-    def _search(
-        self,
-        query: str,
-        top_k: int = 5,
-        filters: Filters | None = None,
-        encoding: QueryEncoding | None = None,
-    ) -> list[ScoredPassage]:
+        """The top_k passages for `query` in this generation; `encoding` (from `encode`,
+        or a caller's own blend of vectors) replaces the query's embedding, BM25 still
+        reads `query`."""
         active = self._validate(filters)
         corpus = self._corpus_for(active.get("document"))
         mask = self._mask(active)
@@ -730,10 +656,6 @@ class LiveIndex:
             mask &= self._columns[key].mask(values)
         return mask
 
-    def study(self, document: str) -> Study | None:
-        """The citation metadata of a document in the index (API.md "Citation metadata")."""
-        return getattr(self, "_studies", {}).get(document)
-
     def _scored(self, hit: NodeWithScore) -> ScoredPassage:
         passage = self.passages[hit.node.node_id]
         return ScoredPassage(
@@ -742,6 +664,161 @@ class LiveIndex:
             score=round(hit.score or 0.0, 6),
             study=self.study(passage.document),
         )
+
+
+class LiveIndex:
+    """The live generation of a store, for one process: the Snapshot searches read, and
+    the next one swapped in (one assignment) when an ingest publishes a new generation.
+    Model and store stay; everything of a generation lives in its snapshot."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        store: Store | None = None,
+        embed_model: MiniLMEmbedding | None = None,
+    ):
+        self.settings = settings or get_settings()
+        self.store = store or Store(self.settings)
+        self.embed_model = embed_model or load_embedding()
+        # numpy's BLAS on one thread: searches multiply small matrices (late interaction),
+        # where a second OpenBLAS thread only spins against concurrent requests for the
+        # cores; measured 0.55 ms a search on one thread, 1.24 ms on two.
+        threadpool_limits(1, user_api="blas")
+        self._lock = threading.Lock()
+        # The loaded generation: read once by a search, which runs on it to the end.
+        self._view: Snapshot | None = None
+        self.refresh()
+
+    # -- loading -----------------------------------------------------------
+    def refresh(self, wait: bool = True) -> bool:
+        """Load the live generation if the pointer moved; True when it did.
+
+        Safe from request threads while other processes publish: the generation is built
+        aside and swapped in whole, so a search never mixes two; the pointer is read again
+        under the lock, so a thread that read it earlier never loads an older generation;
+        and one dropped while it loads (two publishes since) sends it back to the pointer.
+        With `wait` False, a thread that finds another loading returns at once and serves
+        the loaded generation meanwhile (a request during an upload: the load takes
+        seconds); with nothing loaded yet it waits.
+        """
+        state = self.store.state()
+        if state is None or (self.state and state.collection == self.state.collection):
+            return False
+        if not self._lock.acquire(blocking=wait or self.state is None):
+            return False
+        try:
+            for attempt in range(LOAD_ATTEMPTS):
+                state = self.store.state()
+                if state is None or (self.state and state.collection == self.state.collection):
+                    return False  # another thread loaded it meanwhile
+                live = self._view
+                try:
+                    view = Snapshot(self.settings, self.store, self.embed_model, state, live)
+                except ChromaError:
+                    if attempt + 1 == LOAD_ATTEMPTS:
+                        raise
+                    continue
+                # The hooks may answer over the new snapshot before it is live.
+                for hook in LOADED_HOOKS:
+                    hook(view, live)
+                self._view = view
+                return True
+            return False
+        finally:
+            self._lock.release()
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The live generation (None before the first ingest)."""
+        return self._view
+
+    @property
+    def state(self) -> IndexState | None:
+        view = self._view
+        return view.state if view is not None else None
+
+    @property
+    def passages(self) -> dict[str, Passage]:
+        return self._loaded().passages
+
+    @property
+    def order(self) -> list[str]:
+        return self._loaded().order
+
+    @property
+    def generation_values(self) -> dict[str, Any] | None:
+        """The live generation's values of the layers above (Snapshot); None unloaded."""
+        view = self._view
+        return view.generation_values if view is not None else None
+
+    @property
+    def ready(self) -> bool:
+        return self._view is not None
+
+    def require(self) -> None:
+        if not self.ready:
+            raise IndexNotReady("the index is empty: run `peerqa ingest` first")
+
+    def _loaded(self) -> Snapshot:
+        view = self._view
+        if view is None:
+            raise IndexNotReady("the index is empty: run `peerqa ingest` first")
+        return view
+
+    # -- lookups -----------------------------------------------------------
+    def vocabulary(self) -> dict[str, list[str]]:
+        """Values present for each filterable key (validates filters, fills UI menus)."""
+        return self._loaded().vocabulary()
+
+    def select(self, values: dict[str, list[str]], limit: int) -> list[Passage]:
+        """Snapshot.select of the live generation."""
+        return self._loaded().select(values, limit)
+
+    def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
+        return self._loaded().neighbours(passage_id)
+
+    def study(self, document: str) -> Study | None:
+        """The citation metadata of a document in the index (API.md "Citation metadata")."""
+        view = self._view
+        return view.study(document) if view is not None else None
+
+    @contextmanager
+    def ranked_by(self, ranker: Ranker | None) -> Iterator[None]:
+        """Search with another fitted ranker for a while (fitting scripts: one not fitted
+        on the question asked). Not for serving: it changes the live snapshot."""
+        view = self._loaded()
+        saved = view.ranker
+        view.ranker = ranker
+        try:
+            yield
+        finally:
+            view.ranker = saved
+
+    # -- search ------------------------------------------------------------
+    def encode(self, query: str) -> QueryEncoding:
+        """What `search` embeds for `query` (its expansion), for callers that reuse the
+        vector: `search(query, encoding=index.encode(query))` returns what
+        `search(query)` does."""
+        return encode(self.embed_model, query)
+
+    def search(self, query: str, *args: Any, **kwargs: Any) -> list[ScoredPassage]:
+        """Snapshot.search over the live generation: (query, top_k=5, filters=None,
+        encoding=None) -> the top_k passages for `query`."""
+        view = self._loaded()
+        try:
+            return view.search(query, *args, **kwargs)
+        except ChromaError:
+            # Its collections were dropped, maybe mid-query: another process published
+            # twice since this one last read the pointer. Serve the live generation.
+            self.refresh()
+            live = self._view
+            if live is None or live is view:
+                raise
+            return live.search(query, *args, **kwargs)
+
+
+def encode(embed_model: MiniLMEmbedding, query: str) -> QueryEncoding:
+    return embed_model.encode_query(expand(query))
 
 
 def _evidence(question: str, passage: Passage, papers: Collection[str] = ()) -> bool:
