@@ -5,6 +5,7 @@ process publishes."""
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +15,7 @@ from peerqa.answer.decline import evidence_of
 from peerqa.answer.sentences import _BUILDERS, bank_for
 from peerqa.config import Settings
 from peerqa.ingest.pipeline import index_documents, ingest
+from peerqa.retrieval import hybrid
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.service import admin_worker
 from peerqa.service.deps import fresh_index
@@ -72,3 +74,31 @@ def test_requests_leave_the_pointer_to_the_admin_write_of_their_process(
     assert fresh_index(app_state).state.collection == live
     monkeypatch.setattr(admin_worker, "_writes", 0)  # no write of this process: it loads
     assert fresh_index(app_state).state.collection != live
+
+
+def test_loaded_hooks_see_the_new_snapshot_before_it_goes_live(
+    settings: Settings, notes_dir, monkeypatch: pytest.MonkeyPatch
+):
+    """LOADED_HOOKS run on the loading thread with the new generation's snapshot, already
+    searchable, and the live one it replaces, which the index still serves meanwhile; the
+    swap then replaces the snapshot whole, and the old one keeps its generation."""
+    ingest([notes_dir], settings)
+    reader = LiveIndex(settings)
+    old = reader.snapshot
+    seen = []
+
+    def hook(new, live):
+        found = {p.document for p in new.search("How often do volunteers meet?", 3)}
+        seen.append((threading.get_ident(), new, live, reader.snapshot, found))
+
+    monkeypatch.setattr(hybrid, "LOADED_HOOKS", [hook])
+    index_documents(Store(settings), [], remove=["buddy-scheme"])
+    assert reader.refresh() is True
+    ((thread, new, live, served, found),) = seen
+    assert thread == threading.get_ident()
+    assert live is old and served is old
+    assert reader.snapshot is new and new is not old
+    assert reader.state == new.state and new.state.collection != old.state.collection
+    assert found and "buddy-scheme" not in found
+    assert "buddy-scheme" not in {p.document for p in new.passages.values()}
+    assert "buddy-scheme" in {p.document for p in old.passages.values()}
