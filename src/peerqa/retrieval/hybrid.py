@@ -756,10 +756,10 @@ class LiveIndex:
         return self._view is not None
 
     def require(self) -> None:
-        if not self.ready:
-            raise IndexNotReady("the index is empty: run `peerqa ingest` first")
+        self._loaded()
 
     def _loaded(self) -> Snapshot:
+        """The live snapshot, read once (a swap may follow); IndexNotReady before any."""
         view = self._view
         if view is None:
             raise IndexNotReady("the index is empty: run `peerqa ingest` first")
