@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,11 @@ from peerqa.service.sessions import SessionStore
 from peerqa.service.streaming import document_streamed_models
 
 STATIC_DIR = Path(__file__).parent / "static"
+# How long a CPU-bound thread (a new index generation loading and warming after an upload)
+# may hold the GIL before a waiting request thread gets it. An ask hands the GIL back and
+# forth many times (ONNX, numpy, Chroma); at Python's default 5 ms each hand-back during a
+# load cost it up to half a second, at 0.5 ms it stays near its idle latency.
+GIL_SWITCH_SECONDS = 0.0005
 SESSIONS_FILE = "sessions.sqlite3"
 CORS_METHODS = ["GET", "POST", "DELETE"]
 # What a browser script may read: the retry wait of a 429, the request id, MCP's session.
@@ -105,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cap_malloc_arenas()  # before the index and the request threads allocate
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         app.state.index = LiveIndex(settings)
         app.state.checked_at = time.monotonic()
         # In the data dir even with a Chroma server: every worker on the machine shares it.
