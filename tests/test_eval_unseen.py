@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 BATCHES = {
     REPO / "src/peerqa/eval" / "unseen" / "q1400.jsonl": (1400, 1599),
     REPO / "src/peerqa/eval" / "unseen" / "q1600.jsonl": (1600, 1799),
+    REPO / "src/peerqa/eval" / "unseen" / "q1900.jsonl": (1900, 2099),
 }
 
 
