@@ -38,6 +38,7 @@ from itertools import product
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from peerqa.answer.decline import SUPPORT_ARTEFACT, Signals, Thresholds, signals, verdict
 from peerqa.answer.intent import (
@@ -238,6 +239,15 @@ def intent_report(y: Sequence[str], predicted: Sequence[str]) -> dict:
 
 
 def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
+    # One BLAS thread: the products here are small (a query's token vectors, a fold's
+    # logistic regression), and OpenBLAS's pool on shared busy cores spends far more time
+    # waking its threads than computing (one fold's fit: 45 s on the pool, 2 s on one
+    # thread, at load 20 on the 2-core machine).
+    with threadpool_limits(1, user_api="blas"):
+        return _fit_intent(embed)
+
+
+def _fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
     rows = load_rows()
     train = [r for r in rows if r.split == "train"]
     holdout = [r for r in rows if r.split == "holdout"]
