@@ -21,6 +21,11 @@
    fold): an in-sample budget over-fits the sparse tail of in-scope support. Writes
    answer/data/support.json, keyed to model and corpus, with the out-of-fold
    wrongly-declined and missed-decline rates of every setting tried.
+
+Cost: each question is understood, retrieved and read by `verdict` once; every fit of
+the grid, fold and repeat then sweeps its cut-offs over those readings as numpy arrays
+(`Decisions`), so the repeated cross-validation costs seconds, not the half hour that
+`verdict` on every question at every cut-off took.
 """
 
 from __future__ import annotations
