@@ -21,11 +21,17 @@
    fold): an in-sample budget over-fits the sparse tail of in-scope support. Writes
    answer/data/support.json, keyed to model and corpus, with the out-of-fold
    wrongly-declined and missed-decline rates of every setting tried.
+
+Cost: each question is understood, retrieved and read by `verdict` once; every fit of
+the grid, fold and repeat then sweeps its cut-offs over those readings as numpy arrays
+(`Decisions`), so the repeated cross-validation costs seconds, not the half hour that
+`verdict` on every question at every cut-off took.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import random
@@ -37,6 +43,7 @@ from itertools import product
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from peerqa.answer.decline import SUPPORT_ARTEFACT, Signals, Thresholds, signals, verdict
 from peerqa.answer.intent import (
@@ -53,6 +60,7 @@ from peerqa.answer.intent import (
     lexical_names,
     safety_rule,
     sense_rule,
+    word_lists,
 )
 from peerqa.config import PACKAGE_DIR, REPO_ROOT
 
@@ -236,6 +244,15 @@ def intent_report(y: Sequence[str], predicted: Sequence[str]) -> dict:
 
 
 def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
+    # One BLAS thread: the products here are small (a query's token vectors, a fold's
+    # logistic regression), and OpenBLAS's pool on shared busy cores spends far more time
+    # waking its threads than computing (one fold's fit: 45 s on the pool, 2 s on one
+    # thread, at load 20 on the 2-core machine).
+    with threadpool_limits(1, user_api="blas"):
+        return _fit_intent(embed)
+
+
+def _fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
     rows = load_rows()
     train = [r for r in rows if r.split == "train"]
     holdout = [r for r in rows if r.split == "holdout"]
@@ -359,6 +376,118 @@ def point(observations: Sequence[Observation], index, t: Thresholds) -> Point:
     )
 
 
+# -- the decision as arrays: what a threshold sweep reads -------------------------------
+# A fit tries every observed support as a cut-off, thousands of Thresholds per fit and
+# hundreds of fits per run: `verdict` (word-list searches, reason sentences) on every
+# question at every one is what made the fit slow. Each question's verdict depends on the
+# thresholds only through four comparisons, so it is read once into `Terms` and every
+# sweep is a numpy comparison. `Decisions.check` holds the arrays to `verdict` itself.
+_LOWEST = Thresholds(-np.inf, -np.inf, -np.inf, -np.inf)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What `verdict` compares with the thresholds, for one question (NaN: no comparison)."""
+
+    always: bool  # declined whatever the thresholds (a rule, a label, nothing retrieved)
+    yields: float  # an off-topic label declines below Thresholds.off_topic_yields_at
+    caveat: bool  # answered with its caveat once past the off-topic label: no support test
+    leaning: float  # declined below leaning_support_below (the model leans to declining)
+    support: float  # declined below support_below
+    unknown: bool  # …and below unknown_name_support_below (a name the evidence lacks)
+
+
+def terms(o: Observation, index) -> Terms:
+    """The question's `Terms`, in the order `verdict` reads its signals."""
+    s, label, leaning = o.signals, o.signals.intent.label, o.signals.intent.leaning
+    topical = s.off_topic_support
+    caveat = bool(
+        s.caveat and (leaning == EVIDENCE or word_lists().peer_support.search(o.question))
+    )
+    return Terms(
+        always=verdict(o.question, s, index, _LOWEST) is not None,
+        yields=topical if label == OFF_TOPIC and topical is not None and not s.unknown else np.nan,
+        caveat=caveat,
+        leaning=((topical if leaning == OFF_TOPIC else s.support) or 0.0)
+        if leaning != EVIDENCE
+        else np.nan,
+        support=np.nan if s.support is None else s.support,
+        unknown=bool(s.unknown),
+    )
+
+
+class Decisions:
+    """The observations' `Terms` as arrays: which are declined under many Thresholds at once."""
+
+    def __init__(self, observations: Sequence[Observation], index):
+        rows = [terms(o, index) for o in observations]
+        column = {f: np.array([getattr(r, f) for r in rows]) for f in Terms.__dataclass_fields__}
+        self.always, self.yields, self.caveat = column["always"], column["yields"], column["caveat"]
+        self.leaning, self.support, self.unknown = (
+            column["leaning"],
+            column["support"],
+            column["unknown"],
+        )
+        self.in_scope = np.array([o.in_scope for o in observations], dtype=bool)
+        self.observations = observations
+
+    def take(self, rows: np.ndarray) -> Decisions:
+        taken = copy.copy(self)
+        for name, value in self.__dict__.items():
+            if isinstance(value, np.ndarray):
+                setattr(taken, name, value[rows])
+        taken.observations = [self.observations[i] for i in rows]
+        return taken
+
+    def declined(
+        self,
+        support: np.ndarray | float,
+        leaning: np.ndarray | float,
+        name: np.ndarray | float,
+        off_topic: np.ndarray | float | None = None,
+    ) -> np.ndarray:
+        """[cut-offs, questions] declined, one row per threshold setting (the arguments
+        broadcast as Thresholds' fields; off_topic None: the leaning threshold)."""
+        support, leaning, name = (np.reshape(v, (-1, 1)) for v in (support, leaning, name))
+        yields = leaning
+        if off_topic is not None:
+            yields = np.maximum(np.reshape(off_topic, (-1, 1)), leaning)
+        with np.errstate(invalid="ignore"):  # NaN compares False: no such comparison
+            tested = (
+                (self.leaning < leaning)
+                | (self.support < support)
+                | (self.unknown & (self.support < name))
+            )
+            return self.always | (self.yields < yields) | (~self.caveat & tested)
+
+    def points(self, declined: np.ndarray) -> list[Point]:
+        in_scope, should = int(self.in_scope.sum()), int((~self.in_scope).sum())
+        wrongly = (declined & self.in_scope).sum(axis=1)
+        right = (declined & ~self.in_scope).sum(axis=1)
+        return [
+            Point(in_scope, int(w), should, int(d)) for w, d in zip(wrongly, right, strict=True)
+        ]
+
+    def point(self, t: Thresholds) -> Point:
+        return self.points(self.under(t))[0]
+
+    def under(self, t: Thresholds) -> np.ndarray:
+        """[1, questions] declined under `t`."""
+        return self.declined(
+            t.support_below,
+            t.leaning_support_below,
+            t.unknown_name_support_below,
+            t.off_topic_support_below,
+        )
+
+    def check(self, index, t: Thresholds) -> None:
+        """The arrays decline exactly the questions `verdict` declines under `t` (else
+        `verdict` changed how it reads the thresholds, and `terms` must follow)."""
+        for o, d in zip(self.observations, self.under(t)[0], strict=True):
+            if (verdict(o.question, o.signals, index, t) is not None) != bool(d):
+                raise RuntimeError(f"fit_decline.terms disagrees with verdict on {o.id} at {t}")
+
+
 @dataclass(frozen=True)
 class Fitting:
     """How a threshold fit spends its wrongly-declined budget: `budget` is the share of
@@ -379,10 +508,24 @@ def _best_interval(
     """A cut-off in the widest run of cut-offs with the most declines and at most
     `allowed` in-scope questions declined (then fewest wrongly declined), `position` of
     the way up that run."""
+    return _best_interval_of(
+        candidates, lambda cuts: [score(float(v)) for v in cuts], allowed, position
+    )
+
+
+def _best_interval_of(
+    candidates: Sequence[float],
+    points: Callable[[np.ndarray], list[Point]],
+    allowed: float,
+    position: float,
+) -> float:
+    """`_best_interval` with every cut-off scored in one call (`points` maps the array of
+    cut-offs to their Points: a `Decisions` sweep)."""
     edges = [0.0, *sorted(set(candidates)), 1.0]
+    bounds = np.asarray(edges, dtype=float)
+    scored = points((bounds[:-1] + bounds[1:]) / 2)  # each cut-off the middle of its gap
     runs: list[tuple[float, float, Point]] = []
-    for low, high in zip(edges, edges[1:], strict=False):
-        p = score((low + high) / 2)
+    for low, high, p in zip(edges[:-1], edges[1:], scored, strict=True):
         if runs and runs[-1][2] == p:
             runs[-1] = (runs[-1][0], high, p)
         else:
@@ -393,15 +536,21 @@ def _best_interval(
 
 
 def fit_thresholds(
-    observations: Sequence[Observation], index, how: Fitting = Fitting()
+    observations: Sequence[Observation],
+    index,
+    how: Fitting = Fitting(),
+    decisions: Decisions | None = None,
 ) -> Thresholds:
     """One threshold after another, each with the ones before it fixed: first for
     questions the intent model leans against, then support for every question, then for
     questions naming something the evidence never mentions, then the support at which an
-    off-topic label yields to evidence."""
+    off-topic label yields to evidence. `decisions`: the observations' own, when the
+    caller holds them already (cross-validation reads each question's terms once)."""
+    d = decisions if decisions is not None else Decisions(observations, index)
+    observations = d.observations
     # One budget for the whole decision: at most `how.budget` of in-scope questions
     # declined, the intent model's own declines included.
-    alone = point(observations, index, Thresholds(0.0, 0.0, 0.0))
+    alone = d.point(Thresholds(0.0, 0.0, 0.0))
     allowed = max(alone.wrongly, how.budget * alone.in_scope)
     # Leaning first: a question the intent model leans against needs little evidence to
     # be doubted, and what leaning declines no longer pushes the support threshold (which
@@ -411,9 +560,9 @@ def fit_thresholds(
         for o in observations
         if o.signals.support and o.signals.intent.leaning != EVIDENCE
     ]
-    lean = _best_interval(
+    lean = _best_interval_of(
         leaning,
-        lambda v: point(observations, index, Thresholds(0.0, v, 0.0)),
+        lambda v: d.points(d.declined(0.0, v, 0.0)),
         allowed,
         how.position,
     )
@@ -422,9 +571,9 @@ def fit_thresholds(
         for o in observations
         if o.signals.support is not None and o.signals.support < lean
     ]
-    support = _best_interval(
+    support = _best_interval_of(
         supports,
-        lambda v: point(observations, index, Thresholds(min(v, lean), lean, 0.0)),
+        lambda v: d.points(d.declined(np.minimum(v, lean), lean, 0.0)),
         allowed,
         how.position,
     )
@@ -438,9 +587,9 @@ def fit_thresholds(
         for o in observations
         if o.signals.unknown and o.signals.support and support < o.signals.support < lean
     ]
-    name = _best_interval(
+    name = _best_interval_of(
         [*named, lean],
-        lambda v: point(observations, index, Thresholds(support, lean, min(max(v, support), lean))),
+        lambda v: d.points(d.declined(support, lean, np.minimum(np.maximum(v, support), lean))),
         allowed,
         how.position,
     )
@@ -453,9 +602,9 @@ def fit_thresholds(
         for o in observations
         if o.signals.support and o.signals.intent.label == OFF_TOPIC and o.signals.support > lean
     ]
-    yields = _best_interval(
+    yields = _best_interval_of(
         [*off_topic, lean],
-        lambda v: point(observations, index, Thresholds(support, lean, name, max(v, lean))),
+        lambda v: d.points(d.declined(support, lean, name, np.maximum(v, lean))),
         allowed,
         how.off_topic_position,
     )
@@ -489,42 +638,65 @@ class OutOfFold:
 
 
 def cross_validate_thresholds(
-    observations: Sequence[Observation], index, how: Fitting = Fitting(), repeats: int = 1
+    observations: Sequence[Observation],
+    index,
+    how: Fitting = Fitting(),
+    repeats: int = 1,
+    decisions: Decisions | None = None,
 ) -> OutOfFold:
     """Each fold judged by thresholds fitted on the other folds: the totals, the worst
     fold, and per category how many were declined (a should-decline category must reach
-    its target on its own, not only in the total)."""
+    its target on its own, not only in the total). `decisions`: the observations' own,
+    when the caller holds them already."""
+    d = decisions if decisions is not None else Decisions(observations, index)
     total = Point(0, 0, 0, 0)
     worst = 0.0
     by_category: dict[str, Counter] = {}
-    for r in range(repeats):
-        order = sorted(
-            observations, key=lambda o: hashlib.sha256(f"{r}:{o.id}".encode()).hexdigest()
+    for held_rows, rest_rows in folds_of(observations, repeats):
+        rest, held = d.take(rest_rows), d.take(held_rows)
+        thresholds = fit_thresholds(rest.observations, index, how, rest)
+        declined = held.under(thresholds)
+        p = held.points(declined)[0]
+        worst = max(worst, p.wrongly / max(p.in_scope, 1))
+        total = Point(
+            *(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(), strict=True))
         )
-        for k in range(FOLDS):
-            held = order[k::FOLDS]
-            rest = [o for i, o in enumerate(order) if i % FOLDS != k]
-            thresholds = fit_thresholds(rest, index, how)
-            p = point(held, index, thresholds)
-            worst = max(worst, p.wrongly / max(p.in_scope, 1))
-            total = Point(
-                *(a + b for a, b in zip(total.__dict__.values(), p.__dict__.values(), strict=True))
-            )
-            for o in held:
-                c = by_category.setdefault(o.category, Counter())
-                c["n"] += 1
-                c["declined"] += verdict(o.question, o.signals, index, thresholds) is not None
+        for o, x in zip(held.observations, declined[0], strict=True):
+            c = by_category.setdefault(o.category, Counter())
+            c["n"] += 1
+            c["declined"] += int(x)
     return OutOfFold(total, worst, {k: dict(v) for k, v in by_category.items()})
 
 
-def choose_fitting(observations: Sequence[Observation], index) -> tuple[Fitting, dict]:
+def folds_of(
+    observations: Sequence[Observation], repeats: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(held rows, other rows) of every fold: each repeat shuffles the questions by a hash
+    of the repeat and their id, and deals them into FOLDS folds in turn."""
+    out = []
+    for r in range(repeats):
+        order = sorted(
+            range(len(observations)),
+            key=lambda i: hashlib.sha256(f"{r}:{observations[i].id}".encode()).hexdigest(),
+        )
+        for k in range(FOLDS):
+            held = np.array(order[k::FOLDS], dtype=int)
+            rest = np.array([o for i, o in enumerate(order) if i % FOLDS != k], dtype=int)
+            out.append((held, rest))
+    return out
+
+
+def choose_fitting(
+    observations: Sequence[Observation], index, decisions: Decisions | None = None
+) -> tuple[Fitting, dict]:
     """The budget and position whose thresholds, fitted out of fold, decline the most
     should-decline questions while declining at most MAX_WRONGLY_SUPPORT of in-scope ones
     out of fold (and no fold more than MAX_WRONGLY_FOLD); ties go to the more cautious fit."""
+    d = decisions if decisions is not None else Decisions(observations, index)
     tried = {}
     for budget, position, off_topic in product(BUDGETS, POSITIONS, OFF_TOPIC_POSITIONS):
         how = Fitting(budget, position, off_topic)
-        tried[how] = cross_validate_thresholds(observations, index, how, REPEATS)
+        tried[how] = cross_validate_thresholds(observations, index, how, REPEATS, d)
         o = tried[how]
         print(
             f"  budget {budget:.3f}, position {position}, off-topic position {off_topic}: "
@@ -566,11 +738,13 @@ def fit_support() -> dict:
 
 def write_support(observations: Sequence[Observation], index, questions_sha256: str) -> dict:
     print(f"thresholds: choosing the fit's budget by {REPEATS}x{FOLDS}-fold CV")
-    how, choice = choose_fitting(observations, index)
-    thresholds = fit_thresholds(observations, index, how)
+    decisions = Decisions(observations, index)
+    how, choice = choose_fitting(observations, index, decisions)
+    thresholds = fit_thresholds(observations, index, how, decisions)
+    decisions.check(index, thresholds)
     fitted = point(observations, index, thresholds)
     print(f"  chosen {how}: {thresholds} on {len(observations)} non-test questions: {fitted}")
-    cv = cross_validate_thresholds(observations, index, how, REPEATS)
+    cv = cross_validate_thresholds(observations, index, how, REPEATS, decisions)
     by_category: dict[str, Counter] = {}
     for o in observations:
         d = verdict(o.question, o.signals, index, thresholds)
