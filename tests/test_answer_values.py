@@ -172,3 +172,34 @@ def test_names_pairs_of_the_bundled_paper_are_unchanged():
     (paper,) = get_settings().corpus_dir.glob("*.txt")
     text = paper.read_text(encoding="utf-8")
     assert _name_pairs(text) == _reference_pairs(text)
+
+
+@pytest.mark.model
+def test_an_upload_has_its_values_made_in_the_admin_worker_and_read_by_the_server(
+    small, notes_dir, tmp_path, monkeypatch
+):
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from peerqa.service.app import create_app
+
+    ingest([notes_dir], small)
+    made = []
+    make = values.make_values
+    monkeypatch.setattr(values, "make_values", lambda view: made.append(view) or make(view))
+    served = small.model_copy(
+        update={"api_key": SecretStr("k"), "cache_dir": tmp_path / "server-cache"}
+    )
+    memo = b"Ward memo.\n\nThe Riverside Clinic pilots telephone peer support from March.\n"
+    with TestClient(create_app(served)) as client:
+        r = client.post(
+            "/v1/documents",
+            files={"file": ("riverside.txt", memo)},
+            headers={"Authorization": "Bearer k"},
+        )
+        assert r.status_code == 201
+        assert client.post("/v1/ask", json={"question": "Who pilots telephone support?"}).is_success
+    state = LiveIndex(small.model_copy(update={"cache_dir": tmp_path / "other"})).state
+    folder = derived_dir(small.data_dir, small.collection_prefix)
+    assert (folder / values.values_name(small, state)).exists()  # made by the worker
+    assert made == [] and not kept(tmp_path / "server-cache")  # the server only read them
