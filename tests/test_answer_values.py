@@ -14,12 +14,13 @@ import pytest
 from peerqa.answer import values
 from peerqa.answer.decline import _SMALL, _name_pairs
 from peerqa.answer.sentences import bank_for
-from peerqa.config import Settings
 from peerqa.files import derived_dir
 from peerqa.ingest.pipeline import ingest
 from peerqa.retrieval.hybrid import LiveIndex
+from tests import test_ingest_derived
 
 PACKAGE = Path(values.__file__).resolve().parent
+small = test_ingest_derived.small  # the fixture: a store of user documents only
 
 
 def kept(folder: Path) -> list[Path]:
@@ -34,22 +35,6 @@ def comparable(made: dict[str, object]) -> dict[str, object]:
 def in_bank(index: LiveIndex) -> dict[str, object]:
     derived = bank_for(index)._derived
     return {k: derived[k] for k in values.KEYS}
-
-
-@pytest.fixture
-def small(settings: Settings, tmp_path: Path) -> Settings:
-    """User documents only (no bundled corpus): ingests in seconds."""
-    corpus = tmp_path / "no-corpus"
-    corpus.mkdir()
-    return settings.model_copy(update={"corpus_dir": corpus})
-
-
-@pytest.fixture
-def nothing_made(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(_view: object) -> dict[str, object]:
-        raise AssertionError("the answer values were made, not read")
-
-    monkeypatch.setattr(values, "make_values", refuse)
 
 
 @pytest.mark.model
