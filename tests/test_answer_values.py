@@ -95,6 +95,24 @@ def test_a_new_generation_names_a_new_file_and_an_unreadable_one_is_made_again(
     assert [p.name for p in kept(cache)] == [second.name]
 
 
+@pytest.mark.model
+def test_values_that_fail_to_make_at_ingest_never_stop_the_publish(
+    small, notes_dir, tmp_path, monkeypatch
+):
+    from peerqa.answer import scope
+
+    def broken(_view: object) -> object:
+        raise ValueError("a paper the names cannot be made of")
+
+    with monkeypatch.context() as m:
+        m.setattr(scope, "_paper_names", broken)
+        ingest([notes_dir], small)
+    assert not kept(derived_dir(small.data_dir, small.collection_prefix))
+    index = LiveIndex(small.model_copy(update={"cache_dir": tmp_path / "cache"}))
+    assert {d.id for d in index.state.documents} == {"buddy-scheme", "ward-memo"}
+    assert set(in_bank(index)) == set(values.KEYS)  # made at load instead
+
+
 def test_a_file_naming_other_classes_is_never_loaded(settings, tmp_path):
     """The file is data: a pickle that would call anything else is refused (and the
     values are then made as if it were missing)."""

@@ -153,8 +153,12 @@ def save_values(settings: Settings, state: IndexState, values: dict[str, object]
 
 def derive(settings: Settings, state: IndexState, passages: Sequence[Passage]) -> None:
     """At ingest, before the publish (DERIVED_HOOKS): the new generation's values in the
-    data dir."""
-    values = make_values(_View(settings, state, passages))
+    data dir. One that fails to make never stops the publish: the load makes them then."""
+    try:
+        values = make_values(_View(settings, state, passages))
+    except Exception:
+        log.warning("answer values not made at ingest: made at load", exc_info=True)
+        return
     save_values(settings, state, values, derived_dir(settings.data_dir, settings.collection_prefix))
 
 
