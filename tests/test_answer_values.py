@@ -113,6 +113,34 @@ def test_values_that_fail_to_make_at_ingest_never_stop_the_publish(
     assert set(in_bank(index)) == set(values.KEYS)  # made at load instead
 
 
+def test_a_change_to_the_code_or_data_making_them_names_another_file(
+    settings, tmp_path, monkeypatch
+):
+    """A file made by other code (an upgrade, an edited lexicon) is stale: never read."""
+    import shutil
+
+    from peerqa.store import IndexState
+
+    state = IndexState(collection="c", generation=1, fingerprints={"d": "f"})
+    before = values.values_name(settings, state)
+    other = state.model_copy(update={"fingerprints": {"d": "g"}})
+    assert values.values_name(settings, other) != before  # other content
+    copy = tmp_path / "peerqa" / "answer"
+    shutil.copytree(PACKAGE, copy)
+    for name in ("segment.py", "models.py"):
+        shutil.copy(PACKAGE.parent / name, copy.parent / name)
+    monkeypatch.setattr(values, "PACKAGE", copy)
+    values._code_digest.cache_clear()
+    try:
+        assert values.values_name(settings, state) == before  # the same code: the same name
+        lexicon = copy / "lexicon.json"
+        lexicon.write_text(lexicon.read_text(encoding="utf-8") + " ", encoding="utf-8")
+        values._code_digest.cache_clear()
+        assert values.values_name(settings, state) != before
+    finally:
+        values._code_digest.cache_clear()
+
+
 def test_a_file_naming_other_classes_is_never_loaded(settings, tmp_path):
     """The file is data: a pickle that would call anything else is refused (and the
     values are then made as if it were missing)."""
