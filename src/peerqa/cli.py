@@ -32,6 +32,7 @@ def ingest(
     progress: Annotated[bool | None, typer.Option(help="Progress bar (default: on a TTY)")] = None,
 ) -> None:
     """Parse the bundled corpus and any PATHs (.txt .md .html .pdf) into the index."""
+    import peerqa.answer.values  # noqa: F401  (the answer values are made before a publish)
     from peerqa.ingest.pipeline import ingest as run_ingest
     from peerqa.ingest.sources import SourceError
     from peerqa.store import admin_lock

@@ -438,9 +438,27 @@ def _name_pairs(text: str) -> frozenset[tuple[str, str]]:
     for m in re.finditer(r"[A-Z][\w’'&-]*(?:\s+[A-Z][\w’'&-]*)+", text):
         caps = [w.lower() for w in m.group().split()]
         found |= {p for p in zip(caps, caps[1:], strict=False) if not set(p) & _SMALL}
-    return frozenset(
-        p for p in found if not re.search(rf"\b{re.escape(p[0])}\s+{re.escape(p[1])}\b", text)
-    )
+    return frozenset(p for p in found if not _written(p, text))
+
+
+def _written(pair: tuple[str, str], text: str) -> bool:
+    """`text` holds the two words as written, whitespace between them, each a whole word:
+    the search for the first word's literal, its start's word boundary checked by hand (a
+    pattern starting at a word boundary scans the whole text at every character: seconds
+    for a few papers' names)."""
+    if pair[0] not in text or pair[1] not in text:
+        return False
+    pattern = re.compile(rf"{re.escape(pair[0])}\s+{re.escape(pair[1])}\b")
+    m = pattern.search(text)
+    while m is not None:
+        # Its first letter is a word character: \b before it is no word character before.
+        if m.start() == 0 or not _WORD_CHAR.match(text, m.start() - 1):
+            return True
+        m = pattern.search(text, m.start() + 1)
+    return False
+
+
+_WORD_CHAR = re.compile(r"\w")
 
 
 def _initialisms(text: str) -> frozenset[str]:

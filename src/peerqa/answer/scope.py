@@ -163,9 +163,10 @@ def _words_starts_runs(text: str) -> tuple[list[str], list[bool], list[bool]]:
 
 
 def _grams_at(words: Sequence[str]) -> Iterator[tuple[str, int, int]]:
+    lower = [w.lower() for w in words]  # (_key's, once a word: every paper's words pass here)
     for n in range(1, MAX_NAME_WORDS + 1):
         for i in range(len(words) - n + 1):
-            yield _key(words[i : i + n]), i, n
+            yield " ".join(lower[i : i + n]), i, n
 
 
 def _grams(words: Sequence[str]) -> Iterator[str]:

@@ -12,7 +12,6 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TypeVar
 
 import numpy as np
@@ -179,11 +178,13 @@ def bank_for(index: LiveIndex) -> SentenceBank:
 
 
 def warm(view: Snapshot, live: Snapshot | None) -> None:
-    """Make a new generation's per-generation values (every `derived` value asked of
-    earlier generations, the vocabulary) on the thread that loads it, before it is
-    swapped in (retrieval.hybrid.LOADED_HOOKS): made by the first question after a
-    publish, they cost it ~0.5 s with a few user papers loaded. What does not depend on
-    the generation carries over: exemplar vectors, and the splits of unchanged passages."""
+    """Put a new generation's per-generation values in its bank on the thread that loads
+    it, before it is swapped in (retrieval.hybrid.LOADED_HOOKS): made by the first
+    question after a publish, they cost it ~0.5 s with a few user papers loaded. The
+    costly ones (answer.values) are read from the file the writer made; the others, every
+    `derived` value asked of earlier generations, and the vocabulary are made here. What
+    does not depend on the generation carries over: exemplar vectors, and the splits of
+    unchanged passages."""
     bank = bank_for(view)
     bank.vocabulary()  # (following the view's generation first: that empties the caches)
     old = bank_for(live) if live is not None else None
@@ -196,16 +197,18 @@ def warm(view: Snapshot, live: Snapshot | None) -> None:
             bank._cache.update(
                 (k, split) for k, split in cache.items() if k[0] in held and held[k[0]].text == k[1]
             )
-    from peerqa.answer.scope import paper_names, paper_profiles  # (scope imports this module)
+    from peerqa.answer.values import values_for  # (values imports the modules importing this)
 
-    # The papers' names and profiles first: asked only once several papers are loaded, the
-    # first generation holding several would otherwise have its first question make them.
-    makers = [("paper names", partial(paper_names, view))]
-    makers += [("paper profiles", partial(paper_profiles, view))]
-    makers += [(key, partial(bank.derived, key, build)) for key, build in _BUILDERS.items()]
-    for key, make in makers:
+    try:
+        values = values_for(view)
+    except Exception:  # values that fail to load or make are made by the first question
+        log.warning("answer values of a new generation failed", exc_info=True)
+    else:
+        with bank._lock:
+            bank._derived.update(values)
+    for key, build in _BUILDERS.items():
         try:
-            make()
+            bank.derived(key, build)
         except Exception:  # a warm-up that fails is made by the first question, as before
             log.warning("making %r for a new generation failed", key, exc_info=True)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from itertools import islice
 from pathlib import Path
@@ -52,6 +52,12 @@ if TYPE_CHECKING:
 # memory (new and reused) stay bounded whatever the corpus size.
 CHUNK = 2048
 T = TypeVar("T")
+
+
+# Called with the settings, the new generation's state and its passages just before it is
+# published: the layers above make the files they derive from a generation there
+# (answer.values), in the writer's process, not in a server's.
+DERIVED_HOOKS: list[Callable[[Settings, IndexState, list[Passage]], None]] = []
 
 
 def parse_sources(paths: Sequence[Path], settings: Settings) -> list[ParsedDocument]:
@@ -200,6 +206,8 @@ def index_documents(
         fingerprints={i: state.fingerprints[i] for i in carried_ids} | prints,
         sentences=n_sentences,
     )
+    for hook in DERIVED_HOOKS:
+        hook(store.settings, new_state, passages)
     store.publish(new_state)
     return report(new_state, embedded=embedder.embedded)
 
