@@ -161,9 +161,9 @@ def _numbers(marker: str) -> list[int] | None:
 
 
 def _cited(marker: str, citations: Collection[int], bracketed: Collection[int] = ()) -> bool:
-    """Whether every number of `marker` is a reference number the text does not cite in
-    brackets: "…excluded [12]. 12 Patients…" cites 12 once, and the second 12 is a count
-    ("[12]" is how this text cites; a superscript would not repeat it)."""
+    """Whether every number of `marker` is a reference number the sentence before it does
+    not cite in brackets: "…excluded [12]. 12 Patients…" cites 12 once, and the second 12
+    is a count (a superscript would not repeat the citation its sentence just made)."""
     numbers = _numbers(marker)
     if not numbers:
         return False
@@ -176,10 +176,11 @@ def _citations_to_previous(
     """A sentence opening with a bare citation of the paper's references: the number
     ends the sentence before it, as a glued "States.1" does."""
     out: list[tuple[int, int]] = []
-    bracketed = {n for m in _BRACKETED.finditer(text) for n in _numbers(m[1]) or ()}
     for s, e in spans:
         m = _LEADING_CITE.match(text, s, e)
         closed = out and text[out[-1][1] - 1] in ".!?" + CLOSERS
+        before = _BRACKETED.finditer(text, *out[-1]) if out else ()
+        bracketed = {n for b in before for n in _numbers(b[1]) or ()}
         if m and closed and _cited(m.group(), citations, bracketed):
             out[-1] = (out[-1][0], m.end())
             s = trimmed(text, m.end(), e)[0]  # a capital follows: never all space
