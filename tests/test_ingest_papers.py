@@ -819,3 +819,14 @@ def test_a_title_short_or_printed_once_is_never_cut():
         text, "Peer support helps people with dementia and carers: a review", None
     )
     assert furniture.pieces(text, 0, len(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "journal"),
+    [("paper_0849", "PLOS Medicine"), ("paper_1403", "PLOS Digital Health")],
+)
+def test_a_tei_whose_header_names_no_journal_takes_it_from_the_doi_footer(name, journal):
+    # GROBID left the header's journal empty; the page footer kept as a note reads
+    # "PLOS Medicine | https://doi.org/10.1371/journal.pmed.1003964…".
+    info = parsed(PAPERS / f"{name}.tei.xml").info
+    assert info.journal == journal

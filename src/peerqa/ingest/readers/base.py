@@ -231,8 +231,11 @@ _AUTHORS_HEAD = re.compile(
     r"^[A-Z][\w'’\-]+(?: et al\.?| and [A-Z][\w'’\-]+)?\s+"
     r"(?P<journal>[A-Z][A-Za-z&.\- ]{2,60}?)\s+\((?P<year>(?:19|20)\d{2})\)\s+\d+:\s?[\w.]+"
 )
-# A journal line stating no year: "BMC Psychiatry | vol. 21 | iss. 1".
-_VOLUME_LINE = re.compile(r"^(?P<journal>[A-Z][A-Za-z&\- ]{2,60}?)\s+\|\s+vol\.\s*\d")
+# A journal line stating no year: "BMC Psychiatry | vol. 21 | iss. 1", or the article's
+# DOI (PLOS): "PLOS Medicine | https://doi.org/10.1371/journal.pmed.1003964".
+_VOLUME_LINE = re.compile(
+    r"^(?P<journal>[A-Z][A-Za-z&\- ]{2,60}?)\s+\|\s+(?:vol\.\s*\d|https?://(?:dx\.)?doi\.org/)"
+)
 _MONTH_YEAR = re.compile(rf"\b(?:{_MONTHS}) (?P<year>(?:19|20)\d{{2}}) \| Vol")
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>\]]+[^\s\"<>\].,;)])")
 PMCID = re.compile(r"\bPMC\d{5,9}\b")
