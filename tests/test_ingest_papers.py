@@ -186,6 +186,26 @@ def test_markdown_paper_metadata_block_is_metadata_not_evidence():
     assert doc.passages[0].section == "Abstract > Background"
 
 
+def test_the_year_a_running_head_states_after_the_authors_completes_the_metadata(
+    tmp_path: Path,
+):
+    # 1712's kb header says "Year: None"; its page head, kept under Footnotes, cites the
+    # article BMC style: "Prinja et al. Cost Eff Resour Alloc (2018) 16:25".
+    info = parsed(PAPERS / "paper_1712.md").info
+    assert (info.year, info.journal) == (2018, "Cost Effectiveness and Resource Allocation")
+    # As a PDF whose every page carries that head, the head is furniture and states both.
+    doc = parsed(write_pdf(PAPERS / "paper_1712.md", tmp_path))
+    assert (doc.info.year, doc.info.journal) == (2018, "Cost Eff Resour Alloc")
+    head = "Prinja et al. Cost Eff Resour Alloc (2018) 16:25"
+    heads = [p for p in doc.passages if p.text == head]
+    assert len(heads) <= 1  # the one the paper's own reference list holds (GROBID's slip)
+    # A reference entry citing another article in that style states nothing about this one.
+    from peerqa.ingest.readers.base import journal_from_furniture
+
+    entry = "Page MJ, McKenzie JE, et al. The PRISMA statement. BMJ. (2021) 372:1-9"
+    assert journal_from_furniture([entry]) == (None, None)
+
+
 def test_markdown_abstract_labels_and_tab_runs_never_reach_passage_text():
     doc = parsed(PAPERS / "paper_1571.md")
     abstract = by_section(doc, "Abstract")
@@ -799,3 +819,14 @@ def test_a_title_short_or_printed_once_is_never_cut():
         text, "Peer support helps people with dementia and carers: a review", None
     )
     assert furniture.pieces(text, 0, len(text)) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "journal"),
+    [("paper_0849", "PLOS Medicine"), ("paper_1403", "PLOS Digital Health")],
+)
+def test_a_tei_whose_header_names_no_journal_takes_it_from_the_doi_footer(name, journal):
+    # GROBID left the header's journal empty; the page footer kept as a note reads
+    # "PLOS Medicine | https://doi.org/10.1371/journal.pmed.1003964…".
+    info = parsed(PAPERS / f"{name}.tei.xml").info
+    assert info.journal == journal

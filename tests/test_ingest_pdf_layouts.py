@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from peerqa.answer.sentences import split_passage
 from peerqa.eval.papers.__main__ import locate
 from peerqa.ingest.prose import parse_user_document
 from peerqa.models import ParsedDocument
@@ -19,11 +20,11 @@ from peerqa.models import ParsedDocument
 FIXTURES = Path(__file__).parent / "fixtures"
 PAPERS = FIXTURES / "papers"
 sys.path.insert(0, str(FIXTURES))
-from make_pdfs import Paper, read_markdown, render, write_pdf  # noqa: E402
+from make_pdfs import Layout, Paper, read_markdown, render, write_pdf  # noqa: E402
 
 
-def pdf_of(paper: Paper, path: Path) -> ParsedDocument:
-    path.write_bytes(render(paper))
+def pdf_of(paper: Paper, path: Path, layout: Layout | None = None) -> ParsedDocument:
+    path.write_bytes(render(paper, layout or Layout()))
     doc = parse_user_document(path, max_words=120)
     for p in doc.passages:
         assert doc.text[p.char_start : p.char_end] == p.text
@@ -166,3 +167,50 @@ def test_a_licence_line_names_the_journal_when_the_header_does_not():
         "provided the original work, first published in JMIR Mental Health, is properly cited."
     )
     assert journal_from_furniture([line]) == ("JMIR Mental Health", None)
+
+
+@pytest.mark.slow
+def test_superscript_citations_in_two_columns_stay_on_their_line_glued_to_their_word(
+    tmp_path: Path,
+):
+    """The Lyons review set as journals that cite by superscript do ("recovery⁸."), under a
+    running short title and page number instead of a journal line and footer: a raised
+    number in smaller type is read on its own line, glued to its word, and resolves to its
+    reference, though its top is nearer the other column's line on that baseline."""
+    layout = Layout(head="title", superscripts=True, column_tables=True)
+    doc = pdf_of(read_markdown(PAPERS / "paper_1408.md"), tmp_path / "paper_1408.pdf", layout)
+    (opening,) = [p for p in doc.passages if "Transition to a recovery approach" in p.text]
+    assert opening.text.startswith(
+        "Transition to a recovery approach is a key focus of national1 and international2 "
+        "mental health service development. Peer support has been characterized as a truly "
+        "recovery-orientated intervention3 and is now recommended in policy guidance "
+        "internationally4,5,6."
+    )
+    assert {1, 2, 3, 4, 5, 6} <= set(opening.ref_numbers)
+    sentences = [s.text for p in doc.passages for s in split_passage(p)]
+    assert not [s for s in sentences if re.fullmatch(r"[\d,\s.]+", s)]
+    assert "mechanisms11,12 suggest" in " ".join(sentences)
+    # The running short title and page number are furniture, not text.
+    assert not [
+        p for p in doc.passages if "A systematic review and meta-analysis of group" in p.text
+    ]
+
+
+@pytest.mark.slow
+def test_a_table_of_few_columns_set_in_the_text_column_reads_as_a_table(tmp_path: Path):
+    """The mHealth review's Table 1 (4 columns) set inside one text column, as a journal
+    sets a small table, in one column: its rows come back as rows with their cells."""
+    paper = read_markdown(PAPERS / "paper_0635.md")
+    doc = pdf_of(paper, tmp_path / "paper_0635.pdf", Layout(columns=1, column_tables=True))
+    rows = row_texts([p for p in doc.passages if p.kind == "table_row"])
+    assert "Region | Africa | 19 | 68%" in rows
+    assert any(r.startswith("Rural/Urban | Rural | 15 | 54%") for r in rows)
+
+
+def test_a_journal_line_without_a_year_still_names_the_journal():
+    from peerqa.ingest.readers.base import journal_from_furniture
+
+    # The Lyons review's PDF head (its source states no year): the journal, and no year.
+    paper = read_markdown(PAPERS / "paper_1408.md")
+    assert "Year" not in paper.fields
+    assert journal_from_furniture(["BMC Psychiatry | vol. 21 | iss. 1"]) == ("BMC Psychiatry", None)

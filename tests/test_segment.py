@@ -233,3 +233,21 @@ def test_a_count_opening_a_sentence_is_no_citation() -> None:
         "28 participants enrolled.",
         "12 of them left.",
     ]
+
+
+def test_a_count_equal_to_a_number_the_text_cites_in_brackets_is_no_citation() -> None:
+    # Two of paper_1408's sentences (it cites in brackets), the second opening with its
+    # count as a numeral: the passage's reference numbers hold 7 (from "[7]"), which is
+    # how the answer splits it, but a text citing "[7]" does not repeat it bare.
+    text = (
+        "There is a growing recognition of the value of lived experience expertise for "
+        "facilitating recovery within mainstream services [7]. 7 Trials took place in "
+        "America and one was conducted in Switzerland."
+    )
+    assert [text[s:e] for s, e in sentence_spans(text, citations=[7, 8])] == [
+        text[: text.index(" 7 Trials")],
+        "7 Trials took place in America and one was conducted in Switzerland.",
+    ]
+    # A bare superscript the text does not also print in brackets still ends its sentence.
+    mixed = text.replace("[7]", "[8]")
+    assert [mixed[s:e] for s, e in sentence_spans(mixed, citations=[7, 8])][0].endswith("[8]. 7")

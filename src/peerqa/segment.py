@@ -144,16 +144,30 @@ _LEADING_CITE = re.compile(r"\d{1,3}(?:\s?[,–-]\s?\d{1,3})*(?=\s+[A-Z])")
 _MAX_CITE_RANGE = 50
 
 
-def _cited(marker: str, citations: Collection[int]) -> bool:
-    """Whether every number of `marker` ("28", "29,30", "5–7") is a reference number."""
+# A citation printed in brackets: "[12]", "[3-5]", "[11, 12]".
+_BRACKETED = re.compile(r"\[(\d{1,3}(?:\s?[,–-]\s?\d{1,3})*)\]")
+
+
+def _numbers(marker: str) -> list[int] | None:
+    """The numbers of `marker` ("28", "29,30", "5–7"); None for an implausible range."""
     numbers: list[int] = []
     for part in re.sub(r"\s", "", marker).split(","):
         low, _, high = part.replace("–", "-").partition("-")
         a, b = int(low), int(high or low)
         if b < a or b - a > _MAX_CITE_RANGE:
-            return False
+            return None
         numbers.extend(range(a, b + 1))
-    return all(n in citations for n in numbers)
+    return numbers
+
+
+def _cited(marker: str, citations: Collection[int], bracketed: Collection[int] = ()) -> bool:
+    """Whether every number of `marker` is a reference number the sentence before it does
+    not cite in brackets: "…excluded [12]. 12 Patients…" cites 12 once, and the second 12
+    is a count (a superscript would not repeat the citation its sentence just made)."""
+    numbers = _numbers(marker)
+    if not numbers:
+        return False
+    return all(n in citations for n in numbers) and not all(n in bracketed for n in numbers)
 
 
 def _citations_to_previous(
@@ -165,7 +179,9 @@ def _citations_to_previous(
     for s, e in spans:
         m = _LEADING_CITE.match(text, s, e)
         closed = out and text[out[-1][1] - 1] in ".!?" + CLOSERS
-        if m and closed and _cited(m.group(), citations):
+        before = _BRACKETED.finditer(text, *out[-1]) if out else ()
+        bracketed = {n for b in before for n in _numbers(b[1]) or ()}
+        if m and closed and _cited(m.group(), citations, bracketed):
             out[-1] = (out[-1][0], m.end())
             s = trimmed(text, m.end(), e)[0]  # a capital follows: never all space
         out.append((s, e))

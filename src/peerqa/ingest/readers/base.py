@@ -225,6 +225,17 @@ _CITATION_LINE = re.compile(
     r"^(?P<journal>[A-Z][A-Za-z&\- ]{2,60}?)\.\s+(?P<year>(?:19|20)\d{2});\s*\d+(?:\(\d+\))?:"
 )
 _SITE_LINE = re.compile(r"^(?P<journal>[A-Z][A-Za-z ]{2,40}?) \| www\.")
+# A running head citing the article after its authors, BMC and Springer style: "Prinja et
+# al. Cost Eff Resour Alloc (2018) 16:25", "Smith and Jones BMC Psychiatry (2021) 21:315".
+_AUTHORS_HEAD = re.compile(
+    r"^[A-Z][\w'’\-]+(?: et al\.?| and [A-Z][\w'’\-]+)?\s+"
+    r"(?P<journal>[A-Z][A-Za-z&.\- ]{2,60}?)\s+\((?P<year>(?:19|20)\d{2})\)\s+\d+:\s?[\w.]+"
+)
+# A journal line stating no year: "BMC Psychiatry | vol. 21 | iss. 1", or the article's
+# DOI (PLOS): "PLOS Medicine | https://doi.org/10.1371/journal.pmed.1003964".
+_VOLUME_LINE = re.compile(
+    r"^(?P<journal>[A-Z][A-Za-z&\- ]{2,60}?)\s+\|\s+(?:vol\.\s*\d|https?://(?:dx\.)?doi\.org/)"
+)
 _MONTH_YEAR = re.compile(rf"\b(?:{_MONTHS}) (?P<year>(?:19|20)\d{{2}}) \| Vol")
 DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>\]]+[^\s\"<>\].,;)])")
 PMCID = re.compile(r"\bPMC\d{5,9}\b")
@@ -236,7 +247,7 @@ def journal_from_furniture(lines: list[str]) -> tuple[str | None, int | None]:
     year: int | None = None
     for line in lines:
         patterns = (_PUBLISHED_IN, _JOURNAL_LINE, _SITE_LINE, _MONTH_YEAR, _FIRST_PUBLISHED)
-        for pattern in (*patterns, _CITATION_LINE):
+        for pattern in (*patterns, _CITATION_LINE, _AUTHORS_HEAD, _VOLUME_LINE):
             m = pattern.search(line)
             if not m:
                 continue

@@ -47,6 +47,8 @@ from peerqa.models import ScholarlyPaper, Study
 MEDIA_TYPE = "application/pdf"
 MARGIN_SHARE = 0.075  # top and bottom bands of the page where running heads live
 _GUTTER_EMS = 2.0  # a word gap this many ems wide, across the page's middle, is the gutter
+_TOUCHING_EMS = 0.1  # words closer than this are one word split by a change of type size
+_SUPERSCRIPT_RATIO = 1.25  # a superscript's type is at least this much smaller than its word's
 _COLUMN_ROWS = 3  # rows starting at one left edge past the middle that make it a column
 _LIGATURES = {
     c: unicodedata.normalize("NFKC", c) for c in "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"
@@ -128,8 +130,30 @@ def _column_starts(rows: list[list[dict]], mid: float) -> list[float]:
     return [float(x) for x, n in starts.items() if n >= max(_COLUMN_ROWS, most / 2)]
 
 
+def _raised(words: list[dict]) -> dict[int, float]:
+    """Superscripts (small type, raised, touching the word before them: "support⁷"),
+    by index, mapped to the top of the word they sit on: a raised word's own top can be
+    nearer the other column's line on that baseline than its own."""
+    out: dict[int, float] = {}
+    for i, w in enumerate(words):
+        for a in words:
+            if (
+                a["size"] > _SUPERSCRIPT_RATIO * w["size"]
+                and -_TOUCHING_EMS * w["size"] < w["x0"] - a["x1"] < _TOUCHING_EMS * w["size"]
+                and a["top"] - 0.6 * a["size"] <= w["top"] < a["top"]
+            ):
+                out[i] = a["top"]
+                break
+    return out
+
+
 def _lines(words: list[dict], page: int, mid: float) -> list[Line]:
     """Words -> lines, a line split where it crosses the column gutter."""
+    raised = _raised(words)
+    words = [
+        {**w, "top": raised[i], "bottom": max(w["bottom"], raised[i])} if i in raised else w
+        for i, w in enumerate(words)
+    ]
     words = sorted(words, key=lambda w: (round(w["top"]), w["x0"]))
     rows: list[list[dict]] = []
     for w in words:
@@ -161,13 +185,27 @@ def _lines(words: list[dict], page: int, mid: float) -> list[Line]:
     return lines
 
 
+def _joined(words: list[dict]) -> str:
+    """Words with a space between them, but none between words that touch: a superscript
+    citation set in smaller type is a word of its own to pdfplumber, glued on the page
+    ("support⁷." is "support7.", never "support 7 .")."""
+    out = words[0]["text"]
+    for before, w in zip(words, words[1:], strict=False):
+        # (Words overlapping one another are two lines printed over each other, not one;
+        # words of about one size that touch, pdfplumber has already made one word.)
+        small, large = sorted((before["size"], w["size"]))
+        touching = abs(w["x0"] - before["x1"]) < _TOUCHING_EMS * small
+        out += ("" if touching and large > _SUPERSCRIPT_RATIO * small else " ") + w["text"]
+    return out
+
+
 def _line(words: list[dict], page: int, mid: float) -> Line:
     x0, x1 = words[0]["x0"], words[-1]["x1"]
     # A left-column line may overrun the gutter a little (a long URL); a full-width line
     # reaches well into the right half.
     column = 1 if x0 >= mid - 2 else 0 if x1 <= mid * 1.12 else -1
     return Line(
-        text=_clean(" ".join(w["text"] for w in words)),
+        text=_clean(_joined(words)),
         x0=x0,
         x1=x1,
         top=min(w["top"] for w in words),
