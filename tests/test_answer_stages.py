@@ -380,6 +380,31 @@ def test_the_answer_holds_the_top_passages_best_units_whichever_unit_leads():
     ]
 
 
+def test_a_short_framing_sentence_chosen_brings_the_sentence_it_announces():
+    """A short framing sentence ("This study has some limitations.") says only that its
+    passage goes on to the content: with policy.continuation, a chosen unit that short is followed by its passage's next unit;
+    a longer one is not, nor is the last unit of a passage followed by anything."""
+    text = "This study has some limitations. First, we partnered with few programmes."
+    top = ScoredPassage(
+        id="t",
+        text=text,
+        document="d1",
+        section="Discussion",
+        kind="paragraph",
+        char_start=0,
+        char_end=len(text),
+        score=1.0,
+    )
+    cut = text.index("First")
+    framing = Unit(top, 0, 0, cut - 1, 0, 0.5, np.eye(4)[0], None, score=0.6)
+    content = Unit(top, 0, cut, len(text), 1, 0.5, np.eye(4)[2], None, score=0.05)
+    policy = replace(POLICY, margin=0.0, ratio=0.8, floor=0.3)
+    assert select([framing, content], policy) == [framing]  # 0: never
+    assert select([framing, content], replace(policy, continuation=5)) == [framing, content]
+    assert select([framing, content], replace(policy, continuation=4)) == [framing]  # 5 words
+    assert select([content], replace(policy, continuation=20, floor=0.0)) == [content]
+
+
 def test_a_bare_figure_leads_only_when_it_beats_every_unit_in_words_by_the_margin():
     figure, described = (
         _unit("c", "d1", "Programme C | 5 (12)", 0.99, 0),

@@ -45,7 +45,9 @@ gold - PADDING_COST x padded sentences per answer) over all fitting questions (w
 filler sentences for a little less gold), each question weighing the same (an objective
 weighing the two sets the same was tried: it fitted the four papers' 33 dev questions at
 the bundled paper's cost); then, the rest fixed, the same way, the lead's
-softmax share from which it alone is the answer (ALONE_SHARE). The model is then
+softmax share from which it alone is the answer (ALONE_SHARE), and then the length up
+to which a chosen sentence is a framing one followed by its passage's next sentence
+(CONTINUATION). The model is then
 refitted on all fitting questions and written with the policy and the CV figures to
 answer/models/selector.json, keyed to the embedding model and the bundled corpus.
 Deterministic: same store, same artefact.
@@ -111,6 +113,9 @@ TOP_UNITS = (1, 2)
 # The lead's softmax share that makes it the whole answer (1.0: none), tried with the
 # rest of the best policy fixed: a second stage, so the grid does not grow sixfold.
 ALONE_SHARE = (1.0, 0.8, 0.65, 0.5, 0.35, 0.25)
+# Up to how many words a chosen sentence is a framing one its passage's next sentence
+# follows (Policy.continuation; 0: none), tried last with the rest of the policy fixed.
+CONTINUATION = (0, 8, 12, 16, 20)
 PER_GROUP, THEME_BONUS = 2, 0.1
 ROOT = Path(__file__).resolve().parents[3]
 PAPERS_DIR = ROOT / "tests" / "fixtures" / "papers"
@@ -591,6 +596,7 @@ def choose_policy(
             -policy.top_units,
             policy.margin,
             -policy.alone_share,
+            -policy.continuation,
         )
         if best is None or key > best[0]:
             best = (key, policy, figures)
@@ -600,6 +606,9 @@ def choose_policy(
     assert best is not None
     for share in ALONE_SHARE[1:]:
         consider(replace(best[1], alone_share=share))
+    assert best is not None
+    for words in CONTINUATION[1:]:
+        consider(replace(best[1], continuation=words))
     assert best is not None
     return best[1], best[2]
 
