@@ -352,10 +352,8 @@ def test_the_top_passage_keeps_the_lead_unless_beaten_by_the_margin():
     assert select([top, other], replace(POLICY, margin=0.01))[0] is other
 
 
-def test_the_answer_holds_the_top_passages_best_units_whichever_unit_leads():
-    """A lead from another passage does not push out what the top passage says: its best
-    policy.top_units units (by P) follow the lead, even below the ratio the other units
-    must reach."""
+def _limitations(content_score: float) -> tuple[Unit, Unit]:
+    """The top passage's two units: a framing sentence (P 0.6) and what it announces."""
     text = "This study has some limitations. First, we partnered with few programmes."
     top = ScoredPassage(
         id="t",
@@ -369,7 +367,15 @@ def test_the_answer_holds_the_top_passages_best_units_whichever_unit_leads():
     )
     cut = text.index("First")
     framing = Unit(top, 0, 0, cut - 1, 0, 0.5, np.eye(4)[0], None, score=0.6)
-    content = Unit(top, 0, cut, len(text), 1, 0.5, np.eye(4)[2], None, score=0.3)
+    content = Unit(top, 0, cut, len(text), 1, 0.5, np.eye(4)[2], None, score=content_score)
+    return framing, content
+
+
+def test_the_answer_holds_the_top_passages_best_units_whichever_unit_leads():
+    """A lead from another passage does not push out what the top passage says: its best
+    policy.top_units units (by P) follow the lead, even below the ratio the other units
+    must reach."""
+    framing, content = _limitations(content_score=0.3)
     other = _unit("o", "d2", "Programmes differed in size and reach.", 0.95, 1)
     policy = replace(POLICY, margin=0.0, ratio=0.8)
     assert select([framing, content, other], policy) == [other, framing]
@@ -378,6 +384,19 @@ def test_the_answer_holds_the_top_passages_best_units_whichever_unit_leads():
         framing,
         content,
     ]
+
+
+def test_a_short_framing_sentence_chosen_brings_the_sentence_it_announces():
+    """A short framing sentence ("This study has some limitations.") says only that its
+    passage goes on to the content: with policy.continuation, a chosen unit that short is
+    followed by its passage's next unit; a longer one is not, nor is the last unit of a
+    passage followed by anything."""
+    framing, content = _limitations(content_score=0.05)
+    policy = replace(POLICY, margin=0.0, ratio=0.8, floor=0.3)
+    assert select([framing, content], policy) == [framing]  # 0: never
+    assert select([framing, content], replace(policy, continuation=5)) == [framing, content]
+    assert select([framing, content], replace(policy, continuation=4)) == [framing]  # 5 words
+    assert select([content], replace(policy, continuation=20, floor=0.0)) == [content]
 
 
 def test_a_bare_figure_leads_only_when_it_beats_every_unit_in_words_by_the_margin():

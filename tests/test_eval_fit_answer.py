@@ -4,14 +4,17 @@ for padding."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from peerqa.answer.evidence import Unit
 from peerqa.answer.selector import from_dict
 from peerqa.eval.fit_answer import (
     BUNDLED,
     DEV_PAPERS,
+    MISS_KINDS,
     PADDING_COST,
     PAPERS,
     PAPERS_DIR,
@@ -21,11 +24,13 @@ from peerqa.eval.fit_answer import (
     fit,
     fit_lead,
     holds,
+    miss_kind,
     objective,
     within_padding,
 )
 from peerqa.eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
 from peerqa.eval.questions import GoldSpan
+from peerqa.models import ScoredPassage
 
 
 def test_a_unit_is_positive_only_when_eval_would_count_it_as_holding_gold():
@@ -172,3 +177,45 @@ def test_the_lead_model_ranks_within_a_question_whatever_its_level():
     plain = from_dict({**fitted, "lead": None, "policy": policy})
     x2 = np.array([[1.0, 0.0], [0.0, 0.0]])
     assert np.allclose(plain.predict_lead(x2), plain.predict(x2))
+
+
+def _passage(pid: str, text: str, at: int) -> ScoredPassage:
+    return ScoredPassage(
+        id=pid,
+        text=text,
+        document="d",
+        section="Discussion",
+        kind="paragraph",
+        char_start=at,
+        char_end=at + len(text),
+        score=1.0,
+    )
+
+
+def test_a_miss_is_told_by_where_the_gold_was_and_what_was_chosen_instead():
+    first = "This study has some limitations."
+    second = "Only one informant was interviewed for one programme."
+    top = _passage("top", f"{first} {second}", 0)
+    other = _passage("other", "Peer supporters were trained volunteers.", 500)
+    units = [
+        Unit(top, 0, 0, len(first), 0, 0.5, np.eye(3)[0], None),
+        Unit(top, 0, len(first) + 1, len(top.text), 1, 0.4, np.eye(3)[1], None),
+        Unit(other, 1, 0, len(other.text), 0, 0.3, np.eye(3)[2], None),
+    ]
+    limitation = units[1].span
+    gold = [GoldSpan(snippet=0, document="d", char_start=limitation[1], char_end=limitation[2])]
+    ex = Example("q", None, None, [top, other], units, gold, None)
+    # The framing sentence chosen (or leading) without what it announces:
+    assert miss_kind(ex, [units[0], units[2]], "text") == "framing"
+    assert miss_kind(ex, [units[0], units[1]], "first") == "framing"
+    # Another passage's unit chosen over the top passage's gold:
+    assert miss_kind(ex, [units[2]], "text") == "top_passage"
+    # Gold in the second passage:
+    gold2 = [GoldSpan(snippet=0, document="d", char_start=500, char_end=540)]
+    assert miss_kind(replace(ex, gold=gold2), [units[0]], "text") == "passage_2_5"
+    # Gold nowhere among the units: retrieval's miss, or unit-making's.
+    far = [GoldSpan(snippet=0, document="d", char_start=2000, char_end=2040)]
+    assert miss_kind(replace(ex, gold=far), [units[0]], "text") == "not_retrieved"
+    inside = replace(ex, units=[units[0], units[2]])
+    assert miss_kind(inside, [units[0]], "text") == "not_a_unit"
+    assert set(MISS_KINDS) >= {"framing", "top_passage", "passage_2_5", "not_retrieved"}

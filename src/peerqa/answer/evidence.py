@@ -574,7 +574,8 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     lead model's softmax over the units, ends the answer there. Further units follow
     while they score at least policy.ratio of the lead and above policy.floor, at most
     policy.max_units (or `limit`), never two saying the same thing and at most
-    MAX_PER_PASSAGE of one passage.
+    MAX_PER_PASSAGE of one passage. A chosen unit of at most policy.continuation words
+    is followed by the next unit of its passage (`continued`).
     """
     if not units:
         return []
@@ -596,7 +597,8 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
         if u is not lead and len(chosen) < most and not _redundant(u, chosen):
             chosen.append(u)
     if lead.score >= policy.alone or lead_share(lead, units) >= policy.alone_share:
-        return chosen  # the lead answers: say it (and the top passage's best) and stop
+        # the lead answers: say it (and the top passage's best) and stop
+        return continued(chosen, units, policy.continuation)
     bar = max(policy.floor, policy.ratio * lead.score)
     for u in ranked:
         if len(chosen) >= most or u.score < bar:
@@ -606,7 +608,25 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
         if sum(c.passage.id == u.passage.id for c in chosen) >= MAX_PER_PASSAGE:
             continue
         chosen.append(u)
-    return chosen
+    return continued(chosen, units, policy.continuation)
+
+
+def continued(chosen: list[Unit], units: Sequence[Unit], words: int) -> list[Unit]:
+    """Each chosen unit of at most `words` words followed by the next unit of its passage
+    (when not chosen already): a short framing sentence ("Programme leaders described 1
+    common challenge.") says only that its passage goes on to the content."""
+    if words <= 0:
+        return chosen
+    out: list[Unit] = []
+    for u in chosen:
+        out.append(u)
+        if u.is_quote or u.passage.kind in WHOLE_KINDS or word_count(u.text) > words:
+            continue
+        after = [v for v in units if v.passage.id == u.passage.id and v.start >= u.end]
+        nxt = min(after, key=lambda v: v.start, default=None)
+        if nxt is not None and nxt not in chosen and nxt not in out:
+            out.append(nxt)
+    return out
 
 
 def lead_share(lead: Unit, units: Sequence[Unit]) -> float:

@@ -55,6 +55,10 @@ class Policy:
     # the top passage's best units (by P) the answer always holds, right after the lead:
     # what the top passage says is never lost for a sentence of another passage
     top_units: int = 1
+    # A chosen sentence of at most this many words that its passage goes on from is
+    # followed by the next sentence: a short framing sentence ("This study has some
+    # limitations.") announces what the next one says (0: never).
+    continuation: int = 0
 
 
 @dataclass(frozen=True)

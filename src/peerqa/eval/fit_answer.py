@@ -4,6 +4,7 @@
         [--padding-cost 0.1] [--padding-bound] [--max-padding N]
         [--compare OLD_ARTEFACT.json] [--no-papers] [--final-check]
         [--ablate FEATURE[,FEATURE]]... [--papers-store DIR] [--out PATH] [--dump UNITS.npz]
+        [--misses MISSES.jsonl]
 
 Data, two question sets:
 - bundled: every in-scope question of eval/questions.jsonl whose split is not "test",
@@ -30,6 +31,10 @@ Beside them: the baseline "the first retrieved passage is the answer"
 (check_top_passage), and with --compare another artefact as it stands and the same CV
 for its feature set and policy (the previous selector).
 
+--misses writes each question whose out-of-fold answer misses (its text, or its first
+cited sentence) with the kind of miss (MISS_KINDS: not retrieved, framing sentence, gold
+in the top passage or in passages 2-5 not chosen…) and prints the counts.
+
 --ablate reports the same CV (policy chosen anew) without the features named, beside:
 how features are chosen (a feature stays when the CV is no worse with it).
 
@@ -40,7 +45,9 @@ gold - PADDING_COST x padded sentences per answer) over all fitting questions (w
 filler sentences for a little less gold), each question weighing the same (an objective
 weighing the two sets the same was tried: it fitted the four papers' 33 dev questions at
 the bundled paper's cost); then, the rest fixed, the same way, the lead's
-softmax share from which it alone is the answer (ALONE_SHARE). The model is then
+softmax share from which it alone is the answer (ALONE_SHARE), and then the length up
+to which a chosen sentence is a framing one followed by its passage's next sentence
+(CONTINUATION). The model is then
 refitted on all fitting questions and written with the policy and the CV figures to
 answer/models/selector.json, keyed to the embedding model and the bundled corpus.
 Deterministic: same store, same artefact.
@@ -53,6 +60,7 @@ import itertools
 import json
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -105,6 +113,9 @@ TOP_UNITS = (1, 2)
 # The lead's softmax share that makes it the whole answer (1.0: none), tried with the
 # rest of the best policy fixed: a second stage, so the grid does not grow sixfold.
 ALONE_SHARE = (1.0, 0.8, 0.65, 0.5, 0.35, 0.25)
+# Up to how many words a chosen sentence is a framing one its passage's next sentence
+# follows (Policy.continuation; 0: none), tried last with the rest of the policy fixed.
+CONTINUATION = (0, 8, 12, 16, 20)
 PER_GROUP, THEME_BONUS = 2, 0.1
 ROOT = Path(__file__).resolve().parents[3]
 PAPERS_DIR = ROOT / "tests" / "fixtures" / "papers"
@@ -368,6 +379,30 @@ class Scorer:
 
         return self._by_set(rows, figures)
 
+    def misses(self, scores: Scores, policy: Policy) -> list[dict]:
+        """Each question the out-of-fold answer misses (its text, or its first cited
+        sentence), with the kind of miss (MISS_KINDS, `miss_kind`)."""
+        rows = []
+        for ex, s, profiles in zip(self.examples, scores, self.profiles, strict=True):
+            _set_scores(ex, s)
+            check = self._check(ex, answer_units(ex.index, ex.question, ex.units, policy))
+            if check.text_holds_gold and check.first_holds_gold:
+                continue
+            blocks = choose(ex.question, ex.units, policy, profiles)
+            chosen = [u for b in blocks for u in b.units]
+            missed = "text" if not check.text_holds_gold else "first"
+            rows.append(
+                {
+                    "id": ex.id,
+                    "set": ex.set,
+                    "missed": missed,
+                    "kind": miss_kind(ex, chosen, missed),
+                    "question": ex.item.question,
+                    "chosen": [(_retrieved_rank(ex, u), u.text[:90]) for u in chosen],
+                }
+            )
+        return rows
+
     def top_passage(self) -> dict[str, dict]:
         """The baseline: the first retrieved passage as the answer, scored the same way."""
         checks = [
@@ -398,6 +433,44 @@ class Scorer:
             quotes=self.quotes,
             literature=item.asks_literature,
         )
+
+
+# Why an out-of-fold answer misses (`miss_kind`), checked in this order:
+MISS_KINDS = {
+    "not_retrieved": "no retrieved passage holds gold (retrieval's miss)",
+    "not_a_unit": "a retrieved passage holds gold, but no unit of it does",
+    "framing": "a chosen unit (the lead, for a first-sentence miss) is the sentence just "
+    "before a gold one: it announces what the next says",
+    "top_passage": "a unit of the top passage holds gold; another unit was chosen (led)",
+    "passage_2_5": "a unit of retrieved passages 2-5 holds gold, not chosen (led)",
+    "further": "gold only in passages ranked 6th or lower or in theme partners",
+}
+
+
+def _retrieved_rank(ex: Example, unit: Unit) -> int | None:
+    """The unit's passage's place in retrieval (a theme partner: None)."""
+    ids = [r.id for r in ex.results]
+    return ids.index(unit.passage.id) if unit.passage.id in ids else None
+
+
+def miss_kind(ex: Example, chosen: Sequence[Unit], missed: str) -> str:
+    """The kind (MISS_KINDS) of an answer's miss: its text holds no gold (`missed`
+    "text"), or its first cited sentence does not ("first")."""
+    gold_units = [u for u in ex.units if holds(u.span, ex.gold)]
+    if not gold_units:
+        retrieved = any(holds((r.document, r.char_start, r.char_end), ex.gold) for r in ex.results)
+        return "not_a_unit" if retrieved else "not_retrieved"
+    judged = chosen if missed == "text" else chosen[:1]
+    for u in judged:
+        after = [v for v in ex.units if v.passage.id == u.passage.id and v.start >= u.end]
+        if after and min(after, key=lambda v: v.start) in gold_units:
+            return "framing"
+    ranks = {_retrieved_rank(ex, g) for g in gold_units}
+    if 0 in ranks:
+        return "top_passage"
+    if ranks & {1, 2, 3, 4}:
+        return "passage_2_5"
+    return "further"
 
 
 def _set_scores(ex: Example, scores: np.ndarray) -> None:
@@ -523,6 +596,7 @@ def choose_policy(
             -policy.top_units,
             policy.margin,
             -policy.alone_share,
+            -policy.continuation,
         )
         if best is None or key > best[0]:
             best = (key, policy, figures)
@@ -532,6 +606,9 @@ def choose_policy(
     assert best is not None
     for share in ALONE_SHARE[1:]:
         consider(replace(best[1], alone_share=share))
+    assert best is not None
+    for words in CONTINUATION[1:]:
+        consider(replace(best[1], continuation=words))
     assert best is not None
     return best[1], best[2]
 
@@ -548,6 +625,15 @@ def _print(label: str, by_set: dict[str, dict]) -> None:
     for name, figures in by_set.items():
         values = "  ".join(f"{k} {v:.3f}" for k, v in figures.items())
         print(f"  {label:<40} {name:<8} {values}")
+
+
+def report_misses(rows: list[dict], path: Path) -> None:
+    """Out-of-fold misses counted by question set, figure missed and kind; rows to `path`."""
+    counts = Counter((r["set"], r["missed"], r["kind"]) for r in rows)
+    print("out-of-fold misses (set, missed figure, kind):")
+    for key in sorted(counts):
+        print(f"  {' '.join(key):<40} {counts[key]}")
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
 def papers_store(settings: Settings, where: Path) -> Settings:
@@ -610,6 +696,12 @@ def main() -> None:
         help="also write the units' features, labels and question of each (.npz)",
     )
     parser.add_argument(
+        "--misses",
+        type=Path,
+        help="also write each question the out-of-fold answer misses, with the kind of "
+        "miss (MISS_KINDS), as JSON lines, and print the counts by kind",
+    )
+    parser.add_argument(
         "--papers-store",
         type=Path,
         help="keep the papers' store in this directory and reuse it on later runs (it must "
@@ -660,6 +752,8 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
         )
     top = scorer.top_passage()
     _print("top passage (baseline)", top)
+    if args.misses:
+        report_misses(scorer.misses(scores, policy), args.misses)
     for dropped in args.ablate:
         without = [f for f in FEATURES if f not in dropped.split(",")]
         ablated, ablated_cv = cross_validate(examples, args.folds, without)
