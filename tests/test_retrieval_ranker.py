@@ -159,10 +159,10 @@ def test_each_document_is_read_by_its_centroids_cosine_to_the_question(corpus_in
     """One document: its centroid is the mean of its passage vectors, and every candidate
     stands equal beside the pool's best document."""
     view = corpus_index._view
-    (document,) = view._centroids
-    assert np.linalg.norm(view._centroids[document]) == pytest.approx(1.0, abs=1e-5)
-    vector = view._centroids[document]
-    assert view._topic(vector, {document}) == {document: pytest.approx(1.0, abs=1e-5)}
+    (document,) = view.features.centroids
+    assert np.linalg.norm(view.features.centroids[document]) == pytest.approx(1.0, abs=1e-5)
+    vector = view.features.centroids[document]
+    assert view.features.topic(vector, {document}) == {document: pytest.approx(1.0, abs=1e-5)}
 
 
 def test_features_read_the_named_programme_one_words_pull_and_the_heading():
@@ -223,11 +223,11 @@ def test_search_reads_each_documents_coverage_of_the_question(corpus_index):
     question shares with any passage of the paper counts."""
     view = corpus_index._view
     tokens = view._query_tokens("peer mentors transplant zebra")
-    (document,) = view._document_tokens
+    (document,) = view.features.document_tokens
     idf = view._corpus.idf
-    assert view._coverage(tokens, {document}, idf)[document] == pytest.approx(1.0)
+    assert view.features.coverage(tokens, {document}, idf)[document] == pytest.approx(1.0)
     none = view._query_tokens("peer")[:0]
-    assert view._coverage(none, {document}, idf)[document] == 0.0
+    assert view.features.coverage(none, {document}, idf)[document] == 0.0
 
 
 def test_a_question_names_a_document_by_its_first_authors_surname():
