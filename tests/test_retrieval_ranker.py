@@ -192,6 +192,29 @@ def test_features_read_the_named_programme_one_words_pull_and_the_heading():
     assert row["section_overlap"] == pytest.approx([0.0, 0.0, 2 / 6])
 
 
+def test_features_read_the_best_sentence_and_the_candidate_within_its_document():
+    """How much of the question one sentence holds, not the passage spread over several;
+    and each candidate's cosines beside its own document's best in the pool."""
+    idf = np.array([1.0, 3.0, 2.0])  # token ids 0 peer, 1 mentor, 2 match
+    one = passage("a", "Mentors were matched. Peers helped.")
+    spread = passage("b", "Mentors helped. Peers were matched.")
+    other = passage("c", "Peer mentors were matched by diagnosis.", document="e")
+    candidates = [
+        Candidate(one, np.array([0, 1, 2]), 0.9, 1, False, dense=0.6, sentence=0.7,
+                  sentences=(np.array([1, 2]), np.array([0]))),
+        Candidate(spread, np.array([0, 1, 2]), 0.5, 2, False, dense=0.5, sentence=0.8,
+                  sentences=(np.array([1]), np.array([0, 2]))),
+        Candidate(other, np.array([0, 1, 2]), 0.4, 3, False, dense=0.9, sentence=0.5,
+                  sentences=(np.array([0, 1, 2]),)),
+    ]  # fmt: skip
+    x = features(Query(tokens=np.array([0, 1, 2]), literature=False), candidates, {}, idf)
+    row = {name: x[:, i].tolist() for i, name in enumerate(FEATURES)}
+    assert row["overlap_idf"] == pytest.approx([1.0, 1.0, 1.0])
+    assert row["sentence_overlap"] == pytest.approx([5 / 6, 3 / 6, 1.0])
+    assert row["within_dense_gap"] == pytest.approx([0.0, -0.1, 0.0])
+    assert row["within_sentence_gap"] == pytest.approx([-0.1, 0.0, 0.0])
+
+
 def test_a_named_programmes_record_joins_the_pool_though_no_ranking_found_it(
     corpus_index, monkeypatch
 ):

@@ -18,6 +18,7 @@ from peerqa.retrieval.dense import DenseCollection
 from peerqa.retrieval.filters import Column
 from peerqa.retrieval.keyword import TOKEN_PATTERN
 from peerqa.retrieval.ranker import Candidate, places
+from peerqa.store import indexed_sentences
 
 
 class PassageFeatures:
@@ -45,18 +46,11 @@ class PassageFeatures:
             by_document.setdefault(p.document, []).append(ids)
         self.document_tokens = {d: np.unique(np.concatenate(t)) for d, t in by_document.items()}
         self.places = places(passages)
-        headings = bm25s.tokenize(
-            [p.section for p in passages],
-            stopwords="english",
-            stemmer=stemmer,
-            token_pattern=TOKEN_PATTERN,
-            return_ids=False,
-            show_progress=False,
-        )
-        self.headings = [
-            np.unique(np.asarray([vocab[w] for w in words if w in vocab], np.int64))
-            for words in headings
-        ]
+        self.headings = token_ids([p.section for p in passages], stemmer, vocab)
+        self._passages, self._vocab, self._stemmer = passages, vocab, stemmer
+        # Each passage's sentences' distinct token ids, made when a pool first holds it
+        # (tokenizing every sentence at load would slow a fresh start for a few pools).
+        self._sentence_tokens: list[list[np.ndarray] | None] = [None] * len(passages)
         self._dense, self._sentences = dense, sentences
         self._passage_ids, self._sentence_ids = passage_ids, sentence_ids
         self.centroids = document_centroids(dense, documents)
@@ -80,6 +74,7 @@ class PassageFeatures:
         documents = {passages[h.node.node_id].document for h in pool}
         coverage = self.coverage(tokens, documents, idf)
         topic = self.topic(vector, documents)
+        sentence_tokens = self.sentence_tokens(positions)
         return [
             Candidate(
                 passage=passages[h.node.node_id],
@@ -93,11 +88,30 @@ class PassageFeatures:
                 section=self.headings[i],
                 coverage=coverage[passages[h.node.node_id].document],
                 topic=topic[passages[h.node.node_id].document],
+                sentences=t,
             )
-            for rank, (h, i, d, s) in enumerate(
-                zip(pool, positions, dense, sentence, strict=True), 1
+            for rank, (h, i, d, s, t) in enumerate(
+                zip(pool, positions, dense, sentence, sentence_tokens, strict=True), 1
             )
         ]
+
+    def sentence_tokens(self, positions: Sequence[int]) -> list[list[np.ndarray]]:
+        """Each passage's (by position) sentences' distinct token ids, as the sentence
+        collection cuts them (store.indexed_sentences; a passage of none: its text)."""
+        missing = sorted({i for i in positions if self._sentence_tokens[i] is None})
+        if missing:
+            spans = [indexed_sentences(self._passages[i]) or [(0, 0)] for i in missing]
+            texts = [
+                self._passages[i].text[a:b] if b > a else self._passages[i].text
+                for i, cut in zip(missing, spans, strict=True)
+                for a, b in cut
+            ]
+            ids = token_ids(texts, self._stemmer, self._vocab)
+            at = 0
+            for i, cut in zip(missing, spans, strict=True):
+                self._sentence_tokens[i] = ids[at : at + len(cut)]
+                at += len(cut)
+        return [self._sentence_tokens[i] for i in positions]  # type: ignore[misc]
 
     def topic(self, vector: Sequence[float], documents: set[str]) -> dict[str, float]:
         """Each document's centroid cosine to the question's vector (0 without one)."""
@@ -129,6 +143,22 @@ class PassageFeatures:
         dense = best_cosines(self._dense, positions, self._passage_ids, query)
         sentence = best_cosines(self._sentences, positions, self._sentence_ids, query)
         return dense, sentence
+
+
+def token_ids(
+    texts: Sequence[str], stemmer: Stemmer.Stemmer, vocab: Mapping[str, int]
+) -> list[np.ndarray]:
+    """Each text's distinct BM25 tokens (stemmed, no stopwords) that the generation's
+    vocabulary holds, as token ids."""
+    words = bm25s.tokenize(
+        list(texts),
+        stopwords="english",
+        stemmer=stemmer,
+        token_pattern=TOKEN_PATTERN,
+        return_ids=False,
+        show_progress=False,
+    )
+    return [np.unique(np.asarray([vocab[w] for w in ws if w in vocab], np.int64)) for ws in words]
 
 
 def document_centroids(dense: DenseCollection, documents: Column) -> dict[str, np.ndarray]:

@@ -37,7 +37,7 @@ from peerqa.files import derived_dir
 from peerqa.models import Filters, Passage, ScoredPassage, Study
 from peerqa.retrieval.dense import DenseCollection, DenseFilter, DenseRetriever
 from peerqa.retrieval.expansion import expand
-from peerqa.retrieval.features import PassageFeatures
+from peerqa.retrieval.features import PassageFeatures, token_ids
 from peerqa.retrieval.filters import Column, chroma_where
 from peerqa.retrieval.fusion import FUSION_MODE, HybridFusion  # noqa: F401 (tests read it)
 from peerqa.retrieval.keyword import TOKEN_PATTERN, KeywordRetriever
@@ -446,17 +446,7 @@ class Snapshot:
     def _query_tokens(self, query: str, corpus: Corpus | None = None) -> np.ndarray:
         """The query's distinct BM25 tokens that occur in the corpus searched (the whole
         generation by default), as token ids."""
-        (words,) = bm25s.tokenize(
-            query,
-            stopwords="english",
-            stemmer=self._stemmer,
-            token_pattern=TOKEN_PATTERN,
-            return_ids=False,
-            show_progress=False,
-        )
-        ids = np.unique(
-            np.asarray([self._vocab[w] for w in words if w in self._vocab], dtype=np.int64)
-        )
+        (ids,) = token_ids([query], self._stemmer, self._vocab)
         return ids[(corpus or self._corpus).present[ids]]
 
     def _programme_keyword(
