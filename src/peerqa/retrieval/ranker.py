@@ -1,7 +1,8 @@
 """The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted
 with scikit-learn, walked here in numpy) over cheap, corpus-independent features of each
 candidate (every ranking's normalised score and reciprocal rank, the fused score, the
-passage's and its best sentence's cosine to the question beside the pool's best, the
+passage's and its best sentence's cosine to the question beside the pool's best and
+beside its own paper's best, the share of the question one of its sentences holds, the
 passage's kind and section class and how common each is at the head of the pool, its
 part of its paper and place in it, its length, its word overlap with the question,
 agreement with the top hit's theme and document, its document's standing in the pool,
