@@ -147,8 +147,8 @@ def test_large_collections_use_chroma_hnsw_and_agree_with_the_exact_scan(
     view = corpus_index._view
     positions = list(range(0, len(view.order), 5))
     vector = corpus_index.encode(QUESTIONS[0]).vector
-    dense, sentence = view._cosines(vector, positions)
-    far_dense, far_sentence = far._cosines(vector, positions)
+    dense, sentence = view.features.cosines(vector, positions)
+    far_dense, far_sentence = far.features.cosines(vector, positions)
     assert far_dense == pytest.approx(dense, abs=1e-5)
     assert far_sentence == pytest.approx(sentence, abs=1e-5)
     unit = np.asarray(vector) / np.linalg.norm(vector)

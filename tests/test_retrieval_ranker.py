@@ -159,10 +159,10 @@ def test_each_document_is_read_by_its_centroids_cosine_to_the_question(corpus_in
     """One document: its centroid is the mean of its passage vectors, and every candidate
     stands equal beside the pool's best document."""
     view = corpus_index._view
-    (document,) = view._centroids
-    assert np.linalg.norm(view._centroids[document]) == pytest.approx(1.0, abs=1e-5)
-    vector = view._centroids[document]
-    assert view._topic(vector, {document}) == {document: pytest.approx(1.0, abs=1e-5)}
+    (document,) = view.features.centroids
+    assert np.linalg.norm(view.features.centroids[document]) == pytest.approx(1.0, abs=1e-5)
+    vector = view.features.centroids[document]
+    assert view.features.topic(vector, {document}) == {document: pytest.approx(1.0, abs=1e-5)}
 
 
 def test_features_read_the_named_programme_one_words_pull_and_the_heading():
@@ -190,6 +190,29 @@ def test_features_read_the_named_programme_one_words_pull_and_the_heading():
     assert row["programme_other"] == [0.0, 1.0, 0.0]  # a programme's, not the named one's
     assert row["overlap_peak"] == pytest.approx([1.0, 0.75, 1.0])
     assert row["section_overlap"] == pytest.approx([0.0, 0.0, 2 / 6])
+
+
+def test_features_read_the_best_sentence_and_the_candidate_within_its_document():
+    """How much of the question one sentence holds, not the passage spread over several;
+    and each candidate's cosines beside its own document's best in the pool."""
+    idf = np.array([1.0, 3.0, 2.0])  # token ids 0 peer, 1 mentor, 2 match
+    one = passage("a", "Mentors were matched. Peers helped.")
+    spread = passage("b", "Mentors helped. Peers were matched.")
+    other = passage("c", "Peer mentors were matched by diagnosis.", document="e")
+    candidates = [
+        Candidate(one, np.array([0, 1, 2]), 0.9, 1, False, dense=0.6, sentence=0.7,
+                  sentences=(np.array([1, 2]), np.array([0]))),
+        Candidate(spread, np.array([0, 1, 2]), 0.5, 2, False, dense=0.5, sentence=0.8,
+                  sentences=(np.array([1]), np.array([0, 2]))),
+        Candidate(other, np.array([0, 1, 2]), 0.4, 3, False, dense=0.9, sentence=0.5,
+                  sentences=(np.array([0, 1, 2]),)),
+    ]  # fmt: skip
+    x = features(Query(tokens=np.array([0, 1, 2]), literature=False), candidates, {}, idf)
+    row = {name: x[:, i].tolist() for i, name in enumerate(FEATURES)}
+    assert row["overlap_idf"] == pytest.approx([1.0, 1.0, 1.0])
+    assert row["sentence_overlap"] == pytest.approx([5 / 6, 3 / 6, 1.0])
+    assert row["within_dense_gap"] == pytest.approx([0.0, -0.1, 0.0])
+    assert row["within_sentence_gap"] == pytest.approx([-0.1, 0.0, 0.0])
 
 
 def test_a_named_programmes_record_joins_the_pool_though_no_ranking_found_it(
@@ -223,11 +246,11 @@ def test_search_reads_each_documents_coverage_of_the_question(corpus_index):
     question shares with any passage of the paper counts."""
     view = corpus_index._view
     tokens = view._query_tokens("peer mentors transplant zebra")
-    (document,) = view._document_tokens
+    (document,) = view.features.document_tokens
     idf = view._corpus.idf
-    assert view._coverage(tokens, {document}, idf)[document] == pytest.approx(1.0)
+    assert view.features.coverage(tokens, {document}, idf)[document] == pytest.approx(1.0)
     none = view._query_tokens("peer")[:0]
-    assert view._coverage(none, {document}, idf)[document] == 0.0
+    assert view.features.coverage(none, {document}, idf)[document] == 0.0
 
 
 def test_a_question_names_a_document_by_its_first_authors_surname():

@@ -58,10 +58,11 @@ GRID = (
 )
 # Features whose rise should never lower a candidate: every ranking's score and
 # reciprocal rank, word overlap, a named document, the document's standing in the pool,
-# the cosines to the question, a share of the head's section class or kind.
+# the cosines to the question (also beside its own document's best), a share of the
+# head's section class or kind.
 INCREASING = frozenset(
     {f for f in FEATURES if f.endswith(("_score", "_rr", "_gap", "_share"))}
-    | {"overlap", "overlap_idf", "theme_of_top", "reference_asked"}
+    | {"overlap", "overlap_idf", "sentence_overlap", "theme_of_top", "reference_asked"}
     | {"document_best", "rank_in_document", "document_named"}
     | {"document_coverage", "document_coverage_gap"}
     | {"programme_named", "section_overlap"}

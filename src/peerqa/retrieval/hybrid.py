@@ -37,6 +37,7 @@ from peerqa.files import derived_dir
 from peerqa.models import Filters, Passage, ScoredPassage, Study
 from peerqa.retrieval.dense import DenseCollection, DenseFilter, DenseRetriever
 from peerqa.retrieval.expansion import expand
+from peerqa.retrieval.features import PassageFeatures, token_ids
 from peerqa.retrieval.filters import Column, chroma_where
 from peerqa.retrieval.fusion import FUSION_MODE, HybridFusion  # noqa: F401 (tests read it)
 from peerqa.retrieval.keyword import TOKEN_PATTERN, KeywordRetriever
@@ -44,7 +45,6 @@ from peerqa.retrieval.late import TokenVectors, load_views, passage_order
 from peerqa.retrieval.programmes import ProgrammeFinder
 from peerqa.retrieval.ranker import (
     POOL,
-    Candidate,
     Query,
     Ranker,
     asks_literature,
@@ -54,7 +54,6 @@ from peerqa.retrieval.ranker import (
     first_authors,
     load_ranker,
     names_author,
-    places,
 )
 from peerqa.store import (
     FILTER_KEYS,
@@ -171,23 +170,6 @@ class Snapshot:
             [np.asarray(ids, dtype=np.int32) for ids in tokenized.ids] or [np.zeros(0, np.int32)]
         )
         self._token_starts = np.cumsum([0, *map(len, tokenized.ids)])
-        by_document: dict[str, list[np.ndarray]] = {}
-        for p, ids in zip(passages, self._tokens, strict=True):
-            by_document.setdefault(p.document, []).append(ids)
-        self._document_tokens = {d: np.unique(np.concatenate(t)) for d, t in by_document.items()}
-        self._places = places(passages)
-        headings = bm25s.tokenize(
-            [p.section for p in passages],
-            stopwords="english",
-            stemmer=stemmer,
-            token_pattern=TOKEN_PATTERN,
-            return_ids=False,
-            show_progress=False,
-        )
-        self._headings = [
-            np.unique(np.asarray([self._vocab[w] for w in words if w in self._vocab], np.int64))
-            for words in headings
-        ]
         self.ranker: Ranker | None = load_ranker(self.embed_model.token_space)
         self._stemmer = stemmer
         self._columns = {
@@ -217,7 +199,6 @@ class Snapshot:
         self.generation_values: dict[str, Any] = {}
         self._fusion_template = HybridFusion.template(self._corpus.keyword)
         self._dense = DenseCollection.load(collection, len(nodes), self._position, str, fetch=1)
-        self._centroids = self._document_centroids()
         sentences = self.store.collection(sentence_collection(collection.name))
         self._dense_sentences = DenseCollection.load(
             sentences,
@@ -225,6 +206,17 @@ class Snapshot:
             self._position,
             sentence_passage,
             fetch=3,
+        )
+        self.features = PassageFeatures(
+            passages,
+            self._tokens,
+            self._vocab,
+            stemmer,
+            self._dense,
+            self._dense_sentences,
+            self._columns["document"],
+            self._passage_id,
+            self._sentences_of,
         )
         # The composer embeds an answer's candidate sentences: those the index holds are
         # looked up (peerqa.embedding.MiniLMEmbedding.remember), not embedded again.
@@ -412,48 +404,20 @@ class Snapshot:
             pool = self._with_records(pool, query.programmes, mask)
         if ranker is None or not pool:
             return pool[:top_k]
-        positions = [self._position[h.node.node_id] for h in pool]
-        dense, sentence = self._cosines(vector, positions)
-        documents = {self.passages[h.node.node_id].document for h in pool}
-        coverage = self._coverage(query.tokens, documents, corpus.idf)
-        topic = self._topic(vector, documents)
-        candidates = [
-            Candidate(
-                passage=self.passages[h.node.node_id],
-                tokens=self._tokens[i],
-                fused=h.score or 0.0,
-                fused_rank=rank,
-                theme_of_top=theme is not None and self._themes.get(h.node.node_id) == theme,
-                dense=d,
-                sentence=s,
-                place=self._places[i],
-                section=self._headings[i],
-                coverage=coverage[self.passages[h.node.node_id].document],
-                topic=topic[self.passages[h.node.node_id].document],
-            )
-            for rank, (h, i, d, s) in enumerate(
-                zip(pool, positions, dense, sentence, strict=True), 1
-            )
-        ]
+        candidates = self.features.candidates(
+            pool,
+            self.passages,
+            self._position,
+            self._themes,
+            theme,
+            vector,
+            query.tokens,
+            corpus.idf,
+        )
         x = features(query, candidates, dict(zip(names, rankings, strict=True)), corpus.idf)
         scores = ranker.predict(x)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
-
-    def _document_centroids(self) -> dict[str, np.ndarray]:
-        """Each document's mean passage vector, unit length: what the paper as a whole is
-        about, beside which a question about another paper's subject reads far. From the
-        passages' vectors in memory (a store searched exactly); none above EXACT_MAX."""
-        exact = self._dense.exact
-        if exact is None or not len(exact.ids):
-            return {}
-        column = self._columns["document"]
-        codes = column.codes[exact.passage]
-        sums = np.zeros((len(column.values), exact.unit.shape[1]), dtype=np.float32)
-        np.add.at(sums, codes, exact.unit)
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        unit = sums / np.where(norms > 0, norms, 1.0)
-        return {str(d): unit[i] for i, d in enumerate(column.values.tolist()) if d}
 
     def _with_records(
         self,
@@ -479,81 +443,10 @@ class Snapshot:
         kept = pool[: max(len(pool) - len(records), 0)] if len(pool) >= POOL else pool
         return kept + [NodeWithScore(node=node, score=0.0) for node in records]
 
-    def _topic(self, vector: Sequence[float], documents: set[str]) -> dict[str, float]:
-        """Each document's centroid cosine to the question's vector (0 without one)."""
-        query = np.asarray(vector, dtype=np.float32)
-        query = query / (np.linalg.norm(query) or 1.0)
-        return {
-            d: float(c @ query) if (c := self._centroids.get(d)) is not None else 0.0
-            for d in documents
-        }
-
-    def _coverage(
-        self, tokens: np.ndarray, documents: set[str], idf: np.ndarray
-    ) -> dict[str, float]:
-        """Each document's idf-weighted share of the question's tokens, over its whole text."""
-        weight = float(idf[tokens].sum())
-        return {
-            d: float(idf[tokens[np.isin(tokens, self._document_tokens[d])]].sum()) / weight
-            if weight
-            else 0.0
-            for d in documents
-        }
-
-    def _cosines(
-        self, vector: Sequence[float], positions: Sequence[int]
-    ) -> tuple[list[float], list[float]]:
-        """Each passage's (by position) cosine to `vector`, and its best sentence's."""
-        query = np.asarray(vector, dtype=np.float32)
-        query /= np.linalg.norm(query) or 1.0
-        dense = self._best_cosines(self._dense, positions, self._passage_id, query)
-        sentence = self._best_cosines(self._dense_sentences, positions, self._sentences_of, query)
-        return dense, sentence
-
-    def _best_cosines(
-        self, dense: DenseCollection, positions: Sequence[int], members: Callable, query: np.ndarray
-    ) -> list[float]:
-        """Each passage's best cosine to `query` over its records in a collection (0 for
-        none), read from memory when it is searched exactly, else fetched from Chroma
-        (large stores: 40 passages a query)."""
-        if dense.exact is not None:
-            unit, rows = dense.exact.unit, dense.exact.rows
-            none = np.zeros(0, dtype=np.int64)
-            groups = [rows[p] if p < len(rows) else none for p in positions]
-            vectors = unit[np.concatenate([none, *groups])]
-            sizes = [len(g) for g in groups]
-        else:
-            ids = [list(members(p)) for p in positions]
-            got = dense.collection.get(
-                ids=[i for group in ids for i in group], include=["embeddings"]
-            )
-            found = dict(zip(got["ids"], range(len(got["ids"])), strict=True))
-            rows = [[found[i] for i in group if i in found] for group in ids]
-            vectors = np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), -1)
-            vectors = vectors[[r for group in rows for r in group]]
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            sizes = [len(group) for group in rows]
-        cosines = vectors @ query
-        ends = np.cumsum(sizes)
-        return [
-            float(cosines[end - size : end].max()) if size else 0.0
-            for size, end in zip(sizes, ends.tolist(), strict=True)
-        ]
-
     def _query_tokens(self, query: str, corpus: Corpus | None = None) -> np.ndarray:
         """The query's distinct BM25 tokens that occur in the corpus searched (the whole
         generation by default), as token ids."""
-        (words,) = bm25s.tokenize(
-            query,
-            stopwords="english",
-            stemmer=self._stemmer,
-            token_pattern=TOKEN_PATTERN,
-            return_ids=False,
-            show_progress=False,
-        )
-        ids = np.unique(
-            np.asarray([self._vocab[w] for w in words if w in self._vocab], dtype=np.int64)
-        )
+        (ids,) = token_ids([query], self._stemmer, self._vocab)
         return ids[(corpus or self._corpus).present[ids]]
 
     def _programme_keyword(

@@ -1,7 +1,8 @@
 """The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted
 with scikit-learn, walked here in numpy) over cheap, corpus-independent features of each
 candidate (every ranking's normalised score and reciprocal rank, the fused score, the
-passage's and its best sentence's cosine to the question beside the pool's best, the
+passage's and its best sentence's cosine to the question beside the pool's best and
+beside its own paper's best, the share of the question one of its sentences holds, the
 passage's kind and section class and how common each is at the head of the pool, its
 part of its paper and place in it, its length, its word overlap with the question,
 agreement with the top hit's theme and document, its document's standing in the pool,
@@ -100,6 +101,15 @@ PROGRAMME_FEATURES = ("programme_named", "programme_other")
 # (retrieval/expansion.py), the passage's section heading names ("who paid for this
 # study" -> funding -> "Funding"; "limitations", "data analysis").
 OVERLAP_FEATURES = ("overlap_peak", "section_overlap")
+# How much of the question one sentence of the passage holds (idf-weighted share of the
+# question's words): a passage that answers says it in one sentence, one that shares the
+# topic spreads the words over many.
+SENTENCE_FEATURES = ("sentence_overlap",)
+# The candidate beside its own paper's other candidates: its passage and best-sentence
+# cosines to the question less the best of its document's in the pool. A paper's
+# abstract, introduction and discussion restate its findings in the same words; which of
+# them answers is read within the paper.
+WITHIN_FEATURES = ("within_dense_gap", "within_sentence_gap")
 FEATURES: tuple[str, ...] = (
     *(f"{r}_score" for r in RANKINGS),
     *(f"{r}_rr" for r in RANKINGS),
@@ -123,6 +133,8 @@ FEATURES: tuple[str, ...] = (
     *TOPIC_FEATURES,
     *PROGRAMME_FEATURES,
     *OVERLAP_FEATURES,
+    *SENTENCE_FEATURES,
+    *WITHIN_FEATURES,
 )
 
 log = logging.getLogger("peerqa.retrieval")
@@ -239,6 +251,7 @@ class Candidate:
     section: np.ndarray | None = None  # distinct BM25 token ids of its section heading
     coverage: float = 0.0  # idf-weighted share of the question's tokens its document holds
     topic: float = 0.0  # cosine of its document's mean passage vector to the question
+    sentences: Sequence[np.ndarray] = ()  # each sentence's distinct BM25 token ids
 
 
 def document_features(documents: Sequence[str], fused: np.ndarray, named: frozenset[str]):
@@ -332,6 +345,11 @@ def features(
         if c.section is not None and expanded_weight:
             heading = idf[expanded[np.isin(expanded, c.section)]].sum()
             x[row, column["section_overlap"]] = heading / expanded_weight
+        if c.sentences and query_weight:
+            x[row, column["sentence_overlap"]] = (
+                max(float(idf[query.tokens[np.isin(query.tokens, t)]].sum()) for t in c.sentences)
+                / query_weight
+            )
         if len(query.tokens):
             x[row, column["overlap"]] = overlap[row] / len(query.tokens)
             x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
@@ -362,6 +380,11 @@ def _similarity_features(x: np.ndarray, column: dict, candidates: Sequence[Candi
     x[:, column["sentence_document_gap"]] = [
         best[c.passage.document] - sentence.max() for c in candidates
     ]
+    documents = np.asarray([c.passage.document for c in candidates])
+    for document in set(documents.tolist()):
+        own = documents == document
+        x[own, column["within_dense_gap"]] = dense[own] - dense[own].max()
+        x[own, column["within_sentence_gap"]] = sentence[own] - sentence[own].max()
 
 
 def _share_features(x: np.ndarray, column: dict, candidates: Sequence[Candidate]) -> None:
