@@ -50,7 +50,7 @@ from peerqa.eval.questions import (
     gold_spans,
     load_questions,
 )
-from peerqa.ingest.pipeline import parse_sources
+from peerqa.index.pipeline import parse_sources
 from peerqa.models import Answer, ScoredPassage
 from peerqa.retrieval.hybrid import LiveIndex
 

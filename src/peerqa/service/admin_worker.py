@@ -157,7 +157,7 @@ def _exit_with_parent(parent: int) -> None:
 # -- tasks: run in the worker --------------------------------------------------------------
 def upload(settings: Settings, filename: str | None, data: bytes) -> DocumentInfo:
     """Parse and add (or replace) an uploaded document; its summary once published."""
-    from peerqa.ingest.pipeline import index_documents
+    from peerqa.index.pipeline import index_documents
     from peerqa.service.documents import bundled_ids, parse_upload
     from peerqa.store import Store, admin_lock
 
@@ -180,7 +180,7 @@ def upload(settings: Settings, filename: str | None, data: bytes) -> DocumentInf
 
 
 def delete(settings: Settings, document_id: str) -> None:
-    from peerqa.ingest.pipeline import index_documents
+    from peerqa.index.pipeline import index_documents
     from peerqa.service.documents import bundled_ids
     from peerqa.store import Store, admin_lock
 
@@ -199,7 +199,7 @@ def delete(settings: Settings, document_id: str) -> None:
 
 
 def reindex(settings: Settings) -> IngestReport:
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
     from peerqa.ingest.sources import SourceError
     from peerqa.store import admin_lock
 
