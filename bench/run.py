@@ -171,7 +171,7 @@ def bench_embedding(settings: Settings) -> dict[str, Any]:
     from llama_index.core.schema import MetadataMode
 
     from peerqa.embedding import load_embedding
-    from peerqa.ingest.pipeline import parse_sources, sentence_nodes
+    from peerqa.index.pipeline import parse_sources, sentence_nodes
     from peerqa.store import embed_text
 
     _log("embedding throughput")
@@ -365,7 +365,7 @@ def build_scale(
     """Ingest the corpus plus synthetic passages up to `n` into a new store at `data_dir`,
     through the real pipeline with vectors precomputed (bench/synthetic.py)."""
     from bench.synthetic import NOISE, PrecomputedVectors, live_vectors, synthetic_documents
-    from peerqa.ingest.pipeline import index_documents, parse_sources
+    from peerqa.index.pipeline import index_documents, parse_sources
     from peerqa.store import Store
 
     _log(f"scale {n}: synthetic corpus")

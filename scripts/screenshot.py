@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))  # tests/ holds the browser harness the browser te
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from peerqa.config import Settings  # noqa: E402
-from peerqa.ingest.pipeline import ingest  # noqa: E402
+from peerqa.index.pipeline import ingest  # noqa: E402
 from peerqa.service.app import create_app  # noqa: E402
 from tests.browser import DESKTOP, ask, chat_page, launch_chromium  # noqa: E402
 from tests.workers import serving_in_thread  # noqa: E402

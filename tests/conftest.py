@@ -194,7 +194,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture(scope="session")
 def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """One store holding the ingested bundled corpus, shared read-only by the session."""
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
 
     s = make_settings(tmp_path_factory.mktemp("corpus") / "data")
     ingest([], s)

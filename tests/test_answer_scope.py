@@ -26,7 +26,7 @@ pytestmark = pytest.mark.model
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory):
     """The bundled paper beside two real user papers."""
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
     from peerqa.retrieval.hybrid import LiveIndex
     from tests.conftest import make_settings
 

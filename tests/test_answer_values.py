@@ -15,7 +15,7 @@ from peerqa.answer import values
 from peerqa.answer.decline import _SMALL, _name_pairs
 from peerqa.answer.sentences import bank_for
 from peerqa.files import derived_dir
-from peerqa.ingest.pipeline import ingest
+from peerqa.index.pipeline import ingest
 from peerqa.retrieval.hybrid import LiveIndex
 from tests import test_ingest_derived
 

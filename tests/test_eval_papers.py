@@ -44,7 +44,7 @@ def test_answers_are_scored_beside_the_first_passage_of_the_answers_own_ranking(
     from peerqa.answer.compose import retrieve
     from peerqa.answer.question import understand
     from peerqa.eval.papers.__main__ import answer_text
-    from peerqa.ingest.pipeline import parse_sources
+    from peerqa.index.pipeline import parse_sources
 
     question = "How are mentors matched with patients?"
     document = "joo-2022-peer-support"

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from peerqa.config import Settings
-from peerqa.ingest.pipeline import ingest
+from peerqa.index.pipeline import ingest
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.service.app import create_app
 from peerqa.service.deps import POINTER_CHECK_SECONDS
@@ -77,7 +77,7 @@ def write_plans(folder: Path, revision: int) -> None:
 WRITER = f"""
 import json, sys
 from pathlib import Path
-from peerqa.ingest.pipeline import ingest
+from peerqa.index.pipeline import ingest
 from tests.test_faults import write_plans
 folder = Path(sys.argv[1])
 for revision in range(1, {ROUNDS} + 1):

@@ -14,7 +14,7 @@ from peerqa.answer.compose import compose
 from peerqa.answer.decline import evidence_of
 from peerqa.answer.sentences import _BUILDERS, bank_for
 from peerqa.config import Settings
-from peerqa.ingest.pipeline import index_documents, ingest
+from peerqa.index.pipeline import index_documents, ingest
 from peerqa.retrieval import hybrid
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.service import admin_worker

@@ -15,7 +15,7 @@ import pytest
 from peerqa.config import Settings
 from peerqa.embedding import MiniLMEmbedding, load_embedding
 from peerqa.files import derived_dir
-from peerqa.ingest.pipeline import ingest
+from peerqa.index.pipeline import ingest
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.retrieval.late import LATE_VIEWS, text_rows
 from peerqa.segment import sentence_spans

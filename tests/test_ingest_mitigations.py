@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from peerqa.config import REPO_ROOT, Settings
+from peerqa.index.pipeline import parse_sources
 from peerqa.ingest.mitigations import MITIGATIONS_FILE, check_mitigations, load_mitigations
-from peerqa.ingest.pipeline import parse_sources
 from peerqa.ingest.sources import SourceError
 
 BUNDLED = REPO_ROOT / "src/peerqa/corpus"

@@ -23,7 +23,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     # index -> ranked passages
     ("retrieval", ("peerqa.retrieval",)),
     # the writer: parses (ingest), stores (store) and derives retrieval's token vectors
-    ("index", ("peerqa.ingest.pipeline",)),
+    ("index", ("peerqa.index",)),
     # question -> cited answer or an honest decline
     ("answer", ("peerqa.answer",)),
     # HTTP, OpenAI-compatible and MCP faces

@@ -33,7 +33,7 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 def indexes(tmp_path_factory: pytest.TempPathFactory):
     """The picked paper alone, and beside another paper (no bundled paper in either)."""
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
     from peerqa.retrieval.hybrid import LiveIndex
 
     root = tmp_path_factory.mktemp("documents")

@@ -69,7 +69,7 @@ def reader_schema(corpus_settings: Settings) -> Iterator[schemathesis.BaseSchema
 @pytest.fixture(scope="module")
 def admin_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
     """A store of its own whose bundled corpus is one short memo, so reindex is quick."""
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
 
     root = tmp_path_factory.mktemp("fuzz-admin")
     corpus = one_memo_corpus(root / "corpus", "ward-memo.md", MEMO, "Ward memo")

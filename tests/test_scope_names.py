@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from peerqa.answer.scope import named_documents, paper_names
-from peerqa.ingest.pipeline import parse_sources
+from peerqa.index.pipeline import parse_sources
 from peerqa.models import DocumentInfo, Passage, Programme
 from tests.conftest import make_settings
 

@@ -99,7 +99,7 @@ def test_empty_store_is_503(settings: Settings, route):
 def papers_client(tmp_path_factory: pytest.TempPathFactory, corpus_settings: Settings):
     """The bundled paper plus a real user paper (Prescott et al. 2017, as Markdown). The
     bundled paper's vectors are copied from the session's store, not embedded again."""
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
     from tests.conftest import make_settings
     from tests.workers import clone_index
 

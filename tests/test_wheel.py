@@ -53,6 +53,8 @@ def test_the_wheel_carries_the_runtime_data(wheel):
         "peerqa/retrieval/models/ranker.json",
         "peerqa/retrieval/thesaurus.json",
         "peerqa/service/static/index.html",
+        "peerqa/eval/questions.jsonl",  # what `peerqa eval` scores
+        "peerqa/eval/test_split.txt",
     ):
         assert data in names
     # the old top-level names are not installed into site-packages
@@ -88,3 +90,21 @@ def test_the_installed_wheel_answers_with_citations(wheel, tmp_path):
     for citation in answer["citations"]:
         assert citation["marker"] in answer["answer"]
         assert citation["text"] in source  # verbatim from the packaged paper
+
+    # `peerqa eval` runs from the wheel: its questions, frozen test split and every gold
+    # snippet are found in the package (the full run takes minutes, so it stops there), and
+    # its reports go to the data dir, not into site-packages.
+    probe = (
+        "from peerqa.config import get_settings\n"
+        "from peerqa.eval.questions import frozen_test_split, gold_spans, load_questions\n"
+        "from peerqa.eval.run import REPORTS_DIR, corpus_sources\n"
+        "questions, frozen = load_questions(), frozen_test_split()\n"
+        "sources = corpus_sources(get_settings())\n"
+        "assert all(gold_spans(q, sources) for q in questions if q.gold)\n"
+        "print(len(questions), len(frozen), sum(q.split == 'test' for q in questions),"
+        " REPORTS_DIR.is_dir())\n"
+    )
+    n, frozen, test, reports = run(str(python), "-c", probe, cwd=tmp_path, env=env).stdout.split()
+    assert int(n) > 1000 and int(frozen) == int(test) > 0
+    assert reports == "False"  # no reports shipped: `peerqa eval` writes DATA_DIR/eval-reports
+    assert "--out" in run(peerqa, "eval", "--help", cwd=tmp_path, env=env).stdout

@@ -33,7 +33,7 @@ def ingest(
 ) -> None:
     """Parse the bundled corpus and any PATHs (.txt .md .html .pdf) into the index."""
     import peerqa.answer.values  # noqa: F401  (the answer values are made before a publish)
-    from peerqa.ingest.pipeline import ingest as run_ingest
+    from peerqa.index.pipeline import ingest as run_ingest
     from peerqa.ingest.sources import SourceError
     from peerqa.store import admin_lock
 
@@ -133,12 +133,23 @@ def ask(
 
 
 @app.command(name="eval")
-def evaluate() -> None:
+def evaluate(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where report.{md,json,png} and answers.jsonl go (default: eval/reports in "
+            "a checkout; DATA_DIR/eval-reports when installed, which ships no reports)"
+        ),
+    ] = None,
+) -> None:
     """Score retrieval and answers on the curated set, beside llama-index defaults;
     writes eval/reports/report.{md,json,png}."""
-    from peerqa.eval.run import render_text, run_eval
+    from peerqa.eval.run import REPORTS_DIR, render_text, run_eval
 
-    typer.echo(render_text(run_eval(get_settings())))
+    settings = get_settings()
+    if out is None:
+        out = REPORTS_DIR if REPORTS_DIR.is_dir() else settings.data_dir / "eval-reports"
+    typer.echo(render_text(run_eval(settings, out)))
 
 
 @app.command()

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bm25s.stopwords import STOPWORDS_EN
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode, MetadataMode
 from pydantic import PrivateAttr
@@ -35,6 +34,7 @@ from peerqa.onnx_encoder import (
     load_onnx_encoder,
     weights_digest,
 )
+from peerqa.words import TOKEN_STOPWORDS as STOPWORDS
 
 BATCH_THREADS_FROM = 32
 # llama-index cuts text lists into chunks of embed_batch_size before they reach the
@@ -49,15 +49,6 @@ FORWARD_BATCH = 16
 # pass over 16 short queries costs a fraction of 16 passes (on ONNX, /v1/search at
 # concurrency 16 took ~14% less server CPU a request). A lone query never waits.
 MAX_QUERY_BATCH = 16
-# Late interaction (retrieval/late.py) matches a query's content words against a
-# passage's, token vector by token vector. Content tokens are whole-word vocabulary
-# entries that are not stopwords: BM25's English list plus the question words clinicians
-# lead with, which would otherwise match every passage's "how" and "what".
-QUESTION_WORDS = frozenset(
-    "about any can could did do does from how its should them those were what which who why"
-    " would".split()
-)
-STOPWORDS = frozenset(STOPWORDS_EN) | QUESTION_WORDS
 # Token vectors are kept in the model's TOKEN_DIMS main directions of its word embeddings
 # (uncentred PCA of its vocabulary, fixed by the weights): 4x less memory and compute
 # per token, and on the curated set's calibrate split late interaction ranks as well as

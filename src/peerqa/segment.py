@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+from peerqa.words import word_count
+
 # Tokens that end with a period but (almost) never end a sentence. "etc." is left out
 # on purpose: it often does end one, and a lowercase continuation already keeps it whole.
 # "no" is left out too: "said no. Then" is commoner in interviews than "No. 5".
@@ -35,10 +37,6 @@ _ATTRIBUTION = re.compile(r"\s+\([^()\n.!?]{1,40}\)(?=\s|$)")
 _OPENERS = "“‘\"'([¿¡…"
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _MAX_TOKEN = 12  # longer tokens are never abbreviations; bounds the look-back
-
-
-def word_count(s: str) -> int:
-    return len(s.split())
 
 
 def trimmed(text: str, s: int, e: int) -> tuple[int, int] | None:

@@ -56,11 +56,12 @@ from peerqa.answer.intent import (
     safety_rule,
     word_lists,
 )
-from peerqa.answer.sentences import bank_for, words_of
+from peerqa.answer.sentences import bank_for
 from peerqa.models import ScoredPassage
 from peerqa.retrieval.expansion import shorthand
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.segment import sentence_spans
+from peerqa.words import words_of
 
 if TYPE_CHECKING:  # answer.question reads this module's names check
     from peerqa.answer.question import Question

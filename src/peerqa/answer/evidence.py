@@ -25,13 +25,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from peerqa.answer import lexicon
-from peerqa.answer.question import STANCE_GROUPS, Question, content_words
+from peerqa.answer.question import STANCE_GROUPS, Question
 from peerqa.answer.selector import Policy, Selector
-from peerqa.answer.sentences import WHOLE_KINDS, SentenceBank, Split, words_of
+from peerqa.answer.sentences import WHOLE_KINDS, SentenceBank, Split
 from peerqa.models import Filters, Passage, ScoredPassage
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.retrieval.ranker import names_author, section_class
 from peerqa.segment import word_count
+from peerqa.words import content_words, words_of
 
 MIN_WORDS = 5  # shorter "sentences" are fragments ("Table 4.", "It’s not just a surgery.")
 MAX_QUOTE_SENTENCES = 6  # a quotation run on further than this is not quoted at all

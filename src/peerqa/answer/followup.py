@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 
 from peerqa.retrieval.programmes import named_letters
+from peerqa.words import words_of
 
 # Openers that continue the previous turn rather than start a new topic.
 _CONNECTIVE = re.compile(
@@ -65,7 +66,7 @@ def substitutes(question: str) -> bool:
 
 def _names_only(turn: str) -> bool:
     """A turn that names a thing and asks nothing else of it (at most 2 other words)."""
-    words = re.findall(r"[a-z0-9']+", turn.lower())
+    words = words_of(turn, "apostrophes")
     return bool(_NAMES.search(turn)) and len([w for w in words if w not in _NAMING]) <= 2
 
 

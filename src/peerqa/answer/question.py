@@ -26,20 +26,16 @@ from peerqa.answer.followup import is_followup, retrieval_query
 from peerqa.answer.intent import OFF_TOPIC, Intent, intent_text, load_intent_model, phrase_pattern
 from peerqa.answer.profiles import Profile, profile_for
 from peerqa.answer.scope import Scope, scope_for, without_names
-from peerqa.answer.sentences import bank_for, words_of
+from peerqa.answer.sentences import bank_for
 from peerqa.embedding import QueryEncoding
 from peerqa.models import Caveat, Filters
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.retrieval.programmes import named_letters, shorthand_letters
+from peerqa.words import FUNCTION_WORDS as _STOPWORDS
+from peerqa.words import content_words, words_of
+from peerqa.words import light_stem as _stem
 
 STANCE_GROUPS = ("challenge", "mitigation")
-_STOPWORDS = frozenset(
-    """a about after all also an and any are as at be been being but by can could did do
-    does doing for from get got had has have how i if in into is it its just like many me
-    more most much my no not of on one or other our out so some such than that the their
-    them then there these they this those to too up us very was we were what when where
-    which who whom why will with would you your""".split()
-)
 # "12 programmes", "twelve programmes": a count the question takes for granted.
 _NUMBERS = {
     w: i
@@ -89,17 +85,6 @@ class Question:
 
 def asked_stances(text: str) -> frozenset[str]:
     return frozenset(s for s in STANCE_GROUPS if lexicon.pattern(f"asks_{s}").search(text))
-
-
-def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in words_of(text) if w not in _STOPWORDS and len(w) > 2}
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
 
 
 def understand(

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 from peerqa.answer.evidence import Unit
 from peerqa.answer.profiles import Profile
-from peerqa.answer.question import Question, content_words
+from peerqa.answer.question import Question
 from peerqa.models import ROLE_WORDS, Answer, Citation, Passage
+from peerqa.words import content_words
 
 NEAREST_HEADING = "Nearest evidence:"
 _CELL = re.compile(r"[^|]+")

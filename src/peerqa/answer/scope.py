@@ -35,13 +35,14 @@ from peerqa.answer.sentences import bank_for
 from peerqa.models import Answer, AnswerScope, Filters, surname
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.retrieval.programmes import named_letters
+from peerqa.words import WRITTEN_WORD as _WORD
+from peerqa.words import profile_words
 
 # How a question names a paper
 NAMED = "question"
 SESSION = "session"
 FILTER = "filter"
 
-_WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _CAPITALISED = re.compile(r"^[A-Z]")
 _POSSESSIVE = re.compile(r"['’]s$")
 _ACRONYM_PLURAL = re.compile(r"^[A-Z]{2,}s$")
@@ -97,12 +98,6 @@ _DESCRIPTION_END = re.compile(
     r"\b(?:did|does|do|was|were|is|are|has|have|had|find|finds|found|report|reported|say|"
     r"says|said|show|showed|conclude|concluded|what|how|who|which|when|why|where)\b",
     re.IGNORECASE,
-)
-_DESCRIPTION_STOP = frozenset(
-    """a about after all also an and any are as at be by can did do does for from had has
-    have how i in into is it its my of on or our so than that the their them these they
-    this those to was we were what when where which who why will with would you your
-    one two main key new same other""".split()
 )
 
 # A word after an ordinary-word name that makes it one ("the lean trial", "audit tool" not).
@@ -242,28 +237,6 @@ def paper_profiles(index: LiveIndex) -> dict[str, frozenset[str]]:
     """Each paper's profile words (see DESCRIPTION_MIN)."""
     known = paper_names(index)
     return bank_for(index).derived("paper profiles", lambda i: _paper_profiles(i, known))
-
-
-def _norm(word: str) -> str:
-    """One form for a word's inflections: "trials" "trial", "texting" "text", "CHWs" "chw"."""
-    word = word.lower().strip("'’-")
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def profile_words(text: str) -> list[str]:
-    return [
-        _norm(w)
-        for part in _WORD.findall(text)
-        for w in re.split(r"[-'’]", part)
-        if len(w) > 1 and w.lower() not in _DESCRIPTION_STOP
-    ]
 
 
 def _paper_profiles(index: LiveIndex, known: PaperNames) -> dict[str, frozenset[str]]:

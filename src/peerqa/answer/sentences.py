@@ -7,7 +7,6 @@ whatever the composer picks can be quoted verbatim and cited to that passage.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 from peerqa.models import Passage
 from peerqa.retrieval.hybrid import LOADED_HOOKS, LiveIndex, Snapshot
 from peerqa.segment import sentence_spans, word_count
+from peerqa.words import words_of
 
 T = TypeVar("T")
 log = logging.getLogger("peerqa.answer")
@@ -146,13 +146,6 @@ class SentenceBank:
                 self._vocabulary = None
                 self._generation = generation
         return generation
-
-
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def words_of(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 _BANKS: weakref.WeakKeyDictionary[LiveIndex, SentenceBank] = weakref.WeakKeyDictionary()

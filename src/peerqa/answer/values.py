@@ -4,7 +4,7 @@ the outcomes it reports, ...) made where no request waits, and kept as a file.
 Made in the serving process, they cost ~1-3 CPU-seconds on the thread that loads a new
 generation after an upload, holding the GIL while asks wait (issue 14's upload stalls).
 So the writer makes them: `peerqa ingest` and the admin worker, just before they publish
-(peerqa.ingest.pipeline.DERIVED_HOOKS), into the data dir beside the token vectors
+(peerqa.index.pipeline.DERIVED_HOOKS), into the data dir beside the token vectors
 (peerqa.files.derived_dir). The serving process only reads them (sentences.warm). A
 generation published without them (an older ingest, a writer that did not import this
 module) has them made at load as before, and kept in the cache dir for the next start.
@@ -29,7 +29,7 @@ from typing import Any
 
 from peerqa.config import Settings
 from peerqa.files import derived_dir, prune, used, write_aside
-from peerqa.ingest.pipeline import DERIVED_HOOKS
+from peerqa.index.pipeline import DERIVED_HOOKS
 from peerqa.models import Passage
 from peerqa.retrieval.late import passage_order
 from peerqa.store import IndexState

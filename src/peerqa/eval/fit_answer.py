@@ -92,7 +92,7 @@ from peerqa.eval.metrics import (
 )
 from peerqa.eval.questions import GoldSpan, fitting_questions, folds, gold_spans, load_split
 from peerqa.eval.questions import Question as EvalQuestion
-from peerqa.ingest.pipeline import parse_sources
+from peerqa.index.pipeline import parse_sources
 from peerqa.models import ScoredPassage
 from peerqa.retrieval.hybrid import LiveIndex
 
@@ -640,7 +640,7 @@ def papers_store(settings: Settings, where: Path) -> Settings:
     """A store holding the bundled paper and the dev papers' Markdown beside it, as
     eval.papers builds one: `settings`' store copied (its vectors reused) and the papers
     ingested into the copy."""
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
 
     data = where / "data-papers"
     # Always an embedded store of its own: the papers never reach a served Chroma.

@@ -37,7 +37,7 @@ from peerqa.config import Settings
 from peerqa.eval.metrics import relevant_ids, score_question
 from peerqa.eval.papers.__main__ import PAPERS, SUFFIX, dev_folds, hit, paper_of
 from peerqa.eval.questions import folds, gold_spans
-from peerqa.ingest.pipeline import ingest, parse_sources
+from peerqa.index.pipeline import ingest, parse_sources
 from peerqa.retrieval import hybrid
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.retrieval.ranker import ARTEFACT, FEATURES, POOL, SCHEMA, Ranker, from_dict

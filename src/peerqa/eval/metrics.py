@@ -25,13 +25,14 @@ from pydantic import BaseModel, Field, computed_field, field_serializer
 
 from peerqa.eval.questions import GoldSpan, Question
 from peerqa.models import Answer, Citation
+from peerqa.words import SPACED_WORD as _WORD
+from peerqa.words import words_of as _words
 
 BUDGET_WORDS = 600
 RECALL_K = 5
 MRR_K = 10
 NDCG_K = 10
 
-_WORD = re.compile(r"\S+")
 # One or more adjacent markers close a cited sentence: "… alone. [1][3]".
 _MARKER_GROUP = re.compile(r"((?:\s*\[\d+\])+)")
 _MARKER = re.compile(r"\[\d+\]")
@@ -404,10 +405,6 @@ def _find_verbatim(text: str, citation: Citation, source: str) -> tuple[int, str
             if at >= 0:
                 return at, rest
     return -1, text
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 # -- answers ------------------------------------------------------------------

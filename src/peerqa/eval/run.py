@@ -50,7 +50,7 @@ from peerqa.eval.questions import (
     gold_spans,
     load_questions,
 )
-from peerqa.ingest.pipeline import parse_sources
+from peerqa.index.pipeline import parse_sources
 from peerqa.models import Answer, ScoredPassage
 from peerqa.retrieval.hybrid import LiveIndex
 
@@ -60,24 +60,22 @@ OURS = "peerqa"
 SPLIT_NAMES = {"calibrate": "non-test", "test": "test"}
 
 
-class System(Protocol):
+class Searched(Protocol):
+    """What a report names and scores: a system, or a baseline, over its passages."""
+
     name: str
     description: str
 
     @property
     def universe(self) -> Sequence[Span]: ...
 
+
+class System(Searched, Protocol):
     def ranking(self, q: Question) -> Sequence[Span]: ...
 
 
-class TextSearch(Protocol):
+class TextSearch(Searched, Protocol):
     """A llama-index baseline (eval.baselines): searches text."""
-
-    name: str
-    description: str
-
-    @property
-    def universe(self) -> Sequence[Span]: ...
 
     def retrieve(self, query: str) -> Sequence[Span]: ...
 

@@ -1,4 +1,5 @@
-"""source -> passages -> index.
+"""source -> passages.
 
-Parsers for the bundled paper and user documents, and the Chroma ingest.
+Parsers for the bundled paper and user documents; the next step, passages -> index (the
+Chroma writer), is peerqa.index.
 """

@@ -192,14 +192,20 @@ class _Draft:
 
 
 def _lines(text: str) -> list[_Line]:
-    lines, offset = [], 0
-    for raw in text.split("\n"):
+    return _pieces(text, "\n", 0)
+
+
+def _pieces(text: str, separator: str, offset: int) -> list[_Line]:
+    """The non-empty pieces of `text` between one-character separators, trimmed, with
+    absolute offsets (`offset`: where `text` starts in the source)."""
+    pieces = []
+    for raw in text.split(separator):
         stripped = raw.strip()
         if stripped:
             start = offset + raw.index(stripped)
-            lines.append(_Line(start, start + len(stripped), stripped))
+            pieces.append(_Line(start, start + len(stripped), stripped))
         offset += len(raw) + 1
-    return lines
+    return pieces
 
 
 def _is_heading(line: str) -> bool:
@@ -212,14 +218,7 @@ def _is_heading(line: str) -> bool:
 
 def _cells(line: _Line) -> list[_Line]:
     """The non-empty cells of a pipe-table row, with absolute offsets."""
-    cells, offset = [], line.start
-    for raw in line.text.split("|"):
-        stripped = raw.strip()
-        if stripped:
-            start = offset + raw.index(stripped)
-            cells.append(_Line(start, start + len(stripped), stripped))
-        offset += len(raw) + 1
-    return cells
+    return _pieces(line.text, "|", line.start)
 
 
 def _row_span(line: _Line) -> tuple[int, int]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-import bm25s
 import numpy as np
 import Stemmer
 from llama_index.core.schema import NodeWithScore
@@ -16,9 +15,9 @@ from llama_index.core.schema import NodeWithScore
 from peerqa.models import Passage
 from peerqa.retrieval.dense import DenseCollection
 from peerqa.retrieval.filters import Column
-from peerqa.retrieval.keyword import TOKEN_PATTERN
 from peerqa.retrieval.ranker import Candidate, places
 from peerqa.store import indexed_sentences
+from peerqa.words import bm25_tokenize
 
 
 class PassageFeatures:
@@ -150,14 +149,7 @@ def token_ids(
 ) -> list[np.ndarray]:
     """Each text's distinct BM25 tokens (stemmed, no stopwords) that the generation's
     vocabulary holds, as token ids."""
-    words = bm25s.tokenize(
-        list(texts),
-        stopwords="english",
-        stemmer=stemmer,
-        token_pattern=TOKEN_PATTERN,
-        return_ids=False,
-        show_progress=False,
-    )
+    words = bm25_tokenize(list(texts), stemmer, return_ids=False)
     return [np.unique(np.asarray([vocab[w] for w in ws if w in vocab], np.int64)) for ws in words]
 
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import bm25s
 import numpy as np
-import Stemmer
 from bm25s.tokenization import Tokenized
 from chromadb.errors import ChromaError
 from llama_index.core.retrievers import BaseRetriever
@@ -40,7 +39,7 @@ from peerqa.retrieval.expansion import expand
 from peerqa.retrieval.features import PassageFeatures, token_ids
 from peerqa.retrieval.filters import Column, chroma_where
 from peerqa.retrieval.fusion import FUSION_MODE, HybridFusion  # noqa: F401 (tests read it)
-from peerqa.retrieval.keyword import TOKEN_PATTERN, KeywordRetriever
+from peerqa.retrieval.keyword import KeywordRetriever
 from peerqa.retrieval.late import TokenVectors, load_views, passage_order
 from peerqa.retrieval.programmes import ProgrammeFinder
 from peerqa.retrieval.ranker import (
@@ -66,6 +65,7 @@ from peerqa.store import (
     sentence_passage,
     sentence_texts,
 )
+from peerqa.words import TOKEN_PATTERN, bm25_tokenize, english_stemmer
 
 CANDIDATES = 30  # per retriever, before fusion
 # The top hit's theme (one of the paper's Results themes: its paragraphs and the quotes
@@ -151,15 +151,10 @@ class Snapshot:
         # BM25Retriever.from_defaults(nodes, stemmer, language="english"), built directly:
         # the same bm25s index without the per-node JSON corpus it also makes (seconds
         # and hundreds of MB at 100k passages) and that KeywordRetriever does not use.
-        stemmer = Stemmer.Stemmer("english")
+        stemmer = english_stemmer()
         bm25 = bm25s.BM25()
-        tokenized = bm25s.tokenize(
-            [embed_text(p) for p in passages],  # = node.get_content(MetadataMode.EMBED)
-            stopwords="english",
-            stemmer=stemmer,
-            token_pattern=TOKEN_PATTERN,
-            show_progress=False,
-        )
+        # embed_text(p) = node.get_content(MetadataMode.EMBED)
+        tokenized = bm25_tokenize([embed_text(p) for p in passages], stemmer)
         bm25.index(tokenized, show_progress=False)
         # The ranker's word overlap: each passage's distinct tokens, and their idf.
         self._vocab = tokenized.vocab

@@ -8,7 +8,7 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.retrievers.bm25 import BM25Retriever
 
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default
+from peerqa.words import TOKEN_PATTERN  # noqa: F401 (hybrid reads it here)
 
 
 class KeywordRetriever(BM25Retriever):

@@ -15,10 +15,8 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-import bm25s
-import Stemmer
-
 from peerqa.models import Programme
+from peerqa.words import bm25_tokenize, english_stemmer
 
 # "programme E", "Program E's", "programmes B and D": a capital letter, so the article
 # in "a programme a day" is not read as programme A.
@@ -42,7 +40,7 @@ _SHORTHAND = re.compile(
     rf"than|vs|versus)\s+{_ALONE}(?P<after_word>{_LETTERS})(?![\w&*/+-]|\.\w))"
 )
 MIN_CUE = 4
-_STEMMER = Stemmer.Stemmer("english")
+_STEMMER = english_stemmer()
 # Words every programme record is made of (what a programme is, how it is delivered):
 # never evidence that a question is about one of them.
 _GENERIC = frozenset(
@@ -80,8 +78,7 @@ def shorthand_letters(question: str) -> tuple[str, ...]:
 
 
 def _words(text: str) -> set[str]:
-    tokens = bm25s.tokenize(text, stopwords="english", show_progress=False, return_ids=False)
-    return set(_STEMMER.stemWords(tokens[0])) - _GENERIC if tokens else set()
+    return set(bm25_tokenize(text, _STEMMER, return_ids=False)[0]) - _GENERIC
 
 
 class ProgrammeFinder:

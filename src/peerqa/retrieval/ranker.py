@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from peerqa.models import Passage, Study, surname
+from peerqa.words import words_of
 
 ARTEFACT = Path(__file__).with_name("models") / "ranker.json"
 SCHEMA = 1
@@ -164,7 +165,7 @@ def names_author(question: str, reference: str) -> bool:
     """The question names the first author of a reference entry ("the repper & carter
     review"): that entry may answer it though no literature word is used."""
     author = first_author(reference)
-    return author is not None and author in re.findall(r"[\w'’-]+", question.lower())
+    return author is not None and author in words_of(question, "names")
 
 
 def first_authors(studies: Mapping[str, Study | None]) -> dict[str, str]:
@@ -180,7 +181,7 @@ def first_authors(studies: Mapping[str, Study | None]) -> dict[str, str]:
 
 def documents_named(question: str, authors: Mapping[str, str]) -> frozenset[str]:
     """The documents whose first author the question names ("in the Braun et al. review")."""
-    asked = " ".join(re.findall(r"[\w'’-]+", question.lower()))
+    asked = " ".join(words_of(question, "names"))
     return frozenset(
         d for d, name in authors.items() if re.search(rf"(?<![\w'’-]){re.escape(name)}\b", asked)
     )

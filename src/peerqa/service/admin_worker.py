@@ -160,7 +160,7 @@ def _exit_with_parent(parent: int) -> None:
 def upload(settings: Settings, filename: str | None, data: bytes) -> DocumentInfo:
     """Parse and add (or replace) an uploaded document; its summary once published."""
     import peerqa.answer.values  # noqa: F401
-    from peerqa.ingest.pipeline import index_documents
+    from peerqa.index.pipeline import index_documents
     from peerqa.service.documents import bundled_ids, parse_upload
     from peerqa.store import Store, admin_lock
 
@@ -184,7 +184,7 @@ def upload(settings: Settings, filename: str | None, data: bytes) -> DocumentInf
 
 def delete(settings: Settings, document_id: str) -> None:
     import peerqa.answer.values  # noqa: F401
-    from peerqa.ingest.pipeline import index_documents
+    from peerqa.index.pipeline import index_documents
     from peerqa.service.documents import bundled_ids
     from peerqa.store import Store, admin_lock
 
@@ -204,7 +204,7 @@ def delete(settings: Settings, document_id: str) -> None:
 
 def reindex(settings: Settings) -> IngestReport:
     import peerqa.answer.values  # noqa: F401
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
     from peerqa.ingest.sources import SourceError
     from peerqa.store import admin_lock
 

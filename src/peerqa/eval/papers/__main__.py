@@ -335,7 +335,7 @@ def measure(
     import shutil
 
     from peerqa.config import Settings
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
     from peerqa.retrieval.hybrid import LiveIndex
 
     settings = Settings(data_dir=tmp / f"data-{fmt}")
@@ -394,7 +394,7 @@ def measure(
     if with_answers:
         out["answers"] = answers(index, questions, docs)
         keep(out)
-        from peerqa.ingest.pipeline import parse_sources
+        from peerqa.index.pipeline import parse_sources
 
         sources = {d.info.id: d.text for d in parse_sources(files, settings)}
         out["answer_text"] = answer_text(index, questions, docs, sources)
@@ -404,7 +404,7 @@ def measure(
 def bundled_alone(tmp: Path, score: bool = True) -> dict | None:
     """The bundled paper alone: ingested (its store seeds each format's), and scored."""
     from peerqa.config import Settings
-    from peerqa.ingest.pipeline import ingest
+    from peerqa.index.pipeline import ingest
     from peerqa.retrieval.hybrid import LiveIndex
 
     settings = Settings(data_dir=tmp / "data-bundled")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from peerqa.answer.scope import paper_profiles, profile_words
+from peerqa.answer.scope import paper_profiles
 from peerqa.eval.papers.__main__ import (
     BUNDLED,
     BUNDLED_QUESTIONS,
@@ -25,6 +25,7 @@ from peerqa.eval.papers.__main__ import (
     paper_of,
     store_cli,
 )
+from peerqa.words import profile_words
 
 MINIMA = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 2.0)
 MARGINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)

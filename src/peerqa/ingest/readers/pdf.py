@@ -43,6 +43,7 @@ from peerqa.ingest.readers.base import (
     journal_from_furniture,
 )
 from peerqa.models import ScholarlyPaper, Study
+from peerqa.words import words_of
 
 MEDIA_TYPE = "application/pdf"
 MARGIN_SHARE = 0.075  # top and bottom bands of the page where running heads live
@@ -667,7 +668,7 @@ def _vocabulary(lines: list[Line]) -> Counter[str]:
     words: Counter[str] = Counter()
     broken = False
     for line in lines:
-        tokens = re.findall(r"[^\W\d_]+", line.text.lower())
+        tokens = words_of(line.text, "letters")
         ends_broken = bool(re.search(r"\w-$", line.text))
         words.update(tokens[int(broken) : len(tokens) - int(ends_broken)])
         broken = ends_broken

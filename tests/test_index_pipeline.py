@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from peerqa.config import Settings
-from peerqa.ingest.pipeline import ingest
+from peerqa.index.pipeline import ingest
 from peerqa.models import Filters
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.segment import sentence_spans
