@@ -80,3 +80,39 @@ def test_a_followup_with_its_own_question_keeps_the_programme_it_refers_to():
     history = ["what goes wrong in programme E?"]
     question = "and how does programme D fix that?"
     assert retrieval_query(question, history) == " ".join([*history, question])
+
+
+@pytest.mark.parametrize(
+    ("history", "question"),
+    [
+        # "ok", "f/u": the asker carries on from the last answer.
+        (["how do peers help carers?"], "ok but what about carers who work full time?"),
+        (["what training do volunteers get?"], "f/u: who pays for that training?"),
+        # A condition on the last answer, with nothing named to stand alone.
+        (["how do programmes recruit mentors?"], "what if nobody volunteers for months?"),
+        (["what do peers do on a first visit?"], "if the pt refuses to talk, then what"),
+        # An elliptical phrase that only completes the last turn.
+        (["how long do the home visits last"], "for how many months in total?"),
+        (["how do mentors prepare pts for surgery?"], "any worked example from cardiology?"),
+        # Pointing back at the last turn's people or places.
+        (["who ran the groups?"], "were he or she trained by the hospital?"),
+        (["which programmes are in rural areas?"], "how do volunteers travel out there?"),
+        (["what did the doctors object to?"], "why were doctors so wary in the first place?"),
+        (["how did programmes fund the retreats"], "how much does one cost"),
+    ],
+)
+def test_a_followup_that_only_continues_the_last_turn_is_read_with_it(history, question):
+    assert is_followup(question)
+    assert retrieval_query(question, history) == " ".join([*history, question])
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # "one-to-one" is a kind of support, not a pronoun pointing back.
+        "how did the telephone one-to-one mentoring work in the study?",
+        "what were the main benefits that the programme leaders described?",
+    ],
+)
+def test_a_question_that_names_its_own_subject_stands_alone(question):
+    assert not is_followup(question)

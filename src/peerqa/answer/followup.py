@@ -7,13 +7,22 @@ from collections.abc import Sequence
 
 from peerqa.retrieval.programmes import named_letters
 
-# Openers that continue the previous turn rather than start a new topic.
+# Openers that continue the previous turn rather than start a new topic: connectives,
+# "ok"/"f/u", a condition on the last answer ("what if the mum seems depressed?", "if no
+# one has the same dx?") and an elliptical phrase ("for how many weeks?", "any example?").
 _CONNECTIVE = re.compile(
-    r"^\s*(and|but|so|also|then|or|what about|how about|what of|same for)\b", re.IGNORECASE
+    r"^\s*(?:(?:ok(?:ay)?|right|f/u|follow[- ]?up)\b[\s,:;-]*|"
+    r"(?:and|but|so|also|then|or|what about|how about|what of|same for|what if|if|even if|"
+    r"for how|for what|for which|for whom|any (?:worked )?example|example)\b)",
+    re.IGNORECASE,
 )
-# Words pointing back at something named earlier.
+# Words pointing back at something named earlier ("there", "in the first place", "the G
+# one", "themselves": what the last turn was about).
 _BACK_REFERENCE = re.compile(
-    r"\b(they|them|their|that|those|these|this|it|its|each one|each|the same)\b", re.IGNORECASE
+    r"\b(they|them|their|themselves|that|those|these|this|it|its|each one|each|the same|"
+    r"he|she|him|his|her|there|in the first place|which one|(?:the|that|this) \w+ one|"
+    r"one (?:cost|costs|is|was|does|did))\b(?!-)",
+    re.IGNORECASE,
 )
 SHORT_WORDS = 4  # "How long?", "Any evidence?": too short to stand alone
 BACK_REFERENCE_MAX_WORDS = 10  # longer questions usually name their own subject
