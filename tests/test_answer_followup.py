@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from peerqa.answer.followup import is_followup, retrieval_query, substitutes
+from peerqa.answer.followup import (
+    carries_on,
+    intent_query,
+    is_followup,
+    retrieval_query,
+    substitutes,
+)
 
 
 def test_a_standalone_question_is_read_alone():
@@ -85,12 +91,6 @@ def test_a_followup_with_its_own_question_keeps_the_programme_it_refers_to():
 @pytest.mark.parametrize(
     ("history", "question"),
     [
-        # "ok", "f/u": the asker carries on from the last answer.
-        (["how do peers help carers?"], "ok but what about carers who work full time?"),
-        (["what training do volunteers get?"], "f/u: who pays for that training?"),
-        # A condition on the last answer, with nothing named to stand alone.
-        (["how do programmes recruit mentors?"], "what if nobody volunteers for months?"),
-        (["what do peers do on a first visit?"], "if the pt refuses to talk, then what"),
         # An elliptical phrase that only completes the last turn.
         (["how long do the home visits last"], "for how many months in total?"),
         (["how do mentors prepare pts for surgery?"], "any worked example from cardiology?"),
@@ -116,3 +116,27 @@ def test_a_followup_that_only_continues_the_last_turn_is_read_with_it(history, q
 )
 def test_a_question_that_names_its_own_subject_stands_alone(question):
     assert not is_followup(question)
+
+
+@pytest.mark.parametrize(
+    ("history", "question"),
+    [
+        # "ok", "f/u", a condition on the last answer: a question of its own, in the session.
+        (["how do peers help carers?"], "ok but what about carers who work full time?"),
+        (["what do peers do on a first visit?"], "f/u: what happens when a pt refuses to talk"),
+        (["how do programmes recruit mentors?"], "what if nobody volunteers for months?"),
+        (["how do programmes pair mentors?"], "if the mentee lives two hours away, then what"),
+    ],
+)
+def test_a_question_of_its_own_that_carries_on_keeps_its_angle(history, question):
+    """Searched for on its own words (the last turn's would pull the last answer back),
+    but what it asks for is read in the session."""
+    assert carries_on(question) and not is_followup(question)
+    assert retrieval_query(question, history) == question
+    assert intent_query(question, history) == " ".join([*history, question])
+
+
+def test_a_new_question_in_a_session_is_read_alone_for_its_intent_too():
+    history = ["how do programmes pair mentors?"]
+    question = "What are the opening hours of the Johns Hopkins library?"
+    assert intent_query(question, history) == question
