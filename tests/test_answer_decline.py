@@ -552,3 +552,60 @@ def test_a_diagnosis_word_names_what_is_asked_only_when_nothing_else_does(corpus
     d = decide(understand(corpus_index, q), [], corpus_index)
     assert d is not None and d.reason_code == "medical_advice"
     assert "a dose" in d.reason and "a diagnosis" not in d.reason
+
+
+def test_what_is_asked_is_read_from_the_ask_not_from_the_names():
+    """A price, opening hours, an install: the ask, not a name the paper mentions, says a
+    question is not about the evidence; the same ask of peer support may still be."""
+    from peerqa.answer.intent import lexical_features, lexical_names
+
+    def read(text: str) -> set[str]:
+        return {n for n, v in zip(lexical_names(), lexical_features(text), strict=True) if v}
+
+    assert {"ask:a price or a purchase", "ask_without_support"} <= read(
+        "how much is a single user NVivo licence"
+    )
+    assert {"ask:working a piece of software", "ask_without_support"} <= read(
+        "nvivo won't install on my work laptop"
+    )
+    assert "ask_without_support" in read("Pew Research Center phone number")
+    # The same names, asked about the study: no ask of that kind.
+    assert not {n for n in read("how was NVivo used to code the transcripts") if "ask" in n}
+    assert not {n for n in read("what did the Pew Research Center report say") if "ask" in n}
+    # The ask of peer support itself is the model's to weigh, not a decline on its own.
+    fee = read("did any of the peer programmes charge a fee or subscription")
+    assert "ask:a price or a purchase" in fee and "ask_without_support" not in fee
+
+
+def test_an_off_topic_reason_names_what_is_asked_when_its_words_say_it(corpus_index):
+    from peerqa.answer.decline import Signals
+    from peerqa.answer.intent import OFF_TOPIC, Intent
+
+    p = {"evidence": 0.02, "medical_advice": 0.0, "clinical_fact": 0.0, "off_topic": 0.97}
+    off = Intent(OFF_TOPIC, OFF_TOPIC, {**p, "other_peer_sense": 0.01})
+    fitted = Thresholds(0.1, 0.28, 0.28, 0.47)
+    declined = verdict(
+        "NVivo student discount",
+        Signals(off, 0.5, (), None, None, 0.3),
+        corpus_index,
+        fitted,
+    )
+    assert declined and declined.reason_code == "out_of_scope"
+    assert "asks about a price or a purchase, not about peer support" in declined.reason
+    assert "clinician" not in declined.reason  # not covered, which is no safety refusal
+
+
+def test_which_programme_serves_a_diagnosis_asks_about_the_programmes(corpus_index):
+    """A diagnosis named as whom a programme serves is no clinical question; a drug or a
+    dose asked of the programmes still is."""
+    from peerqa.answer.decline import Signals
+    from peerqa.answer.intent import CLINICAL_FACT, Intent
+
+    p = {"evidence": 0.1, "medical_advice": 0.05, "clinical_fact": 0.8, "off_topic": 0.04}
+    clinical = Intent(CLINICAL_FACT, CLINICAL_FACT, {**p, "other_peer_sense": 0.01})
+    fitted = Thresholds(0.1, 0.28, 0.28, 0.47)
+    served = "which programmes take people newly diagnosed with cancer?"
+    assert verdict(served, Signals(clinical, 0.6, ()), corpus_index, fitted) is None
+    dosed = "which programmes give the highest dose of sertraline?"
+    refused = verdict(dosed, Signals(clinical, 0.6, ()), corpus_index, fitted)
+    assert refused and refused.reason_code == "medical_advice"

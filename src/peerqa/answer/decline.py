@@ -167,13 +167,14 @@ def verdict(
     # reported, a false premise) below rather than a safety refusal. Only the model's
     # reading yields: what the safety rule reads (a drug, a person's care) stays refused.
     # Which of the programmes serves a condition ("cystic fibrosis - is one of the 7 for
-    # that?") asks about the programmes, whatever condition it names; not with a drug or a
-    # clinical aspect ("max dose of sertraline in one of the 7 programmes").
+    # that?", "which programme takes newly diagnosed pts?") asks about the programmes,
+    # whatever condition or diagnosis it names; not with a drug or another clinical aspect
+    # ("max dose of sertraline in one of the 7 programmes").
     lists = word_lists()
     programmes_asked = (
         lexicon.pattern("asks_programmes").search(question)
         and not lists.drugs.search(question)
-        and not any(p.search(question) for p in lists.aspects.values())
+        and not any(p.search(question) for k, p in lists.aspects.items() if k != DIAGNOSIS)
     )
     about_study = (
         (s.caveat and asks_of_peer_support(question)) or programmes_asked
@@ -294,6 +295,14 @@ def _off_topic_reason(
         return (
             f"The evidence held ({held}) does not cover this question: it never mentions "
             f"{listed}, which the question asks about."
+        )
+    # What it asks, when its words say so ("NVivo licence price": a price or a purchase)
+    # and it asks it of nothing in peer support.
+    asked = _first_match(word_lists().asks, question)
+    if asked and not asks_of_peer_support(question):
+        return (
+            f"The evidence held ({held}) does not cover this question: it asks about {asked}, "
+            "not about peer support or the research on it."
         )
     if asks_of_peer_support(question) and support is not None:
         return (

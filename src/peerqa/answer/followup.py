@@ -8,13 +8,27 @@ from collections.abc import Sequence
 from peerqa.retrieval.programmes import named_letters
 from peerqa.words import words_of
 
-# Openers that continue the previous turn rather than start a new topic.
+# Openers that continue the previous turn rather than start a new topic, and elliptical
+# phrases that only complete it ("for how many weeks?", "any example?").
 _CONNECTIVE = re.compile(
-    r"^\s*(and|but|so|also|then|or|what about|how about|what of|same for)\b", re.IGNORECASE
+    r"^\s*(?:and|but|so|also|then|or|what about|how about|what of|same for|"
+    r"for how|for what|for which|for whom|any (?:worked )?example|example)\b",
+    re.IGNORECASE,
 )
-# Words pointing back at something named earlier.
+# Openers that carry on from the last answer with a question of its own: "ok and if…",
+# "f/u: what happened when…", "what if the peer lives far away?". Read in the session for
+# what it asks (its intent), but searched for on its own words: its new angle is the
+# point, and the last turn's words would pull the last answer back.
+_CARRIES_ON = re.compile(
+    r"^\s*(?:ok(?:ay)?|right|f/u|follow[- ]?up|what if|if|even if)\b", re.IGNORECASE
+)
+# Words pointing back at something named earlier ("there", "in the first place", "the G
+# one", "themselves": what the last turn was about).
 _BACK_REFERENCE = re.compile(
-    r"\b(they|them|their|that|those|these|this|it|its|each one|each|the same)\b", re.IGNORECASE
+    r"\b(they|them|their|themselves|that|those|these|this|it|its|each one|each|the same|"
+    r"he|she|him|his|her|there|in the first place|which one|(?:the|that|this) \w+ one|"
+    r"one (?:cost|costs|is|was|does|did))\b(?!-)",
+    re.IGNORECASE,
 )
 SHORT_WORDS = 4  # "How long?", "Any evidence?": too short to stand alone
 BACK_REFERENCE_MAX_WORDS = 10  # longer questions usually name their own subject
@@ -22,12 +36,19 @@ MAX_TURNS = 2  # earlier turns folded into the query, at most
 
 
 def is_followup(question: str) -> bool:
+    """Depends on the last turn for what it is about: searched for with it."""
     words = len(question.split())
     return bool(
         _CONNECTIVE.match(question)
         or words <= SHORT_WORDS
         or (words <= BACK_REFERENCE_MAX_WORDS and _BACK_REFERENCE.search(question))
     )
+
+
+def carries_on(question: str) -> bool:
+    """Continues the session, whether or not it depends on the last turn for its subject:
+    what it asks for (its intent) is read with the turns before it."""
+    return is_followup(question) or bool(_CARRIES_ON.match(question))
 
 
 # "and for breast ca pts?", "and the kids' one?", "what about programme D?": the same
@@ -89,7 +110,17 @@ def retrieval_query(question: str, history: Sequence[str] = ()) -> str:
     give?" -> "anything for new mums?" asks the practical help of breast cancer, not of
     new mums.
     """
-    if not history or not is_followup(question):
+    return _in_session(question, history, is_followup(question))
+
+
+def intent_query(question: str, history: Sequence[str] = ()) -> str:
+    """The question as its intent is read: with the turns it carries on from ("ok and if
+    nobody nearby has the same dx?" after a question on matching asks about matching)."""
+    return _in_session(question, history, carries_on(question))
+
+
+def _in_session(question: str, history: Sequence[str], followup: bool) -> str:
+    if not history or not followup:
         return question
     turns: list[str] = []
     replaced = substitutes(question)

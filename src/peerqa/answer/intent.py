@@ -13,6 +13,11 @@ Classes:
 - off_topic: not about peer support or health care evidence at all
 - other_peer_sense: journal peer review, peer-to-peer networking, code review, peer
   pressure, peer assessment
+
+Lexical features include what is asked (answer/data/asks.json: a price, opening hours,
+signing up, a stock, a journal's standing, installing software…) and whether it is asked
+of nothing in peer support: a question naming what a paper mentions ("NVivo", "PCORI")
+is about the evidence only when its ask is.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from peerqa.retrieval.expansion import shorthand, unabbreviate
 DATA = Path(__file__).with_name("data")
 ARTEFACT = DATA / "intent.json"
 WORD_LISTS = (
+    DATA / "asks.json",
     DATA / "clinical.json",
     DATA / "peer.json",
     DATA / "personal.json",
@@ -71,11 +77,12 @@ class WordLists:
     person: tuple[re.Pattern[str], ...]
     decision: tuple[re.Pattern[str], ...]
     crisis: tuple[re.Pattern[str], ...]  # someone at risk of harming themselves
+    asks: dict[str, re.Pattern[str]]  # what is asked when not evidence (a price…) -> its words
 
 
 @lru_cache
 def word_lists() -> WordLists:
-    clinical, peer, personal, workplace = (
+    asks, clinical, peer, personal, workplace = (
         json.loads(p.read_text(encoding="utf-8")) for p in WORD_LISTS
     )
     return WordLists(
@@ -91,6 +98,7 @@ def word_lists() -> WordLists:
         person=tuple(re.compile(p, re.IGNORECASE) for p in personal["person"]),
         decision=tuple(re.compile(p, re.IGNORECASE) for p in personal["decision"]),
         crisis=tuple(re.compile(p, re.IGNORECASE) for p in personal["crisis"]),
+        asks={k: phrase_pattern(v) for k, v in asks["kinds"].items()},
     )
 
 
@@ -117,12 +125,19 @@ def lexical_names() -> list[str]:
         "peer_word",
         "peer_support_words",
         *(f"sense:{k}" for k in lists.senses),
+        *(f"ask:{k}" for k in lists.asks),
+        "ask_without_support",
     ]
 
 
 def lexical_features(text: str) -> np.ndarray:
     lists, read = word_lists(), readable(text)
     peer_hits = len(lists.peer_support.findall(read))
+    # What the question asks (a price, opening hours, how to install…), and whether it
+    # asks it of nothing in peer support: "NVivo licence price" names what the paper
+    # mentions, but its ask is not about the evidence; "how was NVivo used" has no such ask.
+    asks = [bool(p.search(read)) for p in lists.asks.values()]
+    supported = lists.speaks_of_support.search(read) or re.search(r"\bpeers?\b", read, re.I)
     values = [
         bool(lists.drugs.search(read)),
         bool(lists.not_clinical.search(read)),
@@ -133,6 +148,8 @@ def lexical_features(text: str) -> np.ndarray:
         bool(re.search(r"\bpeers?\b", text, re.IGNORECASE)),
         min(peer_hits, 3) / 3,
         *(bool(p.search(read)) for p in lists.senses.values()),
+        *asks,
+        any(asks) and not supported,
     ]
     return np.asarray(values, dtype=np.float64)
 

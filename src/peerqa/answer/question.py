@@ -22,7 +22,7 @@ import numpy as np
 
 from peerqa.answer import lexicon
 from peerqa.answer.decline import evidence_of, unknown_names
-from peerqa.answer.followup import is_followup, retrieval_query
+from peerqa.answer.followup import intent_query, is_followup, retrieval_query
 from peerqa.answer.intent import OFF_TOPIC, Intent, intent_text, load_intent_model, phrase_pattern
 from peerqa.answer.profiles import Profile, profile_for
 from peerqa.answer.scope import Scope, scope_for, without_names
@@ -104,7 +104,12 @@ def understand(
     # The papers an earlier turn names are the scope's to keep (answer.scope): what it
     # asked about is what a follow-up refers to ("What does Joo et al. 2022 report?" asks
     # about nothing in particular, so "how long?" after it is just "how long?").
-    resolved = retrieval_query(raw, [t for h in history if (t := topical(index, h))])
+    turns = [t for h in history if (t := topical(index, h))]
+    resolved = retrieval_query(raw, turns)
+    # What it asks for is read in the session even when it is searched for on its own
+    # words ("what if the mum seems depressed?" after a question on a mothers' programme
+    # asks about the programme, not for a diagnosis).
+    in_session = intent_query(raw, turns)
     followup = bool(history) and is_followup(raw)
     encoding = index.encode(resolved)
     vector = np.asarray(encoding.vector)
@@ -123,7 +128,10 @@ def understand(
     scope = scope_for(index, raw, history, focus, filters)
     if spelled != resolved:  # "funders other than NIMH" reads better spelled out
         spelled_vector = np.asarray(index.embed_model.get_query_embedding(spelled))
-    intent = load_intent_model().classify(resolved, spelled_vector)
+    intent_vector = spelled_vector
+    if in_session != resolved:
+        intent_vector = np.asarray(index.embed_model.get_query_embedding(intent_text(in_session)))
+    intent = load_intent_model().classify(in_session, intent_vector)
     topic_vector = None
     if OFF_TOPIC in (intent.label, intent.leaning):
         bare = evidence_of(index).without_names(raw)
