@@ -18,6 +18,8 @@ from peerqa.eval.fit_answer import (
     PADDING_COST,
     PAPERS,
     PAPERS_DIR,
+    RULES,
+    Candidate,
     Example,
     Scorer,
     choose_policy,
@@ -26,6 +28,7 @@ from peerqa.eval.fit_answer import (
     holds,
     miss_kind,
     objective,
+    one_standard_error,
     within_padding,
 )
 from peerqa.eval.papers.__main__ import QUESTIONS as PAPER_QUESTIONS
@@ -61,9 +64,17 @@ def test_a_policy_padding_more_than_the_top_passage_ranks_below_any_that_does_no
     assert within_padding(padded, 1.0) < within_padding(lean, 1.0) < 0
 
 
+def _outcomes(share: float, n: int) -> np.ndarray:
+    """n questions' text-holds-gold outcomes, `share` of them held."""
+    held = round(share * n)
+    return np.r_[np.ones(held), np.zeros(n - held)]
+
+
 class _Scorer:
     """Stands in for Scorer: each further unit a policy allows finds more gold and pads
-    more (the trade the padding bound is about)."""
+    more (the trade the padding bound is about), over `n` questions."""
+
+    n = 100
 
     def _figures(self, policy):
         n = policy.max_units
@@ -80,14 +91,69 @@ class _Scorer:
 
     answers = chosen
 
+    def chosen_outcomes(self, scores, policy):
+        figures = self._figures(policy)
+        return figures, _outcomes(figures["all"]["text_holds_gold"], self.n)
+
+    answer_outcomes = chosen_outcomes
+
     def top_passage(self):
         return {"all": {"padding_mean": 1.2}}
 
 
 def test_the_policy_pads_no_more_than_the_bound_asked_for():
-    assert choose_policy(_Scorer(), [])[0].max_units == 4  # each unit buys 0.1 for 0.025
-    assert choose_policy(_Scorer(), [], bounded=True)[0].max_units == 2  # the top's 1.2
-    assert choose_policy(_Scorer(), [], max_padding=1.5)[0].max_units == 3
+    by_objective = {"rule": "objective"}
+    # each unit buys 0.1 for 0.025
+    assert choose_policy(_Scorer(), [], **by_objective)[0].max_units == 4
+    assert choose_policy(_Scorer(), [], bounded=True, **by_objective)[0].max_units == 2
+    assert choose_policy(_Scorer(), [], max_padding=1.5, **by_objective)[0].max_units == 3
+
+
+def _candidate(text: float, padding: float, first: float = 0.5, n: int = 100) -> Candidate:
+    figures = {"all": {"text_holds_gold": text, "first_holds_gold": first, "padding_mean": padding}}
+    return Candidate(None, figures, _outcomes(text, n))
+
+
+def test_one_standard_error_takes_the_least_padded_within_one_error_of_the_best_text():
+    # Best text 0.80 over 100 questions: its standard error is 0.040, so 0.77 is within it
+    # and 0.70 is not.
+    candidates = [
+        _candidate(0.80, 2.0),
+        _candidate(0.77, 1.2, first=0.5),
+        _candidate(0.70, 0.3),
+        _candidate(0.77, 1.2, first=0.6),  # as lean: the higher first sentence wins
+    ]
+    chosen, best, se = one_standard_error(candidates)
+    assert (best, chosen) == (0.80, 3)
+    assert se == pytest.approx(np.sqrt(0.8 * 0.2 / 99))
+    # The error comes from the per-question outcomes: over 10000 questions the same 0.03
+    # is no longer noise, and the best text is taken whatever it pads.
+    many = [_candidate(c.figures["all"]["text_holds_gold"], 1.0, n=10000) for c in candidates]
+    many[0].figures["all"]["padding_mean"] = 2.0
+    assert one_standard_error(many)[0] == 0
+
+
+class _SmallGains(_Scorer):
+    """Each further unit finds a little more gold (0.03, inside the error of 100
+    questions) for half a padded sentence."""
+
+    def _figures(self, policy):
+        figures = super()._figures(policy)
+        figures["all"]["text_holds_gold"] = 0.7 + 0.03 * policy.max_units
+        return figures
+
+
+def test_the_default_rule_gives_up_gains_inside_the_noise_for_fewer_filler_sentences():
+    trade_off = []
+    policy = choose_policy(_SmallGains(), [], trade_off=trade_off)[0]
+    # Best 0.82 (four units), error 0.039: three units (0.79) are within it, two (0.76) not.
+    assert policy.max_units == 3
+    assert {c.policy.max_units for c in trade_off} >= {3, 4}  # what was given up, kept
+    # The former objective buys each 0.03 for its 0.025 of padding.
+    assert choose_policy(_SmallGains(), [], rule="objective")[0].max_units == 4
+    big = _SmallGains()
+    big.n = 100000  # the same gains are real over this many questions
+    assert choose_policy(big, [])[0].max_units == 4
 
 
 class _StopScorer(_Scorer):
@@ -111,8 +177,9 @@ class _StopScorer(_Scorer):
 
 
 def test_a_lead_alone_ends_the_answer_only_when_that_sheds_filler_and_no_gold():
-    assert choose_policy(_StopScorer(costs_gold=False), [])[0].alone_share < 1.0
-    assert choose_policy(_StopScorer(costs_gold=True), [])[0].alone_share == 1.0
+    for rule in RULES:
+        assert choose_policy(_StopScorer(costs_gold=False), [], rule=rule)[0].alone_share < 1.0
+        assert choose_policy(_StopScorer(costs_gold=True), [], rule=rule)[0].alone_share == 1.0
 
 
 def test_the_user_papers_fitted_on_are_the_dev_papers_never_a_test_paper():
