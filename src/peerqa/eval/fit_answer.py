@@ -572,6 +572,23 @@ def _policy(
     return Policy(margin, ratio, floor, units, PER_GROUP, THEME_BONUS, alone, top_units=top_units)
 
 
+def _grid() -> list[Policy]:
+    """The policies tried: MARGINS x RATIOS x FLOORS x MAX_UNITS x ALONE x TOP_UNITS."""
+    grid = []
+    for top_units, alone, units, margin, ratio, floor in itertools.product(
+        TOP_UNITS, ALONE, MAX_UNITS, MARGINS, RATIOS, FLOORS
+    ):
+        if units == 1 and (ratio, floor, alone, top_units) != (
+            RATIOS[0],
+            FLOORS[0],
+            ALONE[0],
+            TOP_UNITS[0],
+        ):
+            continue  # one unit: ratio, floor, alone and the top passage's units change nothing
+        grid.append(_policy(margin, ratio, floor, units, alone, top_units))
+    return grid
+
+
 @dataclass
 class Candidate:
     """A policy checked on the out-of-fold answers: its figures per question set, and each
@@ -603,19 +620,14 @@ def one_standard_error(candidates: Sequence[Candidate]) -> tuple[int, float, flo
 
 
 def choose_policy(
-    scorer: Scorer,
-    scores: Scores,
-    padding_cost: float = PADDING_COST,
-    bounded: bool = False,
-    max_padding: float | None = None,
-    rule: str = "one_se",
-    trade_off: list[Candidate] | None = None,
+    scorer: Scorer, scores: Scores, rule: str = "one_se", trade_off=None, **options
 ) -> tuple[Policy, dict[str, dict]]:
-    """The policy by `rule`: "one_se" (RULES, `choose_one_se`; `trade_off`, when given,
-    receives every candidate checked as rendered) or "objective" (below)."""
+    """The policy by `rule`: "one_se" (RULES, `choose_one_se`; `trade_off`, a list, receives
+    every candidate checked as rendered; of `options` only max_padding applies) or
+    "objective" (`choose_by_objective`, with `options`)."""
     if rule == "one_se":
-        return choose_one_se(scorer, scores, max_padding, trade_off)
-    return choose_by_objective(scorer, scores, padding_cost, bounded, max_padding)
+        return choose_one_se(scorer, scores, options.get("max_padding"), trade_off)
+    return choose_by_objective(scorer, scores, **options)
 
 
 def choose_one_se(
@@ -632,17 +644,7 @@ def choose_one_se(
     its CONTINUATION values join the candidates, and the rule is applied again over all
     of them. With `max_padding`, candidates padding more are left out (unless all do)."""
     proxy = []
-    for top_units, alone, units, margin, ratio, floor in itertools.product(
-        TOP_UNITS, ALONE, MAX_UNITS, MARGINS, RATIOS, FLOORS
-    ):
-        if units == 1 and (ratio, floor, alone, top_units) != (
-            RATIOS[0],
-            FLOORS[0],
-            ALONE[0],
-            TOP_UNITS[0],
-        ):
-            continue  # one unit: ratio, floor, alone and the top passage's units change nothing
-        policy = _policy(margin, ratio, floor, units, alone, top_units)
+    for policy in _grid():
         proxy.append(Candidate(policy, *scorer.chosen_outcomes(scores, policy)))
     by_text = sorted(
         range(len(proxy)),
@@ -720,25 +722,15 @@ def choose_by_objective(
     if max_padding is not None:
         bound = min(bound, max_padding)
     grid = []
-    for top_units, alone, units, margin, ratio, floor in itertools.product(
-        TOP_UNITS, ALONE, MAX_UNITS, MARGINS, RATIOS, FLOORS
-    ):
-        if units == 1 and (ratio, floor, alone, top_units) != (
-            RATIOS[0],
-            FLOORS[0],
-            ALONE[0],
-            TOP_UNITS[0],
-        ):
-            continue  # one unit: ratio, floor, alone and the top passage's units change nothing
-        policy = _policy(margin, ratio, floor, units, alone, top_units)
+    for policy in _grid():
         # Ties go to fewer units, then to the top passage keeping the lead more often.
         figures = scorer.chosen(scores, policy)["all"]
         key = (
             within_padding(figures, bound),
             objective(figures, padding_cost),
-            -units,
-            -top_units,
-            margin,
+            -policy.max_units,
+            -policy.top_units,
+            policy.margin,
         )
         grid.append((key, policy))
     grid.sort(key=lambda g: g[0], reverse=True)
@@ -904,15 +896,12 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
     scorer = Scorer(settings, examples)
     scores, cv = cross_validate(examples, args.folds)
     trade_off: list[Candidate] = []
-    policy, figures = choose_policy(
-        scorer,
-        scores,
-        args.padding_cost,
-        args.padding_bound,
-        args.max_padding,
-        args.rule,
-        trade_off,
-    )
+    options = {
+        "padding_cost": args.padding_cost,
+        "bounded": args.padding_bound,
+        "max_padding": args.max_padding,
+    }
+    policy, figures = choose_policy(scorer, scores, args.rule, trade_off, **options)
     if trade_off:
         print_trade_off(trade_off, policy)
     print(f"{args.folds}-fold CV unit AUC {cv['unit_auc_mean']:.3f} {cv['unit_auc_by_fold']}")
@@ -931,9 +920,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
     for dropped in args.ablate:
         without = [f for f in FEATURES if f not in dropped.split(",")]
         ablated, ablated_cv = cross_validate(examples, args.folds, without)
-        ablated_policy, ablated_figures = choose_policy(
-            scorer, ablated, args.padding_cost, args.padding_bound, args.max_padding, args.rule
-        )
+        ablated_policy, ablated_figures = choose_policy(scorer, ablated, args.rule, **options)
         print(
             f"without {dropped}: unit AUC {ablated_cv['unit_auc_mean']:.3f}, best lead holds "
             f"{ablated_cv['lead_holds']:.3f}, policy {ablated_policy}"
