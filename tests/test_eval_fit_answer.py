@@ -143,9 +143,9 @@ class _SmallGains(_Scorer):
         return figures
 
 
-def test_the_default_rule_gives_up_gains_inside_the_noise_for_fewer_filler_sentences():
+def test_the_one_se_rule_gives_up_gains_inside_the_noise_for_fewer_filler_sentences():
     trade_off = []
-    policy = choose_policy(_SmallGains(), [], trade_off=trade_off)[0]
+    policy = choose_policy(_SmallGains(), [], "one_se", trade_off)[0]
     # Best 0.82 (four units), error 0.039: three units (0.79) are within it, two (0.76) not.
     assert policy.max_units == 3
     assert {c.policy.max_units for c in trade_off} >= {3, 4}  # what was given up, kept
@@ -153,7 +153,7 @@ def test_the_default_rule_gives_up_gains_inside_the_noise_for_fewer_filler_sente
     assert choose_policy(_SmallGains(), [], rule="objective")[0].max_units == 4
     big = _SmallGains()
     big.n = 100000  # the same gains are real over this many questions
-    assert choose_policy(big, [])[0].max_units == 4
+    assert choose_policy(big, [], "one_se")[0].max_units == 4
 
 
 class _StopScorer(_Scorer):
