@@ -172,6 +172,10 @@ def _key(words: Sequence[str]) -> str:
     return " ".join(w.lower() for w in words)
 
 
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
 def _paper_names(index: LiveIndex) -> PaperNames:
     from peerqa.answer.evidence import is_front_matter  # evidence reads questions, which read this
 
@@ -187,10 +191,12 @@ def _paper_names(index: LiveIndex) -> PaperNames:
             years[d.id] = d.year
     # Every phrase of 1-3 words, per paper: how often written at all, and capitalised
     # where a sentence does not start; and the phrases of its title and abstract.
-    uses: dict[str, Counter[str]] = defaultdict(Counter)
-    mid: dict[str, Counter[str]] = defaultdict(Counter)  # not starting a sentence
-    capitalised: dict[str, Counter[str]] = defaultdict(Counter)
-    whole: dict[str, Counter[str]] = defaultdict(Counter)  # capitalised, not inside a longer name
+    # Counts by phrase, then by paper (plain dicts: every phrase of every paper is counted
+    # here at each ingest, and a Counter per phrase costs more than the counting).
+    uses: dict[str, dict[str, int]] = defaultdict(dict)
+    mid: dict[str, dict[str, int]] = defaultdict(dict)  # not starting a sentence
+    capitalised: dict[str, dict[str, int]] = defaultdict(dict)
+    whole: dict[str, dict[str, int]] = defaultdict(dict)  # capitalised, not inside a longer name
     lower: set[str] = set()  # words written in lower case where a sentence does not start
     headline: dict[str, set[str]] = {d.id: set(_grams(_words(d.title))) for d in documents}
     for p in index.passages.values():
@@ -198,23 +204,24 @@ def _paper_names(index: LiveIndex) -> PaperNames:
         if p.kind == "reference" or is_front_matter(p):
             continue
         words, starts, joined = _words_starts_runs(p.text)
+        caps = [_CAPITALISED.match(w) is not None for w in words]
         in_abstract = _ABSTRACT.match(p.section) is not None
+        doc = p.document
         for key, at, n in _grams_at(words):
-            uses[key][p.document] += 1
+            _count(uses[key], doc)
             if in_abstract:
-                headline.setdefault(p.document, set()).add(key)
+                headline.setdefault(doc, set()).add(key)
             if starts[at]:  # any word starting a sentence is capitalised
                 continue
-            mid[key][p.document] += 1
-            if n == 1 and not _CAPITALISED.match(words[at]):
+            _count(mid[key], doc)
+            if n == 1 and not caps[at]:
                 lower.add(words[at].lower())
-            if all(_CAPITALISED.match(w) for w in words[at : at + n]):
-                capitalised[key][p.document] += 1
-                before = joined[at] and _CAPITALISED.match(words[at - 1]) and not starts[at - 1]
-                after = at + n < len(words) and joined[at + n]
-                after = after and _CAPITALISED.match(words[at + n])
+            if all(caps[at : at + n]):
+                _count(capitalised[key], doc)
+                before = joined[at] and caps[at - 1] and not starts[at - 1]
+                after = at + n < len(words) and joined[at + n] and caps[at + n]
                 if not (before or after):
-                    whole[key][p.document] += 1
+                    _count(whole[key], doc)
     names = {}
     for key, by_document in capitalised.items():
         if len(uses[key]) != 1 or sum(c.isalpha() for c in key) < MIN_NAME_LETTERS:
@@ -223,7 +230,7 @@ def _paper_names(index: LiveIndex) -> PaperNames:
         if (
             count >= MIN_NAME_USES
             and count >= MIN_CAPITALISED * mid[key][document]
-            and whole[key][document] >= MIN_WHOLE * count
+            and whole[key].get(document, 0) >= MIN_WHOLE * count
             and (key in headline.get(document, ()) or count >= MIN_NAME_USES_ANYWHERE)
         ):
             names[key] = document
