@@ -65,7 +65,7 @@ INCREASING = frozenset(
     | {"overlap", "overlap_idf", "sentence_overlap", "theme_of_top", "reference_asked"}
     | {"document_best", "rank_in_document", "document_named"}
     | {"document_coverage", "document_coverage_gap"}
-    | {"programme_named", "section_overlap"}
+    | {"programme_named", "section_overlap", "quantity_asked"}
 )
 # Leaf scores are rounded to LEAF_DIGITS decimals in the artefact (it holds six models:
 # the served one and each fold's); split thresholds stay exact, a value may equal one.

@@ -15,6 +15,7 @@ from llama_index.core.schema import NodeWithScore
 from peerqa.models import Passage
 from peerqa.retrieval.dense import DenseCollection
 from peerqa.retrieval.filters import Column
+from peerqa.retrieval.quantity import quantity_share
 from peerqa.retrieval.ranker import Candidate, places
 from peerqa.store import indexed_sentences
 from peerqa.words import bm25_tokenize
@@ -50,6 +51,7 @@ class PassageFeatures:
         # Each passage's sentences' distinct token ids, made when a pool first holds it
         # (tokenizing every sentence at load would slow a fresh start for a few pools).
         self._sentence_tokens: list[list[np.ndarray] | None] = [None] * len(passages)
+        self._quantity: list[float | None] = [None] * len(passages)
         self._dense, self._sentences = dense, sentences
         self._passage_ids, self._sentence_ids = passage_ids, sentence_ids
         self.centroids = document_centroids(dense, documents)
@@ -74,6 +76,7 @@ class PassageFeatures:
         coverage = self.coverage(tokens, documents, idf)
         topic = self.topic(vector, documents)
         sentence_tokens = self.sentence_tokens(positions)
+        quantity = self.quantities(positions)
         return [
             Candidate(
                 passage=passages[h.node.node_id],
@@ -88,9 +91,10 @@ class PassageFeatures:
                 coverage=coverage[passages[h.node.node_id].document],
                 topic=topic[passages[h.node.node_id].document],
                 sentences=t,
+                quantity=n,
             )
-            for rank, (h, i, d, s, t) in enumerate(
-                zip(pool, positions, dense, sentence, sentence_tokens, strict=True), 1
+            for rank, (h, i, d, s, t, n) in enumerate(
+                zip(pool, positions, dense, sentence, sentence_tokens, quantity, strict=True), 1
             )
         ]
 
@@ -111,6 +115,15 @@ class PassageFeatures:
                 self._sentence_tokens[i] = ids[at : at + len(cut)]
                 at += len(cut)
         return [self._sentence_tokens[i] for i in positions]  # type: ignore[misc]
+
+    def quantities(self, positions: Sequence[int]) -> list[float]:
+        """Each passage's (by position) share of sentences stating a quantity, made when a
+        pool first holds it."""
+        for i in positions:
+            if self._quantity[i] is None:
+                p = self._passages[i]
+                self._quantity[i] = quantity_share(p.text, p.ref_numbers)
+        return [self._quantity[i] for i in positions]  # type: ignore[misc]
 
     def topic(self, vector: Sequence[float], documents: set[str]) -> dict[str, float]:
         """Each document's centroid cosine to the question's vector (0 without one)."""

@@ -42,6 +42,7 @@ from peerqa.retrieval.fusion import FUSION_MODE, HybridFusion  # noqa: F401 (tes
 from peerqa.retrieval.keyword import KeywordRetriever
 from peerqa.retrieval.late import TokenVectors, load_views, passage_order
 from peerqa.retrieval.programmes import ProgrammeFinder
+from peerqa.retrieval.quantity import asks_quantity
 from peerqa.retrieval.ranker import (
     POOL,
     Query,
@@ -317,6 +318,7 @@ class Snapshot:
             documents=documents_named(query, corpus.first_authors),
             programmes=frozenset(named),
             expanded=self._query_tokens(expanded, corpus),
+            quantity=asks_quantity(query),
         )
         fusion.rerank = partial(
             self._rank,

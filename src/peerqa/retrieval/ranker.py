@@ -111,6 +111,12 @@ SENTENCE_FEATURES = ("sentence_overlap",)
 # abstract, introduction and discussion restate its findings in the same words; which of
 # them answers is read within the paper.
 WITHIN_FEATURES = ("within_dense_gap", "within_sentence_gap")
+# A question asking for a quantity ("how many", "when", "what proportion", "sample size";
+# retrieval/quantity.json) paired with the share of the passage's sentences stating one
+# (a number, share, date or duration; not a citation or a table's label): the passage
+# that answers states the number, the ones that restate the topic do not. 0 for other
+# questions.
+QUANTITY_FEATURES = ("quantity_asked",)
 FEATURES: tuple[str, ...] = (
     *(f"{r}_score" for r in RANKINGS),
     *(f"{r}_rr" for r in RANKINGS),
@@ -136,6 +142,7 @@ FEATURES: tuple[str, ...] = (
     *OVERLAP_FEATURES,
     *SENTENCE_FEATURES,
     *WITHIN_FEATURES,
+    *QUANTITY_FEATURES,
 )
 
 log = logging.getLogger("peerqa.retrieval")
@@ -237,6 +244,7 @@ class Query:
     documents: frozenset[str] = frozenset()  # whose first author the question names
     programmes: frozenset[tuple[str, str]] = frozenset()  # (document, letter) it names
     expanded: np.ndarray | None = None  # token ids of the expanded question (else tokens)
+    quantity: bool = False  # it asks for a number, a date or a duration
 
 
 @dataclass(frozen=True)
@@ -253,6 +261,7 @@ class Candidate:
     coverage: float = 0.0  # idf-weighted share of the question's tokens its document holds
     topic: float = 0.0  # cosine of its document's mean passage vector to the question
     sentences: Sequence[np.ndarray] = ()  # each sentence's distinct BM25 token ids
+    quantity: float = 0.0  # the share of its sentences stating a quantity
 
 
 def document_features(documents: Sequence[str], fused: np.ndarray, named: frozenset[str]):
@@ -337,6 +346,7 @@ def features(
         x[row, column["place"]] = c.place.place
         x[row, column["opens_section"]] = c.place.opens_section
         x[row, column["document_coverage"]] = c.coverage
+        x[row, column["quantity_asked"]] = c.quantity if query.quantity else 0.0
         if p.programme and p.document in named_documents:
             named = (p.document, p.programme) in query.programmes
             x[row, column["programme_named"]] = named
