@@ -210,27 +210,6 @@ def test_an_off_topic_label_yields_only_to_evidence_as_close_as_its_own_threshol
     assert verdict(question, Signals(off, 0.40, ()), corpus_index, Thresholds(*[0.28] * 3)) is None
 
 
-def test_a_question_only_leaning_clinical_has_its_own_fitted_support_threshold(corpus_index):
-    """A question the model only leans to a clinical fact is doubted up to its own fitted
-    support, above the one shared with questions leaning off-topic (the study's own admin,
-    "chronic care model reference", retrieves little close): never below the shared one."""
-    from peerqa.answer.decline import Signals
-    from peerqa.answer.intent import CLINICAL_FACT, OFF_TOPIC, Intent
-
-    p = {"evidence": 0.4, "medical_advice": 0.05, "clinical_fact": 0.45, "off_topic": 0.1}
-    clinical = Intent(EVIDENCE, CLINICAL_FACT, {**p, "other_peer_sense": 0.0})
-    off = Intent(EVIDENCE, OFF_TOPIC, {**p, "clinical_fact": 0.05, "off_topic": 0.5})
-    fitted = Thresholds(0.13, 0.13, 0.13, 0.42, 0.38)
-    question = "how often should a feeding tube be changed"
-    declined = verdict(question, Signals(clinical, 0.3, ()), corpus_index, fitted)
-    assert declined and declined.reason_code == "medical_advice" and declined.why == "leaning"
-    assert verdict(question, Signals(clinical, 0.45, ()), corpus_index, fitted) is None
-    assert verdict(question, Signals(off, 0.3, ()), corpus_index, fitted) is None
-    assert fitted.leaning_at(OFF_TOPIC) == 0.13 and fitted.leaning_at(CLINICAL_FACT) == 0.38
-    assert Thresholds(0.13, 0.3, 0.13, None, 0.2).leaning_at(CLINICAL_FACT) == 0.3
-    assert Thresholds(0.13, 0.3, 0.13).leaning_at(CLINICAL_FACT) == 0.3
-
-
 def test_an_off_topic_question_close_only_through_a_name_the_evidence_mentions_is_declined(
     corpus_index,
 ):

@@ -30,22 +30,19 @@ class VerdictLoop(Decisions):
         super().__init__(observations, index)
         self.index = index
 
-    def declined(self, support, leaning, name, off_topic=None, safety=None) -> np.ndarray:
-        optional = [np.nan if v is None else v for v in (off_topic, safety)]
-        rows = np.broadcast_arrays(
-            *(np.reshape(v, (-1,)) for v in [support, leaning, name, *optional])
-        )
+    def declined(self, support, leaning, name, off_topic=None) -> np.ndarray:
+        columns = [support, leaning, name, np.nan if off_topic is None else off_topic]
+        rows = np.broadcast_arrays(*(np.reshape(v, (-1,)) for v in columns))
         return np.array(
             [
                 [
-                    verdict(o.question, o.signals, self.index, Thresholds(s, le, n, o_t, sa))
+                    verdict(o.question, o.signals, self.index, Thresholds(s, le, n, o_t))
                     is not None
                     for o in self.observations
                 ]
-                for s, le, n, o_t, sa in zip(
+                for s, le, n, o_t in zip(
                     *(map(float, r) for r in rows[:3]),
                     (None if off_topic is None else float(v) for v in rows[3]),
-                    (None if safety is None else float(v) for v in rows[4]),
                     strict=True,
                 )
             ]
@@ -80,10 +77,8 @@ def observations(corpus_index) -> list[Observation]:
 
 def _random_thresholds(rng: random.Random, values: list[float]) -> Thresholds:
     # Observed supports themselves (a tie with a cut-off), just beside them, and between.
-    cut = [rng.choice(values) + rng.choice([0.0, 1e-9, -1e-9, 0.02]) for _ in range(5)]
-    return Thresholds(
-        cut[0], cut[1], cut[2], rng.choice([None, cut[3]]), rng.choice([None, cut[4]])
-    )
+    cut = [rng.choice(values) + rng.choice([0.0, 1e-9, -1e-9, 0.02]) for _ in range(4)]
+    return Thresholds(cut[0], cut[1], cut[2], rng.choice([None, cut[3]]))
 
 
 def test_the_arrays_decline_what_verdict_declines(corpus_index, observations):

@@ -14,8 +14,7 @@ Signals, in order:
    passages; below a threshold fitted on the curated set's non-test questions
    (answer/data/support.json, by `python -m peerqa.eval.fit_decline`, its wrongly-declined
    budget chosen out of fold) nothing retrieved is about the question, and below a
-   higher one a question the intent model leans against is declined (one of its own for
-   a question leaning to a safety class);
+   higher one a question the intent model leans against is declined;
 3. unknown names: the question names something (an organisation, a place, a year, an
    acronym) that occurs nowhere in the evidence under any of its forms (case, plural,
    retrieval/shorthand.json's expansions, initials), and support is below a second fitted
@@ -52,7 +51,6 @@ from peerqa.answer.intent import (
     MEDICAL_ADVICE,
     OFF_TOPIC,
     OTHER_PEER_SENSE,
-    SAFETY,
     Intent,
     in_crisis,
     safety_rule,
@@ -92,23 +90,12 @@ class Thresholds:
     # threshold. Fitted apart from it: workplace questions a clinician sends (rotas, EHRs,
     # billing) sit as close to health care research as terse in-scope questions do.
     off_topic_support_below: float | None = None
-    # A question the intent model only leans to a safety class (a clinical fact, advice)
-    # is doubted up to this support; None: the leaning threshold. Fitted apart from it:
-    # questions about the study's own admin (its funding, coding, a reference) lean
-    # off-topic far from any sentence, and would hold one shared threshold down.
-    safety_leaning_support_below: float | None = None
 
     @property
     def off_topic_yields_at(self) -> float:
         if self.off_topic_support_below is None:
             return self.leaning_support_below
         return max(self.off_topic_support_below, self.leaning_support_below)
-
-    def leaning_at(self, leaning: str) -> float:
-        """The support under which a question leaning to class `leaning` is declined."""
-        if leaning in SAFETY and self.safety_leaning_support_below is not None:
-            return max(self.safety_leaning_support_below, self.leaning_support_below)
-        return self.leaning_support_below
 
 
 @lru_cache
@@ -257,8 +244,7 @@ def verdict(
     # Leaning first: a question that leans to a safety class and is far from the evidence
     # is declined for safety, not only as not covered.
     leaning = topical if s.intent.leaning == OFF_TOPIC else s.support
-    leaning_at = t.leaning_at(s.intent.leaning)
-    if s.intent.leaning != EVIDENCE and (leaning or 0.0) < leaning_at:
+    if s.intent.leaning != EVIDENCE and (leaning or 0.0) < t.leaning_support_below:
         # What a drug costs or who pays for it leans clinical but is no clinical fact.
         priced = word_lists().not_clinical.search(question)
         if s.intent.leaning in (MEDICAL_ADVICE, CLINICAL_FACT) and not priced:
@@ -268,7 +254,7 @@ def verdict(
             f"The evidence held ({held}) does not cover this question: it does not read as a "
             f"question about peer support, and no sentence retrieved is close to "
             f"{_WHAT_IS_ASKED if s.topic_support is not None else 'it'} (best "
-            f"similarity {leaning or 0.0:.2f}, below the {leaning_at:.2f} fitted for "
+            f"similarity {leaning or 0.0:.2f}, below the {t.leaning_support_below:.2f} fitted for "
             "such questions).",
             "leaning",
         )

@@ -12,9 +12,8 @@
    is fitted on the out-of-fold probabilities (most declines with at most MAX_WRONGLY of
    evidence questions declined). The "holdout" rows are scored once, never fitted on.
    Writes answer/data/intent.json.
-2. Thresholds: leaning, support, unknown-name support, the support at which an
-   off-topic label yields to evidence and the one under which a question leaning to a
-   safety class is declined, on the non-test questions of
+2. Thresholds: leaning, support, unknown-name support and the support at which an
+   off-topic label yields to evidence, on the non-test questions of
    eval/questions.jsonl (the test split is never read). How much of the wrongly-declined
    budget a fit may spend in-sample, and where in a run of equal cut-offs it lands, are
    chosen by repeated 5-fold cross-validation with the budget applied out of fold (at most
@@ -403,7 +402,6 @@ class Terms:
     yields: float  # an off-topic label declines below Thresholds.off_topic_yields_at
     caveat: bool  # answered with its caveat once past the off-topic label: no support test
     leaning: float  # declined below leaning_support_below (the model leans to declining)
-    safety: bool  # …leaning to a safety class: below safety_leaning_support_below instead
     support: float  # declined below support_below
     unknown: bool  # …and below unknown_name_support_below (a name the evidence lacks)
 
@@ -422,7 +420,6 @@ def terms(o: Observation, index) -> Terms:
         leaning=((topical if leaning == OFF_TOPIC else s.support) or 0.0)
         if leaning != EVIDENCE
         else np.nan,
-        safety=leaning in SAFETY,
         support=np.nan if s.support is None else s.support,
         unknown=bool(s.unknown),
     )
@@ -440,7 +437,6 @@ class Decisions:
             column["support"],
             column["unknown"],
         )
-        self.safety = column["safety"].astype(bool)
         self.in_scope = np.array([o.in_scope for o in observations], dtype=bool)
         self.observations = observations
 
@@ -458,22 +454,16 @@ class Decisions:
         leaning: np.ndarray | float,
         name: np.ndarray | float,
         off_topic: np.ndarray | float | None = None,
-        safety_leaning: np.ndarray | float | None = None,
     ) -> np.ndarray:
         """[cut-offs, questions] declined, one row per threshold setting (the arguments
-        broadcast as Thresholds' fields; off_topic, safety_leaning None: the leaning
-        threshold)."""
+        broadcast as Thresholds' fields; off_topic None: the leaning threshold)."""
         support, leaning, name = (np.reshape(v, (-1, 1)) for v in (support, leaning, name))
         yields = leaning
         if off_topic is not None:
             yields = np.maximum(np.reshape(off_topic, (-1, 1)), leaning)
-        leans = leaning
-        if safety_leaning is not None:
-            safety = np.maximum(np.reshape(safety_leaning, (-1, 1)), leaning)
-            leans = np.where(self.safety, safety, leaning)
         with np.errstate(invalid="ignore"):  # NaN compares False: no such comparison
             tested = (
-                (self.leaning < leans)
+                (self.leaning < leaning)
                 | (self.support < support)
                 | (self.unknown & (self.support < name))
             )
@@ -497,7 +487,6 @@ class Decisions:
             t.leaning_support_below,
             t.unknown_name_support_below,
             t.off_topic_support_below,
-            t.safety_leaning_support_below,
         )
 
     def check(self, index, t: Thresholds) -> None:
@@ -628,22 +617,7 @@ def fit_thresholds(
         allowed,
         how.off_topic_position,
     )
-    yields = max(yields, lean)
-    # And how close evidence must be for a question the model only leans to a safety
-    # class to be answered: never below the shared leaning threshold, which questions
-    # leaning off-topic (the study's own admin, far from any sentence) hold down.
-    safety_leaning = [
-        o.signals.support
-        for o in observations
-        if o.signals.support and o.signals.intent.leaning in SAFETY and o.signals.support > lean
-    ]
-    safety = _best_interval_of(
-        [*safety_leaning, lean],
-        lambda v: d.points(d.declined(support, lean, name, yields, np.maximum(v, lean))),
-        allowed,
-        how.position,
-    )
-    return Thresholds(support, lean, name, yields, max(safety, lean))
+    return Thresholds(support, lean, name, max(yields, lean))
 
 
 @dataclass(frozen=True)
