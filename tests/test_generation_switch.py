@@ -43,7 +43,9 @@ def test_a_new_generation_goes_live_with_its_answer_values_made(settings: Settin
     reader = LiveIndex(settings)
     compose(reader, "What did dialysis patients feel in the buddy scheme?")  # makes its values
     before = bank_for(reader)
-    assert {"paper names", "evidence"} <= set(_BUILDERS) <= set(before._derived)
+    # The costly values come from the writer's file (answer.values), the others through
+    # `derived`: either way the bank holds them all.
+    assert {"paper names", "evidence"} | set(_BUILDERS) <= set(before._derived)
 
     index_documents(Store(settings), [], remove=["buddy-scheme"])  # as an admin delete
     assert reader.refresh() is True
