@@ -153,7 +153,7 @@ DEV_PAPERS = (
     "paper_1850",
 )
 SHORTLIST = 24  # policies checked as rendered answers (see choose_policy)
-# How the policy is chosen (choose_policy): "one_se" by default, "objective" as before.
+# How the policy is chosen (choose_policy): "objective" by default, or "one_se".
 RULES = ("one_se", "objective")
 # Each answer sentence that holds no gold (from a passage holding none) costs this much of
 # a question answered: a filler sentence must buy a twentieth of a gold sentence to be
@@ -623,11 +623,11 @@ def one_standard_error(candidates: Sequence[Candidate]) -> tuple[int, float, flo
 
 
 def choose_policy(
-    scorer: Scorer, scores: Scores, rule: str = "one_se", trade_off=None, **options
+    scorer: Scorer, scores: Scores, rule: str = "objective", trade_off=None, **options
 ) -> tuple[Policy, dict[str, dict]]:
-    """The policy by `rule`: "one_se" (RULES, `choose_one_se`; `trade_off`, a list, receives
-    every candidate checked as rendered; of `options` only max_padding applies) or
-    "objective" (`choose_by_objective`, with `options`)."""
+    """The policy by `rule`: "objective" (`choose_by_objective`, with `options`) or "one_se"
+    (RULES, `choose_one_se`; of `options` only max_padding applies); `trade_off`, a list,
+    receives every candidate checked as rendered."""
     if rule == "one_se":
         return choose_one_se(scorer, scores, options.get("max_padding"), trade_off)
     return choose_by_objective(scorer, scores, **options, trade_off=trade_off)
