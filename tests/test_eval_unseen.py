@@ -20,6 +20,7 @@ BATCHES = {
     REPO / "src/peerqa/eval" / "unseen" / "q1400.jsonl": (1400, 1599),
     REPO / "src/peerqa/eval" / "unseen" / "q1600.jsonl": (1600, 1799),
     REPO / "src/peerqa/eval" / "unseen" / "q1900.jsonl": (1900, 2099),
+    REPO / "src/peerqa/eval" / "unseen" / "q2100.jsonl": (2100, 2299),
 }
 
 
