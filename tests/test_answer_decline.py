@@ -294,6 +294,8 @@ def test_a_phrase_that_fixes_another_sense_of_peer_decides_it():
         ),
         ("bittorrent shows 0 peers", "peer-to-peer networking"),
         ("can hereditary peers still sit in the Lords", "a peer of the realm"),
+        # A workplace grievance reads as personal advice ("what do I do") to the model.
+        ("a peer at work keeps copying my slides, what do i do", "a colleague at work"),
     ],
 )
 def test_the_sense_of_peer_named_is_the_one_asked(corpus_index, question, sense):
