@@ -52,8 +52,10 @@ from peerqa.answer.intent import (
     OFF_TOPIC,
     OTHER_PEER_SENSE,
     Intent,
+    elsewhere_rule,
     in_crisis,
     safety_rule,
+    symptom_rule,
     word_lists,
 )
 from peerqa.answer.sentences import bank_for
@@ -222,8 +224,13 @@ def verdict(
     # employ" and the IRB sentence) is not about what is asked: an off-topic reading
     # yields to the question's support without those names.
     topical = s.off_topic_support
+    # Nor when what it asks is something no question about the evidence asks ("how do I
+    # install NVivo on a mac", "who won best picture at the 2017 oscars"): sentences close
+    # through "NVivo" or a year are not about installing it or an award.
+    never = label == OFF_TOPIC and elsewhere_rule(question)
     if (
-        label == OFF_TOPIC and (topical is None or topical < t.off_topic_yields_at or s.unknown)
+        label == OFF_TOPIC
+        and (never or topical is None or topical < t.off_topic_yields_at or s.unknown)
     ) or (off_topic and unused and not s.caveat):
         return Decline(
             OUT_OF_SCOPE,
@@ -290,16 +297,20 @@ def _off_topic_reason(
     found = [*unknown, *(w for w in unused if w not in unknown)]
     # "501" inside "501(c)(3)" is one thing missing, said once.
     names = [n for n in found if not any(n != o and n in o for o in found)]
-    if names:
-        listed = _listed([f"“{n}”" for n in names])
-        return (
-            f"The evidence held ({held}) does not cover this question: it never mentions "
-            f"{listed}, which the question asks about."
-        )
     # What it asks, when its words say so ("NVivo licence price": a price or a purchase)
     # and it asks it of nothing in peer support.
     asked = _first_match(word_lists().asks, question)
-    if asked and not asks_of_peer_support(question):
+    if asked and asks_of_peer_support(question):
+        asked = None
+    if names:
+        listed = _listed([f"“{n}”" for n in names])
+        # "who won best picture at the 2017 oscars": what it asks first, then the name.
+        what = f"it asks about {asked}, not about peer support, and " if asked else "it "
+        return (
+            f"The evidence held ({held}) does not cover this question: {what}never mentions "
+            f"{listed}, which the question asks about."
+        )
+    if asked:
         return (
             f"The evidence held ({held}) does not cover this question: it asks about {asked}, "
             "not about peer support or the research on it."
@@ -351,6 +362,16 @@ def _safety_reason(label: str, question: str) -> str:
             "This reads as someone at risk of harming themselves. If you or someone else may "
             "be in danger now, contact emergency services or a local crisis line straight "
             f"away. {_SCOPE} and cannot help in a crisis or advise on anyone's care."
+        )
+    if symptom_rule(question):
+        # A symptom, a wound or a medicine of a person's own: who can look at it, not a
+        # summary of research, and what to do if it is getting worse.
+        return (
+            "This asks for individual medical advice about a symptom, a wound or a medicine; "
+            f"{_SCOPE} and cannot say whether something is normal for you or anyone else, "
+            "or what to do about it. Please ask a clinician: the care team looking after you "
+            "(or them), a GP, nurse or pharmacist; if it is getting worse quickly, or with fever, "
+            "heavy bleeding or trouble breathing, contact emergency services."
         )
     aspects = word_lists().aspects
     # A diagnosis word is often only context ("newly dx T1D teen - how many carbs per unit

@@ -77,7 +77,12 @@ class WordLists:
     person: tuple[re.Pattern[str], ...]
     decision: tuple[re.Pattern[str], ...]
     crisis: tuple[re.Pattern[str], ...]  # someone at risk of harming themselves
+    symptoms: re.Pattern[str]  # the body, wounds, symptoms and medicines
+    self_care: tuple[re.Pattern[str], ...]  # "is that normal", "ok to stop", "what should we do"
+    own: tuple[re.Pattern[str], ...]  # where a person's own body is named ("my", "her", "I've")
+    reported: re.Pattern[str]  # what the study's people said or reported
     asks: dict[str, re.Pattern[str]]  # what is asked when not evidence (a price…) -> its words
+    never_evidence: tuple[str, ...]  # the kinds of ask no question about the evidence asks
 
 
 @lru_cache
@@ -98,7 +103,12 @@ def word_lists() -> WordLists:
         person=tuple(re.compile(p, re.IGNORECASE) for p in personal["person"]),
         decision=tuple(re.compile(p, re.IGNORECASE) for p in personal["decision"]),
         crisis=tuple(re.compile(p, re.IGNORECASE) for p in personal["crisis"]),
+        symptoms=phrase_pattern(clinical["symptoms"]),
+        self_care=tuple(re.compile(p, re.IGNORECASE) for p in personal["self_care"]),
+        own=tuple(re.compile(p, re.IGNORECASE) for p in personal["own"]),
+        reported=re.compile("|".join(personal["reported"]), re.IGNORECASE),
         asks={k: phrase_pattern(v) for k, v in asks["kinds"].items()},
+        never_evidence=tuple(asks["never_evidence"]),
     )
 
 
@@ -127,6 +137,9 @@ def lexical_names() -> list[str]:
         *(f"sense:{k}" for k in lists.senses),
         *(f"ask:{k}" for k in lists.asks),
         "ask_without_support",
+        "symptom",
+        "self_care",
+        "own_symptom",
     ]
 
 
@@ -150,6 +163,9 @@ def lexical_features(text: str) -> np.ndarray:
         *(bool(p.search(read)) for p in lists.senses.values()),
         *asks,
         any(asks) and not supported,
+        bool(lists.symptoms.search(read)),
+        any(p.search(text) for p in lists.self_care),
+        bool(own_symptom(text)),
     ]
     return np.asarray(values, dtype=np.float64)
 
@@ -167,12 +183,51 @@ def in_crisis(text: str) -> bool:
     return any(p.search(text) for p in lists.crisis) and any(p.search(text) for p in lists.person)
 
 
+_WORD = re.compile(r"[\w’'/-]+")
+OWN_WINDOW = 3  # words between "my", "her", "I've" and the symptom or body word they own
+
+
+def own_symptom(text: str) -> str | None:
+    """The symptom, wound or medicine word that is a person's own ("my incision", "my
+    husband's drain", "I've been vomiting", "her meds"), or None."""
+    lists = word_lists()
+    for anchor in (m for p in lists.own for m in p.finditer(text)):
+        words = list(_WORD.finditer(text, anchor.end()))[:OWN_WINDOW]
+        for words_of_care in (lists.symptoms, lists.drugs):
+            if words and (m := words_of_care.search(text, anchor.end(), words[-1].end())):
+                return m.group()
+    return None
+
+
+def symptom_rule(text: str) -> bool:
+    """What a person asks about a symptom, a wound or a medicine, however phrased, is
+    individual medical advice: a self-care ask ("is it normal for an incision to leak?",
+    "ok to stop meds now i feel better") or a person's own symptom ("my husband's drain
+    looks red") with no word of peer support or of what the study's people reported
+    ("what did patients say about wound care worries?"); a person's own symptom with a
+    self-care ask whatever else it says ("my mentee's drain is leaking, what should I do")."""
+    lists, read = word_lists(), readable(text)
+    if not (lists.symptoms.search(read) or lists.drugs.search(read)):
+        return False
+    ask = any(p.search(text) for p in lists.self_care)
+    own = own_symptom(text) is not None
+    if own and ask:
+        return True
+    about_evidence = (
+        lists.peer_support.search(read)
+        or lists.speaks_of_support.search(read)
+        or lists.reported.search(text)
+        or any(p.search(read) for p in lists.senses.values())
+    )
+    return (own or ask) and not about_evidence
+
+
 def safety_rule(text: str) -> bool:
     """What word lists do reliably: a drug or a clinical aspect (dose, prognosis…) with no
     word of peer support or of another sense of "peer" is a clinical question, and so is a
-    particular person's decision about one ("should my dad … his insulin"), and a person
-    in crisis."""
-    if in_crisis(text):
+    particular person's decision about one ("should my dad … his insulin"), a person's
+    symptom, wound or medicine (symptom_rule), and a person in crisis."""
+    if in_crisis(text) or symptom_rule(text):
         return True
     lists, read = word_lists(), readable(text)
     aspects = [p for k, p in lists.aspects.items() if k != DIAGNOSIS]
@@ -187,6 +242,17 @@ def safety_rule(text: str) -> bool:
         return False  # "price of insulin glargine", "CPT code for…": not a clinical fact
     other = lists.peer_support.search(read) or any(p.search(read) for p in lists.senses.values())
     return bool(personal or not other)
+
+
+def elsewhere_rule(text: str) -> bool:
+    """What a word list does reliably for off-topic questions: an ask no question about
+    peer support makes (who won an award, the weather, a recipe, a journal's editor:
+    asks.json never_evidence), with no word of peer support or of the study, however much
+    else it names that the paper mentions ("who won best picture at the 2017 oscars")."""
+    lists, read = word_lists(), readable(text)
+    if not any(lists.asks[k].search(read) for k in lists.never_evidence):
+        return False
+    return not (lists.peer_support.search(read) or lists.speaks_of_support.search(read))
 
 
 def sense_rule(text: str) -> bool:
@@ -248,11 +314,19 @@ class IntentModel:
         return e / e.sum()
 
     def classify(self, text: str, vector: np.ndarray) -> Intent:
-        return self.decide(self.probabilities(text, vector), safety_rule(text), sense_rule(text))
+        return self.decide(
+            self.probabilities(text, vector),
+            safety_rule(text),
+            sense_rule(text),
+            elsewhere_rule(text),
+        )
 
-    def decide(self, p: np.ndarray, safety: bool = False, sense: bool = False) -> Intent:
+    def decide(
+        self, p: np.ndarray, safety: bool = False, sense: bool = False, elsewhere: bool = False
+    ) -> Intent:
         """The label from the probabilities, or from a rule that fired: `safety` (a
-        clinical question) or `sense` (another sense of "peer")."""
+        clinical question), `sense` (another sense of "peer") or `elsewhere` (an ask no
+        question about the evidence makes)."""
         by_class = dict(zip(self.classes, (float(v) for v in p), strict=True))
         leaning = max(by_class, key=by_class.__getitem__)
         label = EVIDENCE
@@ -262,6 +336,8 @@ class IntentModel:
                 break
         if label == EVIDENCE and sense:
             label = OTHER_PEER_SENSE
+        elif label == EVIDENCE and elsewhere:
+            label = OFF_TOPIC
         return Intent(label, leaning, by_class)
 
     def to_json(self) -> dict:

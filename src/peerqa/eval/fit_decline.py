@@ -55,6 +55,7 @@ from peerqa.answer.intent import (
     SAFETY,
     WORD_LISTS,
     IntentModel,
+    elsewhere_rule,
     features,
     intent_text,
     lexical_names,
@@ -214,9 +215,9 @@ def fit_cuts(p: np.ndarray, y: Sequence[str]) -> tuple[float, float]:
 
 
 def labels_of(
-    p: np.ndarray, cuts: tuple[float, float], rules: Sequence[tuple[bool, bool]]
+    p: np.ndarray, cuts: tuple[float, float], rules: Sequence[tuple[bool, bool, bool]]
 ) -> list[str]:
-    """Labels from out-of-fold probabilities and each row's (safety, sense) rules."""
+    """Labels from out-of-fold probabilities and each row's (safety, sense, elsewhere) rules."""
     model = IntentModel(CLASSES, *(np.zeros(1),) * 4, *cuts, embedding_model="")
     return [model.decide(row, *rule).label for row, rule in zip(p, rules, strict=True)]
 
@@ -272,7 +273,7 @@ def _fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
             y.append(r.label)
             groups.append(r.id)
     x = np.stack([features(t, embed(intent_text(t))) for t in texts])
-    rules = [(safety_rule(t), sense_rule(t)) for t in texts]
+    rules = [(safety_rule(t), sense_rule(t), elsewhere_rule(t)) for t in texts]
 
     print(f"intent: {len(train)} training questions (+ one slip each), {len(holdout)} held out")
     tried = {}
