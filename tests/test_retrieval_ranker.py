@@ -369,3 +369,34 @@ def test_fitters_downstream_retrieve_each_question_with_a_ranker_not_fitted_on_i
     assert corpus_index.search(TOPICAL[0], top_k=10) == served  # restored
     assert [p.score for p in left_out] != [p.score for p in served]  # another fit
     assert [p.score for p in fusion] != [p.score for p in served]  # fusion's own scores
+
+
+def test_a_ranking_objectives_trees_are_served_as_the_classifiers_are():
+    """fit_ranker's lambdarank fit (LightGBM, fit time only) is exported into the trees
+    retrieval.ranker walks, its raw score mapped to a probability (Platt): the served
+    ranker orders each question's pool as the booster does, the candidate holding the
+    answer first, and the same rows fit the same trees again."""
+    from peerqa.eval.fit_ranker import Group, fit
+
+    rng = np.random.default_rng(0)
+    dense = FEATURES.index("dense_score")
+    groups = []
+    for n in range(60):
+        x = rng.uniform(0, 1, size=(12, len(FEATURES)))
+        y = np.zeros(12, dtype=int)
+        y[int(np.argmax(x[:, dense]))] = 1  # the answer is the pool's closest in meaning
+        groups.append(Group(f"q{n}", "bundled", n % 5, x, y, [], [], None))
+    settings = {
+        "objective": "lambdarank",
+        "max_iter": 30,
+        "learning_rate": 0.1,
+        "min_samples_leaf": 5,
+        "monotone": True,
+    }
+    served, trees = fit(groups, settings)
+    again, trees_again = fit(groups, settings)
+    assert json.dumps(trees) == json.dumps(trees_again)
+    held = rng.uniform(0, 1, size=(12, len(FEATURES)))
+    p = served.predict(held)
+    assert np.all((p > 0) & (p < 1))
+    assert int(np.argmax(p)) == int(np.argmax(held[:, dense]))

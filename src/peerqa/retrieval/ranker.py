@@ -1,13 +1,14 @@
-"""The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted
-with scikit-learn, walked here in numpy) over cheap, corpus-independent features of each
-candidate (every ranking's normalised score and reciprocal rank, the fused score, the
-passage's and its best sentence's cosine to the question beside the pool's best and
-beside its own paper's best, the share of the question one of its sentences holds, the
-passage's kind and section class and how common each is at the head of the pool, its
-part of its paper and place in it, its length, its word overlap with the question,
-agreement with the top hit's theme and document, its document's standing in the pool,
-how much of the question its document speaks of anywhere, and whether the question
-names that document's first author).
+"""The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted by
+eval/fit_ranker.py with LightGBM's lambdarank or scikit-learn's classifier, whichever
+cross-validates better; walked here in numpy, so serving imports neither) over cheap,
+corpus-independent features of each candidate (every ranking's normalised score and
+reciprocal rank, the fused score, the passage's and its best sentence's cosine to the
+question beside the pool's best and beside its own paper's best, the share of the
+question one of its sentences holds, the passage's kind and section class and how common
+each is at the head of the pool, its part of its paper and place in it, its length, its
+word overlap with the question, agreement with the top hit's theme and document, its
+document's standing in the pool, how much of the question its document speaks of
+anywhere, and whether the question names that document's first author).
 
 `python -m peerqa.eval.fit_ranker` fits it on the non-test questions (eval/questions.jsonl and
 the dev papers of eval/papers) and writes retrieval/models/ranker.json, keyed to the
