@@ -23,6 +23,7 @@ from peerqa.eval.fit_answer import (
     Example,
     Scorer,
     choose_policy,
+    dumps,
     fit,
     fit_lead,
     holds,
@@ -228,7 +229,7 @@ def test_the_lead_model_ranks_within_a_question_whatever_its_level():
             labels.append(gold)
             groups.append(g)
     x, y = np.array(rows), np.array(labels)
-    fitted = fit(x, y, np.array(groups), ("cosine", "lexical"))
+    fitted = fit(x, y, np.array(groups), ("cosine", "lexical"), model="linear")
     policy = {
         "margin": 0,
         "ratio": 0.5,
@@ -244,6 +245,38 @@ def test_the_lead_model_ranks_within_a_question_whatever_its_level():
     plain = from_dict({**fitted, "lead": None, "policy": policy})
     x2 = np.array([[1.0, 0.0], [0.0, 0.0]])
     assert np.allclose(plain.predict_lead(x2), plain.predict(x2))
+
+
+def test_the_stored_trees_score_as_lightgbm_and_lead_within_a_question():
+    # The same questions as above: the trees, walked in numpy from the written artefact,
+    # give LightGBM's own scores, and their lead score orders each question's units by
+    # the first feature whatever its level.
+    import lightgbm
+
+    from peerqa.eval.fit_answer import INCLUDE_TREES, LEAD_TREES, TREE_DEPTH
+
+    rng = np.random.default_rng(1)
+    rows, labels, groups = [], [], []
+    for g in range(80):
+        level = rng.normal()
+        for gold in (1, 0, 0):
+            rows.append([gold + rng.normal(scale=0.3), level])
+            labels.append(gold)
+            groups.append(g)
+    x, y, g = np.array(rows), np.array(labels), np.array(groups)
+    fitted = fit(x, y, g, ("cosine", "lexical"), model="trees")
+    policy = {"margin": 0, "ratio": 0.5, "floor": 0.1, "max_units": 3}
+    policy |= {"per_group": 2, "theme_bonus": 0.1}
+    selector = from_dict(json.loads(dumps({**fitted, "policy": policy})))
+    common = {"max_depth": TREE_DEPTH, "n_jobs": 1, "deterministic": True, "verbose": -1}
+    include = lightgbm.LGBMClassifier(**INCLUDE_TREES, **common, class_weight="balanced")
+    lead = lightgbm.LGBMRanker(**LEAD_TREES, **common).fit(x, y, group=[3] * 80)
+    assert np.allclose(selector.predict(x), include.fit(x, y).predict_proba(x)[:, 1], atol=1e-6)
+    assert np.allclose(selector.predict_lead(x), lead.predict(x), atol=1e-5)
+    scores = selector.predict_lead(x).reshape(-1, 3)
+    assert (scores.argmax(axis=1) == x[:, 0].reshape(-1, 3).argmax(axis=1)).mean() > 0.9
+    # The linear models stay in the artefact (the fallback reads its feature names).
+    assert fitted["lead"] and fitted["coef"]
 
 
 def _passage(pid: str, text: str, at: int) -> ScoredPassage:
