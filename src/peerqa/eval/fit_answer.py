@@ -203,6 +203,7 @@ class Example:
     top: tuple[str, int, int] | None  # the top passage's span
     index: LiveIndex | None = None  # the store it was asked of
     set: str = BUNDLED  # which question set it comes from (figures are reported per set)
+    scored: np.ndarray | None = None  # the scores its units hold now (`_set_scores`)
 
 
 def holds(span: tuple[str, int, int], gold: Sequence[GoldSpan]) -> bool:
@@ -595,9 +596,13 @@ def miss_kind(ex: Example, chosen: Sequence[Unit], missed: str) -> str:
 
 
 def _set_scores(ex: Example, scores: np.ndarray) -> None:
-    """A question's units scored: column 0 P(holds gold), column 1 the lead score."""
-    for u, (p, lead) in zip(ex.units, scores, strict=True):
-        u.score, u.lead = float(p), float(lead)
+    """A question's units scored: column 0 P(holds gold), column 1 the lead score. Each
+    policy tried sets the same scores again: set only when they change."""
+    if ex.scored is scores:
+        return
+    for u, (p, lead) in zip(ex.units, scores.tolist(), strict=True):
+        u.score, u.lead = p, lead
+    ex.scored = scores
 
 
 def predicted(selector, examples: Sequence[Example]) -> list[np.ndarray]:
