@@ -1,7 +1,8 @@
 """Fit the answer layer's sentence selector on the non-test questions; report k-fold CV.
 
     PEERQA_DATA_DIR=/path/to/store python -m peerqa.eval.fit_answer [--folds 5]
-        [--rule one_se|objective] [--padding-cost 0.1] [--padding-bound] [--max-padding N]
+        [--model trees|linear] [--rule one_se|objective] [--padding-cost 0.1]
+        [--padding-bound] [--max-padding N]
         [--compare OLD_ARTEFACT.json] [--no-papers] [--final-check]
         [--ablate FEATURE[,FEATURE]]... [--papers-store DIR] [--out PATH] [--dump UNITS.npz]
         [--misses MISSES.jsonl]
@@ -20,8 +21,11 @@ span; a paper's gold located as eval.papers locates it). Test-split questions ar
 read, except by --final-check, which only reports the written artefact's figures on the
 bundled test split.
 
-Model: logistic regression (scikit-learn, standardised features, balanced classes) over
-answer.evidence.FEATURES, fitted on both sets' units. Cross-validation: stratified k-fold
+Models (--model): by default boosted trees (LightGBM, `fit_trees`): P(unit holds gold),
+binary with balanced classes, and the lead, lambdarank over each question's units; with
+--model linear a logistic regression (scikit-learn, standardised features, balanced
+classes) and a conditional logit (`fit_lead`), which the artefact keeps in either case.
+Over answer.evidence.FEATURES, fitted on both sets' units. Cross-validation: stratified k-fold
 over questions (eval.questions.folds, the papers' questions a category of their own; a
 question's units stay in one fold). Each held-out question's out-of-fold scores make its
 answer through the product's own choosing and rendering (answer.compose.answer_units),
