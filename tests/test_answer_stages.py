@@ -493,6 +493,9 @@ def test_a_number_is_stated_by_a_figure_but_not_by_a_bracketed_citation():
     assert states_number("A total of 2131 participants were included.")
     assert states_number("Recruitment occurred in 2022 [4, 5].")
     assert not states_number("Peer support reduced isolation [12, 14–16].")
+    # Spelled out, as papers open sentences: "Thirty-five studies were included."
+    assert states_number("Thirty-five studies were included for full review.")
+    assert not states_number("No one was excluded for being too late.")
 
 
 def _scored(text: str, document: str, section: str) -> ScoredPassage:

@@ -23,6 +23,7 @@ from peerqa.eval.fit_answer import (
     Example,
     Scorer,
     choose_policy,
+    dumps,
     fit,
     fit_lead,
     holds,
@@ -216,34 +217,58 @@ def test_the_lead_model_learns_from_questions_with_gold_and_ignores_those_withou
     assert np.abs(fit_lead(z, y, groups, l2=1.0)).sum() < np.abs(w).sum()
 
 
-def test_the_lead_model_ranks_within_a_question_whatever_its_level():
-    # In every question the gold unit has the higher first feature, though questions differ
-    # in level (the second feature): the lead model orders units by the first.
-    rng = np.random.default_rng(0)
+POLICY = {"margin": 0, "ratio": 0.5, "floor": 0.1, "max_units": 3, "per_group": 2}
+POLICY |= {"theme_bonus": 0.1}
+
+
+def _levelled_questions(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`n` questions of three units: in each the gold unit has the higher first feature,
+    though questions differ in level (the second feature)."""
+    rng = np.random.default_rng(seed)
     rows, labels, groups = [], [], []
-    for g in range(40):
+    for g in range(n):
         level = rng.normal()
         for gold in (1, 0, 0):
             rows.append([gold + rng.normal(scale=0.3), level])
             labels.append(gold)
             groups.append(g)
-    x, y = np.array(rows), np.array(labels)
-    fitted = fit(x, y, np.array(groups), ("cosine", "lexical"))
-    policy = {
-        "margin": 0,
-        "ratio": 0.5,
-        "floor": 0.1,
-        "max_units": 3,
-        "per_group": 2,
-        "theme_bonus": 0.1,
-    }
-    selector = from_dict({**fitted, "policy": policy})
+    return np.array(rows), np.array(labels), np.array(groups)
+
+
+def test_the_lead_model_ranks_within_a_question_whatever_its_level():
+    # In every question the gold unit has the higher first feature, though questions differ
+    # in level (the second feature): the lead model orders units by the first.
+    x, y, groups = _levelled_questions(40, seed=0)
+    fitted = fit(x, y, groups, ("cosine", "lexical"), model="linear")
+    selector = from_dict({**fitted, "policy": POLICY})
     lead = selector.predict_lead(np.array([[1.0, 0.0], [0.0, 0.0]]))
     assert lead[0] > lead[1] and abs(fitted["lead"][0]) > 5 * abs(fitted["lead"][1])
     # Without lead weights (an older artefact), units lead by P.
-    plain = from_dict({**fitted, "lead": None, "policy": policy})
+    plain = from_dict({**fitted, "lead": None, "policy": POLICY})
     x2 = np.array([[1.0, 0.0], [0.0, 0.0]])
     assert np.allclose(plain.predict_lead(x2), plain.predict(x2))
+
+
+def test_the_stored_trees_score_as_lightgbm_and_lead_within_a_question():
+    # The same questions as above: the trees, walked in numpy from the written artefact,
+    # give LightGBM's own scores, and their lead score orders each question's units by
+    # the first feature whatever its level.
+    import lightgbm
+
+    from peerqa.eval.fit_answer import INCLUDE_TREES, LEAD_TREES, TREE_DEPTH
+
+    x, y, g = _levelled_questions(80, seed=1)
+    fitted = fit(x, y, g, ("cosine", "lexical"), model="trees")
+    selector = from_dict(json.loads(dumps({**fitted, "policy": POLICY})))
+    common = {"max_depth": TREE_DEPTH, "n_jobs": 1, "deterministic": True, "verbose": -1}
+    include = lightgbm.LGBMClassifier(**INCLUDE_TREES, **common, class_weight="balanced")
+    lead = lightgbm.LGBMRanker(**LEAD_TREES, **common).fit(x, y, group=[3] * 80)
+    assert np.allclose(selector.predict(x), include.fit(x, y).predict_proba(x)[:, 1], atol=1e-6)
+    assert np.allclose(selector.predict_lead(x), lead.predict(x), atol=1e-5)
+    scores = selector.predict_lead(x).reshape(-1, 3)
+    assert (scores.argmax(axis=1) == x[:, 0].reshape(-1, 3).argmax(axis=1)).mean() > 0.9
+    # The linear models stay in the artefact (the fallback reads its feature names).
+    assert fitted["lead"] and fitted["coef"]
 
 
 def _passage(pid: str, text: str, at: int) -> ScoredPassage:

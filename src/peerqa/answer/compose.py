@@ -144,13 +144,15 @@ def choose(
     layout, or one per paper when several papers speak."""
     if not units:
         return []
-    lead = select(units, policy, limit=1)[0]
-    profile = profiles[lead.passage.document]
-    if q.grouped and profile.grouped_layout:
-        same = [u for u in units if u.passage.document == lead.passage.document]
-        blocks = [Block(profile.grouped_layout[s], chosen) for s, chosen in grouped(same, policy)]
-        if all(b.units for b in blocks):
-            return blocks
+    if q.grouped:  # (the lead is looked for only then: fit_answer chooses per policy)
+        lead = select(units, policy, limit=1)[0]
+        profile = profiles[lead.passage.document]
+        if profile.grouped_layout:
+            same = [u for u in units if u.passage.document == lead.passage.document]
+            layout = profile.grouped_layout
+            blocks = [Block(layout[s], chosen) for s, chosen in grouped(same, policy)]
+            if all(b.units for b in blocks):
+                return blocks
     chosen = select(units, policy)
     documents = list(dict.fromkeys(u.passage.document for u in chosen))
     if len(documents) == 1 and not q.scope.several:

@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -58,6 +59,15 @@ _TRAILING_CITATION = re.compile(rf"\s*{_CITATIONS}\W*$")
 _ASKS_COUNT = re.compile(
     r"\bhow (?:many|much|long|often|old|large|big)\b|\bnumber of\b|\bproportion|\bpercent"
     r"|\brates?\b|\btotal\b|\bsample size\b|\bwhat (?:age|size)\b|\bhrs\b|\bhours\b",
+    re.IGNORECASE,
+)
+# A count spelled out ("Thirty-five studies were included", "seven of the twelve"): a
+# figure as much as "35" is.
+_NUMBER_WORD = re.compile(
+    r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
+    r"sixty|seventy|eighty|ninety|hundred|thousand|million|half|third|quarter|dozen)"
+    r"(?:ths?|s)?\b",
     re.IGNORECASE,
 )
 _BRACKETED_CITATION = re.compile(_CITATION)
@@ -158,7 +168,7 @@ class Unit:
     def is_quote(self) -> bool:
         return self.passage.kind == "quote"
 
-    @property
+    @cached_property  # read for every unit by each policy fit_answer tries
     def wordless(self) -> bool:
         """A table row's cells past its label hold no word ("Programme C | 5 (12)"): a
         figure that answers only beside the row or question that says what it counts."""
@@ -444,8 +454,11 @@ def describe(
 
 
 def states_number(text: str) -> bool:
-    """A figure in the text, not counting its bracketed citation numbers."""
-    return any(c.isdigit() for c in _BRACKETED_CITATION.sub("", text))
+    """A figure in the text, in digits (not counting its bracketed citation numbers) or in
+    words."""
+    return any(c.isdigit() for c in _BRACKETED_CITATION.sub("", text)) or bool(
+        _NUMBER_WORD.search(text)
+    )
 
 
 def _relative_features(
@@ -582,8 +595,8 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
         return []
     ranked = sorted(units, key=lambda u: -u.score)
     lead = max(units, key=lambda u: u.lead_score)
-    worded = [u for u in units if not u.wordless]
-    if lead.wordless and worded:
+    worded = [u for u in units if not u.wordless] if lead.wordless else []
+    if worded:
         said = max(worded, key=lambda u: u.lead_score)
         if lead.lead_score < said.lead_score + policy.margin:
             lead = said
@@ -597,7 +610,10 @@ def select(units: Sequence[Unit], policy: Policy, limit: int | None = None) -> l
     for u in top[: policy.top_units]:
         if u is not lead and len(chosen) < most and not _redundant(u, chosen):
             chosen.append(u)
-    if lead.score >= policy.alone or lead_share(lead, units) >= policy.alone_share:
+    # (a share of 1.0 is a lone unit's, which nothing follows anyway)
+    if lead.score >= policy.alone or (
+        policy.alone_share < 1.0 and lead_share(lead, units) >= policy.alone_share
+    ):
         # the lead answers: say it (and the top passage's best) and stop
         return continued(chosen, units, policy.continuation)
     bar = max(policy.floor, policy.ratio * lead.score)

@@ -1,10 +1,15 @@
 """The fitted sentence selector, read from a versioned artefact: over answer.evidence.FEATURES,
-two linear models and the selection policy chosen with them:
-- `predict`, a logistic regression: P(unit holds gold), which decides what is included;
-- `predict_lead`, a conditional logit (a softmax over each question's units, fitted to put
-  the question's probability on its gold units): which unit goes first. What makes a unit
-  worth including (it is on the topic) and what makes it the lead (it, rather than its
-  neighbours, answers) differ.
+two models and the selection policy chosen with them:
+- `predict`: P(unit holds gold), which decides what is included;
+- `predict_lead`: which unit goes first, a score comparable within one question only.
+  What makes a unit worth including (it is on the topic) and what makes it the lead (it,
+  rather than its neighbours, answers) differ.
+Each is either linear (a logistic regression; a conditional logit, a softmax over each
+question's units fitted to put the question's probability on its gold units) or boosted
+trees (fitted with LightGBM: binary; lambdarank over each question's units), stored
+complete to a depth and walked in numpy as retrieval.ranker walks its trees, so serving
+needs no LightGBM. The artefact's "trees", when present, are used; its linear weights
+stay for the fallback below and for comparison.
 
 `python -m peerqa.eval.fit_answer` fits both on the non-test questions of eval/questions.jsonl
 and writes answer/models/selector.json, keyed to the embedding model and the corpus it
@@ -29,6 +34,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+
+from peerqa.retrieval.ranker import Ranker
+from peerqa.retrieval.ranker import from_dict as trees_from_dict
 
 ARTEFACT = Path(__file__).with_name("models") / "selector.json"
 SCHEMA = 4
@@ -71,14 +79,23 @@ class Selector:
     policy: Policy
     fitted: bool  # False: the cosine-only fallback
     lead: np.ndarray | None = None  # the lead model's weights (None: rank by P)
+    include_trees: Ranker | None = None  # P(unit holds gold) as boosted trees
+    lead_trees: Ranker | None = None  # the lead score as boosted trees
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """P(unit holds gold evidence) for rows of features."""
+        if self.include_trees is not None:
+            return self.include_trees.predict(x)
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         return 1 / (1 + np.exp(-z))
 
     def predict_lead(self, x: np.ndarray) -> np.ndarray:
         """How strongly each unit should go first, comparable within one question only."""
+        if self.lead_trees is not None:
+            # The trees' raw score (their walk ends in a sigmoid): a margin and a softmax
+            # share over raw scores, as over the conditional logit's.
+            p = np.clip(self.lead_trees.predict(x), 1e-15, 1 - 1e-15)
+            return np.log(p) - np.log1p(-p)
         if self.lead is None:
             return self.predict(x)
         return ((x - self.mean) / self.scale) @ self.lead
@@ -110,7 +127,14 @@ def from_dict(data: dict, fitted: bool = True) -> Selector:
         policy=Policy(**data["policy"]),
         fitted=fitted,
         lead=np.asarray(data["lead"], dtype=np.float64) if data.get("lead") else None,
+        include_trees=_trees(data, "include"),
+        lead_trees=_trees(data, "lead"),
     )
+
+
+def _trees(data: dict, name: str) -> Ranker | None:
+    stored = (data.get("trees") or {}).get(name)
+    return trees_from_dict(stored) if stored else None
 
 
 def fallback(data: dict) -> Selector:

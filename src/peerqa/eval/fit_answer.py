@@ -1,7 +1,8 @@
 """Fit the answer layer's sentence selector on the non-test questions; report k-fold CV.
 
     PEERQA_DATA_DIR=/path/to/store python -m peerqa.eval.fit_answer [--folds 5]
-        [--rule one_se|objective] [--padding-cost 0.1] [--padding-bound] [--max-padding N]
+        [--model trees|linear] [--rule one_se|objective] [--padding-cost 0.1]
+        [--padding-bound] [--max-padding N]
         [--compare OLD_ARTEFACT.json] [--no-papers] [--final-check]
         [--ablate FEATURE[,FEATURE]]... [--papers-store DIR] [--out PATH] [--dump UNITS.npz]
         [--misses MISSES.jsonl]
@@ -20,8 +21,11 @@ span; a paper's gold located as eval.papers locates it). Test-split questions ar
 read, except by --final-check, which only reports the written artefact's figures on the
 bundled test split.
 
-Model: logistic regression (scikit-learn, standardised features, balanced classes) over
-answer.evidence.FEATURES, fitted on both sets' units. Cross-validation: stratified k-fold
+Models (--model): by default boosted trees (LightGBM, `fit_trees`): P(unit holds gold),
+binary with balanced classes, and the lead, lambdarank over each question's units; with
+--model linear a logistic regression (scikit-learn, standardised features, balanced
+classes) and a conditional logit (`fit_lead`), which the artefact keeps in either case.
+Over answer.evidence.FEATURES, fitted on both sets' units. Cross-validation: stratified k-fold
 over questions (eval.questions.folds, the papers' questions a category of their own; a
 question's units stay in one fold). Each held-out question's out-of-fold scores make its
 answer through the product's own choosing and rendering (answer.compose.answer_units),
@@ -116,6 +120,32 @@ C = 1.0
 # The lead model's L2 penalty: by 5-fold CV of the best lead unit holding gold over
 # 0.003-0.1 (weaker overfit the fitting questions' phrasings).
 L2_LEAD = 0.03
+# The selector's models: "trees" (boosted trees, `fit_trees`) or "linear".
+MODELS = ("trees", "linear")
+TREE_DEPTH = 4
+OPEN = 1e300  # the threshold of a split that always goes left (a leaf above TREE_DEPTH)
+# The trees' settings, chosen by 5-fold CV over the fitting questions (out-of-fold unit
+# AUC for "include", the best lead unit holding gold for "lead") among a few depths,
+# learning rates and subsamplings; lighter trees underfit, heavier regularised ones did
+# no better.
+INCLUDE_TREES = {
+    "n_estimators": 300,
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_child_samples": 40,
+    "random_state": SEED,
+}
+LEAD_TREES = {
+    "objective": "lambdarank",
+    "n_estimators": 400,
+    "learning_rate": 0.03,
+    "num_leaves": 15,
+    "min_child_samples": 40,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "random_state": SEED,
+}
 DIGITS = 8  # of the artefact's weights
 # Policies tried on the out-of-fold answers: a small grid, not constants per question.
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.6)
@@ -177,6 +207,7 @@ class Example:
     top: tuple[str, int, int] | None  # the top passage's span
     index: LiveIndex | None = None  # the store it was asked of
     set: str = BUNDLED  # which question set it comes from (figures are reported per set)
+    scored: np.ndarray | None = None  # the scores its units hold now (`_set_scores`)
 
 
 def holds(span: tuple[str, int, int], gold: Sequence[GoldSpan]) -> bool:
@@ -297,31 +328,95 @@ def matrix(
 
 
 def fit(
-    x: np.ndarray, y: np.ndarray, groups: np.ndarray, features: Sequence[str] = FEATURES
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    features: Sequence[str] = FEATURES,
+    model: str = "trees",
 ) -> dict:
     """Both models on standardised features: P(unit holds gold) by logistic regression,
     and the lead model, a conditional logit: per question, a softmax over its units
     fitted to put the question's probability mass on its gold units, so it learns which
-    unit of one question goes first, whatever the question's overall level."""
+    unit of one question goes first, whatever the question's overall level. With `model`
+    "trees" (MODELS), both also as boosted trees (`fit_trees`), which the selector then
+    uses; the linear weights stay for its fallback."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     z = (x - scaler.mean_) / scale
-    model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
-    model.fit(z, y)
+    linear = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
+    linear.fit(z, y)
     lead = fit_lead(z, y, groups)
     # Rounded: threaded BLAS sums differ in the last bits between runs, and the same
     # store must write the same artefact.
-    return {
+    fitted = {
         "features": list(features),
         "mean": _rounded(scaler.mean_),
         "scale": _rounded(scale),
-        "coef": _rounded(model.coef_[0]),
-        "intercept": round(float(model.intercept_[0]), DIGITS),
+        "coef": _rounded(linear.coef_[0]),
+        "intercept": round(float(linear.intercept_[0]), DIGITS),
         "lead": _rounded(lead),
     }
+    if model == "trees":
+        fitted["trees"] = fit_trees(x, y, groups)
+    return fitted
+
+
+def fit_trees(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> dict[str, dict]:
+    """The two models as LightGBM trees on the raw features (trees need no scaling):
+    "include", binary with balanced classes, as the logistic regression; "lead",
+    lambdarank over each question's units (a question's gold units above its others), so
+    it learns which unit of one question answers rather than which is on topic. Each
+    stored complete to TREE_DEPTH as retrieval.ranker.Ranker walks them."""
+    import lightgbm
+
+    # Questions in row order; lambdarank reads each question's rows as one run.
+    order = np.argsort(groups, kind="stable")
+    x, y, groups = x[order], y[order], groups[order]
+    sizes = np.unique(groups, return_counts=True)[1]
+    common = {"max_depth": TREE_DEPTH, "n_jobs": 1, "deterministic": True, "verbose": -1}
+    include = lightgbm.LGBMClassifier(**INCLUDE_TREES, **common, class_weight="balanced")
+    include.fit(x, y)
+    lead = lightgbm.LGBMRanker(**LEAD_TREES, **common)
+    lead.fit(x, y, group=sizes)
+    return {"include": complete_lgbm(include), "lead": complete_lgbm(lead)}
+
+
+def complete_lgbm(model) -> dict:
+    """A LightGBM model's trees as retrieval.ranker.Ranker stores them: each complete to
+    TREE_DEPTH (a leaf above it repeated below an always-left split), the raw score the
+    sum of leaves (LightGBM folds its starting score into the first tree)."""
+    size = 2**TREE_DEPTH - 1
+    features, thresholds, leaves = [], [], []
+    for info in model.booster_.dump_model()["tree_info"]:
+        feature, threshold, leaf = [0] * size, [OPEN] * size, [0.0] * (size + 1)
+        stack = [(info["tree_structure"], 0, 0)]  # node, position in the complete tree, depth
+        while stack:
+            node, at, depth = stack.pop()
+            if depth == TREE_DEPTH:
+                leaf[at - size] = round(float(node["leaf_value"]), DIGITS)
+            elif "leaf_value" in node:
+                stack += [(node, 2 * at + 1, depth + 1), (node, 2 * at + 2, depth + 1)]
+            else:
+                # LightGBM goes left when value <= threshold, the walk right when above.
+                assert node["decision_type"] == "<="
+                feature[at] = int(node["split_feature"])
+                threshold[at] = float(node["threshold"])
+                stack += [(node["left_child"], 2 * at + 1, depth + 1)]
+                stack += [(node["right_child"], 2 * at + 2, depth + 1)]
+        features.append(feature)
+        thresholds.append(threshold)
+        leaves.append(leaf)
+    trees = {
+        "depth": TREE_DEPTH,
+        "feature": features,
+        "threshold": thresholds,
+        "leaf": leaves,
+        "baseline": 0.0,
+    }
+    return trees
 
 
 def fit_lead(z: np.ndarray, y: np.ndarray, groups: np.ndarray, l2: float = L2_LEAD) -> np.ndarray:
@@ -505,9 +600,13 @@ def miss_kind(ex: Example, chosen: Sequence[Unit], missed: str) -> str:
 
 
 def _set_scores(ex: Example, scores: np.ndarray) -> None:
-    """A question's units scored: column 0 P(holds gold), column 1 the lead score."""
-    for u, (p, lead) in zip(ex.units, scores, strict=True):
-        u.score, u.lead = float(p), float(lead)
+    """A question's units scored: column 0 P(holds gold), column 1 the lead score. Each
+    policy tried sets the same scores again: set only when they change."""
+    if ex.scored is scores:
+        return
+    for u, (p, lead) in zip(ex.units, scores.tolist(), strict=True):
+        u.score, u.lead = p, lead
+    ex.scored = scores
 
 
 def predicted(selector, examples: Sequence[Example]) -> list[np.ndarray]:
@@ -533,7 +632,11 @@ def objective(figures: dict[str, float], padding_cost: float = PADDING_COST) -> 
 
 
 def cross_validate(
-    examples: list[Example], k: int, features: Sequence[str] = FEATURES, lead: bool = True
+    examples: list[Example],
+    k: int,
+    features: Sequence[str] = FEATURES,
+    lead: bool = True,
+    model: str = "trees",
 ) -> tuple[list[np.ndarray], dict]:
     """Out-of-fold unit scores, P and lead (eval.questions.folds: stratified by category,
     a question's units in one fold; without `lead`, units lead by P as before the lead
@@ -547,9 +650,10 @@ def cross_validate(
     for fold in folds(k, SEED, [ex.item for ex in examples]):
         held_out = [position[q.id] for q in fold.validate]
         train = ~np.isin(groups, held_out)
-        fitted = fit(x[train], y[train], groups[train], features)
+        fitted = fit(x[train], y[train], groups[train], features, model)
         if not lead:
             fitted["lead"] = None
+            fitted.pop("trees", None)
         fold_selector = from_dict({**fitted, "policy": _policy(0, 0.5, 0.1, 3, 1.0).__dict__})
         oof[~train, 0] = fold_selector.predict(x[~train])
         oof[~train, 1] = fold_selector.predict_lead(x[~train])
@@ -777,6 +881,25 @@ def within_padding(figures: dict[str, float], bound: float) -> float:
     return min(0.0, bound - figures["padding_mean"])
 
 
+def dumps(artefact: dict) -> str:
+    """The artefact as indented JSON, each stored tree on one line."""
+    text = json.dumps({k: v for k, v in artefact.items() if k != "trees"}, indent=1)
+    if not artefact.get("trees"):
+        return text + "\n"
+
+    def field(key: str, value) -> str:
+        if not isinstance(value, list):
+            return f"   {json.dumps(key)}: {json.dumps(value)}"
+        rows = ",\n".join(f"    {json.dumps(row, separators=(',', ':'))}" for row in value)
+        return f"   {json.dumps(key)}: [\n{rows}\n   ]"
+
+    models = ",\n".join(
+        f"  {json.dumps(name)}: {{\n" + ",\n".join(field(k, v) for k, v in stored.items()) + "\n  }"
+        for name, stored in artefact["trees"].items()
+    )
+    return text[:-2] + f',\n "trees": {{\n{models}\n }}\n}}\n'
+
+
 def _print(label: str, by_set: dict[str, dict]) -> None:
     for name, figures in by_set.items():
         values = "  ".join(f"{k} {v:.3f}" for k, v in figures.items())
@@ -831,6 +954,14 @@ def main() -> None:
         help="how the policy is chosen on the out-of-fold answers: objective (default, "
         "OBJECTIVE with --padding-cost, --padding-bound, --max-padding) or one_se (the "
         "least padded within one standard error of the best text holds gold)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=MODELS,
+        default="trees",
+        help="the selector's models: boosted trees (default; LightGBM binary and "
+        "lambdarank, walked in numpy when serving) or linear (logistic regression and "
+        "conditional logit)",
     )
     parser.add_argument(
         "--padding-bound",
@@ -901,7 +1032,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
     counts = {s: sum(ex.set == s for ex in examples) for s in (BUNDLED, PAPERS)}
     print(f"in-scope fitting questions: {counts}, units: {len(y)}, positive: {y.sum()}")
     scorer = Scorer(settings, examples)
-    scores, cv = cross_validate(examples, args.folds)
+    scores, cv = cross_validate(examples, args.folds, model=args.model)
     trade_off: list[Candidate] = []
     options = {
         "padding_cost": args.padding_cost,
@@ -926,7 +1057,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
         report_misses(scorer.misses(scores, policy), args.misses)
     for dropped in args.ablate:
         without = [f for f in FEATURES if f not in dropped.split(",")]
-        ablated, ablated_cv = cross_validate(examples, args.folds, without)
+        ablated, ablated_cv = cross_validate(examples, args.folds, without, model=args.model)
         ablated_policy, ablated_figures = choose_policy(scorer, ablated, args.rule, **options)
         print(
             f"without {dropped}: unit AUC {ablated_cv['unit_auc_mean']:.3f}, best lead holds "
@@ -942,7 +1073,10 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
                 f"{args.compare.name} as fitted",
                 scorer.answers(predicted(fixed, examples), fixed.policy),
             )
-        old_scores, _ = cross_validate(examples, args.folds, old["features"], "lead" in old)
+        old_model = "trees" if "trees" in old else "linear"
+        old_scores, _ = cross_validate(
+            examples, args.folds, old["features"], "lead" in old, old_model
+        )
         _print(
             f"{args.compare.name}: features+policy, CV",
             scorer.answers(old_scores, Policy(**old["policy"])),
@@ -957,7 +1091,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
             "documents": sorted(d.id for d in documents),
             "question_sets": sorted({ex.set for ex in examples}),
         },
-        **fit(x, y, groups),
+        **fit(x, y, groups, model=args.model),
         "policy": policy.__dict__,
         "cv": {
             "folds": args.folds,
@@ -969,6 +1103,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
             "padding_cost": args.padding_cost,
             "padding_bound": args.padding_bound,
             "max_padding": args.max_padding,
+            "model": args.model,
             **{f"{name}_{k}": round(v, 4) for name, f in figures.items() for k, v in f.items()},
             **{
                 f"top_passage_{name}_{k}": round(v, 4)
@@ -980,7 +1115,7 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(artefact, indent=1) + "\n", encoding="utf-8")
+    args.out.write_text(dumps(artefact), encoding="utf-8")
     print(f"wrote {args.out}")
 
     if args.final_check:
