@@ -4,6 +4,10 @@ readings differ only where their docstring says so."""
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +103,39 @@ def test_no_module_but_words_defines_a_word(path):
     assert "bm25s.stopwords" not in {
         n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
     }
+
+
+# Builds BM25 over the bundled paper's paragraphs and searches it; prints the vocabulary,
+# each paragraph's token ids, and the scores' exact bits.
+_BUILD_KEYWORD_INDEX = """
+import json, sys
+import bm25s
+from peerqa.config import Settings
+from peerqa.words import bm25_tokenize, english_stemmer
+text = (Settings().corpus_dir / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
+paragraphs = [p for p in text.split("\\n\\n") if p.strip()]
+stemmer = english_stemmer()
+tokenized = bm25_tokenize(paragraphs, stemmer)
+bm25 = bm25s.BM25()
+bm25.index(tokenized, show_progress=False)
+queries = ["how were peer supporters trained", "what challenges did programmes report"]
+scores = [bm25.get_scores(q).tolist() for q in bm25_tokenize(queries, stemmer, return_ids=False)]
+json.dump({"vocab": tokenized.vocab, "ids": tokenized.ids,
+           "scores": [[s.hex() for s in row] for row in scores]}, sys.stdout)
+"""
+
+
+def test_bm25_token_ids_and_scores_do_not_depend_on_the_hash_seed():
+    """The keyword index built in two processes hashing strings differently has the same
+    token ids and the same scores, to the bit: fits that read them are reproducible."""
+
+    def build(seed: str) -> dict:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        run = subprocess.run([sys.executable, "-c", _BUILD_KEYWORD_INDEX], env=env,
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        return json.loads(run.stdout)
+
+    first, second = build("1"), build("2")
+    words_ = [w for w in first["vocab"] if w]  # bm25s.index appends "" (an empty text's)
+    assert len(words_) > 500 and words_ == sorted(words_)
+    assert first == second

@@ -127,8 +127,12 @@ def bm25_tokenize(
     texts: str | Sequence[str], stemmer: Stemmer.Stemmer, *, return_ids: bool = True
 ) -> Tokenized | list[list[str]]:
     """BM25's tokens of each text: token ids and their vocabulary (`return_ids`), or the
-    stemmed tokens."""
-    return bm25s.tokenize(
+    stemmed tokens.
+
+    The ids number the vocabulary in sorted order. bm25s numbers it by iterating a Python
+    set, so its ids (and the order in which sums over them add floats) would change with
+    PYTHONHASHSEED from one process to the next, and fits with them."""
+    tokenized = bm25s.tokenize(
         texts,
         stopwords="english",
         stemmer=stemmer,
@@ -136,6 +140,13 @@ def bm25_tokenize(
         return_ids=return_ids,
         show_progress=False,
     )
+    if not return_ids:
+        return tokenized
+    vocab = {stem: i for i, stem in enumerate(sorted(tokenized.vocab))}
+    renumber = [0] * len(vocab)
+    for stem, i in tokenized.vocab.items():
+        renumber[i] = vocab[stem]
+    return Tokenized(ids=[[renumber[i] for i in ids] for ids in tokenized.ids], vocab=vocab)
 
 
 # -- late interaction's content tokens -----------------------------------------------------
