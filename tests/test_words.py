@@ -35,6 +35,9 @@ def test_the_readings_that_keep_more_of_a_word():
     assert [m.group() for m in words.WRITTEN_WORD.finditer("LEAN's 2 CHWs x")] == [
         "LEAN's", "CHWs", "x",
     ]  # fmt: skip
+    assert words.HYPHENATED.findall("an intention-to-treat, peer-led trial") == [
+        "intention-to-treat", "peer-led",
+    ]  # fmt: skip
     assert words.word_count(" a  b\nc ") == 3
     assert [m.group() for m in words.SPACED_WORD.finditer("a-b  c.")] == ["a-b", "c."]
 
@@ -79,6 +82,7 @@ _WORD_PATTERNS = (
     r"[A-Za-z][\w'’-]*",
     r"[^\W\d_]+",
     r"(?u)\b\w\w+\b",
+    r"\w+(?:-\w+)+",
 )
 
 

@@ -16,6 +16,8 @@ function or constant here, so changing one changes it for every caller:
     prints whole.
 - `WRITTEN_WORD`: a word as written, case kept, starting with an ASCII letter ("LEAN's",
   "CHWs"): the names that say which paper a question is about.
+- `HYPHENATED`: a compound as printed, runs of word characters joined by hyphens
+  ("intention-to-treat"): the compounds a PDF prints with their hyphens.
 - `content_words`: `words_of` without FUNCTION_WORDS and words of one or two letters,
   each `light_stem`med: what a question and a sentence share.
 - `profile_words`: `WRITTEN_WORD`s cut at apostrophes and hyphens, without
@@ -40,6 +42,7 @@ from bm25s.tokenization import Tokenized
 
 SPACED_WORD = re.compile(r"\S+")
 WRITTEN_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+HYPHENATED = re.compile(r"\w+(?:-\w+)+")
 
 
 def word_count(text: str) -> int:

@@ -43,7 +43,7 @@ from peerqa.ingest.readers.base import (
 )
 from peerqa.ingest.readers.pdf_page import Line, Page, Table, read_page, sort_furniture
 from peerqa.models import ScholarlyPaper, Study
-from peerqa.words import words_of
+from peerqa.words import HYPHENATED, words_of
 
 MEDIA_TYPE = "application/pdf"
 _REFERENCES = re.compile(r"^(?:references?|bibliography|literature cited)$", re.I)
@@ -106,7 +106,7 @@ class _Layout:
         self.hyphenated = Counter(
             f"{a}-{b}".lower()
             for line in lines
-            for w in re.findall(r"\w+(?:-\w+)+", line.text)
+            for w in HYPHENATED.findall(line.text)
             for a, b in itertools.pairwise(w.split("-"))
         )
         self.printed = _vocabulary(lines)  # each word printed whole, with its count
