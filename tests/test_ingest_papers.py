@@ -4,8 +4,10 @@ furniture and declarations dropped, verbatim offsets (with the page for PDF)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,12 +42,22 @@ FURNITURE = re.compile(
 )
 
 
+# Whole papers printed to PDF and read back take seconds each: those tests are `slow`
+# (not in the unit tier), and each paper is printed and parsed once for the module.
+slow = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
-def pdf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def printed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """A fixture paper's Markdown printed to PDF: `printed("paper_1850.md")`."""
     out = tmp_path_factory.mktemp("pdfs")
-    for n in ("1571", "1850", "0635", "1023"):
-        write_pdf(PAPERS / f"paper_{n}.md", out)
-    return out
+    return functools.cache(lambda name: write_pdf(PAPERS / name, out))
+
+
+@pytest.fixture(scope="module")
+def pdf_parsed(printed: Callable[[str], Path]) -> Callable[[str], ParsedDocument]:
+    """That PDF parsed, once (the tests read a parsed document, never change it)."""
+    return functools.cache(lambda name: parsed(printed(name)))
 
 
 def row_texts(doc: ParsedDocument) -> list[str]:
@@ -186,15 +198,16 @@ def test_markdown_paper_metadata_block_is_metadata_not_evidence():
     assert doc.passages[0].section == "Abstract > Background"
 
 
+@slow
 def test_the_year_a_running_head_states_after_the_authors_completes_the_metadata(
-    tmp_path: Path,
+    pdf_parsed: Callable[[str], ParsedDocument],
 ):
     # 1712's kb header says "Year: None"; its page head, kept under Footnotes, cites the
     # article BMC style: "Prinja et al. Cost Eff Resour Alloc (2018) 16:25".
     info = parsed(PAPERS / "paper_1712.md").info
     assert (info.year, info.journal) == (2018, "Cost Effectiveness and Resource Allocation")
     # As a PDF whose every page carries that head, the head is furniture and states both.
-    doc = parsed(write_pdf(PAPERS / "paper_1712.md", tmp_path))
+    doc = pdf_parsed("paper_1712.md")
     assert (doc.info.year, doc.info.journal) == (2018, "Cost Eff Resour Alloc")
     head = "Prinja et al. Cost Eff Resour Alloc (2018) 16:25"
     heads = [p for p in doc.passages if p.text == head]
@@ -305,8 +318,11 @@ def test_author_year_and_range_citations_resolve():
 # --- PDF ---------------------------------------------------------------------------------
 
 
-def test_pdf_metadata_from_title_block_running_header_and_doi(pdf_dir: Path):
-    doc = parsed(pdf_dir / "paper_1850.pdf")
+@slow
+def test_pdf_metadata_from_title_block_running_header_and_doi(
+    pdf_parsed: Callable[[str], ParsedDocument],
+):
+    doc = pdf_parsed("paper_1850.md")
     info = doc.info
     assert info.media_type == "application/pdf"
     assert info.title.startswith("Mobile Texting and Lay Health Supporters")
@@ -319,8 +335,11 @@ def test_pdf_metadata_from_title_block_running_header_and_doi(pdf_dir: Path):
     assert info.pages == 10
 
 
-def test_pdf_passages_are_verbatim_with_pages_and_no_furniture(pdf_dir: Path):
-    doc = parsed(pdf_dir / "paper_1850.pdf")
+@slow
+def test_pdf_passages_are_verbatim_with_pages_and_no_furniture(
+    pdf_parsed: Callable[[str], ParsedDocument],
+):
+    doc = pdf_parsed("paper_1850.md")
     assert_verbatim(doc)
     assert_no_furniture(doc.passages)
     assert all(p.page and 1 <= p.page <= 10 for p in doc.passages)
@@ -331,11 +350,14 @@ def test_pdf_passages_are_verbatim_with_pages_and_no_furniture(pdf_dir: Path):
     assert abstract[0].section == "Abstract > Background" and abstract[0].page == 1
 
 
-def test_pdf_two_columns_and_hyphenation_recover_the_source_sentences(pdf_dir: Path):
+@slow
+def test_pdf_two_columns_and_hyphenation_recover_the_source_sentences(
+    pdf_parsed: Callable[[str], ParsedDocument],
+):
     """Sentences of the source Markdown come back whole from the two-column,
     hyphenated PDF: reading order, line joins and de-hyphenation are right."""
     source = (PAPERS / "paper_1571.md").read_text(encoding="utf-8")
-    doc = parsed(pdf_dir / "paper_1571.pdf")
+    doc = pdf_parsed("paper_1571.md")
     body = source[source.index("## Introduction") : source.index("## Figures and tables")]
     sentences = [
         s for s in re.findall(r"[A-Z][^.?!\n]{60,300}[.?!]", body) if "[" not in s and "  " not in s
@@ -359,23 +381,25 @@ def _sentences(doc: ParsedDocument) -> set[str]:
     }
 
 
+@slow
 @pytest.mark.parametrize("n", ["1571", "1850", "1023"])
-def test_pdf_body_reads_as_its_markdown_does(pdf_dir: Path, n: str):
+def test_pdf_body_reads_as_its_markdown_does(pdf_parsed: Callable[[str], ParsedDocument], n: str):
     """The PDF made from a paper's Markdown gives back the Markdown reader's sentences:
     a justified full-width abstract line is not split at the gutter, a paragraph runs on
     across columns and pages, a line starting "Table 1 is…" or "(3) token…" in mid-sentence
     is neither a caption nor a list item, and line-end hyphens are undone only where the
     word is not hyphenated ("noncou-" / "nseling-related", "person-" / "year")."""
     md = _sentences(parsed(PAPERS / f"paper_{n}.md"))
-    pdf = _sentences(parsed(pdf_dir / f"paper_{n}.pdf"))
+    pdf = _sentences(pdf_parsed(f"paper_{n}.md"))
     missing = sorted(md - pdf)
     # The few a typesetter's hyphen makes ambiguous: a compound broken at its own hyphen
     # whose halves the paper never prints apart ("internist-" / "transformed").
     assert len(missing) <= 0.02 * len(md), missing
 
 
-def test_pdf_sections_and_tricky_lines_in_place(pdf_dir: Path):
-    prescott = parsed(pdf_dir / "paper_1571.pdf")
+@slow
+def test_pdf_sections_and_tricky_lines_in_place(pdf_parsed: Callable[[str], ParsedDocument]):
+    prescott = pdf_parsed("paper_1571.md")
     (conclusions,) = by_section(prescott, "Abstract > Conclusions")
     assert conclusions.text.endswith(
         "mediating support that is multidimensional in nature "
@@ -385,16 +409,17 @@ def test_pdf_sections_and_tricky_lines_in_place(pdf_dir: Path):
     assert seek.kind == "paragraph" and seek.section == "How Young People Seek Support"
     assert "responded to noncounseling-related issues" in prescott.text
     assert "Curr Opin Psychiatry 2007 Jul;20(4):359-364" in prescott.text
-    cai = parsed(pdf_dir / "paper_1850.pdf")
+    cai = pdf_parsed("paper_1850.md")
     assert not [p for p in cai.passages if p.kind == "list_item"]
     assert "(all-cause mortality 28.88/1000 person-year)" in cai.text
-    sections = {p.section for p in parsed(pdf_dir / "paper_1023.pdf").passages}
+    sections = {p.section for p in pdf_parsed("paper_1023.md").passages}
     assert "Coordinated Health Care for Complex Kids Health Initiative" in sections
     assert "Ideate, Develop, and Test Prototype 2" in sections  # not fused with the heading above
 
 
-def test_pdf_ruled_table_rows_and_references(pdf_dir: Path):
-    doc = parsed(pdf_dir / "paper_0635.pdf")
+@slow
+def test_pdf_ruled_table_rows_and_references(pdf_parsed: Callable[[str], ParsedDocument]):
+    doc = pdf_parsed("paper_0635.md")
     rows = [p for p in doc.passages if p.kind == "table_row"]
     assert {r.header for r in rows} == {"Category | Subcategory | Result (n) | Result (%)"}
     texts = row_texts(doc)
@@ -426,11 +451,12 @@ def test_bad_xml_is_a_one_line_reason(tmp_path: Path, content: bytes, reason: st
     assert reason in err.value.reason and "\n" not in str(err.value)
 
 
-def test_every_format_reads_into_one_structure(pdf_dir: Path):
+@slow
+def test_every_format_reads_into_one_structure(printed: Callable[[str], Path]):
     papers: list[ScholarlyPaper] = [
         read_xml(Path("x.xml"), (PAPERS / "paper_1571.tei.xml").read_bytes()),
         read_markdown_paper((PAPERS / "paper_1571.md").read_text(encoding="utf-8")),
-        read_pdf((pdf_dir / "paper_1571.pdf").read_bytes()),
+        read_pdf(printed("paper_1571.md").read_bytes()),
     ]
     for paper in papers:
         assert paper.study.doi == "10.2196/mental.6921"
@@ -563,13 +589,14 @@ def test_a_category_printed_once_stays_with_its_rows():
     ]
 
 
+@slow
 def test_an_introduction_left_under_the_abstract_heading_is_the_article_not_the_abstract(
-    pdf_dir: Path,
+    pdf_parsed: Callable[[str], ParsedDocument],
 ):
     # The BJPsych review's Markdown has its structured abstract and then its unheaded
     # introduction under "## Abstract"; the PDF prints the introduction in the columns.
     md = parsed(PAPERS / "paper_1412.md")
-    pdf = parse_user_document(write_pdf(PAPERS / "paper_1412.md", pdf_dir), 120)
+    pdf = pdf_parsed("paper_1412.md")
     for doc in (md, pdf):
         sections = [p.section for p in doc.passages if p.section.startswith("Abstract")]
         assert sections == [
@@ -650,8 +677,11 @@ def test_a_run_together_abstract_is_cut_into_its_sentences():
     assert any(s.startswith("This randomized clinical trial included adults") for s in sentences)
 
 
-def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path):
-    doc = parsed(write_pdf(PAPERS / "paper_0445.md", tmp_path))
+@slow
+def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(
+    pdf_parsed: Callable[[str], ParsedDocument],
+):
+    doc = pdf_parsed("paper_0445.md")
     assert_verbatim(doc)
     text = " ".join(p.text for p in doc.passages)
     # "55%-" / "56.5%" at a line end: the range's own hyphen, no space added.
@@ -659,7 +689,7 @@ def test_pdf_keeps_hyphens_after_numbers_and_captions_atop_a_page(tmp_path: Path
     # "well-" / "being": the paper prints "wellbeing" far more often than "well-being".
     assert "closely associated with psychological wellbeing" in text
     # "lever-" / "aged" is one word: the paper prints "leveraging", the same stem.
-    jama = parsed(write_pdf(PAPERS / "paper_1122.md", tmp_path))
+    jama = pdf_parsed("paper_1122.md")
     assert any("We also leveraged new technology" in p.text for p in jama.passages)
     # Table 1's caption opens a page after a paragraph a URL left open.
     assert any(
@@ -690,11 +720,12 @@ PDF_READINGS = [
 ]
 
 
+@slow
 @pytest.mark.parametrize(("paper", "read", "never"), PDF_READINGS)
 def test_pdf_reads_back_words_and_lines_whole(
-    paper: str, read: list[str], never: list[str], tmp_path: Path
+    paper: str, read: list[str], never: list[str], pdf_parsed: Callable[[str], ParsedDocument]
 ):
-    doc = parsed(write_pdf(PAPERS / paper, tmp_path))
+    doc = pdf_parsed(paper)
     assert_verbatim(doc)
     text = " ".join(p.text for p in doc.passages)
     assert all(t in text for t in read)
@@ -713,12 +744,15 @@ def test_a_bare_superscript_number_is_never_quoted_as_a_sentence_start(name: str
     assert not any(re.match(r"\d+ In phase", s) for s in sentences)
 
 
-@pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml", "pdf"])
-def test_a_running_head_and_title_spilled_into_the_text_are_cut_out(name: str, tmp_path: Path):
+@pytest.mark.parametrize(
+    "name", ["paper_1122.md", "paper_1122.tei.xml", pytest.param("pdf", marks=slow)]
+)
+def test_a_running_head_and_title_spilled_into_the_text_are_cut_out(
+    name: str, pdf_parsed: Callable[[str], ParsedDocument]
+):
     # GROBID kept JAMA's running head as a heading ("JAMA Network Open | Health Policy")
     # and its running title inside paragraphs, glued to the sentences around them.
-    path = write_pdf(PAPERS / "paper_1122.md", tmp_path) if name == "pdf" else PAPERS / name
-    doc = parsed(path)
+    doc = pdf_parsed("paper_1122.md") if name == "pdf" else parsed(PAPERS / name)
     assert_verbatim(doc)
     assert doc.info.journal == "JAMA Network Open"
     body = [p for p in doc.passages if p.kind != "reference"]
@@ -739,14 +773,17 @@ def test_a_running_head_and_title_spilled_into_the_text_are_cut_out(name: str, t
     )
 
 
-@pytest.mark.parametrize("name", ["paper_1122.md", "paper_1122.tei.xml", "pdf"])
-def test_a_sentence_cut_by_furniture_reads_on_with_its_neighbours(name: str, tmp_path: Path):
+@pytest.mark.parametrize(
+    "name", ["paper_1122.md", "paper_1122.tei.xml", pytest.param("pdf", marks=slow)]
+)
+def test_a_sentence_cut_by_furniture_reads_on_with_its_neighbours(
+    name: str, pdf_parsed: Callable[[str], ParsedDocument]
+):
     # GROBID spilled 1122's running head, title and download stamps into "The results were
     # similar after adjusting for age, sex, race | … | and ethnicity, …": the passage
     # breaks only at the furniture, so the half before it stays with the sentences it
     # follows instead of standing alone as a fragment.
-    path = write_pdf(PAPERS / "paper_1122.md", tmp_path) if name == "pdf" else PAPERS / name
-    doc = parsed(path)
+    doc = pdf_parsed("paper_1122.md") if name == "pdf" else parsed(PAPERS / name)
     assert_verbatim(doc)
     body = [p for p in doc.passages if p.kind != "reference"]
     (half,) = [p for p in body if "The results were similar after adjusting for age" in p.text]
@@ -754,16 +791,15 @@ def test_a_sentence_cut_by_furniture_reads_on_with_its_neighbours(name: str, tmp
     assert "JAMA Network Open" not in half.text
 
 
-@pytest.mark.parametrize("name", ["paper_1403.md", "pdf"])
+@pytest.mark.parametrize("name", ["paper_1403.md", pytest.param("pdf", marks=slow)])
 def test_an_inline_numbered_list_is_one_sentence_not_items_carrying_the_next_number(
-    name: str, tmp_path: Path
+    name: str, pdf_parsed: Callable[[str], ParsedDocument]
 ):
     # 1403 runs its five expected impacts into one paragraph ("1. Increasing uptake and
     # engagement 2. Filling in gaps … 5. Reassuring members …"): each counter's full stop
     # ended a "sentence" ("Filling in gaps in available support 3."). The list is its
     # lead-in's answer and one sentence with it.
-    path = write_pdf(PAPERS / "paper_1403.md", tmp_path) if name == "pdf" else PAPERS / name
-    doc = parsed(path)
+    doc = pdf_parsed("paper_1403.md") if name == "pdf" else parsed(PAPERS / name)
     assert_verbatim(doc)
     (passage,) = [p for p in doc.passages if "Filling in gaps in available support" in p.text]
     sentences = [s.text for s in split_passage(passage)]

@@ -55,6 +55,10 @@ def test_the_wheel_carries_the_runtime_data(wheel):
         "peerqa/service/static/index.html",
         "peerqa/eval/questions.jsonl",  # what `peerqa eval` scores
         "peerqa/eval/test_split.txt",
+        "peerqa/eval/train/intent.jsonl",  # what fit_decline fits the intent model on
+        "peerqa/eval/papers/__main__.py",  # python -m peerqa.eval.papers
+        "peerqa/eval/papers/questions.jsonl",
+        "peerqa/eval/metrics/answers.py",
     ):
         assert data in names
     # the old top-level names are not installed into site-packages
@@ -108,3 +112,18 @@ def test_the_installed_wheel_answers_with_citations(wheel, tmp_path):
     assert int(n) > 1000 and int(frozen) == int(test) > 0
     assert reports == "False"  # no reports shipped: `peerqa eval` writes DATA_DIR/eval-reports
     assert "--out" in run(peerqa, "eval", "--help", cwd=tmp_path, env=env).stdout
+
+    # The user papers' measurement runs from the wheel on papers it is given (the fixtures
+    # are a checkout's): one held-out paper, its questions alone, retrieval only.
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    shutil.copy(ROOT / "tests" / "fixtures" / "papers" / "paper_1409.md", papers)
+    report = tmp_path / "papers.json"
+    run(str(python), "-m", "peerqa.eval.papers", "--formats", "md", "--papers", str(papers),
+        "--no-answers", "--no-bundled", "--skip-bundled-alone", "--out", str(report),
+        cwd=tmp_path, env=env)  # fmt: skip
+    (measured,) = json.loads(report.read_text(encoding="utf-8"))["formats"]
+    assert measured["passages"] > 20
+    assert list(measured["retrieval"]) == ["test"]  # paper_1409 is a held-out paper
+    assert measured["retrieval"]["test"]["questions"] == 7
+    assert measured["retrieval"]["test"]["recall@5"] > 0

@@ -4,6 +4,10 @@ readings differ only where their docstring says so."""
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +34,9 @@ def test_the_readings_that_keep_more_of_a_word():
     assert words.words_of("COVID-19 café", "letters") == ["covid", "café"]
     assert [m.group() for m in words.WRITTEN_WORD.finditer("LEAN's 2 CHWs x")] == [
         "LEAN's", "CHWs", "x",
+    ]  # fmt: skip
+    assert words.HYPHENATED.findall("an intention-to-treat, peer-led trial") == [
+        "intention-to-treat", "peer-led",
     ]  # fmt: skip
     assert words.word_count(" a  b\nc ") == 3
     assert [m.group() for m in words.SPACED_WORD.finditer("a-b  c.")] == ["a-b", "c."]
@@ -75,6 +82,7 @@ _WORD_PATTERNS = (
     r"[A-Za-z][\w'’-]*",
     r"[^\W\d_]+",
     r"(?u)\b\w\w+\b",
+    r"\w+(?:-\w+)+",
 )
 
 
@@ -99,3 +107,40 @@ def test_no_module_but_words_defines_a_word(path):
     assert "bm25s.stopwords" not in {
         n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
     }
+
+
+# Builds BM25 over the bundled paper's paragraphs and searches it; prints the vocabulary,
+# each paragraph's token ids, and the scores' exact bits.
+_BUILD_KEYWORD_INDEX = """
+import json, sys
+import bm25s
+from peerqa.config import Settings
+from peerqa.words import bm25_tokenize, english_stemmer
+text = (Settings().corpus_dir / "joo-2022-peer-support.txt").read_text(encoding="utf-8")
+paragraphs = [p for p in text.split("\\n\\n") if p.strip()]
+stemmer = english_stemmer()
+tokenized = bm25_tokenize(paragraphs, stemmer)
+bm25 = bm25s.BM25()
+bm25.index(tokenized, show_progress=False)
+queries = ["how were peer supporters trained", "what challenges did programmes report"]
+scores = [bm25.get_scores(q).tolist() for q in bm25_tokenize(queries, stemmer, return_ids=False)]
+json.dump({"vocab": tokenized.vocab, "ids": tokenized.ids,
+           "scores": [[s.hex() for s in row] for row in scores]}, sys.stdout)
+"""
+
+
+def test_bm25_token_ids_and_scores_do_not_depend_on_the_hash_seed():
+    """The keyword index built in two processes hashing strings differently has the same
+    token ids and the same scores, to the bit: fits that read them are reproducible."""
+
+    def build(seed: str) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        return subprocess.Popen([sys.executable, "-c", _BUILD_KEYWORD_INDEX], env=env,
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+    builds = [build("1"), build("2")]  # side by side
+    first, second = (json.loads(b.communicate()[0]) for b in builds)
+    assert [b.returncode for b in builds] == [0, 0]
+    words_ = [w for w in first["vocab"] if w]  # bm25s.index appends "" (an empty text's)
+    assert len(words_) > 500 and words_ == sorted(words_)
+    assert first == second

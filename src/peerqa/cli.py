@@ -144,7 +144,8 @@ def evaluate(
 ) -> None:
     """Score retrieval and answers on the curated set, beside llama-index defaults;
     writes eval/reports/report.{md,json,png}."""
-    from peerqa.eval.run import REPORTS_DIR, render_text, run_eval
+    from peerqa.eval.render import render_text
+    from peerqa.eval.run import REPORTS_DIR, run_eval
 
     settings = get_settings()
     if out is None:

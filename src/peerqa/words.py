@@ -16,6 +16,8 @@ function or constant here, so changing one changes it for every caller:
     prints whole.
 - `WRITTEN_WORD`: a word as written, case kept, starting with an ASCII letter ("LEAN's",
   "CHWs"): the names that say which paper a question is about.
+- `HYPHENATED`: a compound as printed, runs of word characters joined by hyphens
+  ("intention-to-treat"): the compounds a PDF prints with their hyphens.
 - `content_words`: `words_of` without FUNCTION_WORDS and words of one or two letters,
   each `light_stem`med: what a question and a sentence share.
 - `profile_words`: `WRITTEN_WORD`s cut at apostrophes and hyphens, without
@@ -40,6 +42,7 @@ from bm25s.tokenization import Tokenized
 
 SPACED_WORD = re.compile(r"\S+")
 WRITTEN_WORD = re.compile(r"[A-Za-z][\w'’-]*")
+HYPHENATED = re.compile(r"\w+(?:-\w+)+")
 
 
 def word_count(text: str) -> int:
@@ -127,8 +130,12 @@ def bm25_tokenize(
     texts: str | Sequence[str], stemmer: Stemmer.Stemmer, *, return_ids: bool = True
 ) -> Tokenized | list[list[str]]:
     """BM25's tokens of each text: token ids and their vocabulary (`return_ids`), or the
-    stemmed tokens."""
-    return bm25s.tokenize(
+    stemmed tokens.
+
+    The ids number the vocabulary in sorted order. bm25s numbers it by iterating a Python
+    set, so its ids (and the order in which sums over them add floats) would change with
+    PYTHONHASHSEED from one process to the next, and fits with them."""
+    tokenized = bm25s.tokenize(
         texts,
         stopwords="english",
         stemmer=stemmer,
@@ -136,6 +143,13 @@ def bm25_tokenize(
         return_ids=return_ids,
         show_progress=False,
     )
+    if not return_ids:
+        return tokenized
+    vocab = {stem: i for i, stem in enumerate(sorted(tokenized.vocab))}
+    renumber = [0] * len(vocab)
+    for stem, i in tokenized.vocab.items():
+        renumber[i] = vocab[stem]
+    return Tokenized(ids=[[renumber[i] for i in ids] for ids in tokenized.ids], vocab=vocab)
 
 
 # -- late interaction's content tokens -----------------------------------------------------

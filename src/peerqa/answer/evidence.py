@@ -401,11 +401,12 @@ def describe(
     keywords = question.keywords
     own = content_words(question.raw)
     idf = bank.derived("idf", _idf)
-    weight = sum(idf(w) for w in keywords) or 1.0
+    # fsum: exact whatever the order, and a set's order changes with PYTHONHASHSEED.
+    weight = math.fsum(idf(w) for w in keywords) or 1.0
     texts = [u.text for u in units]
     bm25 = _bm25(keywords, texts, idf, weight)
     neighbours = _neighbour_cosines(units)
-    lexical_idf = [sum(idf(w) for w in keywords & content_words(t)) / weight for t in texts]
+    lexical_idf = [math.fsum(idf(w) for w in keywords & content_words(t)) / weight for t in texts]
     relative = _relative_features(units, lexical_idf, bm25)
     asks_count = bool(_ASKS_COUNT.search(question.raw))
     for i, u in enumerate(units):
@@ -508,7 +509,7 @@ def _bm25(keywords: frozenset[str], texts: list[str], idf, weight: float) -> lis
         norm = BM25_K1 * (1 - BM25_B + BM25_B * length / mean)
         # A word counts once (content_words is a set): sentences rarely repeat one.
         matched = keywords & content_words(text)
-        scores.append(sum(idf(w) * (BM25_K1 + 1) / (1 + norm) for w in matched) / weight)
+        scores.append(math.fsum(idf(w) * (BM25_K1 + 1) / (1 + norm) for w in matched) / weight)
     return scores
 
 

@@ -6,8 +6,10 @@ reference list. The parser cuts it into verbatim passages (`text` is always an
 exact slice of the source) and puts everything it infers (section path, theme,
 stance, programme, role, cited references, retrieval context) in metadata.
 
-Anything that does not fit the expected structure raises ValueError naming what is
-wrong, so a changed source fails loudly instead of silently losing passages.
+paper_skeleton.py reads the source's structure (sections, prose blocks, tables, reference
+lines); this module cuts it into passages (tables 1-4, prose, references) with their
+metadata. Anything that does not fit the expected structure raises ValueError naming
+what is wrong, so a changed source fails loudly instead of silently losing passages.
 """
 
 from __future__ import annotations
@@ -17,6 +19,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from peerqa.ingest.citations import cited_numbers, find_citations
+from peerqa.ingest.paper_skeleton import (
+    Block,
+    Line,
+    Scanner,
+    Skeleton,
+    Table,
+    parse_references,
+    reference_title,
+    row_cells,
+    row_span,
+)
 from peerqa.models import (
     ROLE_WORDS,
     DocumentInfo,
@@ -25,46 +38,9 @@ from peerqa.models import (
     Programme,
     Reference,
 )
-from peerqa.segment import chunk_spans, sentence_spans, word_count
+from peerqa.segment import chunk_spans, sentence_spans
 
-# --- document structure -------------------------------------------------------------
-
-TOP_LEVEL_SECTIONS = frozenset(
-    {
-        "Abstract",
-        "Background",
-        "Methods",
-        "Results",
-        "Discussion",
-        "Conclusion",
-        "Supplementary Material",
-        "Contributor Information",
-        "Funding",
-        "Ethical approval",
-        "Conflict of interest",
-        "Data availability",
-        "References",
-        "Associated Data",
-    }
-)
-# The structured abstract reuses top-level names ("Methods", "Results") as its parts.
-ABSTRACT_PARTS = frozenset({"Purpose", "Methods", "Results", "Conclusions", "Key messages"})
-# The one heading printed with a full stop; every other heading ends without one.
-PERIOD_HEADINGS = frozenset({"Key messages."})
-KEYWORDS_PREFIX = "Keywords:"
-MAX_HEADING_WORDS = 20
-# Consecutive lines this short (key-message bullets, contributor lines, table notes)
-# are too small to retrieve alone, so they may share a passage.
-SHORT_LINE_WORDS = 30
 MAX_CONTEXT_WORDS = 60
-
-_TABLE_CAPTION = re.compile(r"^Table (\d+)\.$")
-_TABLE_SEPARATOR = re.compile(r"^[-|: ]+$")
-_REFERENCE_LINE = re.compile(r"^- (?P<n>\d+)\. ")
-# PMC appends link labels to each reference; they are navigation, not citation text.
-_REFERENCE_LINKS = re.compile(r"(?:\s*\[(?:DOI|PMC free article|PubMed|Google Scholar)\])+$")
-# A heading ends in a letter, or in a closing quote after one ("…“get through this”").
-_HEADING_END = re.compile(r"[^\W\d_][”’\"]?$")
 
 # --- tables -------------------------------------------------------------------------
 
@@ -135,38 +111,6 @@ _MITIGATION = re.compile(
 
 
 @dataclass(frozen=True)
-class _Line:
-    """A non-empty source line, trimmed, with its absolute offsets."""
-
-    start: int
-    end: int
-    text: str
-
-
-@dataclass
-class _Block:
-    """Prose lines of one section that passages are cut from (never across blocks)."""
-
-    section: str
-    lines: list[_Line]
-
-
-@dataclass
-class _Table:
-    name: str
-    header: list[_Line]
-    rows: list[_Line]
-
-
-@dataclass
-class _Skeleton:
-    blocks: list[_Block] = field(default_factory=list)
-    tables: dict[str, _Table] = field(default_factory=dict)
-    references: list[_Line] = field(default_factory=list)
-    results_subsections: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class _Attribution:
     programme: str | None
     role: str | None
@@ -186,173 +130,6 @@ class _Draft:
     programme: str | None = None
     role: str | None = None
     ref_numbers: list[int] = field(default_factory=list)
-
-
-# --- reading the source -------------------------------------------------------------
-
-
-def _lines(text: str) -> list[_Line]:
-    return _pieces(text, "\n", 0)
-
-
-def _pieces(text: str, separator: str, offset: int) -> list[_Line]:
-    """The non-empty pieces of `text` between one-character separators, trimmed, with
-    absolute offsets (`offset`: where `text` starts in the source)."""
-    pieces = []
-    for raw in text.split(separator):
-        stripped = raw.strip()
-        if stripped:
-            start = offset + raw.index(stripped)
-            pieces.append(_Line(start, start + len(stripped), stripped))
-        offset += len(raw) + 1
-    return pieces
-
-
-def _is_heading(line: str) -> bool:
-    if line in PERIOD_HEADINGS or _TABLE_CAPTION.match(line):
-        return True
-    if "|" in line or line.startswith("- ") or line.startswith(KEYWORDS_PREFIX):
-        return False
-    return word_count(line) <= MAX_HEADING_WORDS and bool(_HEADING_END.search(line))
-
-
-def _cells(line: _Line) -> list[_Line]:
-    """The non-empty cells of a pipe-table row, with absolute offsets."""
-    return _pieces(line.text, "|", line.start)
-
-
-def _row_span(line: _Line) -> tuple[int, int]:
-    """A table row without its trailing pipe padding ("25–44 | 11 (26) |")."""
-    cells = _cells(line)
-    return cells[0].start, cells[-1].end
-
-
-class _Scanner:
-    """Walks the lines once, tracking the section path, and sorts them into a skeleton."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = _lines(text)
-        self.skeleton = _Skeleton()
-        self.top: str | None = None
-        self.section: str | None = None
-        self.open_block: _Block | None = None  # a run of short lines still accepting more
-
-    def scan(self) -> _Skeleton:
-        i = 0
-        while i < len(self.lines):
-            i = self._step(i)
-        return self.skeleton
-
-    def _step(self, i: int) -> int:
-        line = self.lines[i]
-        caption = _TABLE_CAPTION.match(line.text)
-        if caption:
-            return self._table(i, f"Table {caption.group(1)}")
-        if "|" in line.text:
-            raise ValueError(f"pipe-table row outside a table at offset {line.start}")
-        if self.top == "References" and _REFERENCE_LINE.match(line.text):
-            self.skeleton.references.append(line)
-        elif _is_heading(line.text):
-            self._heading(line.text.rstrip("."))
-        elif self.top == "References":
-            raise ValueError(f"unexpected line in References at offset {line.start}")
-        else:
-            self._prose(line)
-        return i + 1
-
-    def _heading(self, name: str) -> None:
-        self.open_block = None
-        if self.top == "Abstract" and name in ABSTRACT_PARTS:
-            self.section = f"Abstract > {name}"
-        elif name in TOP_LEVEL_SECTIONS:
-            self.top = self.section = name
-        elif self.top is None:
-            raise ValueError(f"heading {name!r} before any top-level section")
-        else:
-            self.section = f"{self.top} > {name}"
-            if self.top == "Results":
-                self.skeleton.results_subsections.append(name)
-
-    def _prose(self, line: _Line, section: str | None = None) -> None:
-        if line.text.startswith(KEYWORDS_PREFIX):
-            self.section = self.top  # keywords belong to the abstract, not its last part
-        section = section or self.section
-        if section is None:
-            raise ValueError(f"text before any heading at offset {line.start}")
-        short = word_count(line.text) <= SHORT_LINE_WORDS
-        block = self.open_block
-        if short and block and block.section == section:
-            block.lines.append(line)
-            return
-        block = _Block(section, [line])
-        self.skeleton.blocks.append(block)
-        self.open_block = block if short else None
-
-    def _table(self, i: int, name: str) -> int:
-        if name in self.skeleton.tables:
-            raise ValueError(f"{name} appears twice")
-        j = i + 1
-        while j < len(self.lines) and self.lines[j].text.endswith("|"):
-            j += 1
-        rows = self.lines[i + 1 : j]
-        empty = next((row for row in rows if not _cells(row)), None)
-        if empty:
-            raise ValueError(f"{name}: empty row at offset {empty.start}")
-        separators = [k for k, row in enumerate(rows) if _TABLE_SEPARATOR.match(row.text)]
-        if not separators or separators[0] == 0 or separators[0] == len(rows) - 1:
-            raise ValueError(f"{name}: expected header, separator line and rows")
-        sep = separators[0]
-        self.skeleton.tables[name] = _Table(name, rows[:sep], rows[sep + 1 :])
-        self.open_block = None
-        return self._table_notes(j, name)
-
-    def _table_notes(self, j: int, name: str) -> int:
-        """Short lines right after a table are its notes; a long line resumes the prose."""
-        while j < len(self.lines):
-            line = self.lines[j]
-            if (
-                _is_heading(line.text)
-                or "|" in line.text
-                or word_count(line.text) > SHORT_LINE_WORDS
-            ):
-                break
-            self._prose(line, section=name)
-            j += 1
-        self.open_block = None
-        return j
-
-
-# --- references ---------------------------------------------------------------------
-
-
-def _reference_span(line: _Line) -> tuple[int, int, int]:
-    """(n, start, end) of a reference's citation text, without prefix and link labels."""
-    m = _REFERENCE_LINE.match(line.text)
-    if not m:
-        raise ValueError(f"not a reference entry at offset {line.start}")
-    body = _REFERENCE_LINKS.sub("", line.text[m.end() :]).rstrip()
-    if not body:
-        raise ValueError(f"reference {m.group('n')} has no citation text")
-    start = line.start + m.end()
-    return int(m.group("n")), start, start + len(body)
-
-
-def _parse_references(lines: list[_Line]) -> dict[int, tuple[int, int]]:
-    spans = {}
-    for expected, line in enumerate(lines, start=1):
-        n, start, end = _reference_span(line)
-        if n != expected:
-            raise ValueError(f"reference list out of order: found {n}, expected {expected}")
-        spans[n] = (start, end)
-    if not spans:
-        raise ValueError("no reference list found")
-    return spans
-
-
-def _title(citation: str) -> str:
-    """A reference's title: the segment after the authors ("Authors.. Title. Journal")."""
-    segments = [s for s in re.split(r"\.(?:\s*\.)*\s+", citation) if s]
-    return segments[1] if len(segments) > 1 else citation
 
 
 # --- context ------------------------------------------------------------------------
@@ -388,17 +165,17 @@ def _attribution_phrase(
 # --- tables 1 and 2: characteristics and programmes ---------------------------------
 
 
-def _table_caption(table: _Table) -> str:
-    header = " | ".join(cell.text for row in table.header for cell in _cells(row))
+def _table_caption(table: Table) -> str:
+    header = " | ".join(cell.text for row in table.header for cell in row_cells(row))
     return f"{table.name}: {header}"
 
 
-def _characteristics(table: _Table) -> tuple[list[_Draft], dict[str, int]]:
+def _characteristics(table: Table) -> tuple[list[_Draft], dict[str, int]]:
     """Table 1 rows as passages (group headers fold into context), plus interviewees."""
     drafts, interviewees = [], {}
     caption, group = _table_caption(table), None
     for row in table.rows:
-        cells = _cells(row)
+        cells = row_cells(row)
         if len(cells) == 1:
             group = cells[0].text  # "Age (in years) | |" heads the rows below it
             continue
@@ -411,7 +188,7 @@ def _characteristics(table: _Table) -> tuple[list[_Draft], dict[str, int]]:
             if not count:
                 raise ValueError(f"{table.name}: no interviewee count for Programme {letter}")
             interviewees[letter] = int(count.group(1))
-        start, end = _row_span(row)
+        start, end = row_span(row)
         drafts.append(
             _Draft(start, end, table.name, "table_row", _context(caption, group), programme=letter)
         )
@@ -427,10 +204,10 @@ class _ProgrammeRow:
     description: str
 
 
-def _programme_row(table: _Table, row: _Line) -> _ProgrammeRow:
+def _programme_row(table: Table, row: Line) -> _ProgrammeRow:
     """Parse a Table 2 row from the right: empty checkmark cells were dropped, so
     column positions are unreliable but the last three cells are not."""
-    cells = [c.text for c in _cells(row)]
+    cells = [c.text for c in row_cells(row)]
     first = _PROGRAMME_CELL.match(cells[0]) if cells else None
     if not first or len(cells) < 4 or any(c != _CHECKMARK for c in cells[1:-3]):
         raise ValueError(f"{table.name}: unexpected programme row at offset {row.start}")
@@ -442,18 +219,18 @@ def _programme_row(table: _Table, row: _Line) -> _ProgrammeRow:
     )
 
 
-def _programme_table(table: _Table) -> tuple[list[_Draft], list[_ProgrammeRow]]:
+def _programme_table(table: Table) -> tuple[list[_Draft], list[_ProgrammeRow]]:
     """Table 2 rows as passages; rows that do not name a programme are sub-headers."""
-    sub_header = [r for r in table.rows if not _PROGRAMME_CELL.match(_cells(r)[0].text)]
+    sub_header = [r for r in table.rows if not _PROGRAMME_CELL.match(row_cells(r)[0].text)]
     body = [r for r in table.rows if r not in sub_header]
-    sub_columns = " | ".join(c.text for r in sub_header for c in _cells(r))
+    sub_columns = " | ".join(c.text for r in sub_header for c in row_cells(r))
     columns = f"{_table_caption(table)}; checkmark sub-columns: {sub_columns}"
     drafts, parsed = [], []
     for row in body:
         p = _programme_row(table, row)
         parsed.append(p)
         summary = f"Programme {p.letter}: {p.condition}, {p.setting}, reach {p.reach}"
-        start, end = _row_span(row)
+        start, end = row_span(row)
         drafts.append(
             _Draft(
                 start, end, table.name, "table_row", _context(columns, summary), programme=p.letter
@@ -487,7 +264,7 @@ def _programmes(rows: list[_ProgrammeRow], interviewees: dict[str, int]) -> list
 # --- tables 3 and 4: quotes ---------------------------------------------------------
 
 
-def _quote_attribution(table: _Table, cell: _Line) -> _Attribution:
+def _quote_attribution(table: Table, cell: Line) -> _Attribution:
     m = _ATTRIBUTION.search(cell.text)
     if not m or m.end() != len(cell.text) or not m["programme"] or not m["role"]:
         raise ValueError(
@@ -496,18 +273,18 @@ def _quote_attribution(table: _Table, cell: _Line) -> _Attribution:
     return _Attribution(m["programme"], ROLE_CODES[m["role"]])
 
 
-def _quote_table(table: _Table, programmes: dict[str, Programme]) -> list[_Draft]:
+def _quote_table(table: Table, programmes: dict[str, Programme]) -> list[_Draft]:
     """One quote passage per row; continuation rows carry the theme down."""
     stance = QUOTE_TABLE_STANCE[table.name]
     rows = table.rows
     caption = _table_caption(table)
-    first = _cells(rows[0]) if rows else []
+    first = row_cells(rows[0]) if rows else []
     if len(first) == 2 and not _ATTRIBUTION.search(first[1].text):
         caption = f"{caption}. {first[0].text}"  # a legend row: "Benefits of … | PL—…"
         rows = rows[1:]
     drafts, theme = [], None
     for row in rows:
-        cells = _cells(row)
+        cells = row_cells(row)
         if len(cells) == 2:
             theme = cells[0].text
         elif len(cells) != 1 or theme is None:
@@ -557,7 +334,7 @@ def _profile(section: str) -> tuple[str | None, str | None]:
     return RESULTS_PROFILES[sub] if parent == "Results" and sub else (None, None)
 
 
-def _sentences(text: str, block: _Block) -> list[_Sentence]:
+def _sentences(text: str, block: Block) -> list[_Sentence]:
     stance, _ = _profile(block.section)
     in_results = block.section.startswith("Results > ")
     sentences = []
@@ -598,7 +375,7 @@ def _prose_context(
 
 def _prose_drafts(
     text: str,
-    block: _Block,
+    block: Block,
     max_words: int,
     programmes: dict[str, Programme],
     titles: dict[int, str],
@@ -632,14 +409,14 @@ def _prose_drafts(
 # --- assembly -----------------------------------------------------------------------
 
 
-def _check_tables(skeleton: _Skeleton) -> None:
+def _check_tables(skeleton: Skeleton) -> None:
     missing = EXPECTED_TABLES - skeleton.tables.keys()
     extra = skeleton.tables.keys() - EXPECTED_TABLES
     if missing or extra:
         raise ValueError(f"tables: missing {sorted(missing)}, unexpected {sorted(extra)}")
 
 
-def _check_profiles(skeleton: _Skeleton, table_themes: set[str]) -> None:
+def _check_profiles(skeleton: Skeleton, table_themes: set[str]) -> None:
     unknown = [s for s in skeleton.results_subsections if s not in RESULTS_PROFILES]
     if unknown:
         raise ValueError(f"Results subsections without a stance/theme profile: {unknown}")
@@ -685,10 +462,10 @@ def _reference_drafts(spans: dict[int, tuple[int, int]]) -> list[_Draft]:
 
 def parse_paper(text: str, info: DocumentInfo, max_words: int = 120) -> ParsedDocument:
     """Cut the paper into verbatim, typed passages with programme records."""
-    skeleton = _Scanner(text).scan()
-    ref_spans = _parse_references(skeleton.references)
+    skeleton = Scanner(text).scan()
+    ref_spans = parse_references(skeleton.references)
     references = {n: text[s:e] for n, (s, e) in ref_spans.items()}
-    titles = {n: _title(c) for n, c in references.items()}
+    titles = {n: reference_title(c) for n, c in references.items()}
     _check_tables(skeleton)
 
     row_drafts, interviewees = _characteristics(skeleton.tables[CHARACTERISTICS_TABLE])

@@ -1,7 +1,8 @@
 """Measure how well user papers are read: `python -m peerqa.eval.papers [--formats md,tei,pdf]`.
 
-Ingests the six fixture papers (tests/fixtures/papers) beside the bundled paper into a
-temporary data dir, once per format, and scores eval/papers/questions.jsonl by split:
+Ingests the fixture papers (tests/fixtures/papers in a checkout, or `--papers DIR`: an
+installed wheel ships the questions and this runner, not the papers) beside the bundled
+paper into a temporary data dir, once per format, and scores eval/papers/questions.jsonl by split:
 Recall@5 and MRR@10 (a hit: a passage of the paper asked about containing the gold span,
 compared after undoing whitespace, ligatures and case), reference entries among the top
 10, the share of passages that are reference entries or furniture/declarations, answer
@@ -18,7 +19,8 @@ after undoing whitespace, ligatures, quotes and case (`locate`).
 
 `--code DIR` imports ingest/retrieval/answer from another checkout first (e.g. an
 unpacked `git archive 3c6c3b2`), to measure the code before this work the same way; a
-format that code cannot read is reported as such.
+format that code cannot read is reported as such. Questions about a paper not in the
+papers dir are left out (`--papers` with a few of them measures those alone).
 """
 
 from __future__ import annotations
@@ -32,10 +34,14 @@ import time
 import unicodedata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[4]
+from peerqa.eval.questions import QUESTIONS_PATH as BUNDLED_QUESTIONS
+
+ROOT = Path(__file__).resolve().parents[4]  # the checkout, when there is one
 PAPERS = ROOT / "tests" / "fixtures" / "papers"
+# The PDFs are printed from the Markdown papers by the test fixtures' writer (fpdf2, a dev
+# dependency): a checkout's.
+PDF_WRITER = ROOT / "tests" / "fixtures" / "make_pdfs.py"
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
-BUNDLED_QUESTIONS = ROOT / "src/peerqa/eval" / "questions.jsonl"
 BUNDLED = "joo-2022-peer-support"
 SUFFIX = {"md": ".md", "tei": ".tei.xml", "pdf": ".pdf", "jats": ".jats.xml"}
 # What is not evidence, judged independently of the readers' own patterns.
@@ -129,15 +135,15 @@ def store_cli(doc: str):
     return LiveIndex(Settings(data_dir=args.data)), report
 
 
-def files_for(fmt: str, tmp: Path) -> list[Path]:
+def files_for(fmt: str, tmp: Path, papers: Path = PAPERS) -> list[Path]:
     if fmt == "pdf":
-        sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+        sys.path.insert(0, str(PDF_WRITER.parent))
         from make_pdfs import write_pdf
 
         out = tmp / "pdf"
         out.mkdir(exist_ok=True)
-        return [write_pdf(md, out) for md in sorted(PAPERS.glob("paper_*.md"))]
-    return sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))
+        return [write_pdf(md, out) for md in sorted(papers.glob("paper_*.md"))]
+    return sorted(papers.glob(f"paper_*{SUFFIX[fmt]}"))
 
 
 def paper_of(source: str) -> str:
@@ -331,6 +337,7 @@ def measure(
     keep=lambda out: None,
     details: list | None = None,
     sessions: bool = False,
+    papers: Path = PAPERS,
 ) -> dict:
     import shutil
 
@@ -343,7 +350,7 @@ def measure(
         # Start from the bundled paper's store: its vectors are reused, only the papers'
         # passages are embedded (ingest_seconds is then the papers' ingest alone).
         shutil.copytree(tmp / "data-bundled", settings.data_dir)
-    files = files_for(fmt, tmp)
+    files = files_for(fmt, tmp, papers)
     started = time.perf_counter()
     try:
         ingest(files, settings)
@@ -355,7 +362,7 @@ def measure(
     docs = {paper_of(d.source): d.id for d in state.documents if d.source.startswith("paper_")}
     papers = [p for p in index.passages.values() if p.document in docs.values()]
     infos = [d for d in state.documents if d.id in docs.values()]
-    questions = load(QUESTIONS)
+    questions = [q for q in load(QUESTIONS) if q["paper"] in docs]
     out = {
         "format": fmt,
         "ingest_seconds": ingest_s,
@@ -428,9 +435,16 @@ def main() -> None:
         action="store_true",
         help="also search in sessions, with document filters and by the answer's retrieval",
     )
+    parser.add_argument(
+        "--papers", type=Path, default=PAPERS, help="the papers (paper_NNNN.md, .tei.xml, …)"
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--details", type=Path, help="dev questions' ranks and top 5 (FILE-fmt)")
     args = parser.parse_args()
+    if not args.papers.is_dir():
+        parser.error(f"no papers at {args.papers}: pass --papers DIR (as tests/fixtures/papers)")
+    if "pdf" in args.formats.split(",") and not PDF_WRITER.is_file():
+        parser.error("--formats pdf prints the PDFs with a checkout's tests/fixtures/make_pdfs.py")
     if args.code:
         sys.path.insert(0, str(args.code.resolve()))
     report: dict = {"code": str(args.code or ROOT), "formats": []}
@@ -459,6 +473,7 @@ def main() -> None:
                     keep,
                     found,
                     args.sessions,
+                    args.papers,
                 )
             )
             if args.details:  # dev questions only
