@@ -165,6 +165,23 @@ def test_ingest_batches_on_onnx_give_torch_vectors(model, tmp_path: Path):
         assert np.abs(encoding.hidden - hidden.numpy()).max() < 1e-4
 
 
+def test_batch_size_does_not_change_a_text_s_vectors(model, tmp_path: Path, monkeypatch):
+    """A text's sentence and token vectors do not depend on which texts share its forward
+    batch (BATCH_TOKENS is a speed setting, not a retrieval one): one text per batch and
+    every text in one batch give the same vectors."""
+    import peerqa.onnx_encoder as onnx_encoder
+
+    texts = [QUERIES[0], "peer", "Mentors met patients weekly. " * 12, *QUERIES[1:3]] * 12
+    onnx = encoder(model, tmp_path)
+    runs = []
+    for budget in (1, onnx_encoder.MAX_TOKENS * len(texts)):
+        monkeypatch.setattr(onnx_encoder, "BATCH_TOKENS", budget)
+        runs.append(onnx.encode_batch(texts))
+    for alone, together in zip(*runs, strict=True):
+        assert np.abs(alone.vector - together.vector).max() < 1e-6
+        assert np.abs(alone.hidden - together.hidden).max() < 1e-5
+
+
 def test_the_loaded_model_embeds_documents_in_onnx_batches(model):
     embedding = load_embedding()
     texts = ["Volunteers ring new parents every week.", QUERIES[2], "funding"]
