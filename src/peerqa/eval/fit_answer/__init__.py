@@ -162,7 +162,7 @@ ALONE_SHARE = (1.0, 0.8, 0.65, 0.5, 0.35, 0.25)
 # follows (Policy.continuation; 0: none), tried last with the rest of the policy fixed.
 CONTINUATION = (0, 8, 12, 16, 20)
 PER_GROUP, THEME_BONUS = 2, 0.1
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 PAPERS_DIR = ROOT / "tests" / "fixtures" / "papers"
 # The user papers fitted on: eval.papers' dev split. Its test papers (1409, 1872) are
 # never ingested for fitting nor their questions read.
@@ -934,7 +934,10 @@ def papers_store(settings: Settings, where: Path) -> Settings:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    # Named as it is run: from a package's __main__ argparse would say "__main__.py".
+    parser = argparse.ArgumentParser(
+        prog="python -m peerqa.eval.fit_answer", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(
         "--compare",
@@ -1126,7 +1129,3 @@ def fitted_on(args, settings: Settings, index: LiveIndex, examples: list[Example
         print(f"frozen test split ({len(test)} questions), final check:")
         _print("fitted selector", test_scorer.answers(test_scores, selector.policy))
         _print("top passage (baseline)", test_scorer.top_passage())
-
-
-if __name__ == "__main__":
-    main()
