@@ -36,6 +36,9 @@ KEY = "fuzz-admin-key"
 SEED = 20261124
 MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+# Conformance, not speed (speed is `make bench`'s): an admin write starts its worker cold, and
+# on a loaded machine that outlasts schemathesis' 10 s default read timeout.
+REQUEST_TIMEOUT = 120
 MEMO = "# Ward memo\n\nThe stroke ward pilots telephone peer support from March.\n"
 
 
@@ -89,7 +92,7 @@ def _run(strategy: st.SearchStrategy, max_examples: int, headers: dict | None) -
     @hypothesis.seed(SEED)
     @hypothesis.given(case=strategy)
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.call_and_validate(headers=headers, checks=CHECKS, timeout=REQUEST_TIMEOUT)
 
     check()
 
