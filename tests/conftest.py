@@ -100,7 +100,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     guard.setenv("PEERQA_MODEL_PATH", str(folder))
     get_settings.cache_clear()  # settings read under the guard must not outlive it
     # A model an earlier test loaded stays cached behind load_embedding: refuse that too.
-    for name in ("peerqa.embedding", "peerqa.retrieval.hybrid"):
+    for name in ("peerqa.embedding", "peerqa.retrieval.live"):
         if hasattr(sys.modules.get(name), "load_embedding"):
             guard.setattr(sys.modules[name], "load_embedding", refuse)
 
@@ -142,10 +142,10 @@ class UnusedEmbedding:
 def no_model(monkeypatch: pytest.MonkeyPatch):
     """Indexes (and so apps) made during the test hold an UnusedEmbedding: for tests whose
     behaviour does not depend on the model, so they run in the fast tier."""
-    import peerqa.retrieval.hybrid
+    import peerqa.retrieval.live
 
     stand_in = UnusedEmbedding()
-    monkeypatch.setattr(peerqa.retrieval.hybrid, "load_embedding", lambda *_a, **_k: stand_in)
+    monkeypatch.setattr(peerqa.retrieval.live, "load_embedding", lambda *_a, **_k: stand_in)
     yield stand_in
     assert not stand_in.used, f"the embedding model was used: {stand_in.used}"
 

@@ -15,7 +15,6 @@ from peerqa.answer.decline import evidence_of
 from peerqa.answer.sentences import _BUILDERS, bank_for
 from peerqa.config import Settings
 from peerqa.index.pipeline import index_documents, ingest
-from peerqa.retrieval import hybrid
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.service import admin_worker
 from peerqa.service.deps import fresh_index
@@ -93,7 +92,7 @@ def test_loaded_hooks_see_the_new_snapshot_before_it_goes_live(
         found = {p.document for p in new.search("How often do volunteers meet?", 3)}
         seen.append((threading.get_ident(), new, live, reader.snapshot, found))
 
-    monkeypatch.setattr(hybrid, "LOADED_HOOKS", [hook])
+    monkeypatch.setattr("peerqa.retrieval.live.LOADED_HOOKS", [hook])
     index_documents(Store(settings), [], remove=["buddy-scheme"])
     assert reader.refresh() is True
     ((thread, new, live, served, found),) = seen

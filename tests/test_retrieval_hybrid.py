@@ -15,7 +15,7 @@ from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from peerqa.models import Filters
-from peerqa.retrieval import hybrid
+from peerqa.retrieval import hybrid, search
 from peerqa.retrieval.expansion import expand
 from peerqa.retrieval.hybrid import UnknownFilterValue
 from peerqa.retrieval.late import text_rows
@@ -194,9 +194,9 @@ def test_hits_of_the_top_hits_theme_rise_with_it(corpus_index, monkeypatch):
     question = "Do peer groups make people feel less lonely?"
     monkeypatch.setattr(corpus_index._view, "ranker", None)
     feedback = hybrid.THEME_FEEDBACK
-    monkeypatch.setattr(hybrid, "THEME_FEEDBACK", 0.0)
+    monkeypatch.setattr(search, "THEME_FEEDBACK", 0.0)
     plain = corpus_index.search(question, 5)
-    monkeypatch.setattr(hybrid, "THEME_FEEDBACK", feedback)
+    monkeypatch.setattr(search, "THEME_FEEDBACK", feedback)
     got = corpus_index.search(question, 5)
     theme = got[0].theme
     assert got[0].id == plain[0].id and theme == "Psychosocial benefits"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from peerqa.models import Filters, Passage, Study
-from peerqa.retrieval import hybrid, ranker
+from peerqa.retrieval import hybrid, ranker, search
 from peerqa.retrieval.ranker import (
     FEATURES,
     Candidate,
@@ -41,7 +41,7 @@ def test_literature_cues_are_the_answer_layers_word_list():
 @pytest.mark.parametrize("question", TOPICAL)
 def test_reference_entries_stay_out_unless_literature_is_asked(corpus_index, monkeypatch, question):
     assert all(p.kind != "reference" for p in corpus_index.search(question, 10))
-    monkeypatch.setattr(hybrid, "asks_literature", lambda _q: True)
+    monkeypatch.setattr(search, "asks_literature", lambda _q: True)
     assert any(p.kind == "reference" for p in corpus_index.search(question, 10))
 
 
@@ -245,11 +245,11 @@ def test_search_reads_each_documents_coverage_of_the_question(corpus_index):
     """Coverage is over the whole document, not only its pooled passages: a word the
     question shares with any passage of the paper counts."""
     view = corpus_index._view
-    tokens = view._query_tokens("peer mentors transplant zebra")
+    tokens = view._keywords.query_tokens("peer mentors transplant zebra")
     (document,) = view.features.document_tokens
     idf = view._corpus.idf
     assert view.features.coverage(tokens, {document}, idf)[document] == pytest.approx(1.0)
-    none = view._query_tokens("peer")[:0]
+    none = view._keywords.query_tokens("peer")[:0]
     assert view.features.coverage(none, {document}, idf)[document] == 0.0
 
 

@@ -172,7 +172,7 @@ def bank_for(index: LiveIndex) -> SentenceBank:
 
 def warm(view: Snapshot, live: Snapshot | None) -> None:
     """Put a new generation's per-generation values in its bank on the thread that loads
-    it, before it is swapped in (retrieval.hybrid.LOADED_HOOKS): made by the first
+    it, before it is swapped in (retrieval.live.LOADED_HOOKS): made by the first
     question after a publish, they cost it ~0.5 s with a few user papers loaded. The
     costly ones (answer.values) are read from the file the writer made; the others, every
     `derived` value asked of earlier generations, and the vocabulary are made here. What

@@ -38,7 +38,7 @@ from peerqa.eval.metrics import relevant_ids, score_question
 from peerqa.eval.papers.__main__ import PAPERS, SUFFIX, dev_folds, hit, paper_of
 from peerqa.eval.questions import folds, gold_spans
 from peerqa.index.pipeline import ingest, parse_sources
-from peerqa.retrieval import hybrid
+from peerqa.retrieval import search
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.retrieval.ranker import ARTEFACT, FEATURES, POOL, SCHEMA, Ranker, from_dict
 
@@ -172,12 +172,12 @@ def pools(index: LiveIndex, query: str) -> tuple[list, np.ndarray, list]:
     pool = index.search(query, top_k=POOL)
     x = recorder.x if recorder.x is not None else np.zeros((0, len(FEATURES)))
     view.ranker = None
-    literature = hybrid.asks_literature
-    hybrid.asks_literature = lambda _q: True  # the fusion as it was: references kept
+    literature = search.asks_literature
+    search.asks_literature = lambda _q: True  # the fusion as it was: references kept
     try:
         current = index.search(query, top_k=10)
     finally:
-        hybrid.asks_literature = literature
+        search.asks_literature = literature
     return pool, x, current
 
 

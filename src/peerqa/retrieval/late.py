@@ -40,7 +40,7 @@ from peerqa.models import Passage
 from peerqa.store import LEAN_KINDS, embed_text, indexed_sentences
 
 # Passages in a generation. A document filter ranks as its documents alone only when the
-# generation has views (retrieval.hybrid.Corpus), so this covers the bundled paper with a
+# generation has views (retrieval.keyword.Corpus), so this covers the bundled paper with a
 # few dozen user papers beside it; the views hold ~32 kB a passage in memory.
 LATE_MAX = 4_000
 CACHE_FILES = 8  # generations' token vectors kept in cache_dir, the least recently used go

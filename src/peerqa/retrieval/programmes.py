@@ -6,7 +6,7 @@ itself: BM25 drops one-letter tokens, and an embedding of "programme E" knows no
 E. So a question is matched against the documents' programme records (the paper's
 Table 2): by letter, or by a word that only one programme's record of a document uses
 (its condition, setting and description; e.g. "transplant" is E's, "mother" C's).
-Retrieval then also searches the passages of the programmes found (retrieval/hybrid.py).
+Retrieval then also searches the passages of the programmes found (retrieval/search.py).
 """
 
 from __future__ import annotations

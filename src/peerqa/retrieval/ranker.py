@@ -45,7 +45,7 @@ VOTES = 5  # each ranking's first hits, for the documents they agree on
 LEXICON = Path(__file__).resolve().parents[1] / "answer" / "lexicon.json"
 
 # The rankings read as features. A named programme's own BM25 ranking still joins fusion
-# (retrieval.hybrid) but is not read apart: under cross-validation it added nothing.
+# (retrieval.search) but is not read apart: under cross-validation it added nothing.
 RANKINGS = ("dense", "sentence", "bm25", "late_text", "late_context")
 KINDS = ("paragraph", "quote", "table_row", "list_item", "reference")
 # Section classes by the words of a section path, first match wins (tables before the
