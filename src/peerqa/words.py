@@ -43,6 +43,7 @@ from bm25s.tokenization import Tokenized
 SPACED_WORD = re.compile(r"\S+")
 WRITTEN_WORD = re.compile(r"[A-Za-z][\w'’-]*")
 HYPHENATED = re.compile(r"\w+(?:-\w+)+")
+CHAT_WORD = re.compile(r"[\w’'/-]+")  # a word as chat writes it, one with its slash: "w/o"
 
 
 def word_count(text: str) -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from peerqa.retrieval.expansion import shorthand, unabbreviate
+from peerqa.words import CHAT_WORD
 
 DATA = Path(__file__).with_name("data")
 ARTEFACT = DATA / "intent.json"
@@ -183,7 +184,6 @@ def in_crisis(text: str) -> bool:
     return any(p.search(text) for p in lists.crisis) and any(p.search(text) for p in lists.person)
 
 
-_WORD = re.compile(r"[\w’'/-]+")
 OWN_WINDOW = 3  # words between "my", "her", "I've" and the symptom or body word they own
 
 
@@ -192,7 +192,7 @@ def own_symptom(text: str) -> str | None:
     husband's drain", "I've been vomiting", "her meds"), or None."""
     lists = word_lists()
     for anchor in (m for p in lists.own for m in p.finditer(text)):
-        words = list(_WORD.finditer(text, anchor.end()))[:OWN_WINDOW]
+        words = list(CHAT_WORD.finditer(text, anchor.end()))[:OWN_WINDOW]
         for words_of_care in (lists.symptoms, lists.drugs):
             if words and (m := words_of_care.search(text, anchor.end(), words[-1].end())):
                 return m.group()
