@@ -16,7 +16,7 @@ from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from peerqa.embedding import MiniLMEmbedding, QueryEncoding
-from peerqa.models import Filters, Passage, ScoredPassage, Study
+from peerqa.models import Filters, Passage, ScoredPassage
 from peerqa.retrieval.dense import DenseCollection, DenseFilter, DenseRetriever
 from peerqa.retrieval.expansion import expand
 from peerqa.retrieval.features import PassageFeatures
@@ -47,7 +47,9 @@ THEME_FEEDBACK = 0.3
 
 
 class Search:
-    """The search half of a Snapshot: what it reads of the generation the Snapshot loaded."""
+    """The search half of a Snapshot: what it reads of the generation the Snapshot loaded,
+    and the Snapshot's look-ups it calls (`_validate`, `_mask`, `_passage_id`,
+    `_sentences_of`, `study`)."""
 
     embed_model: MiniLMEmbedding
     passages: dict[str, Passage]
@@ -65,22 +67,6 @@ class Search:
     _dense_sentences: DenseCollection
     _late: Sequence[TokenVectors]
     _fusion_template: HybridFusion
-
-    # The Snapshot's filter columns and look-ups, which search reads too.
-    def _validate(self, filters: Filters | None) -> dict[str, list[str]]:
-        raise NotImplementedError
-
-    def _mask(self, active: dict[str, list[str]]) -> np.ndarray | None:
-        raise NotImplementedError
-
-    def _passage_id(self, position: int) -> tuple[str]:
-        raise NotImplementedError
-
-    def _sentences_of(self, position: int) -> list[str]:
-        raise NotImplementedError
-
-    def study(self, document: str) -> Study | None:
-        raise NotImplementedError
 
     def encode(self, query: str) -> QueryEncoding:
         """What `search` embeds for `query` (LiveIndex.encode)."""
