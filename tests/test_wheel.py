@@ -53,6 +53,7 @@ def test_the_wheel_carries_the_runtime_data(wheel):
         "peerqa/retrieval/models/ranker.json",
         "peerqa/retrieval/thesaurus.json",
         "peerqa/service/static/index.html",
+        "peerqa/service/API.md",  # the contract /docs/API.md serves
         "peerqa/eval/questions.jsonl",  # what `peerqa eval` scores
         "peerqa/eval/test_split.txt",
         "peerqa/eval/train/intent.jsonl",  # what fit_decline fits the intent model on

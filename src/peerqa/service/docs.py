@@ -1,6 +1,7 @@
 """/docs (Swagger UI) and /redoc from assets a Python package ships (fastapi-offline), not
 a CDN: the pages render on a network that reaches nothing but this service. Also the
-HTTP contract itself, docs/API.md, which the OpenAPI description links to."""
+HTTP contract itself, API.md (shipped in the package; docs/API.md links to it), which the
+OpenAPI description links to."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import fastapi_offline
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -17,11 +18,9 @@ from fastapi.openapi.docs import (
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from peerqa.config import REPO_ROOT
-
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
-CONTRACT = REPO_ROOT / "docs" / "API.md"
+CONTRACT = Path(__file__).with_name("API.md")
 CONTRACT_URL = "/docs/API.md"
 DESCRIPTION = f"""The HTTP contract, with what each route promises (citations, abstention,
 sessions, errors, the OpenAI-compatible and MCP faces, CORS): [docs/API.md]({CONTRACT_URL}).
@@ -77,6 +76,4 @@ def add_docs(app: FastAPI) -> None:
 
     @app.get(CONTRACT_URL, include_in_schema=False)
     def contract() -> FileResponse:
-        if not CONTRACT.is_file():  # an installed wheel ships the code, not docs/
-            raise HTTPException(404, "docs/API.md is not installed with this copy")
         return FileResponse(CONTRACT, media_type="text/markdown; charset=utf-8")
