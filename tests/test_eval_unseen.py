@@ -21,6 +21,7 @@ BATCHES = {
     REPO / "src/peerqa/eval" / "unseen" / "q1600.jsonl": (1600, 1799),
     REPO / "src/peerqa/eval" / "unseen" / "q1900.jsonl": (1900, 2099),
     REPO / "src/peerqa/eval" / "unseen" / "q2100.jsonl": (2100, 2299),
+    REPO / "src/peerqa/eval" / "unseen" / "q2300.jsonl": (2300, 2499),
 }
 
 
