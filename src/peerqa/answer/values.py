@@ -65,16 +65,16 @@ KEYS = (
 
 def make_values(view: Any) -> dict[str, object]:
     """Each of KEYS made as the answer code makes it for a loaded generation."""
-    from peerqa.answer import decline, question, scope  # (they import this package)
+    from peerqa.answer import caveats, decline, scope  # (they import this package)
 
     names = scope._paper_names(view)
     return {
         "paper names": names,
         "paper profiles": scope._paper_profiles(view, names),
         "evidence": decline.Evidence(view),
-        "outcomes reported": question._outcomes_reported(view),
-        "outcomes cited": question._outcomes_cited(view),
-        "counts": question._counts(view),
+        "outcomes reported": caveats._outcomes_reported(view),
+        "outcomes cited": caveats._outcomes_cited(view),
+        "counts": caveats._counts(view),
     }
 
 
