@@ -69,6 +69,11 @@ def test_a_named_programme_asked_about_another_condition_is_corrected_from_its_r
         "besides the 1:1 calls, are there groups?",
         "how much does a couples retreat cost?",
         "were any interviews repeated?",
+        # A year of a cited work the question names, a number naming a condition, a count
+        # of programmes with a verb after it: nothing absent is taken for granted.
+        "the 2009 BMJ trial by Dennis - what was it testing?",
+        "what do peers do for pts with type 2 diabetes?",
+        "which of the 7 serves mothers and fathers of children w disabilities?",
     ],
 )
 def test_plain_questions_carry_no_caveat(corpus_index, question):
@@ -257,10 +262,11 @@ def test_a_cost_the_evidence_states_is_not_said_to_be_unreported(corpus_index):
             "The study does not mention COVID-19.",
             "pandemic",
         ),
+        # A year the study gives only in its reference list is said to be only there.
         (
             "why was the analysis done in 2021?",
             "false_premise",
-            "The study does not mention 2021.",
+            "The study mentions 2021 only in its reference list.",
             "2021",
         ),
         # A figure a qualitative study rarely gives, asked for.
@@ -387,6 +393,12 @@ def test_a_setting_or_reach_said_of_a_programme_is_read_against_its_row(
         ),
         # A tag question asserts what it asks to confirm.
         ("The NHS paid for it, right?", "The study does not mention “NHS”.", None),
+        # The whole name, not its first word.
+        (
+            "the Gates Foundation paid for this, correct?",
+            "The study does not mention “Gates Foundation”.",
+            None,
+        ),
         # A programme in shorthand said to serve what its row does not.
         (
             "prog B is the diabetes one - what did its leaders say",
@@ -452,3 +464,56 @@ def test_figures_the_study_never_gives_are_said_to_be_unreported(corpus_index, q
     q = understand(corpus_index, question)
     assert q.caveat and q.caveat.kind == "not_reported"
     assert q.caveat.text == text
+
+
+# -- premises read against the study's own facts (its programmes' rows, its profile) -------
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        # a programme by a place beyond the count of programmes held
+        (
+            "the 8th programme, the dementia one - funding issues?",
+            "The study covers Programmes A-G.",
+        ),
+        # a delivery mode the programmes used, said to be left out
+        (
+            "why did they exclude telephone-based programmes?",
+            "The programmes studied delivered peer support face-to-face or by telephone; "
+            "online-only programmes were excluded.",
+        ),
+        # whom a programme is said to be only for, and its row never names
+        (
+            "why did programme D only serve teens?",
+            "The study describes Programme D as: “Offers one-on-one telephone support to "
+            "parents of children with disabilities by connecting the parent seeking support "
+            "with a trained volunteer Support Parent.”",
+        ),
+        # a statement before the question, or a "so" question, takes a name for granted
+        (
+            "study was done in Toronto - does that limit it for US family docs?",
+            "The study does not mention “Toronto”.",
+        ),
+        ("so the MRC funded this one?", "The study does not mention “MRC”."),
+    ],
+)
+def test_what_a_question_says_of_the_study_is_read_against_its_own_facts(
+    corpus_index, question, text
+):
+    corpus_index.require()
+    q = understand(corpus_index, question)
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "why was programme C only for new mums?",  # its row: new mothers
+        "prog A - local only or wider?",
+        "why did the study include telephone programmes?",
+        "the second programme in table 2 - who does it serve?",
+    ],
+)
+def test_what_the_rows_and_profile_hold_is_no_false_premise(corpus_index, question):
+    corpus_index.require()
+    assert understand(corpus_index, question).caveat is None

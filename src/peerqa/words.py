@@ -22,6 +22,9 @@ function or constant here, so changing one changes it for every caller:
   each `light_stem`med: what a question and a sentence share.
 - `profile_words`: `WRITTEN_WORD`s cut at apostrophes and hyphens, without
   PROFILE_STOPWORDS, each reduced to one `word_form`: what describes a paper.
+- `term_words`: `words_of` stemmed as BM25's tokens are, stopwords and digits kept,
+  British spellings read as American ("randomised" as "randomized"): the words of a
+  term a claim of absence looks for, matched as a phrase.
 - BM25's tokens (`bm25_tokenize`): runs of two or more word characters (TOKEN_PATTERN,
   llama-index's BM25Retriever default), bm25s's English stopwords dropped, Snowball
   stemmed (`english_stemmer`): keyword search and the ranker's word overlap.
@@ -151,6 +154,24 @@ def bm25_tokenize(
     for stem, i in tokenized.vocab.items():
         renumber[i] = vocab[stem]
     return Tokenized(ids=[[renumber[i] for i in ids] for ids in tokenized.ids], vocab=vocab)
+
+
+# "randomise", "organisation", "behaviour", "programme": one spelling for a claim of absence.
+_BRITISH = (
+    (re.compile(r"(?<=[a-z]{3})is(?=(?:e|ed|es|ing|ation|ations)$)"), "iz"),
+    (re.compile(r"(?<=[a-z]{3})our$"), "or"),
+    (re.compile(r"^programme"), "program"),
+)
+
+
+def term_words(text: str) -> list[str]:
+    """The words of `text` as a claim of absence matches them (the module's doc)."""
+    plain = []
+    for word in words_of(text):
+        for pattern, american in _BRITISH:
+            word = pattern.sub(american, word)
+        plain.append(word)
+    return english_stemmer().stemWords(plain)
 
 
 # -- late interaction's content tokens -----------------------------------------------------

@@ -26,10 +26,11 @@ from peerqa.answer.intent import phrase_pattern
 from peerqa.answer.profiles import Profile, profile_for
 from peerqa.answer.sentences import bank_for
 from peerqa.models import Caveat
+from peerqa.retrieval.expansion import expand, shorthand, unabbreviate
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.retrieval.programmes import shorthand_letters
 from peerqa.words import FUNCTION_WORDS as _STOPWORDS
-from peerqa.words import words_of
+from peerqa.words import term_words, words_of
 
 # "12 programmes", "twelve programmes": a count the question takes for granted.
 _NUMBERS = {
@@ -44,6 +45,29 @@ _COUNTED = re.compile(
     r"(?:peer[- ]support\s+|peer\s+)?(?:programmes|programs|schemes)\b",
     re.IGNORECASE,
 )
+# "the 8th programme", "an eighth scheme", "programme #9", "programme 8": a programme by its
+# place in a count, which a count of the programmes held bounds.
+_ORDINALS = {
+    w: i
+    for i, w in enumerate(
+        "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh "
+        "twelfth".split()
+    )
+}
+_NTH = re.compile(
+    r"\b(\d{1,2}(?:st|nd|rd|th)|" + "|".join(_ORDINALS) + r")\s+(?:peer[- ]support\s+|peer\s+)?"
+    r"(?:programme|program|prog|scheme)\b|"
+    r"\b(?:programme|program|prog|scheme)\s+#?(\d{1,2})\b",
+    re.IGNORECASE,
+)
+
+
+def _ordinal(said: str | None) -> int:
+    """The place an ordinal or a number says ("8th", "eighth", "8"); 0 for none."""
+    if not said:
+        return 0
+    said = said.lower()
+    return _ORDINALS.get(said) or int(re.sub(r"\D", "", said) or 0)
 
 
 CONDITIONS = Path(__file__).with_name("data") / "conditions.json"
@@ -65,7 +89,15 @@ _ASSERTS = re.compile(
     r"\b(?:right|correct|yeah|isn['’]?t (?:it|that|this)|didn['’]?t (?:they|it)|"
     r"wasn['’]?t (?:it|that))\s*\?|"
     r"^\s*(?:the|all|so)\b[^?]{0,80}?\b(?:was|were|is|are|had)\b[^?]{0,80}?(?:\s[-–—:]\s|,)|"
-    r"^\s*(?:given|since|as|because)\b[^?]{0,80}?,",
+    r"^\s*(?:given|since|as|because)\b[^?]{0,80}?,|"
+    # "so the MRC funded this one?": a "so" question confirms what it says.
+    r"^\s*so\s+(?:the|they|this|it|their|its)\b[^?]{0,80}\?|"
+    # "study was done in Toronto - does that limit it?", "D runs groups - how often?": a
+    # statement (its subject, then its verb) before the question.
+    r"^\s*(?!(?:what|how|why|when|where|who|which|whose|whom|is|are|was|were|do|does|did|"
+    r"can|could|should|would|will|has|have|had|any|and|or|but|if|in|for|on|at|to|with|"
+    r"about|re|so|the|all)\b)(?:[\w'’-]+\s+){1,3}?(?:was|were|is|are|had|has|got|gave|ran|"
+    r"runs|run|used|uses|only)\b[^?]{0,60}?\s[-–—:]\s",
     re.IGNORECASE,
 )
 # A question that only asks whether ("was there any follow-up at 6 months?") takes nothing
@@ -95,7 +127,9 @@ def caveat_for(
         unknown_letters = [letter for letter in letters if letter not in studied]
         count = _COUNTED.search(raw)
         said = count and (_NUMBERS.get(count.group(1).lower()) or int(count.group(1)))
-        if unknown_letters or (said and said != len(studied)):
+        nth = _NTH.search(raw)
+        beyond = nth and _ordinal(nth.group(1) or nth.group(2)) > len(studied)
+        if unknown_letters or (said and said != len(studied)) or beyond:
             return Caveat(kind="false_premise", text=f"{study} covers {_span(studied)}.")
         served = _condition_premise(index, raw, letters, studied)
         served = served or _setting_premise(index, raw, letters)
@@ -103,6 +137,7 @@ def caveat_for(
             return Caveat(kind="false_premise", text=served)
     roles = _role_premise(index, raw, letters)
     roles = roles or _profile_premise(index, raw) or _format_premise(index, raw, letters)
+    roles = roles or _population_premise(index, raw, letters)
     if roles:
         return Caveat(kind="false_premise", text=roles)
     # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find";
@@ -110,27 +145,37 @@ def caveat_for(
     # taken for granted only when it names the source asked about.
     sourced = tuple(sources)
     taken = presumed or _TAKES_FOR_GRANTED.search(raw) or _ASSERTS.search(raw)
+    mentions = bank_for(index).derived("mentions", Mentions)
     if unknown and (taken or sourced):
-        names = " or ".join(f"“{n}”" for n in (unknown if taken else sourced))
-        return Caveat(kind="false_premise", text=f"{study} does not mention {names}.")
-    thing = _unmentioned(index, raw, "things")
+        # Each name as the question writes it whole ("Gates Foundation", not "Gates").
+        names = list(dict.fromkeys(_whole_name(raw, n) for n in (unknown if taken else sourced)))
+        names = [
+            n
+            for n in names
+            if mentions.where(n) is None and not any(n != o and n in o for o in names)
+        ]
+        if names:
+            said = " or ".join(f"“{n}”" for n in names)
+            return Caveat(kind="false_premise", text=f"{study} does not mention {said}.")
     # "the focus groups", "how many focus groups…" take them for granted; "did they use
     # focus groups?" only asks.
     taken = bool(presumed or _TAKES_FOR_GRANTED.search(raw) or not _ASKS_WHETHER.match(raw))
+    thing = _unmentioned(index, raw, "things")
     # A year only when taken for granted ("why were the interviews done in 2019?"): "did it
     # grow in 2023?" asks about a name the decline check reads (answer.decline).
-    thing = thing or (taken and _unmentioned_year(index, raw))
+    thing = thing or (_unmentioned_year(index, raw) if taken else None)
     if thing:
         return Caveat(
             kind="false_premise" if taken else "not_reported",
-            text=f"{study} does not mention {thing}.",
+            text=_absence(study, *thing),
         )
     # "$ per participant": a currency sign asks what something costs.
     figure = _unmentioned(index, re.sub(r"[$£€]\s*", "cost ", raw), "figures")
     if figure:  # asked for ("typical wait to get matched?"), taken for granted only by "why…"
+        # Not reported by the study itself, wherever a cited work's title names it.
         return Caveat(
             kind="false_premise" if presumed else "not_reported",
-            text=f"{study} does not report {figure}.",
+            text=f"{study} does not report {figure[0]}.",
         )
     reported = bank_for(index).derived("outcomes reported", _outcomes_reported)
     # "which ref links loneliness to mortality?": a cited study may report what the paper
@@ -147,11 +192,11 @@ def caveat_for(
     )
     numbered = _unmatched_count(index, raw)
     # "attrition at 12 months": the unreported outcome is the news, not its time point.
-    if numbered and not (outcome and _TIME_POINT.search(numbered)):
+    if numbered and not (outcome and _TIME_POINT.search(numbered[0])):
         taken = presumed or not _ASKS_WHETHER.match(raw)
         return Caveat(
             kind="false_premise" if taken else "not_reported",
-            text=f"{study} does not mention {numbered}.",
+            text=_absence(study, *numbered),
         )
     if outcome:
         # "Why did they survive longer?" takes the outcome for granted.
@@ -391,6 +436,11 @@ def _profile_premise(index: LiveIndex, raw: str) -> str | None:
                 and (_PROGRAMME_WORD.search(raw) or shorthand_letters(raw))
             ):
                 return f"The programmes studied {profile.delivery_said}."
+        # "why did they exclude telephone-based programmes?": a mode they held said left out.
+        left_out = re.search(r"\b(?:exclud\w*|left out|leave out|drop\w*|without)\b", raw, re.I)
+        for name, pattern in lexicon.named("delivery_modes").items():
+            if name in profile.delivery and left_out and pattern.search(raw, left_out.end()):
+                return f"The programmes studied {profile.delivery_said}."
     # Only of the interviews: "why do programmes leave out fathers" asks about programmes.
     if profile.interviewed and re.search(r"\binterview|\btalk|\bspeak", raw, re.IGNORECASE):
         m = _NOT_INTERVIEWED.search(raw)
@@ -424,6 +474,36 @@ def _format_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str |
     return None
 
 
+# "programme D only serves teens", "why was C limited to fathers": whom a programme is
+# said to be for, and only for.
+_ONLY_FOR = (
+    r"(?:[\w'’-]+\W+){0,3}?(?:(?:only|just|solely|exclusively)\W+(?:serve[sd]?|serving|"
+    r"for|open to|treat\w*|help\w*|took|takes?|work\w* with)\W+|"
+    r"(?:limited|restricted|confined)\W+to\W+)(?P<who>[\w-]+(?:\W+[\w-]+)?)"
+)
+
+
+def _population_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | None:
+    """A lettered programme said to be only for people its table row never names ("why
+    did programme D only serve teens?"): the row's own description, which says whom it
+    serves. Whom the question names is read with the thesaurus ("mums": new mothers)."""
+    state = index.state
+    if state is None or len(state.programmes) != 1:
+        return None
+    records = {p.programme: p for rs in state.programmes.values() for p in rs}
+    for letter in (x for x in letters if x in records):
+        named = rf"(?:\b(?:programme|program|prog|scheme)\W+{letter}|(?-i:(?<![\w'’-]){letter}))"
+        m = re.search(rf"{named}\b(?:['’]s)?\W+" + _ONLY_FOR, raw, re.IGNORECASE)
+        if m is None:
+            continue
+        who = set(term_words(expand(m["who"]))) - set(term_words(" ".join(_STOPWORDS)))
+        row = records[letter]
+        held = set(term_words(f"{row.condition} {row.setting} {row.description}"))
+        if who and not who & held:
+            return f"The study describes Programme {letter} as: “{row.description.strip()}”"
+    return None
+
+
 def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
@@ -447,9 +527,10 @@ _ASKS_LIST = re.compile(
 )
 
 
-def _unmatched_count(index: LiveIndex, raw: str) -> str | None:
+def _unmatched_count(index: LiveIndex, raw: str) -> tuple[str, str | None] | None:
     """A count the question names ("the 200 interviews", "after 6 weeks") that no passage
-    states: the number, in digits or words, never stands before that word in the evidence."""
+    states: the number, in digits or words, never stands before that word in the evidence
+    (and the phrase is nowhere in its text), with where the phrase is (`Mentions.where`)."""
     counts = bank_for(index).derived("counts", _counts)
     for m in _COUNT.finditer(raw):
         number, word = m.group(1), m.group(2).lower()
@@ -457,9 +538,24 @@ def _unmatched_count(index: LiveIndex, raw: str) -> str | None:
             continue
         if _SUPPOSING.search(raw[: m.start()]):
             continue  # "and when they live 2 counties over?": the asker's case, not the study's
-        if (number, word[:4]) not in counts:
-            return f"{number} {word}"
+        if (number, word[:4]) in counts or _not_a_count(raw, m):
+            continue
+        said = f"{number} {word}"
+        where = bank_for(index).derived("mentions", Mentions).where(said)
+        if where != TEXT:
+            return said, where
     return None
+
+
+def _not_a_count(raw: str, m: re.Match[str]) -> bool:
+    """The number of a name, not a count: it follows a word that numbers things ("type 2
+    diabetes", "stage-4 pts", "COVID 19 lockdowns"); or the plural after it is a verb,
+    followed by its object ("which of the 7 serves mothers")."""
+    before = re.search(r"([A-Za-z]+)[\s-]+$", raw[: m.start()])
+    label = before and lexicon.pattern("number_labels").fullmatch(before.group(1))
+    after = re.match(r"\s+([A-Za-z]+)", raw[m.end() :])
+    verb = bool(after) and after.group(1).endswith("s") and after.group(1) not in _STOPWORDS
+    return bool(label) or verb
 
 
 # An open clause that supposes a case: a count in it is the asker's.
@@ -487,24 +583,109 @@ def _counts(index: LiveIndex) -> frozenset[tuple[str, str]]:
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 
 
-def _unmentioned(index: LiveIndex, raw: str, kind: str) -> str | None:
+def _unmentioned(index: LiveIndex, raw: str, kind: str) -> tuple[str, str | None] | None:
     """A thing of the lexicon's list `kind` ("focus groups", "COVID-19"; "caseloads") the
-    question names that no passage but a reference entry mentions."""
-    own = bank_for(index).derived("own text", _own_text)
+    question names that no passage but a reference entry mentions, with where it is
+    (`Mentions.where`: nowhere, or only in a reference list)."""
+    mentions = bank_for(index).derived("mentions", Mentions)
     for name, pattern in lexicon.named(kind).items():
-        if pattern.search(raw) and not pattern.search(own):
-            return name
+        if m := pattern.search(raw):
+            where = mentions.where_pattern(pattern, name, m.group())
+            if where != TEXT:
+                return name, where
     return None
 
 
-def _unmentioned_year(index: LiveIndex, raw: str) -> str | None:
-    own = bank_for(index).derived("own text", _own_text)
-    return next((y for y in _YEAR.findall(raw) if y not in own), None)
+def _unmentioned_year(index: LiveIndex, raw: str) -> tuple[str, str | None] | None:
+    """A year of the question the study's own text never gives; one a reference entry
+    gives is no premise when the question names that entry ("the 2009 BMJ trial by
+    Dennis")."""
+    mentions = bank_for(index).derived("mentions", Mentions)
+    for year in _YEAR.findall(raw):
+        where = mentions.where(year)
+        if where == TEXT:
+            continue
+        # The names the question gives (capitalised after its first word: "BMJ", "Dennis").
+        named = {w for n in _CAPITALISED.findall(raw, 1) for w in words_of(n)}
+        if where == REFERENCES and any(
+            year in entry and named & set(words_of(entry)) for entry in mentions.references
+        ):
+            continue
+        return year, where
+    return None
 
 
-def _own_text(index: LiveIndex) -> str:
-    """Every passage but the reference entries: what the study itself says."""
-    return "\n".join(p.text for p in index.passages.values() if p.kind != "reference")
+_CAPITALISED = re.compile(r"(?<![\w'’-])[A-Z][\w’'&-]*")
+# Where a term is (`Mentions.where`): in the documents' own text, or only in a reference list.
+TEXT, REFERENCES = "text", "references"
+
+
+class Mentions:
+    """Every document's whole text, searched before anything is said to be absent: its
+    title and every passage (prose, table rows with their column names, captions,
+    reference entries), read as `words.term_words` reads words (case, hyphens, plurals
+    and inflections, British spellings), with each shorthand of retrieval/shorthand.json
+    followed by what it stands for ("RCT" is also "randomized controlled trial"); the
+    numbers and years in it are words too."""
+
+    def __init__(self, index: LiveIndex):
+        own, references = [], []
+        documents = index.state.documents if index.state else []
+        own += [d.title for d in documents]
+        for p in index.passages.values():
+            (references if p.kind == "reference" else own).append(p)
+        self.references = [p.text for p in references]
+        self._own = [p if isinstance(p, str) else f"{p.header or ''} {p.text}" for p in own]
+        self._read = {TEXT: _read(self._own), REFERENCES: _read(self.references)}
+
+    def where(self, term: str) -> str | None:
+        """TEXT when `term` (or a form of its shorthand spelled out) is in the documents'
+        own text, REFERENCES when only in a reference list, None when nowhere."""
+        forms = {" ".join(term_words(f)) for f in _spelled_forms(term)} - {""}
+        for place in (TEXT, REFERENCES):
+            if any(f" {f} " in self._read[place] for f in forms):
+                return place
+        return None
+
+    def where_pattern(self, pattern: re.Pattern[str], *terms: str) -> str | None:
+        """TEXT when a word list's pattern is in the documents' own text (it may name the
+        thing otherwise: "pandemic" for COVID-19), else where the first of `terms` found
+        is (as `where`): the claim names them."""
+        if any(pattern.search(t) for t in self._own):
+            return TEXT
+        places = [self.where(t) for t in terms]
+        return TEXT if TEXT in places else REFERENCES if REFERENCES in places else None
+
+
+def _read(texts: Sequence[str]) -> str:
+    """The texts as one string of term words, each text's shorthand spelled out beside it."""
+    return " " + " | ".join(" ".join(term_words(unabbreviate(t))) for t in texts) + " "
+
+
+def _spelled_forms(term: str) -> list[str]:
+    """`term` and, for each shorthand in it, `term` with the shorthand spelled out."""
+    forms = [term]
+    for s in shorthand(term):
+        forms += [term[: s.start] + e + term[s.end :] for e in s.expansions]
+    return forms
+
+
+def _absence(study: str, thing: str, where: str | None) -> str:
+    """The sentence saying `thing` is absent, true of where it is."""
+    if where == REFERENCES:
+        return f"{study} mentions {thing} only in its reference list."
+    return f"{study} does not mention {thing}."
+
+
+# The capitalised words a name runs on with ("the Gates Foundation paid", "Institute of
+# Medicine").
+_NAME_RUN = re.compile(r"(?:\s+(?:(?:of|for|on|and|&)\s+)?[A-Z0-9][\w’'&-]*)*")
+
+
+def _whole_name(raw: str, name: str) -> str:
+    """`name` as the whole name the question writes it in, not a fragment of one."""
+    m = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", raw)
+    return name + _NAME_RUN.match(raw, m.end()).group() if m else name
 
 
 def _programmes(index: LiveIndex) -> list[str]:

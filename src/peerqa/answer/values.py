@@ -12,8 +12,8 @@ module) has them made at load as before, and kept in the cache dir for the next 
 The file is named by a digest of what the values are made from: the generation's
 content (its documents' fingerprints and metadata), the code and data of this package
 that make them, and the model's vocabulary file; a change to any of them names another
-file, so a stale one is never read. Values cheap to make (idf, the citing passages, the
-text without references) are not kept: they are made at load as before.
+file, so a stale one is never read. Values cheap to make (idf, the citing passages) are
+not kept: they are made at load as before.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ KEYS = (
     "outcomes reported",
     "outcomes cited",
     "counts",
+    "mentions",
 )
 
 
@@ -75,6 +76,7 @@ def make_values(view: Any) -> dict[str, object]:
         "outcomes reported": caveats._outcomes_reported(view),
         "outcomes cited": caveats._outcomes_cited(view),
         "counts": caveats._counts(view),
+        "mentions": caveats.Mentions(view),
     }
 
 
@@ -179,6 +181,7 @@ ALLOWED = {
     ("builtins", "set"),
     ("peerqa.answer.scope", "PaperNames"),
     ("peerqa.answer.decline", "Evidence"),
+    ("peerqa.answer.caveats", "Mentions"),
 }
 
 
