@@ -517,3 +517,26 @@ def test_what_a_question_says_of_the_study_is_read_against_its_own_facts(
 def test_what_the_rows_and_profile_hold_is_no_false_premise(corpus_index, question):
     corpus_index.require()
     assert understand(corpus_index, question).caveat is None
+
+
+def test_the_study_called_by_a_design_it_did_not_use_is_corrected(corpus_index):
+    corpus_index.require()
+    q = understand(corpus_index, "in the RCT, how many pts were randomised to a mentor?")
+    assert q.caveat and q.caveat.kind == "false_premise"
+    assert q.caveat.text == "The study is a qualitative study of key informant interviews."
+    # The cited trials are the literature's, not the study's design.
+    assert understand(corpus_index, "what did the RCTs they cite find?").caveat is None
+
+
+def test_a_name_the_paper_spells_another_way_is_never_said_missing(corpus_index):
+    from peerqa.answer.decline import signals
+
+    corpus_index.require()
+    question = "did they use Grounded-Theory coding?"
+    assert "grounded theory" in CORPUS_TEXT and "Grounded-Theory" not in CORPUS_TEXT
+    q = understand(corpus_index, question)
+    assert "Grounded-Theory" in q.unknown  # not written so anywhere
+    results = corpus_index.search(q.resolved, top_k=8, encoding=q.encoding)
+    assert "Grounded-Theory" not in signals(q, results, corpus_index).unknown
+    answer = compose(corpus_index, question)
+    assert "does not mention" not in (answer.reason or "") + answer.answer

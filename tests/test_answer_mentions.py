@@ -125,3 +125,10 @@ def test_doses_are_asked_for_only_of_a_medicine(question, asks):
     pattern, _ = lexicon.outcomes()["doses"]
     assert bool(pattern.search(question)) is asks
     assert not re.search(r"\bdos", CORPUS_TEXT)
+
+
+def test_an_acronym_is_looked_for_as_written(mentions):
+    assert re.search(r"\bwho\b", CORPUS_TEXT) and "WHO" not in CORPUS_TEXT
+    assert mentions.where("WHO") is None  # not the word "who"
+    assert mentions.where("AA") == TEXT  # spelled out: Alcoholics Anonymous
+    assert mentions.where("PCORI") == TEXT

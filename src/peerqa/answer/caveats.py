@@ -42,7 +42,7 @@ _NUMBERS = {
 }
 _COUNTED = re.compile(
     r"\b(?:the|all|these|those|its)\s+(\d{1,3}|" + "|".join(_NUMBERS) + r")\s+"
-    r"(?:peer[- ]support\s+|peer\s+)?(?:programmes|programs|schemes)\b",
+    r"(?:peer[- ]support\s+|peer\s+)?(?:programmes|programs|progs|schemes)\b",
     re.IGNORECASE,
 )
 # "the 8th programme", "an eighth scheme", "programme #9", "programme 8": a programme by its
@@ -396,6 +396,9 @@ def _one_profile(index: LiveIndex) -> Profile | None:
 # The study itself as a question says it, before a design word: "why did they go with an
 # RCT", "the trial", "their survey"; not "why do RCTs of peer support show…".
 _OF_THE_STUDY = r"\b(?:the|this|their|its|they|study|authors|researchers)\W+(?:[\w-]+\W+){0,4}?"
+# The study called by its design: "the RCT", "their survey", "this trial's"; not "the
+# RCTs" (cited studies) nor "a survey".
+_THE_STUDY_AS = r"\b(?:the|this|their|its)\W+(?:own\W+|main\W+)?"
 # "why weren't leaders interviewed", "why did they leave out the mentors"
 _NOT_INTERVIEWED = re.compile(
     r"\b(?:were(?:n['’]?t| not)|was(?:n['’]?t| not)|never)\s+(?:\w+\s+){0,2}?interview\w*|"
@@ -420,13 +423,17 @@ def _profile_premise(index: LiveIndex, raw: str) -> str | None:
         or _ASSERTS.search(raw)
     )
     study = _study(index)
-    if profile.design and taken:
+    if profile.design:
         for name, pattern in lexicon.named("designs").items():
             said = re.search(_OF_THE_STUDY + pattern.pattern, raw, re.IGNORECASE)
+            # "in the RCT, how many…": the study named by its design takes that design for
+            # granted as much as "why did they…" does.
+            named = re.search(_THE_STUDY_AS + f"({pattern.pattern})", raw, re.IGNORECASE)
+            named = named and not named.group(1).lower().endswith("s")
             # "what did the RCTs they cite find" asks about the literature; "the randomised
             # trial" alone names a design, not the literature.
             cited = lexicon.pattern("asks_literature").search(pattern.sub("", raw))
-            if name != profile.design and said and not cited:
+            if name != profile.design and (said and taken or named) and not cited:
                 return f"{study} is {profile.design_said}."
     if profile.delivery and taken:
         for name, pattern in lexicon.named("delivery_modes").items():
@@ -642,8 +649,16 @@ class Mentions:
         """TEXT when `term` (or a form of its shorthand spelled out) is in the documents'
         own text, REFERENCES when only in a reference list, None when nowhere."""
         forms = {" ".join(term_words(f)) for f in _spelled_forms(term)} - {""}
+        # An acronym is looked for as written: "WHO" is not the word "who", nor "NICE" "nice".
+        acronym = re.fullmatch(r"[A-Z][A-Z0-9&]+(?:s|['’]s)?", term)
+        if acronym:
+            forms.discard(" ".join(term_words(term)))
+            written = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])")
+        texts = {TEXT: self._own, REFERENCES: self.references}
         for place in (TEXT, REFERENCES):
             if any(f" {f} " in self._read[place] for f in forms):
+                return place
+            if acronym and any(written.search(t) for t in texts[place]):
                 return place
         return None
 

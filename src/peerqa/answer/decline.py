@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from peerqa.answer import lexicon
+from peerqa.answer.caveats import Mentions
 from peerqa.answer.intent import (
     CLINICAL_FACT,
     DIAGNOSIS,
@@ -140,7 +141,12 @@ def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> 
         if q.topic_vector is not None:
             topic = max((float((s.vectors @ q.topic_vector).max()) for s in splits), default=0.0)
     caveat = q.caveat.kind if q.caveat else None
-    return Signals(q.intent, support, q.unknown, q.sources, caveat, topic)
+    # A name is said to be missing only when the check every claim of absence passes finds
+    # it nowhere (answer.caveats.Mentions: hyphens, inflections, the reference list).
+    mentions = bank_for(index).derived("mentions", Mentions)
+    unknown = tuple(n for n in q.unknown if mentions.where(n) is None)
+    sources = tuple(n for n in q.sources if n in unknown)
+    return Signals(q.intent, support, unknown, sources, caveat, topic)
 
 
 def decide(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Decline | None:
