@@ -32,14 +32,17 @@ from peerqa.retrieval.programmes import shorthand_letters
 from peerqa.words import FUNCTION_WORDS as _STOPWORDS
 from peerqa.words import term_words, words_of
 
+
+def _numbered(words: str) -> dict[str, int]:
+    """Each word of `words` -> its place, from 0."""
+    return {w: i for i, w in enumerate(words.split())}
+
+
 # "12 programmes", "twelve programmes": a count the question takes for granted.
-_NUMBERS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
+_NUMBERS = _numbered(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
 _COUNTED = re.compile(
     r"\b(?:the|all|these|those|its)\s+(\d{1,3}|" + "|".join(_NUMBERS) + r")\s+"
     r"(?:peer[- ]support\s+|peer\s+)?(?:programmes|programs|progs|schemes)\b",
@@ -47,13 +50,9 @@ _COUNTED = re.compile(
 )
 # "the 8th programme", "an eighth scheme", "programme #9", "programme 8": a programme by its
 # place in a count, which a count of the programmes held bounds.
-_ORDINALS = {
-    w: i
-    for i, w in enumerate(
-        "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh "
-        "twelfth".split()
-    )
-}
+_ORDINALS = _numbered(
+    "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth"
+)
 _NTH = re.compile(
     r"\b(\d{1,2}(?:st|nd|rd|th)|" + "|".join(_ORDINALS) + r")\s+(?:peer[- ]support\s+|peer\s+)?"
     r"(?:programme|program|prog|scheme)\b|"
