@@ -512,6 +512,9 @@ def test_what_a_question_says_of_the_study_is_read_against_its_own_facts(
         "prog A - local only or wider?",
         "why did the study include telephone programmes?",
         "the second programme in table 2 - who does it serve?",
+        # what the study did, asked about; the asker's own context
+        "why did they exclude online-only programmes?",
+        "my pts are in Toronto - can I refer them?",
     ],
 )
 def test_what_the_rows_and_profile_hold_is_no_false_premise(corpus_index, question):

@@ -92,10 +92,11 @@ _ASSERTS = re.compile(
     # "so the MRC funded this one?": a "so" question confirms what it says.
     r"^\s*so\s+(?:the|they|this|it|their|its)\b[^?]{0,80}\?|"
     # "study was done in Toronto - does that limit it?", "D runs groups - how often?": a
-    # statement (its subject, then its verb) before the question.
+    # statement (its subject, then its verb) before the question; not the asker's own
+    # ("my pts are in Toronto - …").
     r"^\s*(?!(?:what|how|why|when|where|who|which|whose|whom|is|are|was|were|do|does|did|"
     r"can|could|should|would|will|has|have|had|any|and|or|but|if|in|for|on|at|to|with|"
-    r"about|re|so|the|all)\b)(?:[\w'’-]+\s+){1,3}?(?:was|were|is|are|had|has|got|gave|ran|"
+    r"about|re|so|the|all|my|our|i|i['’]m|im|we)\b)(?:[\w'’-]+\s+){1,3}?(?:was|were|is|are|had|has|got|gave|ran|"
     r"runs|run|used|uses|only)\b[^?]{0,60}?\s[-–—:]\s",
     re.IGNORECASE,
 )
@@ -435,15 +436,17 @@ def _profile_premise(index: LiveIndex, raw: str) -> str | None:
             if name != profile.design and (said and taken or named) and not cited:
                 return f"{study} is {profile.design_said}."
     if profile.delivery and taken:
+        # "why did they exclude telephone-based programmes?": a mode they held said left out;
+        # "why did they exclude online-only ones?" says what the study did.
+        left_out = re.search(r"\b(?:exclud\w*|left out|leave out|drop\w*|without)\b", raw, re.I)
         for name, pattern in lexicon.named("delivery_modes").items():
             if (
                 name not in profile.delivery
+                and not (left_out and pattern.search(raw, left_out.end()))
                 and pattern.search(raw)
                 and (_PROGRAMME_WORD.search(raw) or shorthand_letters(raw))
             ):
                 return f"The programmes studied {profile.delivery_said}."
-        # "why did they exclude telephone-based programmes?": a mode they held said left out.
-        left_out = re.search(r"\b(?:exclud\w*|left out|leave out|drop\w*|without)\b", raw, re.I)
         for name, pattern in lexicon.named("delivery_modes").items():
             if name in profile.delivery and left_out and pattern.search(raw, left_out.end()):
                 return f"The programmes studied {profile.delivery_said}."

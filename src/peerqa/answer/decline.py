@@ -30,7 +30,8 @@ The question's intent, names and sources are read once, by answer.question.under
 this module only adds what retrieval returned (support) and decides.
 
 Every reason is checked before it is said: a name is only reported missing after a
-case-insensitive search of every passage for it and its expansions.
+case-insensitive search of every passage for it and its expansions, and after the check
+every claim of absence passes (answer.caveats.Mentions) finds it nowhere either.
 """
 
 from __future__ import annotations
