@@ -488,6 +488,13 @@ def test_figures_the_study_never_gives_are_said_to_be_unreported(corpus_index, q
             "parents of children with disabilities by connecting the parent seeking support "
             "with a trained volunteer Support Parent.”",
         ),
+        # a programme named by its letter alone, said to offer what its row does not
+        (
+            "D runs face-to-face groups - how often do they meet?",
+            "The study describes Programme D as: “Offers one-on-one telephone support to "
+            "parents of children with disabilities by connecting the parent seeking support "
+            "with a trained volunteer Support Parent.”",
+        ),
         # a statement before the question, or a "so" question, takes a name for granted
         (
             "study was done in Toronto - does that limit it for US family docs?",
@@ -515,6 +522,7 @@ def test_what_a_question_says_of_the_study_is_read_against_its_own_facts(
         # what the study did, asked about; the asker's own context
         "why did they exclude online-only programmes?",
         "my pts are in Toronto - can I refer them?",
+        "D runs phone support - how are volunteers trained?",
     ],
 )
 def test_what_the_rows_and_profile_hold_is_no_false_premise(corpus_index, question):

@@ -61,6 +61,20 @@ _NTH = re.compile(
 )
 
 
+# "D runs face-to-face groups - …", "since E only does kidney tx, …": a held programme's
+# letter as the subject of a statement, a capital on its own before its verb.
+_SUBJECT_LETTER = re.compile(
+    r"(?:^|[.?!;,:]\s+|\b(?:since|as|given|because|why (?:was|is|did|does))\s+)"
+    r"([A-Z])\s+(?:only|just|runs?|ran|is|was|does|did|has|had|serves?|served|offers?|"
+    r"offered|uses?|used|works?|worked)\b"
+)
+
+
+def _subject_letters(raw: str, studied: Sequence[str]) -> tuple[str, ...]:
+    """The held programme letters a question makes the subject of a statement."""
+    return tuple(sorted({x for x in _SUBJECT_LETTER.findall(raw) if x in studied}))
+
+
 def _ordinal(said: str | None) -> int:
     """The place an ordinal or a number says ("8th", "eighth", "8"); 0 for none."""
     if not said:
@@ -123,6 +137,9 @@ def caveat_for(
     presumed = bool(lexicon.pattern("presupposes").search(raw))
     studied = _programmes(index)
     letters = tuple(letters) or shorthand_letters(raw)
+    # What a programme named by its letter alone is said to offer or be for ("D runs groups
+    # - …"); read for its format and whom it serves only.
+    subjects = letters or _subject_letters(raw, studied)
     if studied:
         unknown_letters = [letter for letter in letters if letter not in studied]
         count = _COUNTED.search(raw)
@@ -136,8 +153,8 @@ def caveat_for(
         if served:
             return Caveat(kind="false_premise", text=served)
     roles = _role_premise(index, raw, letters)
-    roles = roles or _profile_premise(index, raw) or _format_premise(index, raw, letters)
-    roles = roles or _population_premise(index, raw, letters)
+    roles = roles or _profile_premise(index, raw) or _format_premise(index, raw, subjects)
+    roles = roles or _population_premise(index, raw, subjects)
     if roles:
         return Caveat(kind="false_premise", text=roles)
     # "why did the NHS…", "how did the NHS…", "what did the 2015 trial of Programme B find";
@@ -460,6 +477,10 @@ def _profile_premise(index: LiveIndex, raw: str) -> str | None:
     return None
 
 
+# "D runs groups": what a programme, named by its letter alone, is said to offer.
+_OFFERS = r"(?:runs?|ran|offers?|offered|does|did|has|had|uses?|used|provides?|provided)\W+"
+
+
 def _format_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str | None:
     """A lettered programme said to offer a format of support its table row does not
     describe ("how did G's one-to-one phone mentoring work")."""
@@ -471,7 +492,8 @@ def _format_premise(index: LiveIndex, raw: str, letters: Sequence[str]) -> str |
         if letter not in records:
             continue
         own = re.search(
-            rf"(?:{_said_of(letter)}|\b{letter}['’]s\W+)(?:{_LINKING}\W+){{0,3}}"
+            rf"(?:{_said_of(letter)}|\b{letter}['’]s\W+|(?-i:(?<![\w'’-]){letter})\s+{_OFFERS})"
+            rf"(?:{_LINKING}\W+){{0,3}}"
             r"(?P<said>(?:[\w-]+\W+){0,3}[\w-]+)",
             raw,
             re.IGNORECASE,
