@@ -601,6 +601,21 @@ def test_what_is_asked_is_read_from_the_ask_not_from_the_names():
     assert "ask:a price or a purchase" in fee and "ask_without_support" not in fee
 
 
+def test_how_much_the_evidence_knows_is_read_only_of_a_question_not_speaking_of_peer_support():
+    """A question about peer supporters is about the domain by its own words, however much
+    else of it the evidence never uses; one that does not speak of it is read for that."""
+    from peerqa.answer.coverage import NAMES
+    from peerqa.answer.intent import lexical_features
+
+    unknown = np.ones(len(NAMES))  # every word of it unknown to the evidence
+    for text, read in [
+        ("what's the hourly rate paid to peer supporters?", False),
+        ("and who foots the bill for the mentor programme?", False),
+        ("how do i fix a dripping kitchen tap", True),
+    ]:
+        assert lexical_features(text, unknown)[-len(NAMES) :].all() == read, text
+
+
 def test_an_off_topic_reason_names_what_is_asked_when_its_words_say_it(corpus_index):
     from peerqa.answer.decline import Signals
     from peerqa.answer.intent import OFF_TOPIC, Intent

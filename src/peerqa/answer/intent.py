@@ -20,7 +20,7 @@ of nothing in peer support: a question naming what a paper mentions ("NVivo", "P
 is about the evidence only when its ask is. Three more read the question against the
 evidence held (answer/coverage.py): how much of it no passage and no domain word list
 uses at all, which generalises where word lists of off-topic asks cannot ("how do I fix a
-dripping kitchen tap").
+dripping kitchen tap"); they read 0 for a question that speaks of peer support.
 """
 
 from __future__ import annotations
@@ -173,7 +173,11 @@ def lexical_features(text: str, covered: np.ndarray) -> np.ndarray:
         bool(lists.symptoms.search(read)),
         any(p.search(text) for p in lists.self_care),
         bool(own_symptom(text)),
-        *covered,
+        # A question speaking of peer support, its people or programmes is about the domain
+        # by its own words, however much else of it the evidence never uses ("hourly rate
+        # paid to peer supporters?"): its off-topic asks are read by the asks above, words
+        # of administration and names the evidence never mentions.
+        *(np.zeros_like(covered) if supported else covered),
     ]
     return np.asarray(values, dtype=np.float64)
 
