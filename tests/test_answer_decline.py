@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from peerqa.answer.compose import compose
+from peerqa.answer.coverage import coverage_of
 from peerqa.answer.decline import (
     SUPPORT_ARTEFACT,
     Thresholds,
@@ -94,6 +95,20 @@ OUT = [
     # Off-topic although it names what the paper mentions (its university).
     "johns hopkins hospital CEO salary?",
 ]
+# Off-topic asks of kinds no word list names, sharing almost nothing with the evidence
+# (issue 13): declined on how little of them the evidence knows (answer/coverage.py)…
+SHARES_NOTHING = [
+    "how do i fix a dripping kitchen tap",
+    "whats the capital of peru",
+    "best winter tyres for a hatchback",
+    "how to teach a puppy to sit",
+]
+# …while terse questions about it, typed with words it never uses, are answered.
+TERSE = [
+    "matching when peer lives far away?",
+    "debriefs for volunteers after a rough call?",
+    "who bankrolls the retreats",
+]
 IN = [
     "Do peer groups make people feel less lonely?",
     "Should we offer a parent buddy as soon as a child is diagnosed?",
@@ -124,8 +139,10 @@ def _vector(index, text: str) -> np.ndarray:
 
 
 def _intent(index, text: str):
-    """The intent the decision reads: the model's vector of the text, shorthand spelled out."""
-    return load_intent_model().classify(text, _vector(index, intent_text(text)))
+    """The intent the decision reads: the model's vector of the text, shorthand spelled out,
+    and how much of it the evidence knows."""
+    covered = coverage_of(index).features(text)
+    return load_intent_model().classify(text, _vector(index, intent_text(text)), covered)
 
 
 @pytest.mark.parametrize("question", CLINICAL_FACTS + MEDICAL + SHORTHAND)
@@ -137,7 +154,7 @@ def test_clinical_questions_are_safety_refusals(corpus_index, question):
     assert not answer.reason.startswith("medical_advice:")
 
 
-@pytest.mark.parametrize("question", OUT)
+@pytest.mark.parametrize("question", OUT + SHARES_NOTHING)
 def test_what_the_evidence_does_not_cover_is_declined_as_such(corpus_index, question):
     answer = compose(corpus_index, question)
     assert answer.abstained and answer.citations == []
@@ -145,7 +162,7 @@ def test_what_the_evidence_does_not_cover_is_declined_as_such(corpus_index, ques
     assert "evidence held" in answer.reason and "clinician" not in answer.reason
 
 
-@pytest.mark.parametrize("question", WRONGLY_DECLINED + IN)
+@pytest.mark.parametrize("question", WRONGLY_DECLINED + IN + TERSE)
 def test_evidence_questions_are_answered(corpus_index, question):
     answer = compose(corpus_index, question)
     assert not answer.abstained, answer.reason
@@ -562,10 +579,12 @@ def test_a_diagnosis_word_names_what_is_asked_only_when_nothing_else_does(corpus
 def test_what_is_asked_is_read_from_the_ask_not_from_the_names():
     """A price, opening hours, an install: the ask, not a name the paper mentions, says a
     question is not about the evidence; the same ask of peer support may still be."""
+    from peerqa.answer.coverage import NAMES
     from peerqa.answer.intent import lexical_features, lexical_names
 
     def read(text: str) -> set[str]:
-        return {n for n, v in zip(lexical_names(), lexical_features(text), strict=True) if v}
+        known = np.zeros(len(NAMES))  # the word lists alone, whatever the evidence knows
+        return {n for n, v in zip(lexical_names(), lexical_features(text, known), strict=True) if v}
 
     assert {"ask:a price or a purchase", "ask_without_support"} <= read(
         "how much is a single user NVivo licence"
@@ -580,6 +599,21 @@ def test_what_is_asked_is_read_from_the_ask_not_from_the_names():
     # The ask of peer support itself is the model's to weigh, not a decline on its own.
     fee = read("did any of the peer programmes charge a fee or subscription")
     assert "ask:a price or a purchase" in fee and "ask_without_support" not in fee
+
+
+def test_how_much_the_evidence_knows_is_read_only_of_a_question_not_speaking_of_peer_support():
+    """A question about peer supporters is about the domain by its own words, however much
+    else of it the evidence never uses; one that does not speak of it is read for that."""
+    from peerqa.answer.coverage import NAMES
+    from peerqa.answer.intent import lexical_features
+
+    unknown = np.ones(len(NAMES))  # every word of it unknown to the evidence
+    for text, read in [
+        ("what's the hourly rate paid to peer supporters?", False),
+        ("and who foots the bill for the mentor programme?", False),
+        ("how do i fix a dripping kitchen tap", True),
+    ]:
+        assert lexical_features(text, unknown)[-len(NAMES) :].all() == read, text
 
 
 def test_an_off_topic_reason_names_what_is_asked_when_its_words_say_it(corpus_index):

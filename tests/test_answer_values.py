@@ -163,7 +163,7 @@ def test_a_file_naming_other_classes_is_never_loaded(settings, tmp_path):
 
 # Values the answer layer makes per generation that are cheap enough to make at load: the
 # rest are kept (values.KEYS). A new one must be put in one of the two.
-MADE_AT_LOAD = {"idf", "citing passages"}
+MADE_AT_LOAD = {"idf", "citing passages", "coverage"}
 
 
 def test_every_per_generation_value_is_kept_or_cheap_to_make_at_load():

@@ -64,6 +64,7 @@ CALIBRATE_BATCHES = [
     (1600, 1799),
     (1800, 1840),
     (1900, 2099),
+    (2500, 2549),
 ]
 ID_PATTERN = re.compile(r"^q\d{3,4}$")
 # A sentence end (., ! or ?), optional closing quote/bracket, whitespace, then a capitalised start.

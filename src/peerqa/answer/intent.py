@@ -17,7 +17,10 @@ Classes:
 Lexical features include what is asked (answer/data/asks.json: a price, opening hours,
 signing up, a stock, a journal's standing, installing software…) and whether it is asked
 of nothing in peer support: a question naming what a paper mentions ("NVivo", "PCORI")
-is about the evidence only when its ask is.
+is about the evidence only when its ask is. Three more read the question against the
+evidence held (answer/coverage.py): how much of it no passage and no domain word list
+uses at all, which generalises where word lists of off-topic asks cannot ("how do I fix a
+dripping kitchen tap"); they read 0 for a question that speaks of peer support.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from peerqa.answer import coverage
 from peerqa.retrieval.expansion import shorthand, unabbreviate
 from peerqa.words import CHAT_WORD
 
@@ -141,10 +145,12 @@ def lexical_names() -> list[str]:
         "symptom",
         "self_care",
         "own_symptom",
+        *(f"coverage:{k}" for k in coverage.NAMES),
     ]
 
 
-def lexical_features(text: str) -> np.ndarray:
+def lexical_features(text: str, covered: np.ndarray) -> np.ndarray:
+    """The word-list features, then `covered` (coverage.Coverage.features of the text)."""
     lists, read = word_lists(), readable(text)
     peer_hits = len(lists.peer_support.findall(read))
     # What the question asks (a price, opening hours, how to install…), and whether it
@@ -167,6 +173,11 @@ def lexical_features(text: str) -> np.ndarray:
         bool(lists.symptoms.search(read)),
         any(p.search(text) for p in lists.self_care),
         bool(own_symptom(text)),
+        # A question speaking of peer support, its people or programmes is about the domain
+        # by its own words, however much else of it the evidence never uses ("hourly rate
+        # paid to peer supporters?"): its off-topic asks are read by the asks above, words
+        # of administration and names the evidence never mentions.
+        *(np.zeros_like(covered) if supported else covered),
     ]
     return np.asarray(values, dtype=np.float64)
 
@@ -274,8 +285,8 @@ def sense_rule(text: str) -> bool:
     return not lists.speaks_of_support.search(rest)
 
 
-def features(text: str, vector: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.asarray(vector, dtype=np.float64), lexical_features(text)])
+def features(text: str, vector: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.asarray(vector, dtype=np.float64), lexical_features(text, covered)])
 
 
 SAFETY = (MEDICAL_ADVICE, CLINICAL_FACT)
@@ -307,15 +318,16 @@ class IntentModel:
     elsewhere_at: float
     embedding_model: str
 
-    def probabilities(self, text: str, vector: np.ndarray) -> np.ndarray:
-        x = (features(text, vector) - self.mean) / self.scale
+    def probabilities(self, text: str, vector: np.ndarray, covered: np.ndarray) -> np.ndarray:
+        x = (features(text, vector, covered) - self.mean) / self.scale
         logits = self.coef @ x + self.intercept
         e = np.exp(logits - logits.max())
         return e / e.sum()
 
-    def classify(self, text: str, vector: np.ndarray) -> Intent:
+    def classify(self, text: str, vector: np.ndarray, covered: np.ndarray) -> Intent:
+        """`covered`: coverage.Coverage.features of `text` against the evidence held."""
         return self.decide(
-            self.probabilities(text, vector),
+            self.probabilities(text, vector, covered),
             safety_rule(text),
             sense_rule(text),
             elsewhere_rule(text),

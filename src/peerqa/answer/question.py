@@ -19,6 +19,7 @@ import numpy as np
 
 from peerqa.answer import lexicon
 from peerqa.answer.caveats import caveat_for
+from peerqa.answer.coverage import coverage_of
 from peerqa.answer.decline import evidence_of, unknown_names
 from peerqa.answer.followup import intent_query, is_followup, retrieval_query
 from peerqa.answer.intent import OFF_TOPIC, Intent, intent_text, load_intent_model
@@ -113,7 +114,9 @@ def understand(
     intent_vector = spelled_vector
     if in_session != resolved:
         intent_vector = np.asarray(index.embed_model.get_query_embedding(intent_text(in_session)))
-    intent = load_intent_model().classify(in_session, intent_vector)
+    intent = load_intent_model().classify(
+        in_session, intent_vector, coverage_of(index).features(in_session)
+    )
     topic_vector = None
     if OFF_TOPIC in (intent.label, intent.leaning):
         bare = evidence_of(index).without_names(raw)

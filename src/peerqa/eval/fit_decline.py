@@ -1,7 +1,7 @@
 """Fit the decline decision (answer/decline.py) and report how well it does.
 
     python -m peerqa.eval.fit_decline                  # intent, then thresholds (needs an index)
-    python -m peerqa.eval.fit_decline --intent-only
+    python -m peerqa.eval.fit_decline --intent-only    # (reads the index too: coverage)
     PEERQA_DATA_DIR=/path/to/store python -m peerqa.eval.fit_decline --thresholds-only
 
 Two fits, in order (the thresholds read the intent model the first one wrote):
@@ -59,6 +59,17 @@ def _embedder() -> Callable[[str], np.ndarray]:
     return lambda text: np.asarray(model.get_query_embedding(text))
 
 
+def _coverage() -> Callable[[str], np.ndarray]:
+    """Coverage features against the ingested bundled corpus (PEERQA_DATA_DIR)."""
+    from peerqa.answer.coverage import coverage_of
+    from peerqa.config import get_settings
+    from peerqa.retrieval.hybrid import LiveIndex
+
+    index = LiveIndex(get_settings())
+    index.require()
+    return coverage_of(index).features
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--intent-only", action="store_true")
@@ -66,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     embed = _embedder()
     if not args.thresholds_only:
-        fit_intent(embed)
+        fit_intent(embed, _coverage())
         from peerqa.answer.intent import load_intent_model
 
         load_intent_model.cache_clear()

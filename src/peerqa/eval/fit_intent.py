@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from peerqa.answer.coverage import LEXICONS
+from peerqa.answer.coverage import NAMES as COVERAGE_NAMES
 from peerqa.answer.intent import (
     ARTEFACT,
     CLASSES,
@@ -35,7 +37,7 @@ from peerqa.answer.intent import (
     sense_rule,
 )
 from peerqa.config import PACKAGE_DIR, REPO_ROOT
-from peerqa.eval.artefact_keys import model_name, sha256
+from peerqa.eval.artefact_keys import corpus_key, model_name, sha256
 
 TRAINING = PACKAGE_DIR / "eval" / "train" / "intent.jsonl"
 FOLDS = 5
@@ -44,6 +46,9 @@ C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 # How much more the lexical features count than one embedding dimension (one penalty C
 # shrinks ~30 word-list features as much as 384 dimensions), chosen by CV with C.
 LEXICAL_WEIGHTS = (1.0, 3.0)
+# …and how much more again the coverage features (answer/coverage.py), chosen with them:
+# three numbers of how much of the question the evidence knows, beside ~30 word lists.
+COVERAGE_WEIGHTS = (1.0, 3.0)
 MAX_WRONGLY = 0.01  # evidence questions declined by each intent cut-off, at most (CV)
 
 
@@ -76,7 +81,9 @@ def slip(text: str, rng: random.Random) -> str:
 
 
 # -- intent ------------------------------------------------------------------------------
-def fit_model(x: np.ndarray, y: Sequence[str], c: float, weight: float = 1.0) -> IntentModel:
+def fit_model(
+    x: np.ndarray, y: Sequence[str], c: float, weight: float = 1.0, coverage: float = 1.0
+) -> IntentModel:
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
@@ -84,6 +91,7 @@ def fit_model(x: np.ndarray, y: Sequence[str], c: float, weight: float = 1.0) ->
     # Standardised lexical columns scaled up by `weight`: folded into the stored scale, so
     # applying the model (intent.py) is unchanged.
     scale[x.shape[1] - len(lexical_names()) :] /= weight
+    scale[x.shape[1] - len(COVERAGE_NAMES) :] /= coverage
     clf = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
     clf.fit((x - mean) / scale, list(y))
     order = [list(clf.classes_).index(k) for k in CLASSES]
@@ -107,12 +115,17 @@ def _folds(y: Sequence[str], groups: Sequence[str]) -> list[tuple[np.ndarray, np
 
 
 def out_of_fold(
-    x: np.ndarray, y: Sequence[str], groups: Sequence[str], c: float, weight: float = 1.0
+    x: np.ndarray,
+    y: Sequence[str],
+    groups: Sequence[str],
+    c: float,
+    weight: float = 1.0,
+    coverage: float = 1.0,
 ) -> np.ndarray:
     """[rows, classes] probabilities, each row from the model that did not see it."""
     p = np.zeros((len(y), len(CLASSES)))
     for train, held in _folds(y, groups):
-        model = fit_model(x[train], [y[i] for i in train], c, weight)
+        model = fit_model(x[train], [y[i] for i in train], c, weight, coverage)
         for i in held:
             p[i] = _probabilities(model, x[i])
     return p
@@ -197,16 +210,18 @@ def intent_report(y: Sequence[str], predicted: Sequence[str]) -> dict:
     }
 
 
-def fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
+def fit_intent(embed: Callable[[str], np.ndarray], covered: Callable[[str], np.ndarray]) -> dict:
+    """`covered`: a text's coverage features against the evidence the model will serve
+    (answer.coverage.Coverage.features of the bundled corpus's index)."""
     # One BLAS thread: the products here are small (a query's token vectors, a fold's
     # logistic regression), and OpenBLAS's pool on shared busy cores spends far more time
     # waking its threads than computing (one fold's fit: 45 s on the pool, 2 s on one
     # thread, at load 20 on the 2-core machine).
     with threadpool_limits(1, user_api="blas"):
-        return _fit_intent(embed)
+        return _fit_intent(embed, covered)
 
 
-def _fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
+def _fit_intent(embed: Callable[[str], np.ndarray], covered: Callable[[str], np.ndarray]) -> dict:
     rows = load_rows()
     train = [r for r in rows if r.split == "train"]
     holdout = [r for r in rows if r.split == "holdout"]
@@ -217,25 +232,26 @@ def _fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
             texts.append(text)
             y.append(r.label)
             groups.append(r.id)
-    x = np.stack([features(t, embed(intent_text(t))) for t in texts])
+    x = np.stack([features(t, embed(intent_text(t)), covered(t)) for t in texts])
     rules = [(safety_rule(t), sense_rule(t), elsewhere_rule(t)) for t in texts]
 
     print(f"intent: {len(train)} training questions (+ one slip each), {len(holdout)} held out")
     tried = {}
-    for c, weight in product(C_GRID, LEXICAL_WEIGHTS):
-        p = out_of_fold(x, y, groups, c, weight)
+    for c, weight, coverage in product(C_GRID, LEXICAL_WEIGHTS, COVERAGE_WEIGHTS):
+        p = out_of_fold(x, y, groups, c, weight, coverage)
         cuts = fit_cuts(p, y)
         report = intent_report(y, labels_of(p, cuts, rules))
         loss = log_loss(p, y)
         report["log_loss"] = round(loss, 4)
-        tried[c, weight] = (-loss, report["should_decline_declined"], cuts, report)
+        tried[c, weight, coverage] = (-loss, report["should_decline_declined"], cuts, report)
         print(
-            f"  C={c} lexical x{weight}: {FOLDS}-fold CV log loss {loss:.4f}, {_line(report)} "
+            f"  C={c} lexical x{weight} coverage x{coverage}: {FOLDS}-fold CV log loss "
+            f"{loss:.4f}, {_line(report)} "
             f"(safety at {cuts[0]}, elsewhere at {cuts[1]})"
         )
-    c, weight = max(tried, key=lambda k: tried[k][:2])
-    _, _, cuts, cv_report = tried[c, weight]
-    model = fit_model(x, y, c, weight)
+    c, weight, coverage = max(tried, key=lambda k: tried[k][:2])
+    _, _, cuts, cv_report = tried[c, weight, coverage]
+    model = fit_model(x, y, c, weight, coverage)
     model = IntentModel(
         **{
             **model.__dict__,
@@ -244,9 +260,13 @@ def _fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
             "embedding_model": model_name(),
         }
     )
-    held = [model.classify(r.text, embed(intent_text(r.text))).label for r in holdout]
+    held = [
+        model.classify(r.text, embed(intent_text(r.text)), covered(r.text)).label for r in holdout
+    ]
     holdout_report = intent_report([r.label for r in holdout], held)
-    print(f"  chosen C={c}, lexical x{weight}; holdout {_line(holdout_report)}")
+    print(
+        f"  chosen C={c}, lexical x{weight}, coverage x{coverage}; holdout {_line(holdout_report)}"
+    )
     for r, label in zip(holdout, held, strict=True):
         if (label == EVIDENCE) != (r.label == EVIDENCE):
             print(f"    holdout miss: {r.id} {r.label} -> {label}: {r.text}")
@@ -255,9 +275,13 @@ def _fit_intent(embed: Callable[[str], np.ndarray]) -> dict:
         "fitted_by": "python -m peerqa.eval.fit_decline",
         "training": {"path": "eval/train/intent.jsonl", "sha256": sha256([TRAINING])},
         "word_lists_sha256": sha256(list(WORD_LISTS)),
+        # The coverage features read the bundled corpus and the domain lexicons.
+        "corpus": corpus_key(),
+        "lexicons_sha256": sha256(list(LEXICONS)),
         "features": f"{x.shape[1] - len(lexical_names())} embedding dims + lexical",
         "C": c,
         "lexical_weight": weight,
+        "coverage_weight": coverage,
         "cv": {"folds": FOLDS, "grouped_by": "question (with its slip)", **cv_report},
         "holdout": holdout_report,
         "model": model.to_json(),
