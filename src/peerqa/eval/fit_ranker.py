@@ -175,6 +175,9 @@ def pools(index: LiveIndex, query: str, adapter: Adapter | None) -> tuple[list, 
     with index.ranked_by(recorder, adapter):  # type: ignore[arg-type]
         pool = index.search(query, top_k=POOL)
     x = recorder.x if recorder.x is not None else np.zeros((0, len(FEATURES)))
+    # A short pool with a named programme's records appended can outgrow POOL; search
+    # returns the first POOL of the (unchanged) order, the rows kept are theirs.
+    x = x[: len(pool)]
     literature = search.asks_literature
     search.asks_literature = lambda _q: True  # the fusion as it was: references kept
     try:
