@@ -350,21 +350,22 @@ def test_a_callers_blended_vector_keeps_fusions_order(corpus_index, monkeypatch)
 def test_fitters_downstream_retrieve_each_question_with_a_ranker_not_fitted_on_it(
     corpus_index,
 ):
-    """eval.fit_answer and eval.fit_decline fit on retrieval: by the served ranker,
-    their own fitting questions would be ranked in-sample."""
+    """eval.fit_answer and eval.fit_decline fit on retrieval: by the served ranker and
+    query adapter, their own fitting questions would be ranked in-sample."""
     from peerqa.eval.fit_ranker import out_of_fold
     from peerqa.eval.questions import fitting_questions, load_split
 
     model = corpus_index.embed_model.token_space
-    rankers = out_of_fold(model)
+    models = out_of_fold(model)
     fitted = {q.id for q in fitting_questions() if q.in_scope and q.gold and not q.expect}
-    assert fitted <= rankers.keys()
-    assert not rankers.keys() & {q.id for q in load_split("test")}
-    assert len({id(r) for r in rankers.values()}) == 5
+    assert fitted <= models.keys()
+    assert not models.keys() & {q.id for q in load_split("test")}
+    assert len({id(r) for r, _ in models.values()}) == 5
+    assert len({id(a) for _, a in models.values()}) == 5  # each fold's adapter too
     served = corpus_index.search(TOPICAL[0], top_k=10)
-    with corpus_index.ranked_by(rankers[sorted(fitted)[0]]):
+    with corpus_index.ranked_by(*models[sorted(fitted)[0]]):
         left_out = corpus_index.search(TOPICAL[0], top_k=10)
-    with corpus_index.ranked_by(None):
+    with corpus_index.ranked_by(None, None):
         fusion = corpus_index.search(TOPICAL[0], top_k=10)
     assert corpus_index.search(TOPICAL[0], top_k=10) == served  # restored
     assert [p.score for p in left_out] != [p.score for p in served]  # another fit

@@ -40,7 +40,7 @@ def observe(index, questions) -> list[Observation]:
     out = []
     for item in questions:
         q = understand(index, item.question, item.history)
-        with index.ranked_by(left_out[item.id]) if item.id in left_out else nullcontext():
+        with index.ranked_by(*left_out[item.id]) if item.id in left_out else nullcontext():
             results = index.search(q.resolved, top_k=TOP_K, encoding=q.encoding)
         out.append(
             Observation(

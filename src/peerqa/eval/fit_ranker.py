@@ -7,8 +7,10 @@ questions of eval/questions.jsonl (never the test split; in scope, no caveat) on
 store, and the dev questions of eval/papers (held-out
 papers 1409 and 1872 are never read) on the paper stores. For each question and store,
 search records fusion's pool (ranker.POOL candidates after theme feedback and the
-reference rule) with each candidate's features; a candidate is positive when it holds
-gold (eval.metrics for the bundled paper, eval.papers' match for the papers).
+reference rule; searched through the query adapter of the question's fold,
+eval.fit_adapter, which is fitted first) with each candidate's features; a candidate is
+positive when it holds gold (eval.metrics for the bundled paper, eval.papers' match for
+the papers).
 
 Grouped k-fold cross-validation (a question's rows on every store stay in one fold; the
 bundled questions in eval.questions.folds(), the papers' a paper to a fold:
@@ -39,6 +41,7 @@ from peerqa.eval.papers.__main__ import PAPERS, SUFFIX, dev_folds, hit, paper_of
 from peerqa.eval.questions import folds, gold_spans
 from peerqa.index.pipeline import ingest, parse_sources
 from peerqa.retrieval import search
+from peerqa.retrieval.adapter import Adapter
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.retrieval.ranker import ARTEFACT, FEATURES, POOL, SCHEMA, Ranker, from_dict
 
@@ -165,23 +168,45 @@ def store(work: Path, name: str, files: list[Path]) -> Settings:
     return settings
 
 
-def pools(index: LiveIndex, query: str) -> tuple[list, np.ndarray, list]:
-    view = index._view
+def pools(index: LiveIndex, query: str, adapter: Adapter | None) -> tuple[list, np.ndarray, list]:
+    """Fusion's pool for `query` searched through `adapter` (its fold's), its features,
+    and the fusion's order as it was before the ranker."""
     recorder = Recorder()
-    view.ranker = recorder
-    pool = index.search(query, top_k=POOL)
+    with index.ranked_by(recorder, adapter):  # type: ignore[arg-type]
+        pool = index.search(query, top_k=POOL)
     x = recorder.x if recorder.x is not None else np.zeros((0, len(FEATURES)))
-    view.ranker = None
+    # A short pool with a named programme's records appended can outgrow POOL; search
+    # returns the first POOL of the (unchanged) order, the rows kept are theirs.
+    x = x[: len(pool)]
     literature = search.asks_literature
     search.asks_literature = lambda _q: True  # the fusion as it was: references kept
     try:
-        current = index.search(query, top_k=10)
+        with index.ranked_by(None, adapter):
+            current = index.search(query, top_k=10)
     finally:
         search.asks_literature = literature
     return pool, x, current
 
 
-def bundled_groups(index: LiveIndex, name: str, settings: Settings) -> list[Group]:
+def fold_adapters(model: str) -> list[Adapter | None]:
+    """Each fold's query adapter, fitted without the fold's questions (eval.fit_adapter,
+    on these folds), or none when no adapter is fitted."""
+    from peerqa.eval.fit_adapter import out_of_fold as adapters_out_of_fold
+
+    fold_of, adapters = adapters_out_of_fold(model)
+    if not adapters:
+        return [None] * K
+    ours = {q.id: f.index for f in folds(K) for q in f.validate}
+    ours |= {q["id"]: k for q, k in dev_folds(K)}
+    moved = sorted(qid for qid, k in fold_of.items() if ours.get(qid, k) != k)
+    if moved or len(adapters) != K:
+        raise RuntimeError(f"the query adapter was fitted on other folds ({moved[:3]}): refit it")
+    return adapters
+
+
+def bundled_groups(
+    index: LiveIndex, name: str, settings: Settings, adapters: list[Adapter | None]
+) -> list[Group]:
     sources = {d.info.id: d.text for d in parse_sources([], settings)}
     universe = list(index.passages.values())
     groups = []
@@ -192,21 +217,21 @@ def bundled_groups(index: LiveIndex, name: str, settings: Settings) -> list[Grou
             gold = gold_spans(q, sources)
             relevant = relevant_ids(universe, gold)
             query = retrieval_query(q.question, q.history)
-            pool, x, current = pools(index, query)
+            pool, x, current = pools(index, query, adapters[fold.index])
             y = np.asarray([p.id in relevant for p in pool], dtype=int)
             score = GoldScore(q.id, q.category, tuple(gold))
             groups.append(Group(q.id, name, fold.index, x, y, pool, current, score))
     return groups
 
 
-def paper_groups(index: LiveIndex, name: str) -> list[Group]:
+def paper_groups(index: LiveIndex, name: str, adapters: list[Adapter | None]) -> list[Group]:
     docs = {
         paper_of(d.source): d.id for d in index.state.documents if d.source.startswith("paper_")
     }
     groups = []
     for q, k in dev_folds(K):
         doc = docs[q["paper"]]
-        pool, x, current = pools(index, q["question"])
+        pool, x, current = pools(index, q["question"], adapters[k])
         y = np.asarray([p.document == doc and hit(p.text, q["gold"]) for p in pool], dtype=int)
         groups.append(Group(q["id"], name, k, x, y, pool, current, PaperScore(doc, q["gold"])))
     return groups
@@ -216,13 +241,14 @@ def collect(work: Path, formats: list[str]) -> tuple[list[Group], str]:
     """Every fitting question's group on every store, and the embedding model's key."""
     settings = store(work, "bundled", [])
     index = LiveIndex(settings)
-    groups = bundled_groups(index, "bundled", settings)
+    adapters = fold_adapters(index.embed_model.token_space)
+    groups = bundled_groups(index, "bundled", settings, adapters)
     for fmt in formats:
         files = sorted(PAPERS.glob(f"paper_*{SUFFIX[fmt]}"))
         settings = store(work, f"papers-{fmt}", files)
         index = LiveIndex(settings, embed_model=index.embed_model)
-        groups += bundled_groups(index, f"bundled-beside-{fmt}", settings)
-        groups += paper_groups(index, f"papers-{fmt}")
+        groups += bundled_groups(index, f"bundled-beside-{fmt}", settings, adapters)
+        groups += paper_groups(index, f"papers-{fmt}", adapters)
     return groups, index.embed_model.token_space
 
 
@@ -414,15 +440,17 @@ def pool_recall(groups: list[Group]) -> dict[str, float]:
     return {store: round(fmean(rows), 3) for store, rows in sorted(held.items())}
 
 
-def out_of_fold(model: str, path: Path = ARTEFACT) -> dict[str, Ranker]:
-    """Each fitting question's ranker, fitted without it (the artefact's `out_of_fold`):
-    `LiveIndex.ranked_by(ranker)` searches as for an unseen one."""
+def out_of_fold(model: str, path: Path = ARTEFACT) -> dict[str, tuple[Ranker, Adapter | None]]:
+    """Each fitting question's ranker and query adapter, fitted without it (the artefacts'
+    `out_of_fold`, on the same folds): `LiveIndex.ranked_by(*models)` searches as for an
+    unseen one."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if data["key"]["model"] != model:
         raise RuntimeError(f"{path} was fitted for another embedding model: refit it")
     left_out = data["out_of_fold"]
     rankers = [from_dict(trees) for trees in left_out["trees"]]
-    return {qid: rankers[k] for qid, k in left_out["fold_of"].items()}
+    adapters = fold_adapters(model)
+    return {qid: (rankers[k], adapters[k]) for qid, k in left_out["fold_of"].items()}
 
 
 def mean_of(cv: dict[str, dict]) -> float:

@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 from peerqa.config import Settings, get_settings
 from peerqa.embedding import MiniLMEmbedding, QueryEncoding, load_embedding
 from peerqa.models import Passage, ScoredPassage, Study
+from peerqa.retrieval.adapter import Adapter
 from peerqa.retrieval.ranker import Ranker
 from peerqa.retrieval.search import encode
 from peerqa.retrieval.snapshot import Snapshot
@@ -154,16 +155,17 @@ class LiveIndex:
         return view.study(document) if view is not None else None
 
     @contextmanager
-    def ranked_by(self, ranker: Ranker | None) -> Iterator[None]:
-        """Search with another fitted ranker for a while (fitting scripts: one not fitted
-        on the question asked). Not for serving: it changes the live snapshot."""
+    def ranked_by(self, ranker: Ranker | None, adapter: Adapter | None) -> Iterator[None]:
+        """Search with another fitted ranker and query adapter for a while (fitting
+        scripts: ones not fitted on the question asked). Not for serving: it changes the
+        live snapshot."""
         view = self._loaded()
-        saved = view.ranker
-        view.ranker = ranker
+        saved = view.ranker, view.adapter
+        view.ranker, view.adapter = ranker, adapter
         try:
             yield
         finally:
-            view.ranker = saved
+            view.ranker, view.adapter = saved
 
     # -- search ------------------------------------------------------------
     def encode(self, query: str) -> QueryEncoding:

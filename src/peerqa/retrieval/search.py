@@ -3,7 +3,8 @@ sentences (dense.py) and BM25 (keyword.py), with late interaction over what they
 fused by relative score (fusion.py); then the passages of the top hit's theme rise with it
 (THEME_FEEDBACK), reference entries leave unless the question asks about literature (or
 names their first author, when that is no indexed paper's), and the fitted ranker
-(ranker.py) reorders the best ranker.POOL by features of every ranking."""
+(ranker.py) reorders the best ranker.POOL by features of every ranking. Every dense
+comparison reads the question's vector through the fitted query adapter (adapter.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from peerqa.embedding import MiniLMEmbedding, QueryEncoding
 from peerqa.models import Filters, Passage, ScoredPassage
+from peerqa.retrieval.adapter import Adapter
 from peerqa.retrieval.dense import DenseCollection, DenseFilter, DenseRetriever
 from peerqa.retrieval.expansion import expand
 from peerqa.retrieval.features import PassageFeatures
@@ -55,6 +57,7 @@ class Search:
     passages: dict[str, Passage]
     order: list[str]
     ranker: Ranker | None
+    adapter: Adapter | None
     features: PassageFeatures
     _nodes: dict[str, TextNode]
     _position: dict[str, int]
@@ -101,7 +104,14 @@ class Search:
         # (a follow-up's own question mixed into its resolved one) keeps fusion's order.
         learned = encoding is None or np.array_equal(encoding.vector, own.vector)
         encoding = encoding or own
-        bundle = QueryBundle(expanded, embedding=list(encoding.vector))
+        # The question's vector, adapted towards the register of the evidence, is what the
+        # passages' and sentences' vectors meet; late interaction reads the model's tokens.
+        vector = (
+            self.adapter.apply(encoding.vector)
+            if self.adapter is not None
+            else np.asarray(encoding.vector, dtype=np.float32)
+        )
+        bundle = QueryBundle(expanded, embedding=vector.tolist())
         retrievers: list[BaseRetriever] = [
             DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
             DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
@@ -129,7 +139,7 @@ class Search:
             corpus,
             mask,
             [*names, "late_text", "late_context"][: len(retrievers) + len(late)],
-            encoding.vector,
+            vector,
         )
         hits = fusion.retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]

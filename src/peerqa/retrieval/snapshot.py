@@ -1,5 +1,5 @@
 """One generation of the index loaded: passages, BM25 (keyword.py), vectors (dense.py),
-filter columns (filters.py), the fitted ranker and late-interaction views, with the
+filter columns (filters.py), the fitted ranker and query adapter, late-interaction views, with the
 look-ups the API makes of them; its search is search.py's. LiveIndex (live.py) holds the
 live one."""
 
@@ -15,6 +15,7 @@ from peerqa.config import Settings
 from peerqa.embedding import MiniLMEmbedding
 from peerqa.files import derived_dir
 from peerqa.models import Filters, Passage, Study
+from peerqa.retrieval.adapter import Adapter, load_adapter
 from peerqa.retrieval.dense import DenseCollection
 from peerqa.retrieval.features import PassageFeatures
 from peerqa.retrieval.filters import Column
@@ -56,7 +57,7 @@ class Snapshot(Search):
     """One generation of the index as loaded (passages, BM25, vectors, filter columns,
     ranker, late-interaction views), and search over it: a search runs on one snapshot
     from start to end. Built aside by LiveIndex and not changed once built (its caches
-    aside, and `ranked_by`'s ranker); the next generation is a new snapshot."""
+    aside, and `ranked_by`'s ranker and adapter); the next generation is a new snapshot."""
 
     def __init__(
         self,
@@ -74,6 +75,7 @@ class Snapshot(Search):
         nodes = [passage_to_node(p, LoadedNode) for p in passages]
         self._nodes = {n.node_id: n for n in nodes}
         self.ranker: Ranker | None = load_ranker(self.embed_model.token_space)
+        self.adapter: Adapter | None = load_adapter(self.embed_model.token_space)
         self._columns = {
             k: Column.of([str(getattr(p, k) or "") for p in passages]) for k in FILTER_KEYS
         }

@@ -94,7 +94,7 @@ def collect(
     examples = []
     for item, gold in asked:
         q = understand(index, item.question, item.history)
-        with index.ranked_by(left_out[item.id]) if item.id in left_out else nullcontext():
+        with index.ranked_by(*left_out[item.id]) if item.id in left_out else nullcontext():
             results = retrieve(index, q, DEFAULT_TOP_K)
         if not results or decline(index, q, results):
             continue  # declining is judged elsewhere; nothing to select from
