@@ -82,3 +82,44 @@ def test_a_filter_keeping_every_paper_is_the_unfiltered_search(indexes):
         assert _ranked(both.search(question, top_k=10, filters=every)) == _ranked(
             both.search(question, top_k=10)
         )
+
+
+def test_beside_another_paper_the_ranker_sees_what_the_leading_paper_alone_would_give(
+    indexes, monkeypatch
+):
+    """Beside another paper the retrievers' CANDIDATES are shared between the papers; the
+    ranker's pool still holds every passage (reference entries aside) that dense search
+    of the leading paper alone ranks among them, past fusion's best POOL."""
+    from llama_index.core.schema import QueryBundle
+
+    from peerqa.retrieval.expansion import expand
+    from peerqa.retrieval.ranker import POOL
+
+    alone, both, picked = indexes
+    view, lone = both._view, alone._view
+    pools = []
+
+    def spied(*args):
+        pools.append(view.__class__._pool(view, *args))
+        return pools[-1]
+
+    monkeypatch.setattr(view, "_pool", spied)
+    led = beyond = 0
+    for question in QUESTIONS:
+        both.search(question, top_k=10)
+        pool, _ = pools[-1]
+        ids = [h.node.node_id for h in pool]
+        if view.passages[ids[0]].document != picked:
+            continue
+        led += 1
+        bundle = QueryBundle(expand(question), embedding=list(alone.encode(question).vector))
+        dense = lone._first_stage({}, lone._keywords.all, None)[:2]
+        own = {
+            h.node.node_id
+            for retriever in dense
+            for h in retriever._retrieve(bundle)
+            if lone.passages[h.node.node_id].kind != "reference"
+        }
+        assert own <= set(ids), question
+        beyond += bool(own - set(ids[:POOL]))
+    assert led and beyond

@@ -1,6 +1,7 @@
-"""The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted by
-eval/fit_ranker.py with LightGBM's lambdarank or scikit-learn's classifier, whichever
-cross-validates better; walked here in numpy, so serving imports neither) over cheap,
+"""The learned ranking: fusion's best POOL passages (and the leading paper's own best,
+retrieval/search.py) reordered by boosted trees (fitted by eval/fit_ranker.py with
+LightGBM's lambdarank or scikit-learn's classifier, whichever cross-validates better;
+walked here in numpy, so serving imports neither) over cheap,
 corpus-independent features of each candidate (every ranking's normalised score and
 reciprocal rank, the fused score, the passage's and its best sentence's cosine to the
 question beside the pool's best and beside its own paper's best, the share of the
@@ -357,14 +358,11 @@ def features(
         if c.section is not None and expanded_weight:
             heading = idf[expanded[np.isin(expanded, c.section)]].sum()
             x[row, column["section_overlap"]] = heading / expanded_weight
-        if c.sentences and query_weight:
-            x[row, column["sentence_overlap"]] = (
-                max(float(idf[query.tokens[np.isin(query.tokens, t)]].sum()) for t in c.sentences)
-                / query_weight
-            )
         if len(query.tokens):
             x[row, column["overlap"]] = overlap[row] / len(query.tokens)
             x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
+    if query_weight:
+        x[:, column["sentence_overlap"]] = _sentence_overlap(query, candidates, idf) / query_weight
     if candidates:
         coverage = x[:, column["document_coverage"]]
         x[:, column["document_coverage_gap"]] = coverage - coverage.max()
@@ -379,6 +377,22 @@ def features(
         query.documents,
     )
     return x
+
+
+def _sentence_overlap(query: Query, candidates: Sequence[Candidate], idf: np.ndarray) -> np.ndarray:
+    """Each candidate's best sentence's idf-weighted count of the question's tokens (0
+    without sentences): every sentence at once, laid end to end, as the word overlap is."""
+    sentences = [t for c in candidates for t in c.sentences]
+    best = np.zeros(len(candidates))
+    if not sentences:
+        return best
+    tokens = np.concatenate(sentences)
+    sentence = np.repeat(np.arange(len(sentences)), [len(t) for t in sentences])
+    shared = np.isin(tokens, query.tokens)
+    held = np.bincount(sentence[shared], idf[tokens[shared]], minlength=len(sentences))
+    owner = np.repeat(np.arange(len(candidates)), [len(c.sentences) for c in candidates])
+    np.maximum.at(best, owner, held)
+    return best
 
 
 def _similarity_features(x: np.ndarray, column: dict, candidates: Sequence[Candidate]) -> None:
