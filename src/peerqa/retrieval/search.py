@@ -9,6 +9,7 @@ beside them (`_leading`), by features of every ranking."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from functools import partial
 from itertools import zip_longest
 from typing import Any
@@ -46,6 +47,19 @@ CANDIDATES = 30  # per retriever, before fusion
 # joins the claim. The top hit gains most and stays first. Chosen on the calibrate split
 # over 0.1-0.8 (Recall@5 and nDCG@10 rose, MRR@10 held).
 THEME_FEEDBACK = 0.3
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one search's ranking reads beside fusion's hits."""
+
+    question: str
+    query: Query
+    corpus: Corpus  # the passages the filters' documents hold
+    mask: np.ndarray | None  # the filters, by generation position
+    names: Sequence[str]  # each ranking's name, in fusion's order
+    vector: Sequence[float]  # the question's
+    within: Callable[[str], list[TextNode]]  # a document's first-stage hits (`_within`)
 
 
 class Search:
@@ -111,8 +125,7 @@ class Search:
             expanded=self._keywords.query_tokens(expanded, corpus),
             quantity=asks_quantity(query),
         )
-        fusion.rerank = partial(
-            self._rank,
+        request = Request(
             query,
             query_info,
             corpus,
@@ -121,6 +134,7 @@ class Search:
             encoding.vector,
             partial(self._within, bundle, active, corpus),
         )
+        fusion.rerank = partial(self._rank, request)
         hits = fusion.retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]
 
@@ -201,13 +215,7 @@ class Search:
 
     def _rank(
         self,
-        question: str,
-        query: Query,
-        corpus: Corpus,
-        mask: np.ndarray | None,
-        names: Sequence[str],
-        vector: Sequence[float],
-        within: Callable[[str], list[TextNode]],
+        request: Request,
         fused: list[NodeWithScore],
         rankings: list[list[tuple[str, float]]],
         top_k: int,
@@ -215,9 +223,7 @@ class Search:
         """Fusion's hits after theme feedback, without reference entries unless the
         question asks about literature; the fitted ranker, when there is one, reorders the
         pool (`_pool`) and scores them with its probabilities."""
-        pool, x = self._pool(
-            question, query, corpus, mask, names, vector, within, fused, rankings, top_k
-        )
+        pool, x = self._pool(request, fused, rankings, top_k)
         if x is None:
             return pool[:top_k]
         scores = self.ranker.predict(x)  # type: ignore[union-attr]
@@ -226,13 +232,7 @@ class Search:
 
     def _pool(
         self,
-        question: str,
-        query: Query,
-        corpus: Corpus,
-        mask: np.ndarray | None,
-        names: Sequence[str],
-        vector: Sequence[float],
-        within: Callable[[str], list[TextNode]],
+        request: Request,
         fused: list[NodeWithScore],
         rankings: list[list[tuple[str, float]]],
         top_k: int,
@@ -241,6 +241,7 @@ class Search:
         features: fusion's best max(POOL, top_k), then the records of the programmes the
         question names (`_with_records`) and the leading document's own best
         (`_leading`)."""
+        question, query, corpus = request.question, request.query, request.corpus
         theme = self._themes.get(fused[0].node.node_id) if fused else None
         staged = self._theme_feedback(fused)
         papers = {corpus.first_authors[d] for d in query.documents}
@@ -253,29 +254,26 @@ class Search:
         pool = staged[: max(POOL, top_k)]
         if not query.learned or self.ranker is None or not pool:
             return pool, None
-        pool = self._with_records(pool, query.programmes, mask)
-        pool += self._leading(question, query, corpus, staged, pool, within, papers)
+        pool = self._with_records(pool, query.programmes, request.mask)
+        pool += self._leading(request, staged, pool, papers)
         candidates = self.features.candidates(
             pool,
             self.passages,
             self._position,
             self._themes,
             theme,
-            vector,
+            request.vector,
             query.tokens,
             corpus.idf,
         )
-        x = features(query, candidates, dict(zip(names, rankings, strict=True)), corpus.idf)
-        return pool, x
+        named = dict(zip(request.names, rankings, strict=True))
+        return pool, features(query, candidates, named, corpus.idf)
 
     def _leading(
         self,
-        question: str,
-        query: Query,
-        corpus: Corpus,
+        request: Request,
         staged: list[NodeWithScore],
         pool: list[NodeWithScore],
-        within: Callable[[str], list[TextNode]],
         papers: Collection[str],
     ) -> list[NodeWithScore]:
         """The leading document's (fusion's top hit's) own first-stage hits that the pool
@@ -284,14 +282,15 @@ class Search:
         retriever's CANDIDATES are shared among them, and the paper a question is about
         loses the passages a search of it alone would have found (the ranker reads the
         missing rankings as 0). None when the corpus is that document alone."""
-        if len(corpus.documents) <= 1:
+        if len(request.corpus.documents) <= 1:
             return []
         held = {h.node.node_id for h in pool}
+        literature, question = request.query.literature, request.question
         found = [
             node
-            for node in within(self.passages[pool[0].node.node_id].document)
+            for node in request.within(self.passages[pool[0].node.node_id].document)
             if node.node_id not in held
-            and (query.literature or _evidence(question, self.passages[node.node_id], papers))
+            and (literature or _evidence(question, self.passages[node.node_id], papers))
         ]
         wanted = {node.node_id for node in found}
         ranked = [h for h in staged if h.node.node_id in wanted]
