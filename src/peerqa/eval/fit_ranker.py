@@ -6,10 +6,9 @@ re-ingested where the sources or the index format changed). Questions: the fitti
 questions of eval/questions.jsonl (never the test split; in scope, no caveat) on every
 store, and the dev questions of eval/papers (held-out
 papers 1409 and 1872 are never read) on the paper stores. For each question and store,
-search records the ranker's pool (ranker.POOL candidates after theme feedback and the
-reference rule, then the leading paper's own first-stage hits) with each candidate's
-features; a candidate is positive when it holds gold (eval.metrics for the bundled
-paper, eval.papers' match for the papers).
+search records fusion's pool (ranker.POOL candidates after theme feedback and the
+reference rule) with each candidate's features; a candidate is positive when it holds
+gold (eval.metrics for the bundled paper, eval.papers' match for the papers).
 
 Grouped k-fold cross-validation (a question's rows on every store stay in one fold; the
 bundled questions in eval.questions.folds(), the papers' a paper to a fold:
@@ -112,20 +111,14 @@ class Group:
 
 
 class Recorder:
-    """Stands in for the ranker (fusion's order kept) and keeps the last search's pool
-    and its features, as the snapshot's `_pool` made them."""
+    """Stands in for the ranker: keeps fusion's order and remembers the features."""
 
-    def __init__(self, view) -> None:
-        self._pool = view._pool
-        self.pool: list = []
+    def __init__(self) -> None:
         self.x: np.ndarray | None = None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
         return np.linspace(1.0, 0.0, len(x))
-
-    def pool_of(self, *args):
-        self.pool, self.x = self._pool(*args)
-        return self.pool, self.x
 
 
 @dataclass(frozen=True)
@@ -174,13 +167,11 @@ def store(work: Path, name: str, files: list[Path]) -> Settings:
 
 def pools(index: LiveIndex, query: str) -> tuple[list, np.ndarray, list]:
     view = index._view
-    recorder = Recorder(view)
-    view.ranker, view._pool = recorder, recorder.pool_of
-    index.search(query, top_k=POOL)
-    pool = [view._scored(h) for h in recorder.pool]
+    recorder = Recorder()
+    view.ranker = recorder
+    pool = index.search(query, top_k=POOL)
     x = recorder.x if recorder.x is not None else np.zeros((0, len(FEATURES)))
     view.ranker = None
-    del view._pool
     literature = search.asks_literature
     search.asks_literature = lambda _q: True  # the fusion as it was: references kept
     try:

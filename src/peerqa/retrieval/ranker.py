@@ -1,7 +1,6 @@
-"""The learned ranking: fusion's best POOL passages (and the leading paper's own best,
-retrieval/search.py) reordered by boosted trees (fitted by eval/fit_ranker.py with
-LightGBM's lambdarank or scikit-learn's classifier, whichever cross-validates better;
-walked here in numpy, so serving imports neither) over cheap,
+"""The learned ranking: fusion's best POOL passages reordered by boosted trees (fitted by
+eval/fit_ranker.py with LightGBM's lambdarank or scikit-learn's classifier, whichever
+cross-validates better; walked here in numpy, so serving imports neither) over cheap,
 corpus-independent features of each candidate (every ranking's normalised score and
 reciprocal rank, the fused score, the passage's and its best sentence's cosine to the
 question beside the pool's best and beside its own paper's best, the share of the
@@ -381,18 +380,14 @@ def features(
 
 def _sentence_overlap(query: Query, candidates: Sequence[Candidate], idf: np.ndarray) -> np.ndarray:
     """Each candidate's best sentence's idf-weighted count of the question's tokens (0
-    without sentences): every sentence at once, laid end to end, as the word overlap is."""
-    sentences = [t for c in candidates for t in c.sentences]
-    best = np.zeros(len(candidates))
-    if not sentences:
-        return best
-    tokens = np.concatenate(sentences)
-    sentence = np.repeat(np.arange(len(sentences)), [len(t) for t in sentences])
-    shared = np.isin(tokens, query.tokens)
-    held = np.bincount(sentence[shared], idf[tokens[shared]], minlength=len(sentences))
-    owner = np.repeat(np.arange(len(candidates)), [len(c.sentences) for c in candidates])
-    np.maximum.at(best, owner, held)
-    return best
+    without sentences). The question's tokens as a lookup over the vocabulary, not an
+    isin per sentence (most of the features' time); both token lists are sorted, so the
+    same idfs are summed in the same order as an isin of the question's would."""
+    asked = np.zeros(len(idf), dtype=bool)
+    asked[query.tokens] = True
+    return np.asarray(
+        [max((float(idf[t[asked[t]]].sum()) for t in c.sentences), default=0.0) for c in candidates]
+    )
 
 
 def _similarity_features(x: np.ndarray, column: dict, candidates: Sequence[Candidate]) -> None:

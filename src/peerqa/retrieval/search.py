@@ -3,15 +3,12 @@ sentences (dense.py) and BM25 (keyword.py), with late interaction over what they
 fused by relative score (fusion.py); then the passages of the top hit's theme rise with it
 (THEME_FEEDBACK), reference entries leave unless the question asks about literature (or
 names their first author, when that is no indexed paper's), and the fitted ranker
-(ranker.py) reorders the best ranker.POOL, with the leading paper's own first-stage hits
-beside them (`_leading`), by features of every ranking."""
+(ranker.py) reorders the best ranker.POOL by features of every ranking."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from functools import partial
-from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -47,19 +44,6 @@ CANDIDATES = 30  # per retriever, before fusion
 # joins the claim. The top hit gains most and stays first. Chosen on the calibrate split
 # over 0.1-0.8 (Recall@5 and nDCG@10 rose, MRR@10 held).
 THEME_FEEDBACK = 0.3
-
-
-@dataclass(frozen=True)
-class Request:
-    """What one search's ranking reads beside fusion's hits."""
-
-    question: str
-    query: Query
-    corpus: Corpus  # the passages the filters' documents hold
-    mask: np.ndarray | None  # the filters, by generation position
-    names: Sequence[str]  # each ranking's name, in fusion's order
-    vector: Sequence[float]  # the question's
-    within: Callable[[str], list[TextNode]]  # a document's first-stage hits (`_within`)
 
 
 class Search:
@@ -101,6 +85,15 @@ class Search:
         active = self._validate(filters)
         corpus = self._keywords.corpus_for(active.get("document"))
         mask = self._mask(active)
+        passage_filter = sentence_filter = None
+        if mask is not None:
+            where = chroma_where(active)
+            passage_filter = DenseFilter(
+                where, mask, self._position, self._passage_id, self._dense.passage_of
+            )
+            sentence_filter = DenseFilter(
+                where, mask, self._position, self._sentences_of, self._dense_sentences.passage_of
+            )
         # Embedded once here (LRU-cached by the model), not by each dense retriever.
         expanded = expand(query)
         own = self.embed_model.encode_query(expanded)
@@ -109,7 +102,11 @@ class Search:
         learned = encoding is None or np.array_equal(encoding.vector, own.vector)
         encoding = encoding or own
         bundle = QueryBundle(expanded, embedding=list(encoding.vector))
-        retrievers = self._first_stage(active, corpus, mask)
+        retrievers: list[BaseRetriever] = [
+            DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
+            DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
+            self._keywords.retriever(corpus, mask),
+        ]
         named = [n for n in self._programmes.find(expanded) if n[0] in corpus.documents]
         retrievers += self._programme_keyword(corpus, named, mask)
         late = [partial(self._late_ranking, view, encoding.tokens) for view in self._late]
@@ -125,16 +122,15 @@ class Search:
             expanded=self._keywords.query_tokens(expanded, corpus),
             quantity=asks_quantity(query),
         )
-        request = Request(
+        fusion.rerank = partial(
+            self._rank,
             query,
             query_info,
             corpus,
             mask,
             [*names, "late_text", "late_context"][: len(retrievers) + len(late)],
             encoding.vector,
-            partial(self._within, bundle, active, corpus),
         )
-        fusion.rerank = partial(self._rank, request)
         hits = fusion.retrieve(bundle)
         return [self._scored(h) for h in hits if h.node.node_id in self.passages]
 
@@ -177,125 +173,50 @@ class Search:
             hit.score = (hit.score or 0.0) / (1 + THEME_FEEDBACK)
         return best
 
-    def _first_stage(
-        self, active: dict[str, list[str]], corpus: Corpus, mask: np.ndarray | None
-    ) -> list[BaseRetriever]:
-        """Dense passages, dense sentences and BM25, each its best CANDIDATES of the
-        passages the filters (`active`, as `mask`) keep."""
-        passage_filter = sentence_filter = None
-        if mask is not None:
-            where = chroma_where(active)
-            passage_filter = DenseFilter(
-                where, mask, self._position, self._passage_id, self._dense.passage_of
-            )
-            sentence_filter = DenseFilter(
-                where, mask, self._position, self._sentences_of, self._dense_sentences.passage_of
-            )
-        return [
-            DenseRetriever(self._dense, self._nodes, CANDIDATES, passage_filter),
-            DenseRetriever(self._dense_sentences, self._nodes, CANDIDATES, sentence_filter),
-            self._keywords.retriever(corpus, mask),
-        ]
-
-    def _within(
-        self, bundle: QueryBundle, active: dict[str, list[str]], corpus: Corpus, document: str
-    ) -> list[TextNode]:
-        """The first stage's hits as a search filtered to `document` finds them (BM25
-        still weighs words by `corpus`), the best of each retriever first, then its
-        second best, and so on."""
-        narrowed = {**active, "document": [document]}
-        mask = self._mask(narrowed)
-        rankings = [r._retrieve(bundle) for r in self._first_stage(narrowed, corpus, mask)]
-        found: dict[str, TextNode] = {}
-        for row in zip_longest(*rankings):
-            for hit in row:
-                if hit is not None:
-                    found.setdefault(hit.node.node_id, hit.node)
-        return list(found.values())
-
     def _rank(
         self,
-        request: Request,
+        question: str,
+        query: Query,
+        corpus: Corpus,
+        mask: np.ndarray | None,
+        names: Sequence[str],
+        vector: Sequence[float],
         fused: list[NodeWithScore],
         rankings: list[list[tuple[str, float]]],
         top_k: int,
     ) -> list[NodeWithScore]:
         """Fusion's hits after theme feedback, without reference entries unless the
         question asks about literature; the fitted ranker, when there is one, reorders the
-        pool (`_pool`) and scores them with its probabilities."""
-        pool, x = self._pool(request, fused, rankings, top_k)
-        if x is None:
-            return pool[:top_k]
-        scores = self.ranker.predict(x)  # type: ignore[union-attr]
-        order = np.argsort(-scores, kind="stable")[:top_k]
-        return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
-
-    def _pool(
-        self,
-        request: Request,
-        fused: list[NodeWithScore],
-        rankings: list[list[tuple[str, float]]],
-        top_k: int,
-    ) -> tuple[list[NodeWithScore], np.ndarray | None]:
-        """The candidates in fusion's order and, when the fitted ranker applies, their
-        features: fusion's best max(POOL, top_k), then the records of the programmes the
-        question names (`_with_records`) and the leading document's own best
-        (`_leading`)."""
-        question, query, corpus = request.question, request.query, request.corpus
+        best max(POOL, top_k) and scores them with its probabilities."""
         theme = self._themes.get(fused[0].node.node_id) if fused else None
         staged = self._theme_feedback(fused)
-        papers = {corpus.first_authors[d] for d in query.documents}
         if not query.literature:
             # A surname that names an indexed paper ("the Mehta trial") asks about that
             # paper, not about the entries of its reference list it also leads.
+            papers = {corpus.first_authors[d] for d in query.documents}
             staged = [
                 h for h in staged if _evidence(question, self.passages[h.node.node_id], papers)
             ]
         pool = staged[: max(POOL, top_k)]
-        if not query.learned or self.ranker is None or not pool:
-            return pool, None
-        pool = self._with_records(pool, query.programmes, request.mask)
-        pool += self._leading(request, staged, pool, papers)
+        ranker = self.ranker if query.learned else None
+        if ranker is not None:
+            pool = self._with_records(pool, query.programmes, mask)
+        if ranker is None or not pool:
+            return pool[:top_k]
         candidates = self.features.candidates(
             pool,
             self.passages,
             self._position,
             self._themes,
             theme,
-            request.vector,
+            vector,
             query.tokens,
             corpus.idf,
         )
-        named = dict(zip(request.names, rankings, strict=True))
-        return pool, features(query, candidates, named, corpus.idf)
-
-    def _leading(
-        self,
-        request: Request,
-        staged: list[NodeWithScore],
-        pool: list[NodeWithScore],
-        papers: Collection[str],
-    ) -> list[NodeWithScore]:
-        """The leading document's (fusion's top hit's) own first-stage hits that the pool
-        lacks: those fusion ranked first, in its order and with its score, then the others
-        (score 0), the retrievers' best first. Beside other papers each
-        retriever's CANDIDATES are shared among them, and the paper a question is about
-        loses the passages a search of it alone would have found (the ranker reads the
-        missing rankings as 0). None when the corpus is that document alone."""
-        if len(request.corpus.documents) <= 1:
-            return []
-        held = {h.node.node_id for h in pool}
-        literature, question = request.query.literature, request.question
-        found = [
-            node
-            for node in request.within(self.passages[pool[0].node.node_id].document)
-            if node.node_id not in held
-            and (literature or _evidence(question, self.passages[node.node_id], papers))
-        ]
-        wanted = {node.node_id for node in found}
-        ranked = [h for h in staged if h.node.node_id in wanted]
-        seen = {h.node.node_id for h in ranked}
-        return ranked + [NodeWithScore(node=n, score=0.0) for n in found if n.node_id not in seen]
+        x = features(query, candidates, dict(zip(names, rankings, strict=True)), corpus.idf)
+        scores = ranker.predict(x)
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return [NodeWithScore(node=pool[i].node, score=float(scores[i])) for i in order]
 
     def _with_records(
         self,
