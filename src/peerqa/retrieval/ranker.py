@@ -357,14 +357,11 @@ def features(
         if c.section is not None and expanded_weight:
             heading = idf[expanded[np.isin(expanded, c.section)]].sum()
             x[row, column["section_overlap"]] = heading / expanded_weight
-        if c.sentences and query_weight:
-            x[row, column["sentence_overlap"]] = (
-                max(float(idf[query.tokens[np.isin(query.tokens, t)]].sum()) for t in c.sentences)
-                / query_weight
-            )
         if len(query.tokens):
             x[row, column["overlap"]] = overlap[row] / len(query.tokens)
             x[row, column["overlap_idf"]] = overlap_idf[row] / query_weight if query_weight else 0.0
+    if query_weight:
+        x[:, column["sentence_overlap"]] = _sentence_overlap(query, candidates, idf) / query_weight
     if candidates:
         coverage = x[:, column["document_coverage"]]
         x[:, column["document_coverage_gap"]] = coverage - coverage.max()
@@ -379,6 +376,18 @@ def features(
         query.documents,
     )
     return x
+
+
+def _sentence_overlap(query: Query, candidates: Sequence[Candidate], idf: np.ndarray) -> np.ndarray:
+    """Each candidate's best sentence's idf-weighted count of the question's tokens (0
+    without sentences). The question's tokens as a lookup over the vocabulary, not an
+    isin per sentence (most of the features' time); both token lists are sorted, so the
+    same idfs are summed in the same order as an isin of the question's would."""
+    asked = np.zeros(len(idf), dtype=bool)
+    asked[query.tokens] = True
+    return np.asarray(
+        [max((float(idf[t[asked[t]]].sum()) for t in c.sentences), default=0.0) for c in candidates]
+    )
 
 
 def _similarity_features(x: np.ndarray, column: dict, candidates: Sequence[Candidate]) -> None:
