@@ -231,7 +231,9 @@ def test_each_search_fuses_as_a_freshly_made_query_fusion_retriever(corpus_index
         counts.add(len(retrievers))
         query = expand(question)
         encoding = view.embed_model.encode_query(query)
-        bundle = QueryBundle(query, embedding=list(encoding.vector))
+        # dense retrievers meet the question's vector through the fitted query adapter
+        vector = encoding.vector if view.adapter is None else view.adapter.apply(encoding.vector)
+        bundle = QueryBundle(query, embedding=list(vector))
         found = {h.node.node_id: h.node for r in retrievers for h in r.retrieve(bundle)}
         late = []
         chosen = [view.passages[n.node_id] for n in found.values()]
