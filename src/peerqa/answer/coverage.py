@@ -18,18 +18,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 
 from peerqa.answer.sentences import bank_for
+from peerqa.config import PACKAGE_DIR
 from peerqa.words import TOKEN_STOPWORDS, bm25_tokenize, english_stemmer
 
-_PACKAGE = Path(__file__).resolve().parents[1]
 LEXICONS = (
-    _PACKAGE / "answer" / "lexicon.json",
-    _PACKAGE / "retrieval" / "thesaurus.json",
-    _PACKAGE / "retrieval" / "shorthand.json",
+    PACKAGE_DIR / "answer" / "lexicon.json",
+    PACKAGE_DIR / "retrieval" / "thesaurus.json",
+    PACKAGE_DIR / "retrieval" / "shorthand.json",
 )
 NAMES = ("unknown_share", "unknown_idf_share", "unknown_count")
 MAX_COUNTED = 3  # unknown words counted up to this many
@@ -95,15 +94,17 @@ class Coverage:
         changed = len(stem) > SLIP_MIN and any(d in self._slips for d in _deletions(stem))
         return dropped or added or changed
 
+    def _stems(self, text: str) -> list[str]:
+        return list(dict.fromkeys(self._tokens([text])[0]))
+
     def unknown(self, text: str) -> list[str]:
         """The question's content stems the evidence and the lexicon never use, in order."""
-        stems = dict.fromkeys(self._tokens([text])[0])
-        return [s for s in stems if not self.known(s)]
+        return [s for s in self._stems(text) if not self.known(s)]
 
     def features(self, text: str) -> np.ndarray:
         """NAMES' values: the share of the question's content stems unknown, the same
         weighted by inverse passage frequency, and how many (up to MAX_COUNTED)."""
-        stems = list(dict.fromkeys(self._tokens([text])[0]))
+        stems = self._stems(text)
         if not stems:
             return np.zeros(len(NAMES))
         unknown = [s for s in stems if not self.known(s)]
