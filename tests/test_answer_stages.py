@@ -386,6 +386,27 @@ def test_the_answer_holds_the_top_passages_best_units_whichever_unit_leads():
     ]
 
 
+def test_a_generic_papers_top_passage_keeps_policy_generic_top_units_of_its_units():
+    """A paper without a profile of its own is cut generically: when its passage is the
+    top one, the answer holds policy.generic_top_units of that passage's best units; a
+    profiled paper's top passage keeps policy.top_units."""
+    framing, content = _limitations(content_score=0.3)
+    other = _unit("o", "d2", "Programmes differed in size and reach.", 0.95, 1)
+    policy = replace(POLICY, margin=0.0, ratio=0.8, generic_top_units=2)
+    generic = {d: Profile(document=d, label=d) for d in ("d1", "d2")}
+    profiled = {**generic, "d1": Profile(document="d1", label="d1", generic=False)}
+    units = [framing, content, other]
+    assert [u for b in choose(_question(), units, policy, generic) for u in b.units] == [
+        other,
+        framing,
+        content,
+    ]
+    assert [u for b in choose(_question(), units, policy, profiled) for u in b.units] == [
+        other,
+        framing,
+    ]
+
+
 def test_a_short_framing_sentence_chosen_brings_the_sentence_it_announces():
     """A short framing sentence ("This study has some limitations.") says only that its
     passage goes on to the content: with policy.continuation, a chosen unit that short is
@@ -487,6 +508,12 @@ def test_features_weigh_rare_shared_words_and_read_the_neighbouring_sentences():
     )
     describe(q, [p], units, bank)
     assert value(first, "count_stated") == 0.0
+    # A paper without a profile of its own ("d") is a generic one; the bundled paper is not.
+    assert [value(u, "generic_paper") for u in units] == [1.0, 1.0, 1.0]
+    bundled = p.model_copy(update={"document": "joo-2022-peer-support"})
+    profiled = [replace(u, passage=bundled) for u in units]
+    describe(q, [bundled], profiled, bank)
+    assert [value(u, "generic_paper") for u in profiled] == [0.0, 0.0, 0.0]
 
 
 def test_a_number_is_stated_by_a_figure_but_not_by_a_bracketed_citation():

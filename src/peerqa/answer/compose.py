@@ -144,6 +144,7 @@ def choose(
     layout, or one per paper when several papers speak."""
     if not units:
         return []
+    policy = for_top_paper(policy, units, profiles)
     if q.grouped:  # (the lead is looked for only then: fit_answer chooses per policy)
         lead = select(units, policy, limit=1)[0]
         profile = profiles[lead.passage.document]
@@ -163,6 +164,15 @@ def choose(
         Block(f"{profiles[d].label}:", [u for u in chosen if u.passage.document == d])
         for d in documents
     ]
+
+
+def for_top_paper(policy: Policy, units: list[Unit], profiles: dict[str, Profile]) -> Policy:
+    """The policy for the paper of the top passage: a generic paper's holds
+    policy.generic_top_units of its best units (when set), a profiled paper's top_units."""
+    top = next((u for u in units if u.rank == 0), None)
+    if top is None or not policy.generic_top_units or not profiles[top.passage.document].generic:
+        return policy
+    return dataclasses.replace(policy, top_units=policy.generic_top_units)
 
 
 def with_citing_sentences(

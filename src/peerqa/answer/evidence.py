@@ -26,6 +26,7 @@ from functools import cached_property
 import numpy as np
 
 from peerqa.answer import lexicon
+from peerqa.answer.profiles import profile_for
 from peerqa.answer.question import STANCE_GROUPS, Question
 from peerqa.answer.selector import Policy, Selector
 from peerqa.answer.sentences import WHOLE_KINDS, SentenceBank, Split
@@ -120,6 +121,9 @@ FEATURES = (
     "relative_position",  # position / passage_units: opening, middle or closing sentence
     *(f"section_{s}" for s in SECTIONS),  # finding, discussion, method, background…
     "count_stated",  # the question asks for a count and the unit states a number
+    # Its paper has no profile of its own (a user's paper, cut generically): what leads
+    # and what is likely differ between a profiled and a generic paper's units.
+    "generic_paper",
 )
 BM25_K1, BM25_B = 1.2, 0.75
 
@@ -409,6 +413,7 @@ def describe(
     lexical_idf = [math.fsum(idf(w) for w in keywords & content_words(t)) / weight for t in texts]
     relative = _relative_features(units, lexical_idf, bm25)
     asks_count = bool(_ASKS_COUNT.search(question.raw))
+    generic = {d: profile_for(d).generic for d in {u.passage.document for u in units}}
     for i, u in enumerate(units):
         words = content_words(u.text)
         section = section_class(u.passage.section)
@@ -450,6 +455,7 @@ def describe(
             **relative[i],
             **{f"section_{s}": float(section == s) for s in SECTIONS},
             "count_stated": float(asks_count and states_number(u.text)),
+            "generic_paper": float(generic[u.passage.document]),
         }
         u.features = np.asarray([values[f] for f in FEATURES], dtype=np.float64)
 

@@ -46,6 +46,7 @@ class Profile:
     # and how an answer says so.
     delivery: tuple[str, ...] = ()
     delivery_said: str = ""
+    generic: bool = True  # made from citation metadata alone: no profile file of its own
 
 
 @cache
@@ -93,4 +94,5 @@ def profile_for(document: str, info: DocumentInfo | None = None) -> Profile:
         design_said=data.get("design", {}).get("said", ""),
         delivery=tuple(data.get("delivery", {}).get("modes", ())),
         delivery_said=data.get("delivery", {}).get("said", ""),
+        generic=False,
     )

@@ -63,6 +63,10 @@ class Policy:
     # the top passage's best units (by P) the answer always holds, right after the lead:
     # what the top passage says is never lost for a sentence of another passage
     top_units: int = 1
+    # The same when the top passage's paper has no profile of its own (a user's paper,
+    # cut generically, where one sentence by P misses the passage's point more often;
+    # 0: top_units): chosen apart by CV, as the generic papers' questions ask for.
+    generic_top_units: int = 0
     # A chosen sentence of at most this many words that its passage goes on from is
     # followed by the next sentence: a short framing sentence ("This study has some
     # limitations.") announces what the next one says (0: never).

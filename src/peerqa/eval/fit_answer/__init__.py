@@ -66,9 +66,11 @@ weighing the two sets the same was tried: it fitted the four papers' 33 dev ques
 the bundled paper's cost); then, the rest fixed, the same way, the lead's
 softmax share from which it alone is the answer (ALONE_SHARE), and then the length up
 to which a chosen sentence is a framing one followed by its passage's next sentence
-(CONTINUATION); --padding-cost, --padding-bound apply to it alone. The model is then
-refitted on all fitting questions and written with the policy and the CV figures to
-answer/models/selector.json, keyed to the embedding model and the bundled corpus.
+(CONTINUATION), and last how many of the top passage's units the answer holds when that
+passage is a generic paper's (GENERIC_TOP_UNITS); --padding-cost, --padding-bound
+apply to it alone. The model is then refitted on all fitting questions and written with
+the policy and the CV figures to answer/models/selector.json, keyed to the embedding
+model and the bundled corpus.
 Deterministic: same store, same artefact.
 """
 

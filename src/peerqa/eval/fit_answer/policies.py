@@ -27,6 +27,9 @@ ALONE_SHARE = (1.0, 0.8, 0.65, 0.5, 0.35, 0.25)
 # Up to how many words a chosen sentence is a framing one its passage's next sentence
 # follows (Policy.continuation; 0: none), tried last with the rest of the policy fixed.
 CONTINUATION = (0, 8, 12, 16, 20)
+# The top passage's units held when its paper is a generic one (Policy.generic_top_units;
+# 0: as top_units), tried last with the rest fixed.
+GENERIC_TOP_UNITS = (0, 1, 2, 3)
 PER_GROUP, THEME_BONUS = 2, 0.1
 SHORTLIST = 24  # policies checked as rendered answers (see choose_policy)
 # How the policy is chosen (choose_policy): "objective" by default, or "one_se".
@@ -120,9 +123,10 @@ def choose_one_se(
     a second a policy, so the grid is first cut by the same rule over the chosen units
     themselves: SHORTLIST policies, half the best by units holding gold, half the least
     padded of those within one standard error of that best. The shortlist is checked as
-    rendered and the rule applied; then the chosen policy's ALONE_SHARE values and then
-    its CONTINUATION values join the candidates, and the rule is applied again over all
-    of them. With `max_padding`, candidates padding more are left out (unless all do)."""
+    rendered and the rule applied; then the chosen policy's ALONE_SHARE values, its
+    CONTINUATION values and its GENERIC_TOP_UNITS values join the candidates, and the
+    rule is applied again over all of them. With `max_padding`, candidates padding more
+    are left out (unless all do)."""
     proxy = []
     for policy in _grid():
         proxy.append(Candidate(policy, *scorer.chosen_outcomes(scores, policy)))
@@ -156,6 +160,8 @@ def choose_one_se(
         check(replace(chosen().policy, alone_share=share))
     for words in CONTINUATION[1:]:
         check(replace(chosen().policy, continuation=words))
+    for units in GENERIC_TOP_UNITS[1:]:
+        check(replace(chosen().policy, generic_top_units=units))
     if trade_off is not None:
         trade_off[:] = checked
     final = chosen()
@@ -180,7 +186,7 @@ def print_trade_off(candidates: Sequence[Candidate], policy: Policy) -> None:
             f"{p.get('text_holds_gold', 0):.3f} {p.get('padding_mean', 0):.3f}       | "
             f"m{c.policy.margin} r{c.policy.ratio} f{c.policy.floor} u{c.policy.max_units} "
             f"a{c.policy.alone} s{c.policy.alone_share} t{c.policy.top_units} "
-            f"c{c.policy.continuation}"
+            f"c{c.policy.continuation} g{c.policy.generic_top_units}"
         )
 
 
@@ -230,6 +236,7 @@ def choose_by_objective(
             policy.margin,
             -policy.alone_share,
             -policy.continuation,
+            -policy.generic_top_units,
         )
         if best is None or key > best[0]:
             best = (key, policy, figures)
@@ -242,6 +249,9 @@ def choose_by_objective(
     assert best is not None
     for words in CONTINUATION[1:]:
         consider(replace(best[1], continuation=words))
+    assert best is not None
+    for units in GENERIC_TOP_UNITS[1:]:
+        consider(replace(best[1], generic_top_units=units))
     assert best is not None
     return best[1], best[2]
 
