@@ -10,6 +10,13 @@ vector, the share of its content words that the evidence and the domain lexicon
 counted and weighted by rarity (a word the evidence never uses weighs as the rarest
 word). A word one typing slip away from a known one ("wich", "programes") is known.
 
+The evidence is read whole, as claims of absence read it (answer.caveats.Mentions): each
+document's title, and each passage's text with what frames it (section headings, a
+table's caption and column names, the titles its citations cite), British spellings
+read as American ones ("publicise"; shorthand and what it stands for are the lexicon's).
+A terse question names things by what the paper prints anywhere, a column's name or a
+heading as much as a sentence.
+
 It is read against the generation searched, so a user's own paper makes its words known.
 """
 
@@ -23,7 +30,7 @@ import numpy as np
 
 from peerqa.answer.sentences import bank_for
 from peerqa.config import PACKAGE_DIR
-from peerqa.words import TOKEN_STOPWORDS, bm25_tokenize, english_stemmer
+from peerqa.words import TOKEN_STOPWORDS, term_words, words_of
 
 LEXICONS = (
     PACKAGE_DIR / "answer" / "lexicon.json",
@@ -58,8 +65,8 @@ class Coverage:
     frequency: made once per generation (answer.sentences' derived values)."""
 
     def __init__(self, index) -> None:
-        self._stemmer = english_stemmer()
-        texts = [p.text for p in index.passages.values()]
+        texts = [d.title for d in index.state.documents] if index.state else []
+        texts += [_whole(p) for p in index.passages.values()]
         self._passages = max(len(texts), 1)
         self._frequency: dict[str, int] = {}
         for tokens in self._tokens(texts):
@@ -77,11 +84,11 @@ class Coverage:
         )
 
     def _tokens(self, texts: list[str]) -> list[list[str]]:
-        if not texts:
-            return []
-        tokenized = bm25_tokenize(texts, self._stemmer, return_ids=False)
         # Numbers are names or figures (years, codes): the unknown-name check reads them.
-        return [[t for t in tokens if t.isalpha()] for tokens in tokenized]
+        return [
+            [s for w, s in zip(words_of(t), term_words(t), strict=True) if _content(w, s)]
+            for t in texts
+        ]
 
     def known(self, stem: str) -> bool:
         """The stem, or one typing slip away from a known one: a letter dropped ("wich"),
@@ -121,6 +128,16 @@ class Coverage:
     def _idf(self, stem: str) -> float:
         df = self._frequency.get(stem, 0)
         return math.log1p((self._passages - df + 0.5) / (df + 0.5))
+
+
+def _whole(passage) -> str:
+    """A passage's text, with what frames it."""
+    framing = (passage.header, passage.section, passage.context)
+    return " \n".join([passage.text, *(f for f in framing if f)])
+
+
+def _content(word: str, stem: str) -> bool:
+    return word.isalpha() and len(word) > 1 and not {word, stem} & TOKEN_STOPWORDS
 
 
 def coverage_of(index) -> Coverage:
