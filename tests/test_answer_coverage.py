@@ -88,7 +88,3 @@ def test_what_frames_the_text_is_known_as_the_text_is():
     titled = _coverage(*EVIDENCE, title="The impetus for established programmes")
     assert titled.unknown("impetus for the programmes?") == []
 
-
-def test_british_and_american_spellings_are_one_word():
-    coverage = _coverage(*EVIDENCE, "Programmes were publicized in clinics.")
-    assert coverage.unknown("how were they publicised?") == []

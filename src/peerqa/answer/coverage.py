@@ -12,10 +12,9 @@ word). A word one typing slip away from a known one ("wich", "programes") is kno
 
 The evidence is read whole, as claims of absence read it (answer.caveats.Mentions): each
 document's title, and each passage's text with what frames it (section headings, a
-table's caption and column names, the titles its citations cite), British spellings
-read as American ones ("publicise"; shorthand and what it stands for are the lexicon's).
-A terse question names things by what the paper prints anywhere, a column's name or a
-heading as much as a sentence.
+table's caption and column names, the titles its citations cite); shorthand and what it
+stands for are the lexicon's. A terse question names things by what the paper prints
+anywhere, a column's name or a heading as much as a sentence.
 
 It is read against the generation searched, so a user's own paper makes its words known.
 """
@@ -30,7 +29,7 @@ import numpy as np
 
 from peerqa.answer.sentences import bank_for
 from peerqa.config import PACKAGE_DIR
-from peerqa.words import TOKEN_STOPWORDS, term_words, words_of
+from peerqa.words import TOKEN_STOPWORDS, bm25_tokenize, english_stemmer
 
 LEXICONS = (
     PACKAGE_DIR / "answer" / "lexicon.json",
@@ -65,6 +64,7 @@ class Coverage:
     frequency: made once per generation (answer.sentences' derived values)."""
 
     def __init__(self, index) -> None:
+        self._stemmer = english_stemmer()
         texts = [d.title for d in index.state.documents] if index.state else []
         texts += [_whole(p) for p in index.passages.values()]
         self._passages = max(len(texts), 1)
@@ -84,11 +84,11 @@ class Coverage:
         )
 
     def _tokens(self, texts: list[str]) -> list[list[str]]:
+        if not texts:
+            return []
+        tokenized = bm25_tokenize(texts, self._stemmer, return_ids=False)
         # Numbers are names or figures (years, codes): the unknown-name check reads them.
-        return [
-            [s for w, s in zip(words_of(t), term_words(t), strict=True) if _content(w, s)]
-            for t in texts
-        ]
+        return [[t for t in tokens if t.isalpha()] for tokens in tokenized]
 
     def known(self, stem: str) -> bool:
         """The stem, or one typing slip away from a known one: a letter dropped ("wich"),
@@ -134,10 +134,6 @@ def _whole(passage) -> str:
     """A passage's text, with what frames it."""
     framing = (passage.header, passage.section, passage.context)
     return " \n".join([passage.text, *(f for f in framing if f)])
-
-
-def _content(word: str, stem: str) -> bool:
-    return word.isalpha() and len(word) > 1 and not {word, stem} & TOKEN_STOPWORDS
 
 
 def coverage_of(index) -> Coverage:
