@@ -87,4 +87,3 @@ def test_what_frames_the_text_is_known_as_the_text_is():
     assert _coverage(*EVIDENCE).unknown("impetus for the programmes?") == ["impetus"]
     titled = _coverage(*EVIDENCE, title="The impetus for established programmes")
     assert titled.unknown("impetus for the programmes?") == []
-
