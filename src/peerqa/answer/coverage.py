@@ -10,11 +10,11 @@ vector, the share of its content words that the evidence and the domain lexicon
 counted and weighted by rarity (a word the evidence never uses weighs as the rarest
 word). A word one typing slip away from a known one ("wich", "programes") is known.
 
-The evidence is read whole, as claims of absence read it (answer.caveats.Mentions): each
-document's title, and each passage's text with what frames it (section headings, a
-table's caption and column names, the titles its citations cite); shorthand and what it
-stands for are the lexicon's. A terse question names things by what the paper prints
-anywhere, a column's name or a heading as much as a sentence.
+The evidence is read whole: each document's title, and each passage's text with what
+frames it (section headings, a table's caption and column names, the titles its
+citations cite); shorthand and what it stands for are the lexicon's. A terse question
+names things by what the paper prints anywhere, a column's name or a heading as much as
+a sentence.
 
 It is read against the generation searched, so a user's own paper makes its words known.
 """
