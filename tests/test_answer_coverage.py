@@ -19,13 +19,9 @@ EVIDENCE = (
 )
 
 
-def _coverage(*texts: str, context: str = "", title: str | None = None) -> Coverage:
-    passages = {
-        str(i): SimpleNamespace(text=t, header=None, section="Results", context=context)
-        for i, t in enumerate(texts)
-    }
-    state = SimpleNamespace(documents=[SimpleNamespace(title=title)]) if title else None
-    return Coverage(SimpleNamespace(passages=passages, state=state))
+def _coverage(*texts: str) -> Coverage:
+    passages = {str(i): SimpleNamespace(text=t) for i, t in enumerate(texts)}
+    return Coverage(SimpleNamespace(passages=passages))
 
 
 def _named(values: np.ndarray) -> dict[str, float]:
@@ -75,15 +71,3 @@ def test_a_users_own_paper_makes_its_words_known():
 
 def test_a_question_with_no_content_words_reads_as_known():
     assert not _coverage(*EVIDENCE).features("what is it?").any()
-
-
-def test_what_frames_the_text_is_known_as_the_text_is():
-    """A terse question names things by what the paper prints anywhere: its title, a
-    table's caption and column names, a heading, a cited title."""
-    question = "what does the checkmark column mean"
-    assert _coverage(*EVIDENCE).unknown(question) == ["checkmark", "column"]
-    framed = _coverage(*EVIDENCE, context="Table 2: Programme | Phone support (checkmark column)")
-    assert framed.unknown(question) == []
-    assert _coverage(*EVIDENCE).unknown("impetus for the programmes?") == ["impetus"]
-    titled = _coverage(*EVIDENCE, title="The impetus for established programmes")
-    assert titled.unknown("impetus for the programmes?") == []

@@ -10,12 +10,6 @@ vector, the share of its content words that the evidence and the domain lexicon
 counted and weighted by rarity (a word the evidence never uses weighs as the rarest
 word). A word one typing slip away from a known one ("wich", "programes") is known.
 
-The evidence is read whole: each document's title, and each passage's text with what
-frames it (section headings, a table's caption and column names, the titles its
-citations cite); shorthand and what it stands for are the lexicon's. A terse question
-names things by what the paper prints anywhere, a column's name or a heading as much as
-a sentence.
-
 It is read against the generation searched, so a user's own paper makes its words known.
 """
 
@@ -65,8 +59,7 @@ class Coverage:
 
     def __init__(self, index) -> None:
         self._stemmer = english_stemmer()
-        texts = [d.title for d in index.state.documents] if index.state else []
-        texts += [_whole(p) for p in index.passages.values()]
+        texts = [p.text for p in index.passages.values()]
         self._passages = max(len(texts), 1)
         self._frequency: dict[str, int] = {}
         for tokens in self._tokens(texts):
@@ -128,12 +121,6 @@ class Coverage:
     def _idf(self, stem: str) -> float:
         df = self._frequency.get(stem, 0)
         return math.log1p((self._passages - df + 0.5) / (df + 0.5))
-
-
-def _whole(passage) -> str:
-    """A passage's text, with what frames it."""
-    framing = (passage.header, passage.section, passage.context)
-    return " \n".join([passage.text, *(f for f in framing if f)])
 
 
 def coverage_of(index) -> Coverage:
