@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from peerqa.answer.caveats import mentions_of
 from peerqa.answer.compose import compose
 from peerqa.answer.coverage import coverage_of
 from peerqa.answer.decline import (
@@ -184,18 +185,16 @@ def test_another_sense_of_peer_is_named(corpus_index):
 
 @pytest.mark.parametrize("name", MENTIONED)
 def test_names_the_corpus_mentions_in_another_form_are_known(corpus_index, name):
-    assert evidence_of(corpus_index).mentions(
-        name, next((s.expansions for s in shorthand(name)), ())
-    )
-    assert unknown_names(f"What about {name}?", evidence_of(corpus_index)) == ()
+    assert mentions_of(corpus_index).where(name) is not None
+    assert unknown_names(f"What about {name}?", mentions_of(corpus_index)) == ()
 
 
 def test_a_name_is_reported_missing_only_when_no_form_of_it_occurs(corpus_index):
     question = "Did Texas Medicaid or the 2023 Cochrane review cover Programme B in America?"
-    names = unknown_names(question, evidence_of(corpus_index))
+    names = unknown_names(question, mentions_of(corpus_index))
     assert names == ("Texas", "Medicaid", "2023", "Cochrane")  # "American" is in the text
     assert all(n.lower() not in CORPUS_TEXT.lower() for n in names)
-    assert unknown_names("CBT or SSRIs for COPD?", evidence_of(corpus_index)) == (
+    assert unknown_names("CBT or SSRIs for COPD?", mentions_of(corpus_index)) == (
         "CBT",
         "SSRIs",
         "COPD",
@@ -372,7 +371,7 @@ def test_a_clinical_outcome_asked_of_the_programmes_gets_its_caveat_not_a_refusa
 
 
 def test_a_name_that_starts_a_question_is_still_a_name(corpus_index):
-    held = evidence_of(corpus_index)
+    held = mentions_of(corpus_index)
     assert unknown_names("SystmOne template for pain reviews?", held) == ("SystmOne",)
     assert unknown_names("Programme B, how big?", held) == ()
 
@@ -449,7 +448,7 @@ def test_asking_what_the_held_study_says_about_a_place_is_not_a_missing_source(c
 def test_an_acronym_is_looked_up_as_written(corpus_index):
     """ "WHO" is not the word "who", which every paper uses; "US" is the initials of
     "United States" and ED an emergency department ("emergency room" in the paper)."""
-    evidence = evidence_of(corpus_index)
+    evidence = mentions_of(corpus_index)
     assert unknown_names("what did the 2020 WHO report say about peer mentors", evidence) == (
         "WHO",
     )
@@ -471,7 +470,7 @@ def test_what_a_drug_costs_is_out_of_scope_not_a_clinical_fact(corpus_index, que
 
 
 def test_a_name_with_a_lowercase_suffix_is_looked_up_by_its_name(corpus_index):
-    evidence = evidence_of(corpus_index)
+    evidence = mentions_of(corpus_index)
     assert unknown_names("what do NAMI-style courses teach families", evidence) == ()
     assert unknown_names("any Cochrane-style reviews cited", evidence) == ("Cochrane",)
 

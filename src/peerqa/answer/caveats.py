@@ -162,15 +162,11 @@ def caveat_for(
     # taken for granted only when it names the source asked about.
     sourced = tuple(sources)
     taken = presumed or _TAKES_FOR_GRANTED.search(raw) or _ASSERTS.search(raw)
-    mentions = bank_for(index).derived("mentions", Mentions)
     if unknown and (taken or sourced):
-        # Each name as the question writes it whole ("Gates Foundation", not "Gates").
+        # Each name as the question writes it whole ("Gates Foundation", not "Gates"): a
+        # name nowhere in the text is nowhere as the start of a longer one either.
         names = list(dict.fromkeys(_whole_name(raw, n) for n in (unknown if taken else sourced)))
-        names = [
-            n
-            for n in names
-            if mentions.where(n) is None and not any(n != o and n in o for o in names)
-        ]
+        names = [n for n in names if not any(n != o and n in o for o in names)]
         if names:
             said = " or ".join(f"“{n}”" for n in names)
             return Caveat(kind="false_premise", text=f"{study} does not mention {said}.")
@@ -572,7 +568,7 @@ def _unmatched_count(index: LiveIndex, raw: str) -> tuple[str, str | None] | Non
         if (number, word[:4]) in counts or _not_a_count(raw, m):
             continue
         said = f"{number} {word}"
-        where = bank_for(index).derived("mentions", Mentions).where(said)
+        where = mentions_of(index).where(said)
         if where != TEXT:
             return said, where
     return None
@@ -618,7 +614,7 @@ def _unmentioned(index: LiveIndex, raw: str, kind: str) -> tuple[str, str | None
     """A thing of the lexicon's list `kind` ("focus groups", "COVID-19"; "caseloads") the
     question names that no passage but a reference entry mentions, with where it is
     (`Mentions.where`: nowhere, or only in a reference list)."""
-    mentions = bank_for(index).derived("mentions", Mentions)
+    mentions = mentions_of(index)
     for name, pattern in lexicon.named(kind).items():
         if m := pattern.search(raw):
             where = mentions.where_pattern(pattern, name, m.group())
@@ -631,7 +627,7 @@ def _unmentioned_year(index: LiveIndex, raw: str) -> tuple[str, str | None] | No
     """A year of the question the study's own text never gives; one a reference entry
     gives is no premise when the question names that entry ("the 2009 BMJ trial by
     Dennis")."""
-    mentions = bank_for(index).derived("mentions", Mentions)
+    mentions = mentions_of(index)
     for year in _YEAR.findall(raw):
         where = mentions.where(year)
         if where == TEXT:
@@ -657,7 +653,11 @@ class Mentions:
     reference entries), read as `words.term_words` reads words (case, hyphens, plurals
     and inflections, British spellings), with each shorthand of retrieval/shorthand.json
     followed by what it stands for ("RCT" is also "randomized controlled trial"); the
-    numbers and years in it are words too."""
+    numbers and years in it are words too. A term of four letters or more may start a
+    longer word ("America" in "American"), and an acronym may be the initials of a
+    capitalised phrase ("IRB": "Institutional Review Board"). The one absence check: the
+    names a question is declined for (answer.decline.unknown_names) and every caveat's
+    claim of absence."""
 
     def __init__(self, index: LiveIndex):
         own, references = [], []
@@ -668,21 +668,30 @@ class Mentions:
         self.references = [p.text for p in references]
         self._own = [p if isinstance(p, str) else f"{p.header or ''} {p.text}" for p in own]
         self._read = {TEXT: _read(self._own), REFERENCES: _read(self.references)}
+        self._initials = {
+            TEXT: _initialisms(self._own),
+            REFERENCES: _initialisms(self.references),
+        }
 
     def where(self, term: str) -> str | None:
         """TEXT when `term` (or a form of its shorthand spelled out) is in the documents'
         own text, REFERENCES when only in a reference list, None when nowhere."""
         forms = {" ".join(term_words(f)) for f in _spelled_forms(term)} - {""}
+        # A term whose last word is longer may end in a longer word ("America" in
+        # "American"); a short one is whole ("Programme H" is not "Programme health").
+        ends = {f: " " if len(f.rsplit(" ", 1)[-1]) < 4 else "" for f in forms}
         # An acronym is looked for as written: "WHO" is not the word "who", nor "NICE" "nice".
-        acronym = re.fullmatch(r"[A-Z][A-Z0-9&]+(?:s|['’]s)?", term)
+        acronym = re.fullmatch(r"([A-Z][A-Z0-9&]+)(?:s|['’]s)?", term)
         if acronym:
             forms.discard(" ".join(term_words(term)))
-            written = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])")
+            written = re.compile(rf"(?<![\w-]){re.escape(acronym[1])}s?(?![\w-])")
         texts = {TEXT: self._own, REFERENCES: self.references}
         for place in (TEXT, REFERENCES):
-            if any(f" {f} " in self._read[place] for f in forms):
+            if any(f" {f}{ends[f]}" in self._read[place] for f in forms):
                 return place
-            if acronym and any(written.search(t) for t in texts[place]):
+            if acronym and (
+                acronym[1] in self._initials[place] or any(written.search(t) for t in texts[place])
+            ):
                 return place
         return None
 
@@ -696,9 +705,28 @@ class Mentions:
         return TEXT if TEXT in places else REFERENCES if REFERENCES in places else None
 
 
+def mentions_of(index: LiveIndex) -> Mentions:
+    """The generation's Mentions, made once with it."""
+    return bank_for(index).derived("mentions", Mentions)
+
+
 def _read(texts: Sequence[str]) -> str:
     """The texts as one string of term words, each text's shorthand spelled out beside it."""
     return " " + " | ".join(" ".join(term_words(unabbreviate(t))) for t in texts) + " "
+
+
+def _initialisms(texts: Sequence[str]) -> frozenset[str]:
+    """Initials of the texts' capitalised phrases ("National Alliance on Mental Illness" ->
+    NAMI, "Institutional Review Board" -> IRB), small linking words skipped."""
+    found = set()
+    phrase = r"[A-Z][\w’'-]*(?:\s+(?:of|on|for|and|the|to|in|&)?\s*[A-Z][\w’'-]*)+"
+    for text in texts:
+        for m in re.finditer(phrase, text):
+            caps = [w for w in m.group().split() if w[0].isupper()]
+            for i in range(len(caps)):
+                for j in range(i + 2, len(caps) + 1):
+                    found.add("".join(w[0] for w in caps[i:j]))
+    return frozenset(found)
 
 
 def _spelled_forms(term: str) -> list[str]:

@@ -29,9 +29,9 @@ absent, so little close evidence is what it should find.
 The question's intent, names and sources are read once, by answer.question.understand;
 this module only adds what retrieval returned (support) and decides.
 
-Every reason is checked before it is said: a name is only reported missing after a
-case-insensitive search of every passage for it and its expansions, and after the check
-every claim of absence passes (answer.caveats.Mentions) finds it nowhere either.
+Every reason is checked before it is said: a name is only reported missing when the
+check every claim of absence passes (answer.caveats.Mentions) finds it nowhere in the
+whole text, under any of its forms.
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ from peerqa.models import ScoredPassage
 from peerqa.retrieval.expansion import shorthand
 from peerqa.retrieval.hybrid import LiveIndex
 from peerqa.segment import sentence_spans
-from peerqa.words import words_of
 
 if TYPE_CHECKING:  # answer.question reads this module's names check
     from peerqa.answer.question import Question
@@ -142,12 +141,7 @@ def signals(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> 
         if q.topic_vector is not None:
             topic = max((float((s.vectors @ q.topic_vector).max()) for s in splits), default=0.0)
     caveat = q.caveat.kind if q.caveat else None
-    # A name is said to be missing only when the check every claim of absence passes finds
-    # it nowhere (answer.caveats.Mentions: hyphens, inflections, the reference list).
-    mentions = bank_for(index).derived("mentions", Mentions)
-    unknown = tuple(n for n in q.unknown if mentions.where(n) is None)
-    sources = tuple(n for n in q.sources if n in unknown)
-    return Signals(q.intent, support, unknown, sources, caveat, topic)
+    return Signals(q.intent, support, q.unknown, q.sources, caveat, topic)
 
 
 def decide(q: Question, results: Sequence[ScoredPassage], index: LiveIndex) -> Decline | None:
@@ -417,11 +411,8 @@ class Evidence:
     def __init__(self, index: LiveIndex):
         passages = list(index.passages.values())
         self.text = "\n".join(p.text for p in passages)
-        self.lower = self.text.lower()
-        self.vocabulary = frozenset(words_of(self.text))
         documents = len({p.document for p in passages})
         self.description = f"{documents} document{'s' if documents != 1 else ''}"
-        self._initials = _initialisms(self.text)
         self._name_pairs = _name_pairs(self.text)
         self._terms: dict[int, bool] = {}
 
@@ -442,27 +433,6 @@ class Evidence:
         if key not in self._terms:
             self._terms[key] = bool(term.search(self.text))
         return self._terms[key]
-
-    def mentions(self, name: str, expansions: Sequence[str] = ()) -> bool:
-        """True when `name` (any case, singular or plural), one of its expansions, or a
-        phrase it abbreviates occurs in the evidence."""
-        stem = re.sub(r"(?:'s|’s|s)$", "", name) if len(name) > 3 else name
-        if any(re.search(_word(e.lower()), self.lower) for e in expansions if e):
-            return True
-        # An acronym is matched as written: "WHO" is not the word "who", nor "NICE" "nice".
-        acronym = name.isupper() and len(stem) >= 2
-        forms, text = (
-            ({name, stem}, self.text) if acronym else ({name.lower(), stem.lower()}, self.lower)
-        )
-        # A longer name may also start a word ("America" in "American"): still mentioned.
-        if any(re.search(_word(f), text) for f in forms if f):
-            return True
-        return acronym and stem in self._initials
-
-
-def _word(form: str) -> str:
-    end = "" if len(form) >= 4 else r"(?!\w)"
-    return rf"(?<!\w){re.escape(form)}{end}"
 
 
 _SMALL = frozenset("a an the of on for and to in i we it".split())
@@ -499,19 +469,6 @@ def _written(pair: tuple[str, str], text: str) -> bool:
 _WORD_CHAR = re.compile(r"\w")
 
 
-def _initialisms(text: str) -> frozenset[str]:
-    """Initials of capitalised phrases ("National Alliance on Mental Illness" -> NAMI,
-    "Institutional Review Board" -> IRB), small linking words skipped."""
-    found = set()
-    phrase = r"[A-Z][\w’'-]*(?:\s+(?:of|on|for|and|the|to|in|&)?\s*[A-Z][\w’'-]*)+"
-    for m in re.finditer(phrase, text):
-        caps = [w for w in m.group().split() if w[0].isupper()]
-        for i in range(len(caps)):
-            for j in range(i + 2, len(caps) + 1):
-                found.add("".join(w[0] for w in caps[i:j]))
-    return frozenset(found)
-
-
 def evidence_of(index: LiveIndex) -> Evidence:
     """The generation's Evidence, made once with it (answer.sentences.warm)."""
     return bank_for(index).derived("evidence", Evidence)
@@ -520,14 +477,15 @@ def evidence_of(index: LiveIndex) -> Evidence:
 _NAME = re.compile(r"\b(?:[A-Z][\w’'&-]*[A-Za-z0-9]|\d{3,})")
 
 
-def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
-    """The names in `question` the evidence never mentions: capitalised words (not
-    sentence-initial), acronyms, long numbers and shorthand names (NIMH, nami, CF).
-    Everyday shorthand (GP, pts, dx) is understood, never a name."""
+def unknown_names(question: str, mentions: Mentions) -> tuple[str, ...]:
+    """The names in `question` the evidence never mentions (`Mentions.where`: nowhere in
+    any document's whole text, under any form): capitalised words (not sentence-initial),
+    acronyms, long numbers and shorthand names (NIMH, nami, CF). Everyday shorthand (GP,
+    pts, dx) is understood, never a name."""
     short = {s.start: s for s in shorthand(question)}
     names: list[str] = []
     for s in short.values():
-        if s.name and not evidence.mentions(s.form, s.expansions):
+        if s.name and mentions.where(s.form) is None:
             names.append(s.form)
     for start, end in sentence_spans(question):
         for m in _NAME.finditer(question, start, end):
@@ -540,7 +498,6 @@ def unknown_names(question: str, evidence: Evidence) -> tuple[str, ...]:
             word = re.sub(r"(?:'s|’s)$", "", m.group())
             # "NAMI-style", "AA-type": the name is the part before a lowercase suffix.
             word = re.sub(r"(?<=[A-Za-z0-9])-[a-z]+$", "", word)
-            expansions = next((e.expansions for e in shorthand(word) if e.form == word), ())
-            if len(word) >= 2 and not evidence.mentions(word, expansions) and word not in names:
+            if len(word) >= 2 and word not in names and mentions.where(word) is None:
                 names.append(word)
     return tuple(names)

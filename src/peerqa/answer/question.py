@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from peerqa.answer import lexicon
-from peerqa.answer.caveats import caveat_for
+from peerqa.answer.caveats import caveat_for, mentions_of
 from peerqa.answer.coverage import coverage_of
 from peerqa.answer.decline import evidence_of, unknown_names
 from peerqa.answer.followup import intent_query, is_followup, retrieval_query
@@ -106,7 +106,7 @@ def understand(
     stances = asked_stances(raw) or asked_stances(resolved)
     letters = named_letters(resolved)
     spelled = intent_text(resolved)
-    unknown = unknown_names(raw, evidence_of(index))
+    unknown = unknown_names(raw, mentions_of(index))
     spelled_vector = vector
     scope = scope_for(index, raw, history, focus, filters)
     if spelled != resolved:  # "funders other than NIMH" reads better spelled out
