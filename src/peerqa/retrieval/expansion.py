@@ -57,13 +57,16 @@ def _shorthand_rules() -> list[tuple[re.Pattern[str], tuple[str, ...], bool]]:
     return rules
 
 
-def shorthand(text: str) -> list[Shorthand]:
+# Cached: every stage that reads a question looks its shorthand up again, and each
+# look-up runs every rule's pattern over the text.
+@lru_cache(maxsize=8192)
+def shorthand(text: str) -> tuple[Shorthand, ...]:
     """The shorthand and abbreviations of `text`, in reading order, with what they stand for."""
     found = {}
     for pattern, expansions, name in _shorthand_rules():
         for m in pattern.finditer(text):
             found.setdefault(m.start(), Shorthand(m.group(), m.start(), m.end(), expansions, name))
-    return [found[k] for k in sorted(found)]
+    return tuple(found[k] for k in sorted(found))
 
 
 def unabbreviate(text: str) -> str:
