@@ -44,3 +44,27 @@ def test_shorthand_is_spelled_out_in_place_for_readers():
 def test_terms_are_turns_of_phrase_and_names_are_topics():
     (gp, nimh) = shorthand("GP asking about NIMH funding")
     assert not gp.name and nimh.name
+
+
+@pytest.mark.parametrize(
+    ("question", "written"),
+    [
+        ("how do you stop volunteers burning out", "burn out"),
+        ("is their wellbeing protected", "protect"),
+        ("the main drawbacks", "drawback"),
+        ("mentors exhausted by it", "exhausted"),
+    ],
+)
+def test_thesaurus_matches_a_written_form_and_its_inflections(question, written):
+    assert expand(question) != question
+    assert expand(written)[len(written) :] in expand(question)
+
+
+def test_a_written_inflection_matches_only_itself():
+    # "studies" (other research) is written; "study" (this paper) is not its inflection.
+    assert expand("what do studies say") != "what do studies say"
+    assert expand("what did this study find") == "what did this study find"
+
+
+def test_thesaurus_words_match_whole_words_only():
+    assert expand("a careful breakdown") == "a careful breakdown"  # not "break"

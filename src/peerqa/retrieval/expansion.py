@@ -3,6 +3,10 @@
 `thesaurus.json` maps alternatives ("buddy|befriender|volunteer mentor") to the terms the
 evidence uses ("peer supporter mentor"). A matched term appends its expansion to the
 query used for retrieval only; answers are still scored against the question as asked.
+An alternative is written in its base form and matches its inflections too, word by word
+("burn out" matches "burning out", "volunteer" "volunteers"): a question word matches a
+written one when it is that word or reduces to it (words.word_form). A written inflection
+matches only itself ("studies" is not "study", the paper itself).
 The entries are general terms taken from the misses of the curated set's calibrate
 split, never answers to particular questions; the held-out test split judges them.
 
@@ -20,17 +24,51 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from peerqa.words import word_form
+
 THESAURUS = Path(__file__).with_name("thesaurus.json")
 SHORTHAND = Path(__file__).with_name("shorthand.json")
 
 
+# A word of the thesaurus or a question: letters and digits, "a&e" and "doesn't" whole.
+_WORD = re.compile(r"[a-z0-9]+(?:[&'][a-z0-9]+)*")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("’", "'"))
+
+
 @lru_cache
-def _rules() -> list[tuple[re.Pattern[str], str]]:
+def _rules() -> dict[str, list[tuple[tuple[str, ...], int]]]:
+    """Each alternative's words (base forms) by its first word, with its entry's number."""
     entries = json.loads(THESAURUS.read_text(encoding="utf-8"))
-    return [
-        (re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, k.split("|"))) + r")(?!\w)", re.I), v)
-        for k, v in entries.items()
-    ]
+    rules: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for n, alternatives in enumerate(entries):
+        for alternative in alternatives.split("|"):
+            words = tuple(_words(alternative))
+            rules.setdefault(words[0], []).append((words, n))
+    return rules
+
+
+@lru_cache
+def _expansions() -> list[str]:
+    return list(json.loads(THESAURUS.read_text(encoding="utf-8")).values())
+
+
+def _thesaurus_terms(query: str) -> list[str]:
+    """The expansions of the thesaurus entries `query` names, in the thesaurus's order."""
+    words = _words(query)
+    forms = [(w, word_form(w)) for w in words]
+    rules, matched = _rules(), set()
+    for i, (word, form) in enumerate(forms):
+        for alternative, n in rules.get(word, []) + (rules.get(form, []) if form != word else []):
+            following = forms[i : i + len(alternative)]
+            if len(following) == len(alternative) and all(
+                written in seen for written, seen in zip(alternative, following, strict=True)
+            ):
+                matched.add(n)
+    expansions = _expansions()
+    return [expansions[n] for n in sorted(matched)]
 
 
 @dataclass(frozen=True)
@@ -80,6 +118,6 @@ def unabbreviate(text: str) -> str:
 
 
 def expand(query: str) -> str:
-    extra = [terms for pattern, terms in _rules() if pattern.search(query)]
+    extra = _thesaurus_terms(query)
     extra += dict.fromkeys(" ".join(s.expansions) for s in shorthand(query))
     return " ".join([query, *extra])
